@@ -1,0 +1,3 @@
+from led_ref.cli import main
+
+raise SystemExit(main())

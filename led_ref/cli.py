@@ -1,0 +1,101 @@
+"""Command line: ``python -m led_ref`` (also installed as ``led-ref``).
+
+Each subcommand lives in the module that holds its work; this file only wires them up,
+so that ``import led_ref.cli`` stays cheap and the export extra is loaded lazily.
+Errors are printed as one line (``--debug`` shows the traceback).
+"""
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, help, examples). The module provides add_cli_arguments(parser)
+# and run_cli(args) -> int.
+SUBCOMMANDS = {
+    "demo": (
+        "led_ref.demo",
+        "run the main job: encode + generate on a bundled text (default when no subcommand is given)",
+        ["python -m led_ref demo", "python -m led_ref demo --model ./led-large-16384-arxiv --file paper.txt"],
+    ),
+    "generate": (
+        "led_ref.generation",
+        "summarize / generate from a text file with a local LED checkpoint",
+        [
+            "python -m led_ref generate --model ./my-led doc.txt",
+            "cat doc.txt | python -m led_ref generate --model ./my-led --num-beams 4 -",
+            "python -m led_ref generate --model ./my-led-onnx --backend onnx doc.txt",
+        ],
+    ),
+    "export": (
+        "export.cli",
+        "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
+        ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --opset 17 --fp16"],
+    ),
+    "bench": (
+        "led_ref.benchmarks",
+        "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
+        ["python -m led_ref bench --quick", "python -m led_ref bench --backends numpy,onnx"],
+    ),
+}
+
+
+class CLIError(Exception):
+    """An error whose message already tells the user what to do; printed without a traceback."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="led-ref",
+        description="led-ref: NumPy reference implementation of LED, with ONNX export.",
+        epilog="examples:\n  python -m led_ref                # the main job (demo)\n"
+        "  python -m led_ref generate --help\n  python -m led_ref export --help\n  python -m led_ref bench --quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text, examples) in SUBCOMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog="examples:\n" + "\n".join("  " + e for e in examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        p.set_defaults(_module=module_name)
+        # Only the chosen subcommand's module is imported (export needs torch).
+        if name in _chosen_commands(sys.argv[1:]):
+            importlib.import_module(module_name).add_cli_arguments(p)
+    return parser
+
+
+def _chosen_commands(argv):
+    names = [a for a in argv if a in SUBCOMMANDS]
+    return names[:1] or ["demo"]
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in SUBCOMMANDS for a in argv) and not any(a in ("-h", "--help") for a in argv):
+        argv = ["demo"] + argv
+    sys_argv, sys.argv[1:] = sys.argv[1:], argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    finally:
+        sys.argv[1:] = sys_argv
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        module = importlib.import_module(args._module)
+        return int(module.run_cli(args) or 0)
+    except KeyboardInterrupt:
+        print("led-ref: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"led-ref {args.command}: error: {exc}", file=sys.stderr)
+        print("(run with --debug for the full traceback)", file=sys.stderr)
+        return 2
