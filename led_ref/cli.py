@@ -43,7 +43,8 @@ class CLIError(Exception):
     """An error whose message already tells the user what to do; printed without a traceback."""
 
 
-def build_parser():
+def build_parser(chosen="demo"):
+    """The argument parser; only the ``chosen`` subcommand's module is imported (export needs torch)."""
     parser = argparse.ArgumentParser(
         prog="led-ref",
         description="led-ref: NumPy reference implementation of LED, with ONNX export.",
@@ -63,27 +64,18 @@ def build_parser():
         )
         p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
         p.set_defaults(_module=module_name)
-        # Only the chosen subcommand's module is imported (export needs torch).
-        if name in _chosen_commands(sys.argv[1:]):
+        if name == chosen:
             importlib.import_module(module_name).add_cli_arguments(p)
     return parser
 
 
-def _chosen_commands(argv):
-    names = [a for a in argv if a in SUBCOMMANDS]
-    return names[:1] or ["demo"]
-
-
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a in SUBCOMMANDS for a in argv) and not any(a in ("-h", "--help") for a in argv):
-        argv = ["demo"] + argv
-    sys_argv, sys.argv[1:] = sys.argv[1:], argv
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-    finally:
-        sys.argv[1:] = sys_argv
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
+    if chosen is None and not any(a in ("-h", "--help") for a in argv):
+        chosen, argv = "demo", ["demo"] + argv  # the main job is the default
+    parser = build_parser(chosen or "demo")
+    args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
