@@ -43,7 +43,7 @@ class CLIError(Exception):
     """An error whose message already tells the user what to do; printed without a traceback."""
 
 
-def build_parser(chosen="demo"):
+def build_parser(chosen=None):
     """The argument parser; only the ``chosen`` subcommand's module is imported (export needs torch)."""
     parser = argparse.ArgumentParser(
         prog="led-ref",
@@ -69,12 +69,25 @@ def build_parser(chosen="demo"):
     return parser
 
 
+def _install_hint(exc):
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in ("torch", "onnx", "onnxruntime"):
+        return " (this needs the export extra: pip install 'led-ref[export]')"
+    return ""
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if a in SUBCOMMANDS), None)
     if chosen is None and not any(a in ("-h", "--help") for a in argv):
         chosen, argv = "demo", ["demo"] + argv  # the main job is the default
-    parser = build_parser(chosen or "demo")
+    debug = "--debug" in argv
+    try:
+        parser = build_parser(chosen)
+    except ImportError as exc:  # e.g. `export` without the export extra installed
+        if debug:
+            raise
+        print(f"led-ref {chosen}: error: {exc}{_install_hint(exc)}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -88,6 +101,6 @@ def main(argv=None):
     except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
         if args.debug:
             raise
-        print(f"led-ref {args.command}: error: {exc}", file=sys.stderr)
+        print(f"led-ref {args.command}: error: {exc}{_install_hint(exc)}", file=sys.stderr)
         print("(run with --debug for the full traceback)", file=sys.stderr)
         return 2
