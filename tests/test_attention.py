@@ -1,0 +1,242 @@
+"""Property tests of the Longformer encoder self-attention (spec/SPEC.md#encoder-self-attention).
+
+The blockwise implementation in led_ref.attention is checked against a dense S x S reference
+written here from the spec's definition, on random shapes, windows, masks and global sets.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from led_ref import attention as A
+
+
+def random_params(rng, dim, dtype=np.float64):
+    names = ("query", "key", "value", "query_global", "key_global", "value_global")
+    return {
+        n: {"weight": rng.standard_normal((dim, dim)).astype(dtype), "bias": rng.standard_normal(dim).astype(dtype)}
+        for n in names
+    }
+
+
+def dense_reference(p, x, kind, window, n_heads):
+    """The spec's definition with full S x S matrices: (output (B, S, D), local probs (B, H, S, S),
+    global-row probs (B, H, S, S)) where probs[b, h, i, j] is the weight of key j for query i."""
+    bsz, seq, dim = x.shape
+    hd = dim // n_heads
+    c = window // 2
+    lin = lambda name: (x @ p[name]["weight"].T + p[name]["bias"]).reshape(bsz, seq, n_heads, hd).transpose(0, 2, 1, 3)
+    q, k, v = lin("query") / math.sqrt(hd), lin("key"), lin("value")
+    qg, kg, vg = lin("query_global") / math.sqrt(hd), lin("key_global"), lin("value_global")
+    out = np.zeros((bsz, n_heads, seq, hd))
+    local_p = np.zeros((bsz, n_heads, seq, seq))
+    global_p = np.zeros((bsz, n_heads, seq, seq))
+    pos = np.arange(seq)
+    for b in range(bsz):
+        for i in range(seq):
+            if kind[b, i] == 1:
+                allowed = ((kind[b] == 1) & (np.abs(pos - i) <= c)) | (kind[b] == 2)
+                s = np.einsum("hd,hsd->hs", q[b, :, i], k[b])  # (H, S)
+                s = np.where(allowed, s, -np.inf)
+                w = np.exp(s - s.max(-1, keepdims=True))
+                w /= w.sum(-1, keepdims=True)
+                local_p[b, :, i] = w
+                out[b, :, i] = np.einsum("hs,hsd->hd", w, v[b])
+            elif kind[b, i] == 2:
+                allowed = kind[b] != 0
+                s = np.einsum("hd,hsd->hs", qg[b, :, i], kg[b])
+                s = np.where(allowed, s, -np.inf)
+                w = np.exp(s - s.max(-1, keepdims=True))
+                w /= w.sum(-1, keepdims=True)
+                global_p[b, :, i] = w
+                out[b, :, i] = np.einsum("hs,hsd->hd", w, vg[b])
+    return out.transpose(0, 2, 1, 3).reshape(bsz, seq, dim), local_p, global_p
+
+
+@st.composite
+def attention_case(draw):
+    bsz = draw(st.integers(1, 3))
+    seq = draw(st.integers(1, 20))
+    n_heads = draw(st.integers(1, 3))
+    hd = draw(st.integers(1, 4))
+    window = 2 * draw(st.integers(1, 8))
+    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 1, 2]), min_size=bsz * seq, max_size=bsz * seq)))
+    seed = draw(st.integers(0, 2**16))
+    return bsz, seq, n_heads, hd, window, kind.reshape(bsz, seq), seed
+
+
+@settings(max_examples=150)
+@given(attention_case(), st.sampled_from([1, 2, 3, 128]))
+def test_blockwise_equals_dense_reference(case, query_block):
+    bsz, seq, n_heads, hd, window, kind, seed = case
+    rng = np.random.default_rng(seed)
+    dim = n_heads * hd
+    p = random_params(rng, dim)
+    x = rng.standard_normal((bsz, seq, dim))
+    saved = A.QUERY_BLOCK
+    A.QUERY_BLOCK = query_block  # the block size must not change anything
+    try:
+        out, local_probs, global_probs = A.longformer_self_attention(
+            p, x, kind, window, n_heads, output_attentions=True
+        )
+    finally:
+        A.QUERY_BLOCK = saved
+    ref_out, ref_local, ref_global = dense_reference(p, x, kind, window, n_heads)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-10, atol=1e-10)
+
+    # local probs: x global-key columns first (slot s = s-th global token of the row), then the band
+    c = window // 2
+    slots, valid = A.global_slots(kind == 2)
+    n_glob = slots.shape[1]
+    assert local_probs.shape == (bsz, n_heads, seq, n_glob + window + 1)
+    expected = np.zeros_like(local_probs)
+    for b in range(bsz):
+        for s in range(n_glob):
+            if valid[b, s]:
+                expected[b, :, :, s] = ref_local[b, :, :, slots[b, s]]
+        for i in range(seq):
+            for kk in range(window + 1):
+                j = i - c + kk
+                if 0 <= j < seq and kind[b, j] == 1:
+                    expected[b, :, i, n_glob + kk] = ref_local[b, :, i, j]
+    np.testing.assert_allclose(local_probs, expected, rtol=1e-10, atol=1e-12)
+
+    if n_glob == 0:
+        assert global_probs is None
+    else:
+        assert global_probs.shape == (bsz, n_heads, seq, n_glob)
+        expected = np.zeros_like(global_probs)
+        for b in range(bsz):
+            for s in range(n_glob):
+                if valid[b, s]:
+                    expected[b, :, :, s] = ref_global[b, :, slots[b, s], :]
+        np.testing.assert_allclose(global_probs, expected, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40)
+@given(attention_case())
+def test_window_covering_sequence_is_full_attention(case):
+    bsz, seq, n_heads, hd, _, kind, seed = case
+    rng = np.random.default_rng(seed)
+    dim = n_heads * hd
+    p = random_params(rng, dim)
+    x = rng.standard_normal((bsz, seq, dim))
+    window = 2 * seq  # every key within reach
+    out, _, _ = A.longformer_self_attention(p, x, kind, window, n_heads)
+    # full attention: local queries see every non-padding key through the local projections
+    q = (x @ p["query"]["weight"].T + p["query"]["bias"]).reshape(bsz, seq, n_heads, hd).transpose(0, 2, 1, 3)
+    k = (x @ p["key"]["weight"].T + p["key"]["bias"]).reshape(bsz, seq, n_heads, hd).transpose(0, 2, 1, 3)
+    v = (x @ p["value"]["weight"].T + p["value"]["bias"]).reshape(bsz, seq, n_heads, hd).transpose(0, 2, 1, 3)
+    s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
+    s = np.where((kind != 0)[:, None, None, :], s, -np.inf)
+    rows_ok = (kind != 0).any(axis=1)
+    s = np.where(rows_ok[:, None, None, None], s, 0.0)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    full = (w @ v).transpose(0, 2, 1, 3).reshape(bsz, seq, dim)
+    local = kind == 1
+    np.testing.assert_allclose(out[local], full[local], rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=40)
+@given(attention_case(), st.integers(1, 12))
+def test_appended_padding_keys_change_nothing(case, extra):
+    """Padding rows (kind 0) appended at the end, e.g. a larger internal pad-to-window length."""
+    bsz, seq, n_heads, hd, window, kind, seed = case
+    rng = np.random.default_rng(seed)
+    dim = n_heads * hd
+    p = random_params(rng, dim)
+    x = rng.standard_normal((bsz, seq, dim))
+    out, lp, gp = A.longformer_self_attention(p, x, kind, window, n_heads, output_attentions=True)
+    x2 = np.concatenate([x, rng.standard_normal((bsz, extra, dim))], axis=1)
+    kind2 = np.concatenate([kind, np.zeros((bsz, extra), kind.dtype)], axis=1)
+    out2, lp2, gp2 = A.longformer_self_attention(p, x2, kind2, window, n_heads, output_attentions=True)
+    np.testing.assert_allclose(out2[:, :seq], out, rtol=1e-12, atol=1e-12)
+    assert np.all(out2[:, seq:] == 0)  # padding rows are zero
+    np.testing.assert_allclose(lp2[:, :, :seq], lp, rtol=1e-12, atol=1e-13)
+    if gp is not None:
+        np.testing.assert_allclose(gp2[:, :, :seq], gp, rtol=1e-12, atol=1e-13)
+        assert np.all(gp2[:, :, seq:] == 0)
+
+
+def test_fully_masked_rows_are_zero_and_finite():
+    rng = np.random.default_rng(0)
+    p = random_params(rng, 8, np.float32)
+    x = rng.standard_normal((2, 9, 8)).astype(np.float32)
+    kind = np.zeros((2, 9), np.int64)
+    kind[1, :4] = [2, 1, 1, 2]
+    out, lp, gp = A.longformer_self_attention(p, x, kind, 4, 2, output_attentions=True)
+    assert out.dtype == np.float32 and lp.dtype == np.float32 and gp.dtype == np.float32
+    assert np.all(out[0] == 0) and np.all(lp[0] == 0) and np.all(gp[0] == 0)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(lp)) and np.all(np.isfinite(gp))
+    assert np.all(out[1, 4:] == 0)
+    assert np.any(out[1, :4] != 0)
+
+
+@pytest.mark.parametrize("c, bs", [(3, 3), (3, 1), (4, 2)])
+def test_band_to_relative_layout(c, bs):
+    nb, span = 4, bs + 2 * c
+    block = np.arange(nb * bs * span, dtype=float).reshape(1, nb, bs, span)
+    rel = A.band_to_relative(block, c)
+    assert rel.shape == (1, nb * bs, 2 * c + 1)
+    for i in range(nb * bs):
+        b, r = divmod(i, bs)
+        for k in range(2 * c + 1):
+            # column k is key i - c + k, which sits at block column (i - c + k) - (b bs - c) = k + r
+            assert rel[0, i, k] == block[0, b, r, k + r]
+
+
+def test_working_set_is_bounded(monkeypatch):
+    """Head groups shrink to the score budget; results do not depend on the grouping."""
+    rng = np.random.default_rng(1)
+    p = random_params(rng, 12)
+    x = rng.standard_normal((1, 40, 12))
+    kind = np.ones((1, 40), np.int64)
+    kind[0, 5] = 2
+    full, _, _ = A.longformer_self_attention(p, x, kind, 8, 4)
+    monkeypatch.setattr(A, "SCORE_BUDGET_BYTES", 1)  # one head at a time
+    grouped, _, _ = A.longformer_self_attention(p, x, kind, 8, 4)
+    np.testing.assert_allclose(grouped, full, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_decoder_attention_fully_masked_row_is_uniform(dtype):
+    rng = np.random.default_rng(2)
+    dim, heads = 8, 2
+    p = {n: {"weight": rng.standard_normal((dim, dim)).astype(dtype), "bias": rng.standard_normal(dim).astype(dtype)}
+         for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    h = rng.standard_normal((1, 3, dim)).astype(dtype)
+    kv = rng.standard_normal((1, 5, dim)).astype(dtype)
+    mask = np.full((1, 1, 3, 5), np.finfo(dtype).min, dtype)
+    out, probs, _ = A.decoder_attention(p, h, heads, key_value_states=kv, attention_mask=mask, output_attentions=True)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(probs, np.full_like(probs, 0.2), rtol=1e-6)
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_grows_linearly_with_sequence_length():
+    """O(S x window) memory: 4x the tokens must cost about 4x the memory, not 16x (no S x S matrix)."""
+    rng = np.random.default_rng(3)
+    p = random_params(rng, 16, np.float32)
+    peaks = []
+    for seq in (2048, 8192):
+        x = rng.standard_normal((1, seq, 16)).astype(np.float32)
+        kind = np.ones((1, seq), np.int64)
+        kind[0, :3] = 2
+        peaks.append(_peak_bytes(lambda: A.longformer_self_attention(p, x, kind, 64, 4)))
+    assert peaks[1] < 5 * peaks[0], peaks
+    # and in absolute terms: far below one dense (heads, S, S) float32 score matrix at 8192 tokens
+    assert peaks[1] < 4 * 8192 * 8192 * 4 / 20, peaks
