@@ -15,7 +15,12 @@ SUBCOMMANDS = {
     "demo": (
         "led_ref.demo",
         "run the main job: encode + generate on a bundled text (default when no subcommand is given)",
-        ["python -m led_ref demo", "python -m led_ref demo --model ./led-large-16384-arxiv --file paper.txt"],
+        [
+            "python -m led_ref demo",
+            "python -m led_ref demo --size tiny",
+            "python -m led_ref demo --backends numpy --json report.json",
+            "python -m led_ref demo --model ./led-large-16384-arxiv --file paper.txt",
+        ],
     ),
     "generate": (
         "led_ref.generation",
@@ -34,7 +39,11 @@ SUBCOMMANDS = {
     "bench": (
         "led_ref.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
-        ["python -m led_ref bench --quick", "python -m led_ref bench --backends numpy,onnx"],
+        [
+            "python -m led_ref bench --quick",
+            "python -m led_ref bench --backends numpy,onnx",
+            "python -m led_ref bench --hf-python /path/to/hf-venv/bin/python",
+        ],
     ),
 }
 
@@ -99,7 +108,7 @@ def main(argv=None):
         print("led-ref: interrupted", file=sys.stderr)
         return 130
     except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
-        if args.debug:
+        if args.debug or debug:
             raise
         print(f"led-ref {args.command}: error: {exc}{_install_hint(exc)}", file=sys.stderr)
         print("(run with --debug for the full traceback)", file=sys.stderr)
