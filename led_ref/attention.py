@@ -2,9 +2,10 @@
 
 Encoder self-attention (spec/SPEC.md#encoder-self-attention) is computed blockwise: with
 ``c = window // 2`` the queries are split into blocks of ``bs <= c`` rows and block ``b`` only
-needs keys ``[b bs - c, b bs + bs + c)``, so scores are ``(heads, blocks, bs, bs + 2c)`` and
-memory is O(sequence x window). Heads are processed in groups so the working set stays bounded.
-Nothing here ever builds a sequence x sequence matrix.
+needs keys ``[b bs - c, b bs + bs + c)``, so scores are ``(blocks, bs, bs + 2c)`` per head and
+memory is O(sequence x window). A few blocks of one head are processed at a time, sized to stay
+in the CPU cache (spec/SPEC.md#computation-order-and-speed). Nothing here ever builds a
+sequence x sequence matrix.
 """
 
 import math
@@ -20,9 +21,13 @@ __all__ = [
     "decoder_attention",
 ]
 
-# Bytes of (heads, blocks, bs, bs + 2c) scores processed at once per batch row; bounds the working set.
-SCORE_BUDGET_BYTES = 96 * 2**20
-# Largest query block: 128 rows against 128 + 2c keys wastes 11% at c = 512 (3c keys: 33%).
+# Bytes of scores computed per step (one or more (bs, bs + 2c) blocks of one head): small enough
+# that masking, max, exp and the second GEMM find them in the L2 cache.
+SCORE_BUDGET_BYTES = 1 << 20
+# Largest query block: 128 rows against 128 + 2c keys does 12% more band work than needed at
+# c = 512, but its GEMMs run faster than 64-row ones (same total time measured with 1 BLAS
+# thread) and it makes half as many BLAS calls, which matters with threaded BLAS
+# (spec/SPEC.md#computation-order-and-speed).
 QUERY_BLOCK = 128
 
 
@@ -69,10 +74,10 @@ def global_slots(is_global):
 
 
 def _blocks(x, bs, span, n_blocks):
-    """Overlapping key blocks: x (h, L, hd) -> view (h, n_blocks, span, hd), block b = rows [b bs, b bs + span)."""
-    h, _, hd = x.shape
-    s0, s1, s2 = x.strides
-    return np.lib.stride_tricks.as_strided(x, (h, n_blocks, span, hd), (s0, bs * s1, s1, s2), writeable=False)
+    """Overlapping key blocks: x (L, e) -> view (n_blocks, span, e), block b = rows [b bs, b bs + span)."""
+    _, e = x.shape
+    s0, s1 = x.strides
+    return np.lib.stride_tricks.as_strided(x, (n_blocks, span, e), (bs * s0, s0, s1), writeable=False)
 
 
 def band_to_relative(block_probs, c):
@@ -94,13 +99,17 @@ def query_block_size(c):
     return max(1, min(c, QUERY_BLOCK))
 
 
-def _local_attention_row(q, k, v, is_local, c, kg, vg, slot_ok, want_probs):
-    """Banded + global-key attention for one batch row.
+def _local_attention_row(q, k, v, is_local, c, gidx, slot_ok, want_probs):
+    """Banded + global-key attention for one batch row, unnormalised.
 
-    q, k, v: (H, S, hd) with S a multiple of the query block size (q already scaled); is_local:
-    (S,) bool, the keys that may be attended inside the band; kg, vg: (H, x, hd) keys/values of
-    the global tokens (local projections) or None; slot_ok: (x,) bool. Returns the output
-    (H, S, hd) and, if want_probs, (H, S, x) global-column and (H, S, 2c+1) band probabilities.
+    q: (H, S, hd), already scaled, S a multiple of the query block size; k, v: (H, n, hd) with
+    n <= S (views are fine: they are copied once into padded buffers); is_local: (n,) bool, the
+    keys allowed inside the band; gidx: (x,) positions of the global tokens, whose keys/values
+    (local projections) every row also attends to, or None; slot_ok: (x,) bool.
+
+    Returns ``(acc, probs_glob, probs_band)``: acc (H, S, hd + 1) holds sum_j e_ij v_j in the
+    first hd columns and the softmax denominator sum_j e_ij in the last (e_ij = exp(s_ij - max_j s_ij));
+    if want_probs, (H, S, x) global-column and (H, S, 2c+1) band probabilities (normalised).
     """
     n_heads, seq, hd = q.shape
     dtype = q.dtype
@@ -108,76 +117,113 @@ def _local_attention_row(q, k, v, is_local, c, kg, vg, slot_ok, want_probs):
     bs = query_block_size(c)
     span = bs + 2 * c
     nb = seq // bs
-    n_glob = 0 if kg is None else kg.shape[1]
-    pad = np.zeros((n_heads, c, hd), dtype=dtype)
-    k_blocks_src = np.concatenate([pad, k, pad], axis=1)  # (H, S + 2c, hd)
-    v_blocks_src = np.concatenate([pad, v, pad], axis=1)
-    key_ok = np.concatenate([np.zeros(c, bool), is_local, np.zeros(c, bool)])  # (S + 2c,)
+    n_keys = k.shape[1]
+    # keys with c zero rows on each side, so block b is rows [b bs, b bs + span); values carry a
+    # column of ones so that the weighted-sum GEMM also yields the softmax denominator
+    k_pad = np.zeros((n_heads, seq + 2 * c, hd), dtype=dtype)
+    k_pad[:, c : c + n_keys] = k
+    v_pad = np.zeros((n_heads, seq + 2 * c, hd + 1), dtype=dtype)
+    v_pad[:, c : c + n_keys, :hd] = v
+    v_pad[:, :, hd] = 1
+    key_ok = np.zeros(seq + 2 * c, bool)
+    key_ok[c : c + is_local.shape[0]] = is_local
     key_ok_blocks = np.lib.stride_tricks.as_strided(key_ok, (nb, span), (bs * key_ok.strides[0], key_ok.strides[0]))
-    r = np.arange(bs)[:, None]
-    m = np.arange(span)[None, :]
-    in_band = (m >= r) & (m <= r + 2 * c)  # (bs, span): |i - j| <= c
-    blocked = ~(in_band[None, :, :] & key_ok_blocks[:, None, :])  # (nb, bs, span)
+    block_has_removed_key = (~key_ok_blocks.all(axis=1)).tolist()  # (nb,)
+    # the band |i - j| <= c cuts only the first and last bs columns of a block: row r keeps
+    # block columns m with r <= m <= r + 2c
+    tri = np.arange(bs)
+    left_out = tri[None, :] < tri[:, None]  # (bs, bs): columns 0 .. bs-1
+    right_out = tri[None, :] > tri[:, None]  # (bs, bs): columns 2c .. 2c + bs - 1
 
-    out = np.empty((n_heads, seq, hd), dtype=dtype)
-    probs_glob = np.empty((n_heads, seq, n_glob), dtype=dtype) if want_probs else None
+    n_glob = 0 if gidx is None else gidx.shape[0]
+    g_scores = None
+    if n_glob:
+        g_scores = q @ k_pad[:, c + gidx].swapaxes(-1, -2)  # (H, S, x)
+        np.copyto(g_scores, fill, where=~slot_ok)
+        row_max = g_scores.max(axis=-1)  # (H, S)
+    else:
+        row_max = np.empty((n_heads, seq), dtype=dtype)
+
+    acc = np.empty((n_heads, seq, hd + 1), dtype=dtype)
     probs_band = np.empty((n_heads, seq, 2 * c + 1), dtype=dtype) if want_probs else None
-    per_head = seq * (span + n_glob) * dtype.itemsize
-    group = max(1, min(n_heads, SCORE_BUDGET_BYTES // max(per_head, 1)))
-    # one scores buffer reused by every head group: no fresh pages to fault in per group
-    buffer = np.empty((group, nb, bs, span), dtype=dtype)
-    for h0 in range(0, n_heads, group):
-        hs = slice(h0, min(n_heads, h0 + group))
-        hn = hs.stop - hs.start
-        qb = q[hs].reshape(hn, nb, bs, hd)
-        kb = _blocks(k_blocks_src[hs], bs, span, nb)  # (hn, nb, span, hd)
-        vb = _blocks(v_blocks_src[hs], bs, span, nb)
-        scores = np.matmul(qb, kb.swapaxes(-1, -2), out=buffer[:hn])  # (hn, nb, bs, span)
-        np.copyto(scores, fill, where=blocked[None])
-        row_max = scores.max(axis=-1)  # (hn, nb, bs)
-        if n_glob:
-            g_scores = (q[hs] @ kg[hs].swapaxes(-1, -2)).reshape(hn, nb, bs, n_glob)
-            np.copyto(g_scores, fill, where=~slot_ok)
-            np.maximum(row_max, g_scores.max(axis=-1), out=row_max)
-        scores -= row_max[..., None]
-        np.exp(scores, out=scores)
-        denom = scores.sum(axis=-1)
-        ctx = scores @ vb  # (hn, nb, bs, hd)
-        if n_glob:
-            g_scores -= row_max[..., None]
-            np.exp(g_scores, out=g_scores)
-            denom += g_scores.sum(axis=-1)
-            ctx += g_scores @ vg[hs][:, None]
-        ctx /= denom[..., None]
-        out[hs] = ctx.reshape(hn, seq, hd)
-        if want_probs:
-            scores /= denom[..., None]
-            probs_band[hs] = band_to_relative(scores, c)
+    step = max(1, min(nb, SCORE_BUDGET_BYTES // (bs * span * dtype.itemsize)))  # blocks per step
+    buffer = np.empty((step, bs, span), dtype=dtype)
+    for h in range(n_heads):
+        qb = q[h].reshape(nb, bs, hd)
+        kb = _blocks(k_pad[h], bs, span, nb)  # (nb, span, hd)
+        vb = _blocks(v_pad[h], bs, span, nb)  # (nb, span, hd + 1)
+        for b0 in range(0, nb, step):
+            b1 = min(nb, b0 + step)
+            rows = slice(b0 * bs, b1 * bs)
+            scores = np.matmul(qb[b0:b1], kb[b0:b1].swapaxes(-1, -2), out=buffer[: b1 - b0])  # (n, bs, span)
+            np.copyto(scores[:, :, :bs], fill, where=left_out)
+            np.copyto(scores[:, :, 2 * c :], fill, where=right_out)
+            if any(block_has_removed_key[b0:b1]):
+                np.copyto(scores, fill, where=~key_ok_blocks[b0:b1, None, :])
+            m = scores.max(axis=-1)  # (n, bs)
             if n_glob:
-                g_scores /= denom[..., None]
-                probs_glob[hs] = g_scores.reshape(hn, seq, n_glob)
-    return out, probs_glob, probs_band
+                np.maximum(m, row_max[h, rows].reshape(m.shape), out=m)
+            row_max[h, rows] = m.reshape(-1)
+            scores -= m[..., None]
+            np.exp(scores, out=scores)
+            np.matmul(scores, vb[b0:b1], out=acc[h, rows].reshape(b1 - b0, bs, hd + 1))
+            if want_probs:
+                probs_band[h, rows] = band_to_relative(scores[None], c)[0]
+    probs_glob = None
+    if n_glob:
+        g_scores -= row_max[..., None]
+        np.exp(g_scores, out=g_scores)
+        acc += g_scores @ v_pad[:, c + gidx]  # (H, S, x) @ (H, x, hd + 1)
+    if want_probs:
+        denom = acc[:, :, hd:]
+        probs_band /= denom
+        if n_glob:
+            probs_glob = g_scores / denom
+        else:
+            probs_glob = np.empty((n_heads, seq, 0), dtype=dtype)
+    return acc, probs_glob, probs_band
 
 
-def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads):
+def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads, reassociate=None):
     """Attention of the global tokens to every non-padding token (query/key/value_global).
 
     x: (B, S, D). Returns output (B, H, x, hd) and probabilities (B, H, x, S); probabilities of
     slots beyond a row's own count are 0 (HF leaves uniform junk there).
+
+    With few global tokens the key_global/value_global projections of all S tokens (4 S D^2
+    FLOPs) are never formed: q . (Wk_h h_j + bk_h) = (Wk_h^T q) . h_j + q . bk_h and
+    sum_j p_j (Wv_h h_j + bv_h) = Wv_h (sum_j p_j h_j) + bv_h sum_j p_j, which costs 4 S D H x
+    (spec/SPEC.md#computation-order-and-speed). ``reassociate`` None picks the cheaper form.
     """
     bsz, seq, dim = x.shape
     hd = dim // n_heads
+    n_glob = gidx.shape[1]
     dtype = x.dtype
     fill = np.finfo(dtype).min
     hidden_glob = x[np.arange(bsz)[:, None], gidx]  # (B, x, D)
     q = _heads(linear(p["query_global"], hidden_glob), n_heads)  # (B, H, x, hd)
     q /= dtype.type(math.sqrt(hd))
-    k = _heads(linear(p["key_global"], x), n_heads)  # (B, H, S, hd)
-    v = _heads(linear(p["value_global"], x), n_heads)
-    scores = q @ k.swapaxes(-1, -2)  # (B, H, x, S)
+    if reassociate is None:
+        reassociate = n_heads * n_glob < dim + n_glob
+    if reassociate:
+        wk = p["key_global"]["weight"].reshape(n_heads, hd, dim)
+        qk = (q @ wk).reshape(bsz, n_heads * n_glob, dim)  # (B, H x, D): Wk_h^T q per head and slot
+        scores = (qk @ x.swapaxes(-1, -2)).reshape(bsz, n_heads, n_glob, seq)  # (B, H, x, S)
+        if p["key_global"].get("bias") is not None:
+            scores += (q @ p["key_global"]["bias"].reshape(n_heads, hd, 1))  # (B, H, x, 1)
+    else:
+        k = _heads(linear(p["key_global"], x), n_heads)  # (B, H, S, hd)
+        scores = q @ k.swapaxes(-1, -2)  # (B, H, x, S)
     np.copyto(scores, fill, where=is_masked[:, None, None, :])
     probs = softmax(scores)
     probs *= slot_ok[:, None, :, None]
+    if reassociate:
+        mixed = (probs.reshape(bsz, n_heads * n_glob, seq) @ x).reshape(bsz, n_heads, n_glob, dim)
+        out = mixed @ p["value_global"]["weight"].reshape(n_heads, hd, dim).swapaxes(-1, -2)  # (B, H, x, hd)
+        if p["value_global"].get("bias") is not None:
+            out += probs.sum(axis=-1, keepdims=True) * p["value_global"]["bias"].reshape(n_heads, 1, hd)
+        return out, probs
+    v = _heads(linear(p["value_global"], x), n_heads)
     return probs @ v, probs
 
 
@@ -202,41 +248,36 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
     is_local = mask_kind == 1
     any_global = bool(is_global.any())
 
-    q = _heads(linear(p["query"], x), n_heads)  # (B, H, S, hd)
-    q /= dtype.type(math.sqrt(hd))
-    k = _heads(linear(p["key"], x), n_heads)
-    v = _heads(linear(p["value"], x), n_heads)
+    # (B, S, H, hd) views; _local_attention_row copies them head-major once
+    q = linear(p["query"], x).reshape(bsz, seq, n_heads, hd)
+    k = linear(p["key"], x).reshape(bsz, seq, n_heads, hd)
+    v = linear(p["value"], x).reshape(bsz, seq, n_heads, hd)
 
     bs = query_block_size(c)
     seq_int = -(-seq // bs) * bs  # internal length, a multiple of the block (extra keys are out of range)
-    if seq_int != seq:
-        extra = ((0, 0), (0, 0), (0, seq_int - seq), (0, 0))
-        q, k, v = (np.pad(t, extra) for t in (q, k, v))
-        is_local_int = np.pad(is_local, ((0, 0), (0, seq_int - seq)))
-    else:
-        is_local_int = is_local
+    scale = dtype.type(math.sqrt(hd))
 
     if any_global:
         gidx, slot_ok = global_slots(is_global)
         n_glob = gidx.shape[1]
     else:
         n_glob = 0
-    out = np.empty((bsz, n_heads, seq, hd), dtype=dtype)
+    out = np.empty((bsz, seq, n_heads, hd), dtype=dtype)
     local_probs = np.zeros((bsz, n_heads, seq, n_glob + 2 * c + 1), dtype=dtype) if output_attentions else None
+    q_row = np.zeros((n_heads, seq_int, hd), dtype=dtype)
     for b in range(bsz):
-        kg = vg = ok = None
-        if any_global:
-            kg = k[b][:, gidx[b]]  # (H, x, hd)
-            vg = v[b][:, gidx[b]]
-            ok = slot_ok[b]
-        o, pg, pb = _local_attention_row(q[b], k[b], v[b], is_local_int[b], c, kg, vg, ok, output_attentions)
-        out[b] = o[:, :seq]
+        np.divide(q[b].transpose(1, 0, 2), scale, out=q_row[:, :seq])  # HF divides q by sqrt(hd)
+        acc, pg, pb = _local_attention_row(
+            q_row, k[b].transpose(1, 0, 2), v[b].transpose(1, 0, 2), is_local[b], c,
+            gidx[b] if any_global else None, slot_ok[b] if any_global else None, output_attentions,
+        )
+        np.divide(acc[:, :seq, :hd], acc[:, :seq, hd:], out=out[b].transpose(1, 0, 2))
         if output_attentions:
             local_probs[b, :, :, n_glob:] = pb[:, :seq]
             if n_glob:
                 local_probs[b, :, :, :n_glob] = pg[:, :seq]
     # padding rows attend to nothing; global rows are replaced below (HF zeroes their local probs)
-    out *= ~is_masked[:, None, :, None]
+    out *= ~is_masked[:, :, None, None]
     if output_attentions:
         local_probs *= is_local[:, None, :, None]
 
@@ -244,10 +285,10 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
     if any_global:
         g_out, g_probs = _global_rows(p, x, gidx, slot_ok, is_masked, n_heads)
         rows, slots = np.nonzero(slot_ok)
-        out[rows, :, gidx[rows, slots]] = g_out[rows, :, slots]
+        out[rows, gidx[rows, slots]] = g_out[rows, :, slots]
         if output_attentions:
             global_probs = np.ascontiguousarray(g_probs.swapaxes(-1, -2))  # (B, H, S, x)
-    return _merge_heads(out), local_probs, global_probs
+    return out.reshape(bsz, seq, dim), local_probs, global_probs
 
 
 def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=None, attention_mask=None,

@@ -69,21 +69,22 @@ def attention_case(draw):
 
 
 @settings(max_examples=150)
-@given(attention_case(), st.sampled_from([1, 2, 3, 128]))
-def test_blockwise_equals_dense_reference(case, query_block):
+@given(attention_case(), st.sampled_from([1, 2, 3, 64, 128]), st.sampled_from([1, 200, 1 << 20]))
+def test_blockwise_equals_dense_reference(case, query_block, budget):
     bsz, seq, n_heads, hd, window, kind, seed = case
     rng = np.random.default_rng(seed)
     dim = n_heads * hd
     p = random_params(rng, dim)
     x = rng.standard_normal((bsz, seq, dim))
-    saved = A.QUERY_BLOCK
-    A.QUERY_BLOCK = query_block  # the block size must not change anything
+    saved = A.QUERY_BLOCK, A.SCORE_BUDGET_BYTES
+    # neither the block size nor the blocks per step may change anything
+    A.QUERY_BLOCK, A.SCORE_BUDGET_BYTES = query_block, budget
     try:
         out, local_probs, global_probs = A.longformer_self_attention(
             p, x, kind, window, n_heads, output_attentions=True
         )
     finally:
-        A.QUERY_BLOCK = saved
+        A.QUERY_BLOCK, A.SCORE_BUDGET_BYTES = saved
     ref_out, ref_local, ref_global = dense_reference(p, x, kind, window, n_heads)
     np.testing.assert_allclose(out, ref_out, rtol=1e-10, atol=1e-10)
 
@@ -190,16 +191,48 @@ def test_band_to_relative_layout(c, bs):
 
 
 def test_working_set_is_bounded(monkeypatch):
-    """Head groups shrink to the score budget; results do not depend on the grouping."""
+    """Blocks per step shrink to the score budget; results do not depend on the step size."""
     rng = np.random.default_rng(1)
     p = random_params(rng, 12)
     x = rng.standard_normal((1, 40, 12))
     kind = np.ones((1, 40), np.int64)
     kind[0, 5] = 2
     full, _, _ = A.longformer_self_attention(p, x, kind, 8, 4)
-    monkeypatch.setattr(A, "SCORE_BUDGET_BYTES", 1)  # one head at a time
+    monkeypatch.setattr(A, "SCORE_BUDGET_BYTES", 1)  # one block of one head at a time
     grouped, _, _ = A.longformer_self_attention(p, x, kind, 8, 4)
     np.testing.assert_allclose(grouped, full, rtol=1e-13, atol=1e-13)
+
+
+@settings(max_examples=60)
+@given(attention_case(), st.booleans())
+def test_global_rows_reassociated_equals_projected(case, with_bias):
+    """The global rows without the key_global/value_global projections of every token (Wk^T q
+    against the hidden states, Wv applied after the weighted sum) equal the projected form."""
+    bsz, seq, n_heads, hd, _, kind, seed = case
+    if not (kind == 2).any():
+        kind = kind.copy()
+        kind[0, seed % seq] = 2
+    rng = np.random.default_rng(seed)
+    dim = n_heads * hd
+    p = random_params(rng, dim)
+    if not with_bias:
+        for name in ("key_global", "value_global"):
+            p[name]["bias"] = None
+    x = rng.standard_normal((bsz, seq, dim))
+    gidx, ok = A.global_slots(kind == 2)
+    args = (p, x, gidx, ok, kind == 0, n_heads)
+    out_r, probs_r = A._global_rows(*args, reassociate=True)
+    out_p, probs_p = A._global_rows(*args, reassociate=False)
+    np.testing.assert_allclose(probs_r, probs_p, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(out_r, out_p, rtol=1e-11, atol=1e-11)
+    assert np.all(out_r.swapaxes(1, 2)[~ok] == 0) and np.all(probs_r.swapaxes(1, 2)[~ok] == 0)  # empty slots
+    # and the projected form is the spec's definition
+    _, _, ref_global = dense_reference({**p, **{n: {"weight": p[n]["weight"], "bias": p[n]["bias"]
+                                                    if p[n]["bias"] is not None else np.zeros(dim)}
+                                                for n in ("key_global", "value_global")}},
+                                       x, kind, 2, n_heads)
+    for b, s in zip(*np.nonzero(ok)):
+        np.testing.assert_allclose(probs_r[b, :, s], ref_global[b, :, gidx[b, s]], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -5,6 +5,7 @@ and properties that must hold for any weights (random, seeded, tiny shapes).
 """
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -359,6 +360,39 @@ def test_activation_matches_definition(name):
     scale = np.maximum(1.0, np.abs(ref))
     assert np.max(np.abs(got64 - ref) / scale) < 1e-13
     assert np.max(np.abs(got32 - ref) / scale) < 2e-6
+
+
+def test_float32_gelu_across_chunks_and_extremes():
+    """The float32 GELU runs in pieces of _GELU_CHUNK elements: a length that is not a multiple, a
+    2-D shape, and non-finite or huge inputs (gelu(inf) = inf, gelu(-inf) = 0, NaN stays NaN)."""
+    from led_ref import activations
+
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((3, activations._GELU_CHUNK // 2 + 7)) * 4).astype(np.float32)
+    ref = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float64).ravel()])
+    got = ACT2FN["gelu"](x)
+    assert got.shape == x.shape and got.dtype == np.float32
+    assert np.max(np.abs(got.ravel() - ref) / np.maximum(1.0, np.abs(ref))) < 2e-6
+    special = np.array([np.inf, -np.inf, 3e38, -3e38, 1e20, -1e20, 0.0], np.float32)
+    with np.errstate(over="raise", invalid="raise"):  # no inf * 0, no x^2 overflow inside
+        g = ACT2FN["gelu"](special)
+    np.testing.assert_array_equal(g, np.array([np.inf, 0, 3e38, 0, 1e20, 0, 0], np.float32))
+    assert np.isnan(ACT2FN["gelu"](np.array([1.0, np.nan], np.float32))[1])
+
+
+def test_spec_links_in_the_forward_pass_resolve():
+    """Every spec/SPEC.md#anchor that the forward-pass modules cite is a heading of SPEC.md."""
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "spec", "SPEC.md"), encoding="utf-8") as f:
+        headings = {re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+                    for line in f if line.startswith("#")}
+    cited = set()
+    for name in ("model.py", "attention.py", "activations.py"):
+        with open(os.path.join(root, "led_ref", name), encoding="utf-8") as f:
+            cited |= set(re.findall(r"SPEC\.md#([a-z0-9-]+)", f.read()))
+    assert cited and not cited - headings, f"unresolved: {sorted(cited - headings)}"
 
 
 def test_unknown_activation_is_a_value_error():

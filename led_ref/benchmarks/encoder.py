@@ -2,16 +2,22 @@
 
     python -m led_ref.benchmarks.encoder                 # led-base shape, 4096 and 16384 tokens
     python -m led_ref.benchmarks.encoder --seq-lens 1024 --size tiny
+    python -m led_ref.benchmarks.encoder --threads 1 --hf-python /path/to/venv-with-transformers/bin/python
 
-Each length runs in its own interpreter (``common.run_isolated``) so the peak RSS is that run's.
+Each length runs in its own interpreter (``common.run_isolated``) so the peak RSS is that run's;
+with ``--hf-python`` HF transformers' encoder (torch eager, float32, same shape, same thread
+count) runs right after it in that interpreter, and the table gains its seconds and the speed-up.
 On a machine shared with other busy processes, pass ``--threads 1``: multi-threaded OpenBLAS
-then loses most of its time synchronising on the many small band GEMMs (measured 2.6x slower
-at 4096 tokens with the default 2 threads under a load average of 7 on 2 cores).
+then loses most of its time waiting for its second thread to be scheduled, once per band GEMM
+(2 * heads * blocks calls per layer), which costs seconds per layer under a load average of 6 on 2 cores.
 Weights are seeded random in the led-base shape (speed does not depend on the values); one
-global token (position 0), as LED uses for summarization.
+global token (position 0), as LED uses for summarization. GFLOP/s counts HF's FLOPs
+(``common.encoder_flops``, which includes the key_global/value_global projections that led-ref
+skips with one global token), so it is comparable between rows.
 """
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -91,14 +97,23 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads of the child interpreter (OPENBLAS/OMP/MKL_NUM_THREADS); default: unset")
     parser.add_argument("--in-process", action="store_true", help="do not spawn one interpreter per length")
+    parser.add_argument("--hf-python", metavar="PATH",
+                        help="an interpreter with transformers + torch: adds HF's encoder seconds and the speed-up")
     args = parser.parse_args(argv)
+    if args.hf_python and not (os.path.isfile(args.hf_python) and os.access(args.hf_python, os.X_OK)):
+        parser.error(f"--hf-python {args.hf_python}: not an executable file (give e.g. /path/venv/bin/python)")
+    if args.hf_python and args.dtype != "float32":
+        parser.error("--hf-python compares float32 only (HF's float64 encoder softmax runs in float32)")
     try:
         lens = [int(s) for s in args.seq_lens.split(",") if s.strip()]
     except ValueError:
         parser.error(f"--seq-lens must be comma-separated integers, got {args.seq_lens!r}")
     threads = args.threads if args.threads else "BLAS default"
     print(f"led_ref encoder, {args.size} shape, {args.dtype}, batch 1, 1 global token, threads: {threads}")
-    print(f"{'tokens':>8} {'seconds':>9} {'GFLOP/s':>9} {'GEMM GFLOP/s':>13} {'peak RSS MB':>12} {'weights MB':>11}")
+    header = f"{'tokens':>8} {'seconds':>9} {'GFLOP/s':>9} {'GEMM GFLOP/s':>13} {'peak RSS MB':>12} {'weights MB':>11}"
+    if args.hf_python:
+        header += f" {'HF seconds':>11} {'HF peak MB':>11} {'speed-up':>9}"
+    print(header, flush=True)
     for n in lens:
         kw = dict(seq_len=n, size=args.size, repeat=args.repeat, dtype=args.dtype)
         r = encoder_seconds(**kw) if args.in_process else common.run_isolated(
@@ -107,9 +122,22 @@ def main(argv=None):
         if "error" in r:
             print(f"{n:>8} error: {r['error']}")
             continue
-        print(f"{n:>8} {r['seconds']:>9.2f} {r['gflop_per_s']:>9.1f} {r['gemm_gflop_per_s']:>13.1f} "
-              f"{r['peak_rss_bytes'] / 2**20:>12.0f} "
-              f"{r['weights_bytes'] / 2**20:>11.0f}")
+        line = (f"{n:>8} {r['seconds']:>9.2f} {r['gflop_per_s']:>9.1f} {r['gemm_gflop_per_s']:>13.1f} "
+                f"{r['peak_rss_bytes'] / 2**20:>12.0f} {r['weights_bytes'] / 2**20:>11.0f}")
+        if args.hf_python:
+            hf = common.run_isolated("led_ref.benchmarks.common", "hf_encoder_seconds",
+                                     dict(seq_len=n, size=args.size, repeat=args.repeat, threads=args.threads),
+                                     python=args.hf_python, timeout=3600, threads=args.threads)
+            if "error" in hf:
+                line += f"  HF error: {hf['error']}"
+            else:
+                line += (f" {hf['seconds']:>11.2f} {hf['peak_rss_bytes'] / 2**20:>11.0f} "
+                         f"{hf['seconds'] / r['seconds']:>8.2f}x")
+        print(line, flush=True)
+    try:
+        print(f"load average (1 min) after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    except (AttributeError, OSError):
+        pass
     return 0
 
 
