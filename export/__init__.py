@@ -1,2 +1,29 @@
 """led-ref export: a torch graph of LED built from led_ref's parameters, ONNX export and an
-ONNX Runtime backend that reuses led_ref's generation code. Needs the ``export`` extra."""
+ONNX Runtime backend that reuses led_ref's generation code. Needs the ``export`` extra
+(torch, onnx, onnxruntime); see spec/SPEC.md#onnx-export.
+
+    from export.onnx_export import export_checkpoint        # python -m led_ref export MODEL_DIR OUT_DIR
+    from export.ort import OrtLEDForConditionalGeneration   # .from_pretrained(OUT_DIR).generate(...)
+"""
+
+_EXPORTS = {
+    "export_checkpoint": "onnx_export",
+    "export_model": "onnx_export",
+    "validate_export": "onnx_export",
+    "OrtLEDForConditionalGeneration": "ort",
+    "OrtLEDModel": "ort",
+    "build_torch_model": "torch_model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'export' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"export.{module}"), name)
+    globals()[name] = value
+    return value

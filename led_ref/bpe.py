@@ -205,6 +205,19 @@ def load_merges(merges_file, vocab=None):
     return merges
 
 
+
+def _cached_per_word(cache, words, compute):
+    """``[compute(w) for w in words]`` through ``cache``, computing each new word once; the cache
+    is emptied when it would grow past _CACHE_LIMIT, so memory stays bounded on any input."""
+    missing = set(words).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _CACHE_LIMIT:
+            cache.clear()
+            missing = set(words)
+        for w in missing:
+            cache[w] = compute(w)
+    return list(map(cache.__getitem__, words))
+
 class ByteLevelBPE:
     """Vocabulary + merge ranks + per-word caches: the hot path of both tokenizer classes."""
 
@@ -238,15 +251,8 @@ class ByteLevelBPE:
     def encode(self, text):
         """Token ids of ``text`` (no special-token handling): a regex pass and cached dict look-ups."""
         words = PAT.findall(text)
-        cache = self._ids
-        missing = set(words).difference(cache)
-        if missing:
-            if len(cache) + len(missing) > _CACHE_LIMIT:
-                cache.clear()
-                missing = set(words)
-            for w in missing:
-                cache[w] = self._word_ids(w)
-        return list(chain.from_iterable(map(cache.__getitem__, words)))
+        entries = _cached_per_word(self._ids, words, self._word_ids)
+        return list(chain.from_iterable(entries))
 
     def _word_spans(self, word):
         toks = self.bpe_tokens(word)
@@ -272,15 +278,7 @@ class ByteLevelBPE:
         """Ids plus, per token, character start/end in ``text`` and its count of leading/trailing
         'Ġ' characters (for offset trimming): a list and four int64 arrays."""
         words = PAT.findall(text)
-        cache = self._spans
-        missing = set(words).difference(cache)
-        if missing:
-            if len(cache) + len(missing) > _CACHE_LIMIT:
-                cache.clear()
-                missing = set(words)
-            for w in missing:
-                cache[w] = self._word_spans(w)
-        entries = list(map(cache.__getitem__, words))
+        entries = _cached_per_word(self._spans, words, self._word_spans)
         ids = list(chain.from_iterable(map(_FIRST, entries)))
         n = len(ids)
         counts = np.fromiter(map(len, map(_FIRST, entries)), dtype=np.int64, count=len(entries))
