@@ -158,6 +158,19 @@ def _model_dtype(params):
     return _token_embeddings(params).dtype
 
 
+
+def _input_embeddings(params, config, input_ids, inputs_embeds, ids_name, embeds_name):
+    """Checked ids (or None) and their token embeddings (B, L, D): exactly one of the two inputs."""
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError(f"You cannot specify both {ids_name} and {embeds_name} at the same time")
+    if input_ids is None and inputs_embeds is None:
+        raise ValueError(f"You have to specify either {ids_name} or {embeds_name}")
+    embed = _token_embeddings(params)
+    if input_ids is None:
+        return None, _embeds(embeds_name, inputs_embeds, config.d_model, embed.dtype)
+    input_ids = _ids(ids_name, input_ids, config.vocab_size)
+    return input_ids, embed[input_ids]
+
 def encoder(params, config, input_ids=None, attention_mask=None, global_attention_mask=None, inputs_embeds=None,
             output_attentions=False, output_hidden_states=False):
     """LED encoder (spec/SPEC.md#encoder): merge masks, pad to the window, embed, layers, unpad.
@@ -167,16 +180,8 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
     enc = params["encoder"]
     embed = _token_embeddings(params)
     dtype = embed.dtype
-    if input_ids is not None and inputs_embeds is not None:
-        raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
-    if input_ids is None and inputs_embeds is None:
-        raise ValueError("You have to specify either input_ids or inputs_embeds")
-    if input_ids is not None:
-        input_ids = _ids("input_ids", input_ids, config.vocab_size)
-        hidden = embed[input_ids]  # (B, S, D)
-    else:
-        hidden = _embeds("inputs_embeds", inputs_embeds, config.d_model, dtype)
-    bsz, seq = hidden.shape[:2]
+    input_ids, hidden = _input_embeddings(params, config, input_ids, inputs_embeds, "input_ids", "inputs_embeds")
+    bsz, seq = hidden.shape[:2]  # hidden: (B, S, D)
 
     kind = np.ones((bsz, seq), np.int64) if attention_mask is None else _mask("attention_mask", attention_mask, (bsz, seq))
     if global_attention_mask is not None:
@@ -296,21 +301,13 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
     encoder_attention_mask. Masked entries get finfo.min, so a fully masked row is uniform, never NaN.
     """
     dec = params["decoder"]
-    embed = _token_embeddings(params)
-    dtype = embed.dtype
+    dtype = _token_embeddings(params).dtype
     n_heads = config.decoder_attention_heads
     hd = config.d_model // n_heads
     use_cache = _flag("use_cache", use_cache, config.use_cache)
-    if input_ids is not None and inputs_embeds is not None:
-        raise ValueError("You cannot specify both decoder_input_ids and decoder_inputs_embeds at the same time")
-    if input_ids is None and inputs_embeds is None:
-        raise ValueError("You have to specify either decoder_input_ids or decoder_inputs_embeds")
-    if input_ids is not None:
-        input_ids = _ids("decoder_input_ids", input_ids, config.vocab_size)
-        hidden = embed[input_ids]  # (B, T, D)
-    else:
-        hidden = _embeds("decoder_inputs_embeds", inputs_embeds, config.d_model, dtype)
-    bsz, tgt = hidden.shape[:2]
+    input_ids, hidden = _input_embeddings(
+        params, config, input_ids, inputs_embeds, "decoder_input_ids", "decoder_inputs_embeds")
+    bsz, tgt = hidden.shape[:2]  # hidden: (B, T, D)
     past_len = 0
     if past_key_values is not None:
         past_len = _check_past(past_key_values, config.decoder_layers, bsz, n_heads, hd)
