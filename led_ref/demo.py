@@ -90,7 +90,7 @@ def load_ort(onnx_dir):
 
 
 def relative_max_error(actual, reference):
-    """max |actual - reference| / max(1, max |reference|): the project's error measure (spec/SPEC.md#tolerances)."""
+    """max |actual - reference| / max(1, max |reference|): the project's error measure (spec/SPEC.md#conformance)."""
     actual, reference = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
     if actual.shape != reference.shape:
         raise ValueError(f"shapes differ: {actual.shape} vs {reference.shape}")

@@ -77,7 +77,7 @@ def time_call(fn, repeat=1, warmup=0):
 
 
 def padded_length(seq_len, window):
-    """Encoder length after LED pads it to a multiple of the attention window (spec/SPEC.md#padding)."""
+    """Encoder length after LED pads it to a multiple of the attention window (spec/SPEC.md#encoder)."""
     return -(-seq_len // window) * window
 
 
