@@ -1,0 +1,285 @@
+"""ONNX Runtime backend for exported LED models (spec/SPEC.md#onnx-export).
+
+``OrtLEDForConditionalGeneration`` implements led_ref.generation's ``Seq2SeqStepModel``
+(encode / decode with HF legacy past layout), so ``generate()`` is the very decoding code of the
+NumPy model: one greedy / sampling / beam search for both backends.
+``OrtLEDModel`` runs the single-file exports (sequence classification, QA, base model).
+"""
+
+import os
+
+import numpy as np
+
+from .onnx_export import (
+    DECODER_FILE,
+    DECODER_WITH_PAST_FILE,
+    ENCODER_FILE,
+    HEAD_OUTPUTS,
+    MODEL_FILE,
+    config_fingerprint,
+)
+
+_ORT_DTYPES = {
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(bool)": np.bool_,
+}
+
+
+def default_providers():
+    """CUDAExecutionProvider when this onnxruntime has it, else CPUExecutionProvider."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OrtSession:
+    """An InferenceSession that checks the names, dtypes and ranks of what it is fed."""
+
+    def __init__(self, path, providers=None, session_options=None, expect_fingerprint=None, expect_file=None):
+        import onnx
+        import onnxruntime as ort
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"{path} not found; export the checkpoint first: python -m led_ref export MODEL_DIR "
+                f"{os.path.dirname(path) or '.'}"
+            )
+        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+        if expect_fingerprint is not None:
+            got = meta.get("led_ref.fingerprint")
+            if got is None:
+                raise ValueError(f"{path} was not written by led-ref's exporter (no led_ref.fingerprint metadata); "
+                                 "re-export with python -m led_ref export")
+            if got != expect_fingerprint:
+                raise ValueError(f"{path} belongs to another model: its config fingerprint {got} does not match "
+                                 f"config.json beside it ({expect_fingerprint}); re-export into a fresh directory")
+        if expect_file is not None and meta.get("led_ref.file") not in (None, expect_file):
+            raise ValueError(f"{path} holds the {meta.get('led_ref.file')!r} graph, expected {expect_file!r}")
+        self.path = path
+        self.meta = meta
+        try:
+            self.session = ort.InferenceSession(path, sess_options=session_options,
+                                                providers=providers or default_providers())
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ValueError(f"{path}: onnxruntime cannot load it ({exc})") from None
+        self.inputs = {i.name: i for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_dtypes = {n: _ORT_DTYPES.get(i.type) for n, i in self.inputs.items()}
+
+    def run(self, feeds):
+        """Run with ``feeds`` {name: array}; returns {output name: array}."""
+        name = os.path.basename(self.path)
+        unknown = sorted(set(feeds) - set(self.inputs))
+        if unknown:
+            raise ValueError(f"{name}: unexpected input(s) {unknown}; the graph takes {sorted(self.inputs)}")
+        missing = sorted(set(self.inputs) - set(feeds))
+        if missing:
+            raise ValueError(f"{name}: missing input(s) {missing}")
+        checked = {}
+        for n, value in feeds.items():
+            spec = self.inputs[n]
+            arr = np.asarray(value)
+            want = self.input_dtypes[n]
+            if arr.dtype != want:
+                raise TypeError(f"{name}: input {n!r} has dtype {arr.dtype}, expected {np.dtype(want).name} "
+                                f"({spec.type})")
+            if arr.ndim != len(spec.shape):
+                raise ValueError(f"{name}: input {n!r} has rank {arr.ndim} (shape {arr.shape}), expected rank "
+                                 f"{len(spec.shape)} {tuple(spec.shape)}")
+            for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape)):
+                if isinstance(dim, int) and got != dim:
+                    raise ValueError(f"{name}: input {n!r} has size {got} on axis {axis}, expected {dim}")
+            checked[n] = np.ascontiguousarray(arr)
+        return dict(zip(self.output_names, self.session.run(None, checked)))
+
+
+def _int_matrix(name, x, shape=None):
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be an integer array (B, S), got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, length), got shape {arr.shape}")
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {arr.shape}, expected {tuple(shape)} (the shape of input_ids)")
+    if arr.size == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
+    return arr.astype(np.int64)
+
+
+def _load_config(onnx_dir):
+    from led_ref.config import LEDConfig
+
+    onnx_dir = os.fspath(onnx_dir)
+    if not os.path.isdir(onnx_dir):
+        raise FileNotFoundError(f"{onnx_dir} is not a directory; export one with python -m led_ref export "
+                                "MODEL_DIR OUT_DIR")
+    path = os.path.join(onnx_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: an exported directory holds config.json beside the .onnx files")
+    return LEDConfig.from_pretrained(path)
+
+
+def _check_inputs(config, input_ids, attention_mask, global_attention_mask):
+    input_ids = _int_matrix("input_ids", input_ids)
+    B, S = input_ids.shape
+    if input_ids.min() < 0 or input_ids.max() >= int(config.vocab_size):
+        raise ValueError(f"input_ids must lie in [0, vocab_size={config.vocab_size}), got range "
+                         f"[{input_ids.min()}, {input_ids.max()}]")
+    if S > int(config.max_encoder_position_embeddings):
+        raise ValueError(f"input_ids has length {S} > max_encoder_position_embeddings="
+                         f"{config.max_encoder_position_embeddings}")
+    attention_mask = np.ones_like(input_ids) if attention_mask is None else _int_matrix(
+        "attention_mask", attention_mask, (B, S))
+    global_attention_mask = np.zeros_like(input_ids) if global_attention_mask is None else _int_matrix(
+        "global_attention_mask", global_attention_mask, (B, S))
+    return input_ids, attention_mask, global_attention_mask
+
+
+class OrtLEDForConditionalGeneration:
+    """LED conditional generation on ONNX Runtime: ``encode``/``decode`` (Seq2SeqStepModel) and
+    ``generate`` through led_ref.generation (spec/SPEC.md#generation)."""
+
+    def __init__(self, config, encoder, decoder, decoder_with_past, generation_config=None, model_dir=None):
+        self.config = config
+        self.encoder, self.decoder, self.decoder_with_past = encoder, decoder, decoder_with_past
+        self.generation_config = generation_config
+        self.model_dir = model_dir
+        self.num_layers = int(config.decoder_layers)
+        self.float_dtype = decoder.input_dtypes["encoder_hidden_states"]
+        n_present = sum(1 for n in decoder.output_names if n.startswith("present."))
+        if n_present != 4 * self.num_layers:
+            raise ValueError(f"{decoder.path} has {n_present // 4} decoder layers but config.json says "
+                             f"decoder_layers={self.num_layers}: the files belong to another model")
+
+    @classmethod
+    def from_pretrained(cls, onnx_dir, providers=None, session_options=None):
+        """Load ``encoder_model.onnx``, ``decoder_model.onnx``, ``decoder_with_past_model.onnx`` and
+        ``config.json`` (+ ``generation_config.json``) from an export directory. ``providers``: ORT execution
+        providers (default: CUDA when available, else CPU)."""
+        from led_ref.generation import GENERATION_CONFIG_NAME, GenerationConfig
+
+        config = _load_config(onnx_dir)
+        fp = config_fingerprint(config)
+        sessions = [
+            OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
+            for f, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder"),
+                            (DECODER_WITH_PAST_FILE, "decoder_with_past"))
+        ]
+        gc_path = os.path.join(onnx_dir, GENERATION_CONFIG_NAME)
+        gc = GenerationConfig.from_pretrained(gc_path) if os.path.isfile(gc_path) else None
+        return cls(config, *sessions, generation_config=gc, model_dir=os.fspath(onnx_dir))
+
+    # -- Seq2SeqStepModel ---------------------------------------------------------------------------------------------
+    def encode(self, input_ids, attention_mask=None, global_attention_mask=None):
+        """-> (encoder_hidden_states (B, S, D), encoder_attention_mask (B, S) int64)."""
+        ids, mask, glob = _check_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        out = self.encoder.run({"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob})
+        return out["last_hidden_state"], mask
+
+    def decode(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None):
+        """-> (logits (B, T, V), past) with past per layer (self_k, self_v, cross_k, cross_v) (B, H, len, d)."""
+        ids = _int_matrix("decoder_input_ids", decoder_input_ids)
+        mask = _int_matrix("encoder_attention_mask", encoder_attention_mask)
+        if ids.min() < 0 or ids.max() >= int(self.config.vocab_size):
+            raise ValueError(f"decoder_input_ids must lie in [0, vocab_size={self.config.vocab_size}), got range "
+                             f"[{ids.min()}, {ids.max()}]")
+        if ids.shape[0] != mask.shape[0]:
+            raise ValueError(f"decoder_input_ids has batch {ids.shape[0]} but encoder_attention_mask has batch "
+                             f"{mask.shape[0]}")
+        past_len = 0 if past_key_values is None else int(np.shape(past_key_values[0][0])[2])
+        limit = int(self.config.max_decoder_position_embeddings)
+        if past_len + ids.shape[1] > limit:
+            raise ValueError(f"decoder positions {past_len} + {ids.shape[1]} exceed max_decoder_position_embeddings="
+                             f"{limit}")
+        if past_key_values is None:
+            hidden = np.asarray(encoder_hidden_states)
+            if hidden.ndim != 3 or hidden.shape[:2] != mask.shape:
+                raise ValueError(f"encoder_hidden_states has shape {hidden.shape}, expected (B, S, d_model) with "
+                                 f"(B, S) = encoder_attention_mask's shape {mask.shape}")
+            out = self.decoder.run({"input_ids": ids, "encoder_hidden_states": hidden.astype(self.float_dtype),
+                                    "encoder_attention_mask": mask})
+            past = tuple(
+                tuple(out[f"present.{i}.{kind}.{kv}"] for kind in ("decoder", "encoder") for kv in ("key", "value"))
+                for i in range(self.num_layers)
+            )
+            return self._logits(out), past
+        if len(past_key_values) != self.num_layers or any(len(layer) != 4 for layer in past_key_values):
+            raise ValueError(f"past_key_values must hold {self.num_layers} tuples of 4 arrays (self_k, self_v, "
+                             "cross_k, cross_v)")
+        feeds = {"input_ids": ids, "encoder_attention_mask": mask}
+        for i, layer in enumerate(past_key_values):
+            for (kind, kv), arr in zip((("decoder", "key"), ("decoder", "value"), ("encoder", "key"),
+                                        ("encoder", "value")), layer):
+                feeds[f"past_key_values.{i}.{kind}.{kv}"] = np.asarray(arr).astype(self.float_dtype, copy=False)
+        out = self.decoder_with_past.run(feeds)
+        past = tuple(
+            (out[f"present.{i}.decoder.key"], out[f"present.{i}.decoder.value"]) + tuple(past_key_values[i][2:])
+            for i in range(self.num_layers)
+        )
+        return self._logits(out), past
+
+    def _logits(self, out):
+        # float16 graphs: decoding (log-softmax, beam scores) runs in float32
+        logits = out["logits"]
+        return logits.astype(np.float32) if logits.dtype == np.float16 else logits
+
+    # -- HF-shaped API ------------------------------------------------------------------------------------------------
+    def generate(self, input_ids, attention_mask=None, global_attention_mask=None, generation_config=None, **kwargs):
+        """Same signature and semantics as led_ref's ``LEDForConditionalGeneration.generate``
+        (led_ref.generation.generate over this backend)."""
+        from led_ref.generation import generate
+
+        return generate(self, input_ids, attention_mask, global_attention_mask, generation_config, **kwargs)
+
+    def __repr__(self):
+        return (f"OrtLEDForConditionalGeneration({self.model_dir!r}, providers="
+                f"{self.encoder.session.get_providers()})")
+
+
+class OrtLEDModel:
+    """A single-file export (``model.onnx``: sequence classification, question answering or base model)."""
+
+    def __init__(self, config, session, head, model_dir=None):
+        self.config, self.session, self.head, self.model_dir = config, session, head, model_dir
+
+    @classmethod
+    def from_pretrained(cls, onnx_dir, providers=None, session_options=None):
+        config = _load_config(onnx_dir)
+        path = os.path.join(onnx_dir, MODEL_FILE)
+        if not os.path.isfile(path) and os.path.isfile(os.path.join(onnx_dir, ENCODER_FILE)):
+            raise FileNotFoundError(f"{path} not found: {onnx_dir} holds a conditional-generation export; load it "
+                                    "with OrtLEDForConditionalGeneration")
+        session = OrtSession(path, providers, session_options, config_fingerprint(config), "model")
+        head = session.meta.get("led_ref.head")
+        if head not in HEAD_OUTPUTS:
+            raise ValueError(f"{path}: unknown head {head!r} in its metadata")
+        return cls(config, session, head, os.fspath(onnx_dir))
+
+    def __call__(self, input_ids, attention_mask=None, global_attention_mask=None):
+        """{output name: array}: ``logits`` (seq_cls), ``start_logits``/``end_logits`` (qa) or
+        ``last_hidden_state``/``encoder_last_hidden_state`` (base)."""
+        ids, mask, glob = _check_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        if self.head == "seq_cls":
+            eos = int(self.config.eos_token_id)
+            counts = (ids == eos).sum(1)
+            if counts.min() == 0 or len(set(counts.tolist())) > 1:
+                raise ValueError(f"input_ids: every row needs the same number (>= 1) of eos tokens (id {eos}) for "
+                                 f"sequence classification, got counts {counts.tolist()}")
+        return self.session.run({"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob})
+
+
+def load_exported(onnx_dir, providers=None):
+    """The right runtime class for an export directory."""
+    if os.path.isfile(os.path.join(onnx_dir, ENCODER_FILE)) or not os.path.isfile(os.path.join(onnx_dir, MODEL_FILE)):
+        return OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, providers)
+    return OrtLEDModel.from_pretrained(onnx_dir, providers)
+
+
+__all__ = ["OrtLEDForConditionalGeneration", "OrtLEDModel", "OrtSession", "default_providers", "load_exported"]
