@@ -37,7 +37,7 @@ class Seq2SeqStepModel(Protocol):
       ``(encoder_hidden_states (B, S, D) float, encoder_attention_mask (B, S) int64)``. Called once per generate().
     - ``decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None)``:
       decoder_input_ids int64 (B, T) -- the whole prefix when past is None, else only the new token (T = 1) --
-      -> ``(logits (B, T, V) float, past_key_values)``; past in HF's legacy layout, one tuple per decoder layer
+      -> ``(logits (B, T, V) or (B, 1, V) float, past_key_values)`` (decoding reads only the last position); past in HF's legacy layout, one tuple per decoder layer
       ``(self_k, self_v, cross_k, cross_v)``, each a NumPy array (B, heads, len, head_dim). Given a past, the backend
       reuses its cross_k/cross_v (computed once, at the first step) and appends the new position to self_k/self_v.
 

@@ -128,7 +128,7 @@ def parameter_shapes(config: LEDConfig, head: str) -> Dict[str, Tuple[int, ...]]
         shapes.update(_linear("classification_head.dense", d, d))
         shapes.update(_linear("classification_head.out_proj", config.num_labels, d))
     elif head == "qa":
-        shapes.update(_linear("qa_outputs", config.num_labels, d))
+        shapes.update(_linear("qa_outputs", 2, d))  # HF forces num_labels = 2 (start, end) for QA
     return shapes
 
 

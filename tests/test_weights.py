@@ -524,3 +524,11 @@ def test_flatten_unflatten_round_trip_and_errors():
         unflatten({"a..b": 1})
     with pytest.raises(ValueError, match="contains '.'"):
         flatten({"a.b": 1})
+
+
+def test_qa_head_always_has_start_and_end_rows():
+    # HF's LEDForQuestionAnswering sets num_labels = 2 whatever the config says
+    cfg = tiny_config(num_labels=3)
+    params = init_params(cfg, "qa")
+    assert params["qa_outputs"]["weight"].shape == (2, cfg.d_model)
+    assert params["qa_outputs"]["bias"].shape == (2,)
