@@ -644,77 +644,6 @@ def _reorder_past(past, idx):
     return tuple((layer[0][idx], layer[1][idx]) + tuple(layer[2:]) for layer in past)
 
 
-class _BlasThreads:
-    """Context manager: OpenBLAS's thread count for a block (ctypes; a no-op when numpy's BLAS is not OpenBLAS).
-
-    An incremental decoder step is a chain of small GEMMs (M = batch x beams rows); splitting them over BLAS threads
-    costs more than it gains, and on a machine shared with other processes the threads' synchronisation makes a step
-    several times slower (measured: 0.11 s vs 0.44-0.83 s per led-base beam-4 step on 2 loaded cores).
-    ``LED_REF_DECODE_BLAS_THREADS`` (default 1; 0 = leave BLAS alone) sets the count used for those steps.
-    """
-
-    _fns = None
-    _searched = False
-
-    def __init__(self, n: int):
-        self.n, self.prev = n, None
-
-    @classmethod
-    def _functions(cls):
-        if cls._searched:
-            return cls._fns
-        cls._searched = True
-        import ctypes
-        import glob
-
-        paths = []
-        try:
-            with open("/proc/self/maps") as f:
-                paths = [ln.split()[-1] for ln in f if "openblas" in ln.lower() and ln.split()[-1].startswith("/")]
-        except OSError:
-            pass
-        np_dir = os.path.dirname(os.path.dirname(np.__file__))
-        paths += glob.glob(os.path.join(np_dir, "numpy.libs", "*openblas*")) + \
-            glob.glob(os.path.join(np_dir, "numpy", ".dylibs", "*openblas*"))
-        names = [("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-                 ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-                 ("openblas_set_num_threads", "openblas_get_num_threads")]
-        for path in dict.fromkeys(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for setter, getter in names:
-                if hasattr(lib, setter) and hasattr(lib, getter):
-                    cls._fns = (getattr(lib, setter), getattr(lib, getter))
-                    return cls._fns
-        return None
-
-    def __enter__(self):
-        fns = self._functions() if self.n > 0 else None
-        if fns is not None:
-            self.prev = int(fns[1]())
-            if self.prev != self.n:
-                fns[0](self.n)
-        return self
-
-    def __exit__(self, *exc):
-        if self.prev is not None and self.prev != self.n:
-            self._functions()[0](self.prev)
-        return False
-
-
-def _decode_blas_threads() -> int:
-    value = os.environ.get("LED_REF_DECODE_BLAS_THREADS", "1").strip()
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError(f"LED_REF_DECODE_BLAS_THREADS must be an integer >= 0, got {value!r}") from None
-    if n < 0:
-        raise ValueError(f"LED_REF_DECODE_BLAS_THREADS must be an integer >= 0, got {n}")
-    return n
-
-
 class _Stepper:
     """Runs decoder steps for the decoding loops: cache on/off, prefill on the unexpanded batch."""
 
@@ -724,7 +653,6 @@ class _Stepper:
         self.hidden = np.repeat(hidden, expand, axis=0) if expand > 1 else hidden
         self.enc_mask = np.repeat(enc_mask, expand, axis=0) if expand > 1 else enc_mask
         self.past = None
-        self.blas_threads = _decode_blas_threads()
 
     def __call__(self, input_ids: np.ndarray) -> np.ndarray:
         """Logits of the next token for every row of input_ids (N, T) -> (N, V)."""
@@ -742,8 +670,7 @@ class _Stepper:
                 past = _expand_past(past, self.expand)
             self.past = past
             return logits
-        with _BlasThreads(self.blas_threads):
-            logits, self.past = self.steps.decode(input_ids[:, -1:], self.hidden, self.enc_mask, self.past)
+        logits, self.past = self.steps.decode(input_ids[:, -1:], self.hidden, self.enc_mask, self.past)
         return np.asarray(logits)[:, -1, :]
 
     def reorder(self, idx):

@@ -462,18 +462,3 @@ def test_fields_and_defaults_are_hf_4_46_3s():
     assert set(hf) - set(ours) == set(G.INERT_FIELDS)
     for name, value in ours.items():
         assert hf[name] == value, (name, hf[name], value)
-
-
-def test_decode_blas_threads_restored_and_env_checked(monkeypatch):
-    fns = G._BlasThreads._functions()
-    if fns is not None:
-        before = int(fns[1]())
-        with G._BlasThreads(1):
-            assert int(fns[1]()) == 1
-        assert int(fns[1]()) == before
-    monkeypatch.setenv("LED_REF_DECODE_BLAS_THREADS", "two")
-    with pytest.raises(ValueError, match="LED_REF_DECODE_BLAS_THREADS"):
-        run(max_new_tokens=2)
-    monkeypatch.setenv("LED_REF_DECODE_BLAS_THREADS", "0")  # 0: BLAS left alone, same tokens
-    np.testing.assert_array_equal(run(max_new_tokens=5, num_beams=2), run(FakeStepModel(eos_bias=1.0),
-                                                                          max_new_tokens=5, num_beams=2))
