@@ -297,8 +297,9 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
 
     hidden: (B, T, D). Self-attention when key_value_states is None (past (k, v) are prepended);
     cross-attention otherwise (past (k, v), when given, are reused as is). attention_mask:
-    additive (B, 1, T, src) or None. Returns (output (B, T, D), probs (B, H, T, src) or None,
-    present (k, v) each (B, H, src, hd)).
+    additive (B, 1, T, src) or None. A cross-attention past may hold G rows with B a multiple of G
+    (one row per input, shared by its B / G consecutive beams). Returns (output (B, T, D), probs
+    (B, H, T, src) or None, present (k, v) each (B or G, H, src, hd)).
     """
     bsz, tgt, dim = hidden.shape
     hd = dim // n_heads
@@ -316,10 +317,22 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         if past_key_value is not None:
             k = np.concatenate([past_key_value[0], k], axis=2)
             v = np.concatenate([past_key_value[1], v], axis=2)
-    scores = q @ k.swapaxes(-1, -2)  # (B, H, T, src)
+    groups = k.shape[0]
+    if groups != bsz:
+        # A cross-attention cache with one row per input, shared by its r = B / G beams: the r beams' queries
+        # become rows of one (r*T)-row product, so each input's keys/values are read once, not once per beam.
+        r = bsz // groups
+        q = q.reshape(groups, r, n_heads, tgt, hd).swapaxes(1, 2).reshape(groups, n_heads, r * tgt, hd)
+        if attention_mask is not None:
+            attention_mask = attention_mask.reshape(groups, 1, r * tgt, -1)  # (G, 1, r*T, src)
+    scores = q @ k.swapaxes(-1, -2)  # (B, H, T, src), or (G, H, r*T, src) when shared
     if attention_mask is not None:
         with np.errstate(over="ignore"):
             scores += attention_mask
     probs = softmax(scores)
-    out = linear(p["out_proj"], _merge_heads(probs @ v))
+    ctx = probs @ v  # (B, H, T, hd), or (G, H, r*T, hd)
+    if groups != bsz:
+        ctx = ctx.reshape(groups, n_heads, r, tgt, hd).swapaxes(1, 2).reshape(bsz, n_heads, tgt, hd)
+        probs = probs.reshape(groups, n_heads, r, tgt, -1).swapaxes(1, 2).reshape(bsz, n_heads, tgt, -1)
+    out = linear(p["out_proj"], _merge_heads(ctx))
     return out, (probs if output_attentions else None), (k, v)

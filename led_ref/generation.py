@@ -43,7 +43,8 @@ class Seq2SeqStepModel(Protocol):
 
     The generic code (not the backend) expands rows per beam / returned sequence (``np.repeat`` along axis 0, HF's
     ``repeat_interleave`` order), reorders self_k/self_v between beam steps (cross entries are identical across the
-    beams of one input and are never reordered), and for ``use_cache=False`` calls ``decode`` with the whole prefix
+    beams of one input and are never reordered; a backend with ``shares_cross_cache = True`` gets them with one row
+    per input instead of one per beam), and for ``use_cache=False`` calls ``decode`` with the whole prefix
     and ``past_key_values=None`` at every step.
     """
 
@@ -64,6 +65,9 @@ class Seq2SeqStepModel(Protocol):
 
 class LEDStepModel:
     """``Seq2SeqStepModel`` over led_ref's NumPy ``LEDForConditionalGeneration`` (its public ``__call__`` API)."""
+
+    # decode() accepts cross-attention cache entries with one row per input, shared by that input's beams
+    shares_cross_cache = True
 
     def __init__(self, model):
         self.model = model
@@ -635,8 +639,12 @@ def _eos_list(eos) -> List[int]:
     return [int(e) for e in eos] if isinstance(eos, (list, tuple, np.ndarray)) else [int(eos)]
 
 
-def _expand_past(past, n):
-    return tuple(tuple(np.repeat(t, n, axis=0) for t in layer) for layer in past)
+def _expand_past(past, n, share_cross):
+    """Copy each input's cache row to its n beams; with share_cross the cross-attention entries keep one row
+    per input (the backend reads them once for all the input's beams)."""
+    expanded = len(past[0]) if not share_cross else 2
+    return tuple(tuple(np.repeat(t, n, axis=0) for t in layer[:expanded]) + tuple(layer[expanded:])
+                 for layer in past)
 
 
 def _reorder_past(past, idx):
@@ -667,7 +675,7 @@ class _Stepper:
             logits = np.asarray(logits)[:, -1, :]
             if self.expand > 1:
                 logits = np.repeat(logits, self.expand, axis=0)
-                past = _expand_past(past, self.expand)
+                past = _expand_past(past, self.expand, getattr(self.steps, "shares_cross_cache", False))
             self.past = past
             return logits
         logits, self.past = self.steps.decode(input_ids[:, -1:], self.hidden, self.enc_mask, self.past)

@@ -251,11 +251,15 @@ def _check_past(past_key_values, n_layers, bsz, n_heads, hd):
             raise ValueError(f"past_key_values[{i}] must hold 4 arrays (self k, self v, cross k, cross v)")
         for j, arr in enumerate(layer):
             shape = np.shape(arr)
-            if len(shape) != 4 or shape[0] != bsz or shape[1] != n_heads or shape[3] != hd:
+            # cross entries (j >= 2) may hold one row per input, shared by its bsz / rows beams
+            rows_ok = shape[:1] == (bsz,) or (j >= 2 and len(shape) == 4 and 0 < shape[0] and bsz % shape[0] == 0)
+            if len(shape) != 4 or not rows_ok or shape[1] != n_heads or shape[3] != hd:
                 raise ValueError(
                     f"past_key_values[{i}][{j}] must have shape (batch={bsz}, heads={n_heads}, length, "
                     f"head_dim={hd}), got {shape}"
                 )
+        if len(layer) == 4 and np.shape(layer[2]) != np.shape(layer[3]):
+            raise ValueError(f"past_key_values[{i}]: cross-attention key and value shapes differ")
         if np.shape(layer[0]) != np.shape(layer[1]):
             raise ValueError(f"past_key_values[{i}]: self-attention key and value shapes differ")
         if past_len is None:

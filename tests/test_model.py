@@ -117,6 +117,29 @@ def test_incremental_decoding_with_cache_equals_full_pass():
     assert past[0][0].shape[2] == y.shape[1]
 
 
+
+def test_cross_cache_shared_by_beams_equals_one_copy_per_beam():
+    # generation keeps one cross-attention cache row per input for all its beams (spec/SPEC.md#step-interface)
+    model = make("lm")
+    rng = np.random.default_rng(5)
+    x, beams = ids(rng, 2, 8), 3
+    mask = np.ones_like(x)
+    mask[1, 6:] = 0
+    enc = model.get_encoder()(input_ids=x, attention_mask=mask).last_hidden_state
+    first = model(encoder_outputs=(enc,), attention_mask=mask, decoder_input_ids=ids(rng, 2, 2), use_cache=True)
+    step = ids(rng, 2 * beams, 1)
+    rep = lambda a: np.repeat(a, beams, axis=0)  # noqa: E731
+    self_only = tuple((rep(k), rep(v), ck, cv) for k, v, ck, cv in first.past_key_values)
+    every_row = tuple(tuple(rep(t) for t in layer) for layer in first.past_key_values)
+    kw = dict(encoder_outputs=(rep(enc),), attention_mask=rep(mask), decoder_input_ids=step, use_cache=True,
+              output_attentions=True)
+    shared, copied = model(past_key_values=self_only, **kw), model(past_key_values=every_row, **kw)
+    np.testing.assert_allclose(shared.logits, copied.logits, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(shared.cross_attentions[0], copied.cross_attentions[0], rtol=1e-10, atol=1e-12)
+    assert shared.past_key_values[0][2].shape[0] == 2 and copied.past_key_values[0][2].shape[0] == 2 * beams
+    with pytest.raises(ValueError, match="past_key_values"):  # 4 rows cannot be shared by 6
+        model(past_key_values=tuple((k, v, rep(ck)[:4], rep(cv)[:4]) for k, v, ck, cv in self_only), **kw)
+
 def test_default_decoder_inputs_are_shifted_input_ids():
     model = make("base")
     rng = np.random.default_rng(5)
