@@ -18,6 +18,7 @@ from .outputs import (
     LEDSeq2SeqQuestionAnsweringModelOutput,
     LEDSeq2SeqSequenceClassifierOutput,
 )
+from .progress import progress
 
 __all__ = [
     "shift_tokens_right",
@@ -41,6 +42,9 @@ FFN_ROWS = 1024  # rows per feed-forward chunk: bounds the (rows, ffn_dim) inter
 # ----------------------------------------------------------------------------------------------
 # input validation: every bad input is a ValueError naming the argument and the limit
 
+
+# Encoder inputs of at least this many (padded) tokens draw a per-layer progress bar on a terminal.
+LONG_INPUT_TOKENS = 4096
 
 def _ids(name, ids, vocab_size):
     """Validate token ids: 2-D integer array, non-empty batch, every id in [0, vocab_size)."""
@@ -207,7 +211,10 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
 
     act = get_activation(config.activation_function)
     states, local_attns, global_attns = [], [], []
-    for i, layer in enumerate(enc["layers"]):
+    layers = enc["layers"]
+    if bsz * padded >= LONG_INPUT_TOKENS:  # seconds per layer: show a bar (stderr, terminals only)
+        layers = progress(layers, desc=f"encoder ({bsz} x {padded} tokens)", unit="layers")
+    for i, layer in enumerate(layers):
         if output_hidden_states:
             states.append(hidden[:, :seq])
         hidden, local_probs, global_probs = encoder_layer(

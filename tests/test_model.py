@@ -437,3 +437,16 @@ def test_float32_tracks_float64_on_longer_inputs():
     for got, ref in ((b.logits, a.logits), (b.encoder_last_hidden_state, a.encoder_last_hidden_state)):
         assert got.dtype == np.float32
         assert np.max(np.abs(got - ref)) / max(1.0, np.max(np.abs(ref))) < 2e-5
+
+
+def test_long_encoder_inputs_draw_a_layer_progress_bar(monkeypatch, capsys):
+    model = make("base", dtype=np.float32, attention_window=4, max_encoder_position_embeddings=M.LONG_INPUT_TOKENS)
+    run = lambda n: model.get_encoder()(input_ids=np.full((1, n), 5))  # noqa: E731
+    monkeypatch.setenv("LED_REF_PROGRESS", "1")
+    run(M.LONG_INPUT_TOKENS - 64)
+    assert "encoder (" not in capsys.readouterr().err  # short inputs stay quiet
+    run(M.LONG_INPUT_TOKENS)
+    assert f"{model.config.encoder_layers}/{model.config.encoder_layers} layers" in capsys.readouterr().err
+    monkeypatch.setenv("LED_REF_PROGRESS", "0")
+    run(M.LONG_INPUT_TOKENS)
+    assert capsys.readouterr().err == ""
