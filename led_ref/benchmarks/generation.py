@@ -1,7 +1,7 @@
 """Generation benchmark: ms per generated token (KV cache on), led_ref vs HF transformers generate().
 
     python -m led_ref.benchmarks.generation [--seq-len 4096] [--new-tokens 32] [--beams 1,4]
-                                            [--hf-python /work/scratch/hf4/bin/python] [--size base|tiny]
+                                            [--hf-python /path/to/hf-venv/bin/python] [--size base|tiny]
 
 One random led-base-shaped checkpoint (d_model 768, 6+6 layers, 12 heads, ffn 3072, window 1024, vocab 50265) is
 written with ``init_params`` + ``save_params``; led_ref loads it with ``from_pretrained`` and HF (in the interpreter
@@ -141,7 +141,7 @@ def main(argv=None):
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--beams", default="1,4", help="comma-separated beam widths")
     ap.add_argument("--size", choices=sorted(common.SIZES), default="base")
-    ap.add_argument("--hf-python", default=None, help="python with transformers (e.g. /work/scratch/hf4/bin/python)")
+    ap.add_argument("--hf-python", default=None, help="python with transformers (e.g. /path/to/hf-venv/bin/python)")
     ap.add_argument("--hf-threads", type=int, default=None, help="torch.set_num_threads for HF (default: torch's)")
     ap.add_argument("--json", action="store_true", help="print the raw JSON too")
     args = ap.parse_args(argv)
