@@ -6,6 +6,8 @@ ONNX Runtime backend that reuses led_ref's generation code. Needs the ``export``
     from export.ort import OrtLEDForConditionalGeneration   # .from_pretrained(OUT_DIR).generate(...)
 """
 
+from led_ref._lazy import lazy_attributes
+
 _EXPORTS = {
     "export_checkpoint": "onnx_export",
     "export_model": "onnx_export",
@@ -18,12 +20,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'export' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"export.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals())

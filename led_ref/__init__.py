@@ -5,6 +5,8 @@ that ``import led_ref`` stays cheap and a missing optional piece never breaks th
 The normative semantics are written down in ``spec/SPEC.md``.
 """
 
+from ._lazy import lazy_attributes
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -27,16 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'led_ref' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"led_ref.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals())

@@ -28,3 +28,20 @@ def test_every_spec_link_resolves():
     assert len(cited) > 20, "docstrings are expected to link the spec"
     missing = {a: where for a, where in cited.items() if a not in anchors}
     assert not missing, f"links to headings that spec/SPEC.md does not have: {missing}"
+
+
+def test_led_ref_core_never_imports_torch_or_onnx():
+    # design rule: the reference runs on numpy + regex; only export/ (loaded lazily by the CLI) needs torch
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, led_ref\n"
+        "from led_ref import config, safetensors, weights, activations, attention, model, outputs, tokenizer, bpe\n"
+        "from led_ref import generation, cli, demo, progress\n"
+        "led_ref.LEDForConditionalGeneration, led_ref.LEDTokenizerFast, led_ref.GenerationConfig\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime', 'export'))\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
