@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from led_ref.generation import LEDStepModel
+
 ENCODER_FILE = "encoder_model.onnx"
 DECODER_FILE = "decoder_model.onnx"
 DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx"
@@ -316,22 +318,12 @@ def numpy_reference(config, params, head):
     return cls(config, params)
 
 
-class NumpySteps:
-    """encode/decode over led_ref's NumPy ``LEDForConditionalGeneration`` public call API, with the full
-    (B, T, V) logits (the reference the ONNX graphs are compared with)."""
+class NumpySteps(LEDStepModel):
+    """led_ref's NumPy step model with the full (B, T, V) logits: the reference the ONNX graphs are
+    compared with."""
 
     def __init__(self, model):
-        self.model, self.config = model, model.config
-
-    def encode(self, input_ids, attention_mask, global_attention_mask=None):
-        out = self.model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask,
-                                       global_attention_mask=global_attention_mask)
-        return out.last_hidden_state, attention_mask
-
-    def decode(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None):
-        out = self.model(attention_mask=encoder_attention_mask, decoder_input_ids=decoder_input_ids,
-                         encoder_outputs=(encoder_hidden_states,), past_key_values=past_key_values, use_cache=True)
-        return out.logits, out.past_key_values
+        super().__init__(model, full_logits=True)
 
 
 def validate_export(out_dir, config, params, head="lm", fp16=False, providers=None, log=print):

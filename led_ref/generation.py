@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 
+from .attention import softmax
+
 PastKeyValues = Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 
 GENERATION_CONFIG_NAME = "generation_config.json"
@@ -69,8 +71,11 @@ class LEDStepModel:
     # decode() accepts cross-attention cache entries with one row per input, shared by that input's beams
     shares_cross_cache = True
 
-    def __init__(self, model):
+    def __init__(self, model, full_logits=False):
+        """``full_logits``: decode returns (B, T, V) for every position (validation of other backends)
+        instead of only the last position, which is all decoding reads."""
         self.model = model
+        self.full_logits = full_logits
         self.config = model.config
         self.generation_config = getattr(model, "generation_config", None)
 
@@ -82,7 +87,7 @@ class LEDStepModel:
         return hidden, attention_mask
 
     def decode(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None):
-        if callable(getattr(self.model, "lm_logits", None)):
+        if not self.full_logits and callable(getattr(self.model, "lm_logits", None)):
             # decoder + LM head on the last position only: decoding never needs the earlier positions' logits
             dec = self.model.get_decoder()(
                 input_ids=decoder_input_ids, encoder_hidden_states=encoder_hidden_states,
@@ -429,11 +434,6 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     m = np.max(x, axis=-1, keepdims=True)
     shifted = x - m
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
 
 
 def repetition_penalty(scores, input_ids, penalty):
