@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -167,24 +168,22 @@ def main():
         slow_kw = {k: v for k, v in kw.items() if k != "trim_offsets"}
         toks[name] = {"slow": LEDTokenizer(vf, mf, **slow_kw), "fast": LEDTokenizerFast(vf, mf, **kw)}
     vocab = toks["default"]["slow"].encoder
+    tmps = []  # kept alive until the cases are made
+
+    def checkpoint_with(extra_file, content):
+        """Both HF tokenizers loaded from a directory with the bundled vocab/merges plus one extra file."""
+        tmps.append(tempfile.TemporaryDirectory())
+        path = tmps[-1].name
+        for name in ("vocab.json", "merges.txt"):
+            shutil.copyfile(os.path.join(DATA, name), os.path.join(path, name))
+        with open(os.path.join(path, extra_file), "w", encoding="utf-8") as f:
+            json.dump(content, f)
+        return {"slow": LEDTokenizer.from_pretrained(path), "fast": LEDTokenizerFast.from_pretrained(path)}
+
     # "added": a checkpoint directory whose added_tokens.json adds two non-special tokens
-    tmp = tempfile.TemporaryDirectory()
-    for name in ("vocab.json", "merges.txt"):
-        with open(os.path.join(DATA, name), "rb") as src, open(os.path.join(tmp.name, name), "wb") as dst:
-            dst.write(src.read())
-    with open(os.path.join(tmp.name, "added_tokens.json"), "w", encoding="utf-8") as f:
-        json.dump(ADDED_TOKENS, f)
-    toks["added"] = {"slow": LEDTokenizer.from_pretrained(tmp.name),
-                     "fast": LEDTokenizerFast.from_pretrained(tmp.name)}
+    toks["added"] = checkpoint_with("added_tokens.json", ADDED_TOKENS)
     # "special_added": tokenizer_config.json's added_tokens_decoder declares a special token with rstrip
-    tmp2 = tempfile.TemporaryDirectory()
-    for name in ("vocab.json", "merges.txt"):
-        with open(os.path.join(DATA, name), "rb") as src, open(os.path.join(tmp2.name, name), "wb") as dst:
-            dst.write(src.read())
-    with open(os.path.join(tmp2.name, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-        json.dump(SPECIAL_ADDED_CONFIG, f)
-    toks["special_added"] = {"slow": LEDTokenizer.from_pretrained(tmp2.name),
-                             "fast": LEDTokenizerFast.from_pretrained(tmp2.name)}
+    toks["special_added"] = checkpoint_with("tokenizer_config.json", SPECIAL_ADDED_CONFIG)
 
     cases = []
 
