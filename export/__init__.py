@@ -2,8 +2,8 @@
 ONNX Runtime backend that reuses led_ref's generation code. Needs the ``export`` extra
 (torch, onnx, onnxruntime); see spec/SPEC.md#onnx-export.
 
-    from export.onnx_export import export_checkpoint        # python -m led_ref export MODEL_DIR OUT_DIR
-    from export.ort import OrtLEDForConditionalGeneration   # .from_pretrained(OUT_DIR).generate(...)
+    from led_ref.export.onnx_export import export_checkpoint        # python -m led_ref export MODEL_DIR OUT_DIR
+    from led_ref.export.ort import OrtLEDForConditionalGeneration   # .from_pretrained(OUT_DIR).generate(...)
 """
 
 from led_ref._lazy import lazy_attributes

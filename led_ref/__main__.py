@@ -1,3 +1,3 @@
-from led_ref.cli import main
+from led_ref.app.cli import main
 
 raise SystemExit(main())

@@ -18,7 +18,6 @@ from .outputs import (
     LEDSeq2SeqQuestionAnsweringModelOutput,
     LEDSeq2SeqSequenceClassifierOutput,
 )
-from .progress import progress
 
 __all__ = [
     "shift_tokens_right",
@@ -42,9 +41,6 @@ FFN_ROWS = 1024  # rows per feed-forward chunk: bounds the (rows, ffn_dim) inter
 # ----------------------------------------------------------------------------------------------
 # input validation: every bad input is a ValueError naming the argument and the limit
 
-
-# Encoder inputs of at least this many (padded) tokens draw a per-layer progress bar on a terminal.
-LONG_INPUT_TOKENS = 4096
 
 def _ids(name, ids, vocab_size):
     """Validate token ids: 2-D integer array, non-empty batch, every id in [0, vocab_size)."""
@@ -176,9 +172,11 @@ def _input_embeddings(params, config, input_ids, inputs_embeds, ids_name, embeds
     return input_ids, embed[input_ids]
 
 def encoder(params, config, input_ids=None, attention_mask=None, global_attention_mask=None, inputs_embeds=None,
-            output_attentions=False, output_hidden_states=False):
+            output_attentions=False, output_hidden_states=False, layer_callback=None):
     """LED encoder (spec/SPEC.md#encoder): merge masks, pad to the window, embed, layers, unpad.
 
+    ``layer_callback(done_layers, n_layers, tokens)``, when given, is called before the first layer and after
+    each one (tokens = batch x padded length), so an application can show progress on long inputs.
     Returns LEDEncoderBaseModelOutput with outputs of the caller's length S.
     """
     enc = params["encoder"]
@@ -212,8 +210,8 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
     act = get_activation(config.activation_function)
     states, local_attns, global_attns = [], [], []
     layers = enc["layers"]
-    if bsz * padded >= LONG_INPUT_TOKENS:  # seconds per layer: show a bar (stderr, terminals only)
-        layers = progress(layers, desc=f"encoder ({bsz} x {padded} tokens)", unit="layers")
+    if layer_callback is not None:
+        layer_callback(0, len(layers), bsz * padded)
     for i, layer in enumerate(layers):
         if output_hidden_states:
             states.append(hidden[:, :seq])
@@ -224,6 +222,8 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
             local_attns.append(local_probs[:, :, :seq])
             if global_probs is not None:
                 global_attns.append(global_probs[:, :, :seq])
+        if layer_callback is not None:
+            layer_callback(i + 1, len(layers), bsz * padded)
     hidden = hidden[:, :seq]
     if output_hidden_states:
         states.append(hidden)
@@ -437,7 +437,7 @@ class _EncoderFn:
             raise ValueError("head_mask is not supported by led-ref (HF 5 removed it); pass None")
         m = self._model
         return encoder(m.params, m.config, input_ids, attention_mask, global_attention_mask, inputs_embeds,
-                       bool(output_attentions), bool(output_hidden_states))
+                       bool(output_attentions), bool(output_hidden_states), m.encoder_layer_callback)
 
 
 class _DecoderFn:
@@ -468,6 +468,8 @@ class LEDModel:
         check_params(params, config, self.head)
         self.config = config
         self.params = params
+        # progress hook for long inputs: layer_callback of ``encoder`` (set by the app layer, None = silent)
+        self.encoder_layer_callback = None
 
     @classmethod
     def from_pretrained(cls, path, dtype=np.float32):
@@ -512,7 +514,7 @@ class LEDModel:
             decoder_input_ids = shift_tokens_right(ids, cfg.pad_token_id, cfg.decoder_start_token_id)
         if encoder_outputs is None:
             enc = encoder(self.params, cfg, input_ids, attention_mask, global_attention_mask, inputs_embeds,
-                          output_attentions, output_hidden_states)
+                          output_attentions, output_hidden_states, self.encoder_layer_callback)
         else:
             enc = _wrap_encoder_outputs(encoder_outputs)
         dec = decoder(self.params, cfg, decoder_input_ids, enc.last_hidden_state, attention_mask,

@@ -16,6 +16,8 @@ __all__ = [
     "LEDSeq2SeqLMOutput",
     "LEDSeq2SeqSequenceClassifierOutput",
     "LEDSeq2SeqQuestionAnsweringModelOutput",
+    "GenerateEncoderDecoderOutput",
+    "GenerateBeamEncoderDecoderOutput",
 ]
 
 
@@ -127,3 +129,26 @@ class LEDSeq2SeqQuestionAnsweringModelOutput(ModelOutput):
     encoder_hidden_states: Optional[Tuple[Any, ...]] = None
     encoder_attentions: Optional[Tuple[Any, ...]] = None
     encoder_global_attentions: Optional[Tuple[Any, ...]] = None
+
+
+# generate() results (HF 4.46.3's class and field names); past_key_values in HF's legacy per-layer layout.
+@dataclass
+class GenerateEncoderDecoderOutput(ModelOutput):
+    """Greedy / sampling result. scores: per step (B*n, V) processed scores; logits: raw."""
+
+    sequences: Any = None
+    scores: Optional[Tuple[Any, ...]] = None
+    logits: Optional[Tuple[Any, ...]] = None
+    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
+
+
+@dataclass
+class GenerateBeamEncoderDecoderOutput(ModelOutput):
+    """Beam search result; sequences_scores and beam_indices are set when output_scores=True."""
+
+    sequences: Any = None
+    sequences_scores: Any = None
+    scores: Optional[Tuple[Any, ...]] = None
+    logits: Optional[Tuple[Any, ...]] = None
+    beam_indices: Any = None
+    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None

@@ -1,0 +1,340 @@
+"""Shared benchmark helpers: timing, peak memory, machine/version info, FLOP counts, and running one
+measurement in its own interpreter (so peak memory is per row, and HF rows can run in another venv).
+
+Nothing here imports torch, onnx or transformers at module level: the HF row functions at the end
+import transformers inside themselves and run only in the interpreter given by ``--hf-python``.
+"""
+
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]  # the directory holding the led_ref package
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+BUNDLED_TEXT = DATA_DIR / "python-reference-excerpt.txt"
+
+# The led-base shape (allenai/led-base-16384) the benchmark targets are stated for.
+LED_BASE = dict(
+    vocab_size=50265,
+    d_model=768,
+    encoder_layers=6,
+    decoder_layers=6,
+    encoder_attention_heads=12,
+    decoder_attention_heads=12,
+    encoder_ffn_dim=3072,
+    decoder_ffn_dim=3072,
+    attention_window=1024,
+    max_encoder_position_embeddings=16384,
+    max_decoder_position_embeddings=1024,
+)
+# A few-second shape for --quick and tests; same code paths (banded + global attention, padding).
+LED_TINY = dict(
+    vocab_size=50265,
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    attention_window=32,
+    max_encoder_position_embeddings=1024,
+    max_decoder_position_embeddings=256,
+)
+SIZES = {"base": LED_BASE, "tiny": LED_TINY}
+
+_RESULT_MARK = "@@LED_REF_BENCH_RESULT@@"
+
+
+# ---------------------------------------------------------------- timing and memory
+
+
+def peak_rss_bytes():
+    """Peak resident set size of this process so far (bytes)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return ru if sys.platform == "darwin" else ru * 1024  # Linux reports KiB
+
+
+def time_call(fn, repeat=1, warmup=0):
+    """Run ``fn()`` ``warmup`` + ``repeat`` times; return ``{"seconds": median, "runs": [...], "result": last}``."""
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"time_call: need repeat >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
+    for _ in range(warmup):
+        fn()
+    runs, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        runs.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(runs), "runs": runs, "result": result}
+
+
+def padded_length(seq_len, window):
+    """Encoder length after LED pads it to a multiple of the attention window (spec/SPEC.md#encoder)."""
+    return -(-seq_len // window) * window
+
+
+def encoder_flops(seq_len, d_model, ffn_dim, layers, window, num_global=1):
+    """FLOPs (multiply-add = 2) of an LED encoder forward on one sequence, the single formula the table uses.
+
+    Per layer, over the padded length S (a multiple of ``window``; ``window`` is HF's two-sided
+    attention_window, so a token sees ``window + 1`` band keys):
+      - 6 projections over all tokens (query, key, value, key_global, value_global, output): 6 * 2*S*d^2
+      - FFN: 2 * 2*S*d*ffn
+      - band attention, scores + weighted sum: 2 * 2*S*(window+1)*d
+      - global tokens: every token also attends to the G global keys (2 * 2*S*G*d), the G global rows
+        get query_global (2*G*d^2) and attend to all S keys (2 * 2*G*S*d)
+    Embeddings, LayerNorms and softmax are left out (O(S*d), under 1%).
+    """
+    s = padded_length(seq_len, window)
+    d, g = d_model, num_global
+    per_layer = 6 * 2 * s * d * d + 2 * 2 * s * d * ffn_dim + 2 * 2 * s * (window + 1) * d
+    per_layer += 2 * 2 * s * g * d + 2 * g * d * d + 2 * 2 * g * s * d
+    return layers * per_layer
+
+
+# ---------------------------------------------------------------- machine and versions
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _mem_total_gb():
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _dist_version(name):
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info():
+    """The machine and library versions a figure was measured with (no heavy imports)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    import numpy as np
+
+    info = {
+        "cpu": _cpu_model(),
+        "cores_usable": usable,
+        "cores_total": os.cpu_count(),
+        "mem_gb": _mem_total_gb(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _numpy_blas(),
+        "threads_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                        if k in os.environ},
+    }
+    try:  # a shared machine's figures mean little without its load
+        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        info["load_avg_1m"] = None
+    for dist in ("torch", "onnx", "onnxruntime", "transformers"):
+        info[dist] = _dist_version(dist)
+    return info
+
+
+def _numpy_blas():
+    import numpy as np
+
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy: no dict mode; the name is a nicety, not a figure
+        return "unknown"
+
+
+def interpreter_versions(python):
+    """Versions of python/numpy/torch/transformers in another interpreter (for the HF rows' header)."""
+    code = (
+        "import json,platform\nfrom importlib import metadata\nd={'python':platform.python_version()}\n"
+        "for n in ('numpy','torch','transformers','tokenizers'):\n"
+        "    try: d[n]=metadata.version(n)\n    except Exception: d[n]=None\nprint(json.dumps(d))"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise ValueError(f"--hf-python {python}: could not run it ({out.stderr.strip().splitlines()[-1:]})")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- one measurement per subprocess
+
+_CHILD = r"""
+import importlib, json, resource, sys, traceback
+spec = json.loads(sys.stdin.read())
+try:
+    mod = importlib.import_module(spec["module"])
+    res = getattr(mod, spec["function"])(**spec["kwargs"])
+    res = dict(res or {})
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    res.setdefault("peak_rss_bytes", ru if sys.platform == "darwin" else ru * 1024)
+except BaseException as exc:
+    traceback.print_exc()
+    res = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]}
+print("%s" + json.dumps(res, default=float))
+""" % _RESULT_MARK
+
+
+def run_isolated(module, function, kwargs=None, python=None, timeout=600, threads=None):
+    """Call ``module.function(**kwargs)`` in a fresh interpreter and return its dict (plus ``peak_rss_bytes``).
+
+    ``python`` defaults to this interpreter; the repository root is put on PYTHONPATH so another
+    interpreter (e.g. one with transformers) can import ``led_ref.app.benchmarks``. Never raises for a
+    failed row: returns ``{"error": "..."}`` so the table can say why.
+    """
+    python = python or sys.executable
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.setdefault("LED_REF_PROGRESS", "0")
+    if threads:
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[k] = str(threads)
+    spec = json.dumps({"module": module, "function": function, "kwargs": kwargs or {}})
+    try:
+        proc = subprocess.run(
+            [python, "-c", _CHILD], input=spec, capture_output=True, text=True, timeout=timeout, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s (raise --timeout)"}
+    except OSError as exc:
+        return {"error": f"could not start {python}: {exc}"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(_RESULT_MARK):
+            return json.loads(line[len(_RESULT_MARK):])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"exit code {proc.returncode}: {tail[:300]}"}
+
+
+def optional_module(name):
+    """Import ``name`` or return (None, reason) -- for rows whose backend may not be installed."""
+    try:
+        return importlib.import_module(name), None
+    except ImportError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def load_text(min_bytes=0):
+    """The bundled text, repeated to at least ``min_bytes`` (tokenizer throughput wants >= 1 MB)."""
+    text = BUNDLED_TEXT.read_text(encoding="utf-8")
+    reps = max(1, -(-min_bytes // len(text.encode("utf-8"))))
+    return "\n\n".join([text] * reps)
+
+
+# ---------------------------------------------------------------- HF rows (run only in an HF interpreter)
+
+
+def _hf_config(size, seq_len):
+    import transformers
+
+    shape = dict(SIZES[size])
+    shape["max_encoder_position_embeddings"] = max(shape["max_encoder_position_embeddings"], seq_len)
+    return transformers.LEDConfig(**shape)
+
+
+def _random_ids(batch, seq_len, vocab, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(4, min(vocab, 50260), size=(batch, seq_len), dtype=np.int64)
+    ids[:, 0] = 0  # <s>
+    ids[:, -1] = 2  # </s>
+    return ids
+
+
+def hf_encoder_seconds(seq_len, size="base", repeat=1, threads=None):
+    """HF transformers LEDModel encoder (torch eager, float32, CPU, no_grad), one global token."""
+    import numpy as np
+    import torch
+    import transformers
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    torch.manual_seed(0)
+    cfg = _hf_config(size, seq_len)
+    encoder = transformers.LEDModel(cfg).eval().get_encoder()
+    ids = torch.from_numpy(_random_ids(1, seq_len, cfg.vocab_size))
+    mask = torch.ones_like(ids)
+    glob = torch.zeros_like(ids)
+    glob[:, 0] = 1
+    with torch.no_grad():
+        encoder(input_ids=ids[:, :8], attention_mask=mask[:, :8], global_attention_mask=glob[:, :8])  # warm-up
+        t = time_call(lambda: encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob), repeat=repeat)
+    out = t["result"].last_hidden_state
+    assert out.shape == (1, seq_len, cfg.d_model) and bool(torch.isfinite(out).all())
+    flops = encoder_flops(seq_len, cfg.d_model, cfg.encoder_ffn_dim, cfg.encoder_layers,
+                          int(np.max(cfg.attention_window)))
+    return {"seconds": t["seconds"], "runs": t["runs"], "flops": flops, "threads": torch.get_num_threads(),
+            "transformers": transformers.__version__, "torch": torch.__version__}
+
+
+def hf_decode_ms_per_token(seq_len, new_tokens, size="base", threads=None):
+    """HF LEDForConditionalGeneration: greedy decoding with the cache, ms per token after the encoder."""
+    import torch
+    import transformers
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    torch.manual_seed(0)
+    cfg = _hf_config(size, seq_len)
+    model = transformers.LEDForConditionalGeneration(cfg).eval()
+    ids = torch.from_numpy(_random_ids(1, seq_len, cfg.vocab_size))
+    mask = torch.ones_like(ids)
+    glob = torch.zeros_like(ids)
+    glob[:, 0] = 1
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        enc = model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
+        t_enc = time.perf_counter() - t0
+        dec = torch.full((1, 1), cfg.decoder_start_token_id, dtype=torch.long)
+        past = None
+        t0 = time.perf_counter()
+        for _ in range(new_tokens):
+            out = model(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=dec, past_key_values=past,
+                        use_cache=True)
+            past = out.past_key_values
+            dec = out.logits[:, -1:].argmax(-1)
+        t_dec = time.perf_counter() - t0
+    return {"ms_per_token": 1000 * t_dec / new_tokens, "encoder_seconds": t_enc, "new_tokens": new_tokens,
+            "threads": torch.get_num_threads()}
+
+
+def hf_tokenizer_throughput(min_bytes=1 << 20):
+    """HF LEDTokenizerFast (Rust) and LEDTokenizer (Python) on the bundled vocabulary, tokens per second."""
+    import transformers
+
+    text = load_text(min_bytes)
+    res = {"bytes": len(text.encode("utf-8"))}
+    for name, cls in (("fast", transformers.LEDTokenizerFast), ("slow", transformers.LEDTokenizer)):
+        tok = cls(vocab_file=str(DATA_DIR / "vocab.json"), merges_file=str(DATA_DIR / "merges.txt"))
+        t = time_call(lambda: tok(text, add_special_tokens=True)["input_ids"])
+        res[f"{name}_tokens_per_s"] = len(t["result"]) / t["seconds"]
+        res["tokens"] = len(t["result"])
+    return res

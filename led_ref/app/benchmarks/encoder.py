@@ -1,0 +1,145 @@
+"""Encoder forward benchmark of the NumPy reference: seconds and peak memory at a given length.
+
+    python -m led_ref.app.benchmarks.encoder                 # led-base shape, 4096 and 16384 tokens
+    python -m led_ref.app.benchmarks.encoder --seq-lens 1024 --size tiny
+    python -m led_ref.app.benchmarks.encoder --threads 1 --hf-python /path/to/venv-with-transformers/bin/python
+
+Each length runs in its own interpreter (``common.run_isolated``) so the peak RSS is that run's;
+with ``--hf-python`` HF transformers' encoder (torch eager, float32, same shape, same thread
+count) runs right after it in that interpreter, and the table gains its seconds and the speed-up.
+On a machine shared with other busy processes, pass ``--threads 1``: multi-threaded OpenBLAS
+then loses most of its time waiting for its second thread to be scheduled, once per band GEMM
+(2 * heads * blocks calls per layer), which costs seconds per layer under a load average of 6 on 2 cores.
+Weights are seeded random in the led-base shape (speed does not depend on the values); one
+global token (position 0), as LED uses for summarization. GFLOP/s counts HF's FLOPs
+(``common.encoder_flops``, which includes the key_global/value_global projections that led-ref
+skips with one global token), so it is comparable between rows.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from led_ref.app.benchmarks import common
+
+
+def encoder_seconds(seq_len, size="base", batch=1, num_global=1, repeat=1, dtype="float32"):
+    """Time one encoder forward of ``seq_len`` tokens; returns a dict of figures.
+
+    Keys: seconds (median of ``repeat``), seq_len, padded_len, gflops (per forward),
+    gflop_per_s, peak_rss_bytes (of this process so far: run it isolated for a clean number),
+    weights_bytes.
+    """
+    from led_ref.config import LEDConfig
+    from led_ref.model import LEDModel
+    from led_ref.weights import flatten, init_params
+
+    shape = dict(common.SIZES[size])
+    shape["max_encoder_position_embeddings"] = max(
+        shape["max_encoder_position_embeddings"], common.padded_length(seq_len, shape["attention_window"])
+    )
+    cfg = LEDConfig(**shape)
+    model = LEDModel(cfg, init_params(cfg, "base", seed=0, dtype=np.dtype(dtype)))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(3, cfg.vocab_size, size=(batch, seq_len))
+    mask = np.ones_like(ids)
+    glob = np.zeros_like(ids)
+    glob[:, :num_global] = 1
+    encode = model.get_encoder()
+    encode(input_ids=ids[:, :8], attention_mask=mask[:, :8], global_attention_mask=glob[:, :8])  # warm-up
+    timing = common.time_call(
+        lambda: encode(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state,
+        repeat=repeat,
+    )
+    out = timing["result"]
+    if out.shape != (batch, seq_len, cfg.d_model) or not np.all(np.isfinite(out)):
+        raise ValueError(f"encoder returned shape {out.shape} or non-finite values")
+    flops = batch * common.encoder_flops(
+        seq_len, cfg.d_model, cfg.encoder_ffn_dim, cfg.encoder_layers, cfg.attention_window, num_global
+    )
+    weights = sum({id(a): a.nbytes for a in flatten(model.params).values()}.values())
+    gemm = _gemm_gflop_per_s(np.dtype(dtype))
+    return {
+        "seconds": timing["seconds"],
+        "runs": timing["runs"],
+        "seq_len": seq_len,
+        "padded_len": common.padded_length(seq_len, cfg.attention_window),
+        "gflops": flops / 1e9,
+        "gflop_per_s": flops / 1e9 / timing["seconds"],
+        "peak_rss_bytes": common.peak_rss_bytes(),
+        "weights_bytes": weights,
+        "gemm_gflop_per_s": gemm,
+    }
+
+
+def _gemm_gflop_per_s(dtype, m=2048, k=768, n=3072, repeat=3):
+    """Best-of-``repeat`` GFLOP/s of an FFN-shaped GEMM right now: the machine's current ceiling."""
+    import time
+
+    a = np.ones((m, k), dtype)
+    b = np.ones((n, k), dtype)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        a @ b.T
+        best = min(best, time.perf_counter() - t0)
+    return 2 * m * k * n / best / 1e9
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seq-lens", default="4096,16384", help="comma-separated encoder lengths")
+    parser.add_argument("--size", choices=sorted(common.SIZES), default="base")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads of the child interpreter (OPENBLAS/OMP/MKL_NUM_THREADS); default: unset")
+    parser.add_argument("--in-process", action="store_true", help="do not spawn one interpreter per length")
+    parser.add_argument("--hf-python", metavar="PATH",
+                        help="an interpreter with transformers + torch: adds HF's encoder seconds and the speed-up")
+    args = parser.parse_args(argv)
+    if args.hf_python and not (os.path.isfile(args.hf_python) and os.access(args.hf_python, os.X_OK)):
+        parser.error(f"--hf-python {args.hf_python}: not an executable file (give e.g. /path/venv/bin/python)")
+    if args.hf_python and args.dtype != "float32":
+        parser.error("--hf-python compares float32 only (HF's float64 encoder softmax runs in float32)")
+    try:
+        lens = [int(s) for s in args.seq_lens.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--seq-lens must be comma-separated integers, got {args.seq_lens!r}")
+    threads = args.threads if args.threads else "BLAS default"
+    print(f"led_ref encoder, {args.size} shape, {args.dtype}, batch 1, 1 global token, threads: {threads}")
+    header = f"{'tokens':>8} {'seconds':>9} {'GFLOP/s':>9} {'GEMM GFLOP/s':>13} {'peak RSS MB':>12} {'weights MB':>11}"
+    if args.hf_python:
+        header += f" {'HF seconds':>11} {'HF peak MB':>11} {'speed-up':>9}"
+    print(header, flush=True)
+    for n in lens:
+        kw = dict(seq_len=n, size=args.size, repeat=args.repeat, dtype=args.dtype)
+        r = encoder_seconds(**kw) if args.in_process else common.run_isolated(
+            "led_ref.app.benchmarks.encoder", "encoder_seconds", kw, timeout=3600, threads=args.threads
+        )
+        if "error" in r:
+            print(f"{n:>8} error: {r['error']}")
+            continue
+        line = (f"{n:>8} {r['seconds']:>9.2f} {r['gflop_per_s']:>9.1f} {r['gemm_gflop_per_s']:>13.1f} "
+                f"{r['peak_rss_bytes'] / 2**20:>12.0f} {r['weights_bytes'] / 2**20:>11.0f}")
+        if args.hf_python:
+            hf = common.run_isolated("led_ref.app.benchmarks.common", "hf_encoder_seconds",
+                                     dict(seq_len=n, size=args.size, repeat=args.repeat, threads=args.threads),
+                                     python=args.hf_python, timeout=3600, threads=args.threads)
+            if "error" in hf:
+                line += f"  HF error: {hf['error']}"
+            else:
+                line += (f" {hf['seconds']:>11.2f} {hf['peak_rss_bytes'] / 2**20:>11.0f} "
+                         f"{hf['seconds'] / r['seconds']:>8.2f}x")
+        print(line, flush=True)
+    try:
+        print(f"load average (1 min) after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    except (AttributeError, OSError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

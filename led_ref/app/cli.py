@@ -1,0 +1,115 @@
+"""Command line: ``python -m led_ref`` (also installed as ``led-ref``).
+
+Each subcommand lives in the module that holds its work; this file only wires them up,
+so that ``import led_ref.app.cli`` stays cheap and the export extra is loaded lazily.
+Errors are printed as one line (``--debug`` shows the traceback).
+"""
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, help, examples). The module provides add_cli_arguments(parser)
+# and run_cli(args) -> int.
+SUBCOMMANDS = {
+    "demo": (
+        "led_ref.app.demo",
+        "run the main job: encode + generate on a bundled text (default when no subcommand is given)",
+        [
+            "python -m led_ref demo",
+            "python -m led_ref demo --size tiny",
+            "python -m led_ref demo --backends numpy --json report.json",
+            "python -m led_ref demo --model ./led-large-16384-arxiv --file paper.txt",
+        ],
+    ),
+    "generate": (
+        "led_ref.app.generate_cli",
+        "summarize / generate from a text file with a local LED checkpoint",
+        [
+            "python -m led_ref generate --model ./my-led doc.txt",
+            "cat doc.txt | python -m led_ref generate --model ./my-led --num-beams 4 -",
+            "python -m led_ref generate --model ./my-led-onnx --backend onnx doc.txt",
+        ],
+    ),
+    "export": (
+        "led_ref.app.export_cli",
+        "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
+        ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --opset 17 --fp16"],
+    ),
+    "bench": (
+        "led_ref.app.benchmarks",
+        "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
+        [
+            "python -m led_ref bench --quick",
+            "python -m led_ref bench --backends numpy,onnx",
+            "python -m led_ref bench --hf-python /path/to/hf-venv/bin/python",
+        ],
+    ),
+}
+
+
+class CLIError(Exception):
+    """An error whose message already tells the user what to do; printed without a traceback."""
+
+
+def build_parser(chosen=None):
+    """The argument parser; only the ``chosen`` subcommand's module is imported (export needs torch)."""
+    parser = argparse.ArgumentParser(
+        prog="led-ref",
+        description="led-ref: NumPy reference implementation of LED, with ONNX export.",
+        epilog="examples:\n  python -m led_ref                # the main job (demo)\n"
+        "  python -m led_ref generate --help\n  python -m led_ref export --help\n  python -m led_ref bench --quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text, examples) in SUBCOMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog="examples:\n" + "\n".join("  " + e for e in examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        p.set_defaults(_module=module_name)
+        if name == chosen:
+            importlib.import_module(module_name).add_cli_arguments(p)
+    return parser
+
+
+def _install_hint(exc):
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in ("torch", "onnx", "onnxruntime"):
+        return " (this needs the export extra: pip install 'led-ref[export]')"
+    return ""
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
+    if chosen is None and not any(a in ("-h", "--help") for a in argv):
+        chosen, argv = "demo", ["demo"] + argv  # the main job is the default
+    debug = "--debug" in argv
+    try:
+        parser = build_parser(chosen)
+    except ImportError as exc:  # e.g. `export` without the export extra installed
+        if debug:
+            raise
+        print(f"led-ref {chosen}: error: {exc}{_install_hint(exc)}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        module = importlib.import_module(args._module)
+        return int(module.run_cli(args) or 0)
+    except KeyboardInterrupt:
+        print("led-ref: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
+        if args.debug or debug:
+            raise
+        print(f"led-ref {args.command}: error: {exc}{_install_hint(exc)}", file=sys.stderr)
+        print("(run with --debug for the full traceback)", file=sys.stderr)
+        return 2
