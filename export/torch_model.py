@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
+
 ACTIVATIONS = {
     "gelu": lambda x: F.gelu(x),
     "relu": F.relu,
@@ -430,7 +432,7 @@ MODEL_CLASSES = {
     "qa": LEDForQuestionAnswering,
 }
 
-HEAD_KEYS = ("lm_head", "final_logits_bias", "classification_head", "qa_outputs")
+HEAD_KEYS = frozenset(name.split(".")[0] for name in ALL_HEAD_PARAMETERS)  # top-level modules of the heads
 
 
 def _flatten(tree, prefix=""):
@@ -468,8 +470,7 @@ def build_torch_model(config, params, head="lm", dtype=torch.float32):
     """The torch LED of ``head`` holding ``params`` (a led_ref tree), in eval mode.
 
     Loads with strict=True: a missing or unexpected parameter is an error naming it."""
-    if head not in MODEL_CLASSES:
-        raise ValueError(f"head={head!r} must be one of {sorted(MODEL_CLASSES)}")
+    get_head(head)
     sd = state_dict_from_params(params, head)
     if head == "lm":
         # tied unless the tree holds a distinct lm_head array (tie_word_embeddings=False checkpoints)

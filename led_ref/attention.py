@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .inputs import MaskKind
+
 __all__ = [
     "linear",
     "softmax",
@@ -230,8 +232,8 @@ def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads, reassociate=None):
 def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attentions=False):
     """LED encoder self-attention before the output projection (spec/SPEC.md#encoder-self-attention).
 
-    p: ``layers[i]["self_attn"]["longformer_self_attn"]``; x: (B, S, D); mask_kind: (B, S) with
-    0 = padding, 1 = local, 2 = global. Local tokens attend to local tokens with |i - j| <= window/2
+    p: ``layers[i]["self_attn"]["longformer_self_attn"]``; x: (B, S, D); mask_kind: (B, S) ``MaskKind``
+    (led_ref.inputs.merge_masks). Local tokens attend to local tokens with |i - j| <= window/2
     plus all global tokens (through the *local* key/value projections); global tokens attend
     to all non-padding tokens through the ``*_global`` projections; padding rows are zero.
 
@@ -243,9 +245,9 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
     hd = dim // n_heads
     c = window // 2
     dtype = x.dtype
-    is_masked = mask_kind == 0
-    is_global = mask_kind == 2
-    is_local = mask_kind == 1
+    is_masked = mask_kind == MaskKind.PADDING
+    is_global = mask_kind == MaskKind.GLOBAL
+    is_local = mask_kind == MaskKind.LOCAL
     any_global = bool(is_global.any())
 
     # (B, S, H, hd) views; _local_attention_row copies them head-major once
