@@ -43,6 +43,16 @@ SUBCOMMANDS = {
             "python -m led_ref bench --quick",
             "python -m led_ref bench --backends numpy,onnx",
             "python -m led_ref bench --hf-python /path/to/hf-venv/bin/python",
+            "python -m led_ref bench --scaling --plot scaling.png --json scaling.json   # needs the plot extra",
+        ],
+    ),
+    "attention-map": (
+        "led_ref.app.attention_map",
+        "draw one encoder layer/head's attention (band, global rows/columns, padding) as a PNG (plot extra)",
+        [
+            "python -m led_ref attention-map --model ./my-led doc.txt --layer 0 --head 3 -o attn.png",
+            "python -m led_ref attention-map --model ./my-led doc.txt --layer 5 --head 0 --tokens 4096 "
+            "--global-positions 0,1000 -o attn.png",
         ],
     ),
 }
