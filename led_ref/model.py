@@ -325,7 +325,7 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
         past_key_values = [tuple(np.asarray(a, dtype=dtype) for a in layer) for layer in past_key_values]
     if past_len + tgt > config.max_decoder_position_embeddings:
         raise ValueError(
-            f"decoder length {past_len + tgt} (cached {past_len} + new {tgt}) exceeds "
+            f"decoder_input_ids: decoder length {past_len + tgt} (cached {past_len} + new {tgt}) exceeds "
             f"max_decoder_position_embeddings={config.max_decoder_position_embeddings}"
         )
     if encoder_hidden_states is not None:
@@ -337,6 +337,14 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
                 f"got {encoder_hidden_states.shape}"
             )
         encoder_hidden_states = encoder_hidden_states.astype(dtype, copy=False)
+        # cached cross-attention keys/values stand for the encoder states: their length must be S
+        src = encoder_hidden_states.shape[1]
+        for i, layer in enumerate(past_key_values or ()):
+            if len(layer) == 4 and layer[2].shape[2] != src:
+                raise ValueError(
+                    f"past_key_values[{i}] caches cross-attention over {layer[2].shape[2]} encoder positions, but "
+                    f"encoder_hidden_states has length {src}: pass the past that was computed for these encoder states"
+                )
 
     self_mask = None
     if decoder_attention_mask is not None:
