@@ -852,8 +852,9 @@ class LEDTokenizer:
         stm_path = os.path.join(d, "special_tokens_map.json")
         if os.path.isfile(stm_path):
             for key, val in _read_json(stm_path).items():
-                if key in SPECIAL_TOKENS_ATTRIBUTES and key not in init and val is not None:
-                    init[key] = _file_token(stm_path, key, val)
+                if key in SPECIAL_TOKENS_ATTRIBUTES and val is not None:
+                    tok = _file_token(stm_path, key, val)  # checked even where tokenizer_config.json wins
+                    init.setdefault(key, tok)
         at_path = os.path.join(d, "added_tokens.json")
         if os.path.isfile(at_path):
             for content, idx in _read_json(at_path).items():

@@ -159,8 +159,12 @@ def mutate_bytes(rng, raw, text=False):
 
 
 # -- the base files (made once per run by the parent, copied per case) -------------------------------------------------
+_TEMP_DIRS = []
+
+
 def copy_base(base, name):
     d = tempfile.mkdtemp(prefix="fuzz-")
+    _TEMP_DIRS.append(d)
     shutil.copytree(os.path.join(base, name), os.path.join(d, name))
     return os.path.join(d, name)
 
@@ -782,6 +786,68 @@ def build_base(base, onnx=True):
     return made
 
 
+JSON_TARGETS = {
+    # file -> (keys worth setting, loader)
+    "config.json": (CONFIG_KEYS, "model"),
+    "generation_config.json": (GEN_KEYS, "generation"),
+    "tokenizer_config.json": (TOKENIZER_CONFIG_KEYS, "tokenizer"),
+    "special_tokens_map.json": (TOKENIZER_CONFIG_KEYS[6:11], "tokenizer"),
+    "added_tokens.json": (["<extra>", "", "<s>", "a"], "tokenizer"),
+}
+
+
+def run_json_hypothesis(n, seed, base):
+    """Hypothesis draws whole JSON documents (any nesting of any JSON value) and field edits for every JSON side
+    file of a checkpoint; each is loaded by its loader. Returns the case results (all examples, not the first)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+               | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
+               | st.sampled_from([0, 1, 2, 4, 16, 64, 2**31, 10**12, "gelu", "led", "left", "<s>"]))
+    values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8),
+                                                                                                kids, max_size=4),
+                          max_leaves=12)
+    results = []
+
+    @settings(max_examples=n, database=None, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(target=st.sampled_from(sorted(JSON_TARGETS)), data=st.data())
+    def one(target, data):
+        keys, loader = JSON_TARGETS[target]
+        d = copy_base(base, "ckpt")
+        path = os.path.join(d, target)
+        original = json.loads(open(path, "rb").read())
+        if data.draw(st.booleans()):
+            doc = data.draw(values)  # a whole document of any shape
+        else:
+            doc = dict(original)
+            for key in data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3)):
+                doc[key] = data.draw(values)
+        open(path, "wb").write(json_dumps(doc))
+
+        def thunk():
+            if loader == "model":
+                return _load_lm(d)
+            if loader == "generation":
+                from led_ref.generation import GenerationConfig
+
+                GenerationConfig.for_model(d)
+                return "ok"
+            from led_ref.tokenizer import LEDTokenizerFast
+
+            return smoke_tokenizer(LEDTokenizerFast.from_pretrained(d))
+
+        outcome, detail = run_case(thunk, names_for(path), False)
+        results.append({"case": len(results), "desc": f"{target}: {json_dumps(doc)[:150]!r}", "outcome": outcome,
+                        "detail": detail})
+        while _TEMP_DIRS:
+            shutil.rmtree(_TEMP_DIRS.pop(), ignore_errors=True)
+
+    one()
+    return results
+
+
 FAMILIES = {
     "checkpoint": case_checkpoint,
     "sharded": case_sharded,
@@ -824,6 +890,9 @@ def main():
         pass
     signal.signal(signal.SIGALRM, _on_alarm)
     os.environ["LED_REF_PROGRESS"] = "0"
+    if family == "json_hypothesis":
+        print(json.dumps(run_json_hypothesis(n, seed, base)))
+        return
     results = []
     make = FAMILIES[family]
     for i in range(n):
@@ -836,6 +905,8 @@ def main():
             continue
         outcome, detail = run_case(thunk, names, expect_error)
         results.append({"case": i, "desc": desc, "outcome": outcome, "detail": detail})
+        while _TEMP_DIRS:
+            shutil.rmtree(_TEMP_DIRS.pop(), ignore_errors=True)
     if "--block-torch-onnx" in sys.argv:
         leaked = sorted(m for m in sys.modules if m.split(".")[0] in BlockImports.blocked)
         if leaked:

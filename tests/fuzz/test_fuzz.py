@@ -34,19 +34,12 @@ FAMILIES = {
     "ort_files": (12, "onnx"),
     "ort_call": (25, "onnx"),
     "cli": (25, "ckpt"),
+    "json_hypothesis": (60, "ckpt"),
 }
 
 
 def _have(*mods):
     return all(importlib.util.find_spec(m) is not None for m in mods)
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("fuzz-base") / "base")
-    r = subprocess.run([sys.executable, WORKER, "build", root], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return root, set(json.loads(r.stdout.strip().splitlines()[-1]))
 
 
 def run_family(family, base_dir, n, extra=()):
@@ -59,8 +52,8 @@ def run_family(family, base_dir, n, extra=()):
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_fuzz_family(family, base):
-    root, made = base
+def test_fuzz_family(family, fuzz_base):
+    root, made = fuzz_base
     default_n, needs = FAMILIES[family]
     if needs not in made:
         pytest.skip(f"the {needs} base files need the export extra (torch, onnx, onnxruntime)")
