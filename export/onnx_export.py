@@ -52,10 +52,13 @@ ARCH_FIELDS = (
 
 def config_fingerprint(config):
     """sha256 of the architecture fields (and per-layer windows) of ``config``: ties ONNX files to a config."""
-    from .torch_model import _cfg, layer_attention_windows
+    # core only (no torch): the ONNX Runtime backend computes this when it loads an export
+    from led_ref.config import LEDConfig
 
-    data = {name: _cfg(config, name) for name in ARCH_FIELDS}
-    data["attention_window"] = layer_attention_windows(config)
+    if isinstance(config, dict):
+        config = LEDConfig.from_dict(config)
+    data = {name: getattr(config, name) for name in ARCH_FIELDS}
+    data["attention_window"] = config.layer_attention_windows()
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -350,7 +353,9 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
         log(f"validate: {name}: max error {err:.3e} (led_ref.tolerances.relative_error)")
     log(f"validate: max error {worst:.3e}, tolerance {tol:g} ({'fp16' if fp16 else 'fp32'})")
     if not worst <= tol:
-        raise ValueError(f"validation failed: max error {worst:.3e} > tolerance {tol:g}; the exported files in "
+        from led_ref.errors import CheckFailedError
+
+        raise CheckFailedError(f"validation failed: max error {worst:.3e} > tolerance {tol:g}; the exported files in "
                          f"{out_dir} do not match the NumPy reference")
     return errors
 

@@ -44,15 +44,20 @@ class OrtSession:
     """An InferenceSession that checks the names, dtypes and ranks of what it is fed."""
 
     def __init__(self, path, providers=None, session_options=None, expect_fingerprint=None, expect_file=None):
-        import onnx
-        import onnxruntime as ort
+        import onnxruntime as ort  # the runtime only: never torch or onnx (spec/SPEC.md#runtime)
 
         if not os.path.isfile(path):
             raise FileNotFoundError(
                 f"{path} not found; export the checkpoint first: python -m led_ref export MODEL_DIR "
                 f"{os.path.dirname(path) or '.'}"
             )
-        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+        try:
+            self.session = ort.InferenceSession(path, sess_options=session_options,
+                                                providers=providers or default_providers())
+        except Exception as exc:  # onnxruntime raises its own exception types (e.g. InvalidProtobuf)
+            raise ValueError(f"{path}: onnxruntime cannot load it as an ONNX model ({exc}); re-export it with "
+                             "python -m led_ref export") from None
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
         if expect_fingerprint is not None:
             got = meta.get("led_ref.fingerprint")
             if got is None:
@@ -65,11 +70,6 @@ class OrtSession:
             raise ValueError(f"{path} holds the {meta.get('led_ref.file')!r} graph, expected {expect_file!r}")
         self.path = path
         self.meta = meta
-        try:
-            self.session = ort.InferenceSession(path, sess_options=session_options,
-                                                providers=providers or default_providers())
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"{path}: onnxruntime cannot load it ({exc})") from None
         self.inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_dtypes = {n: _ORT_DTYPES.get(i.type) for n, i in self.inputs.items()}

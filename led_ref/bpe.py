@@ -7,13 +7,14 @@ Normative description: spec/SPEC.md#tokenizer
 """
 
 import heapq
-import json
 import os
 from itertools import accumulate, chain
 from operator import itemgetter
 
 import numpy as np
 import regex
+
+from .errors import read_json, read_text, shown
 
 # GPT-2's pre-tokenization pattern, exactly as HF's BartTokenizer / LEDTokenizer compile it. The
 # alternatives cover every character, so the matches of a string tile it without gaps.
@@ -153,17 +154,15 @@ def load_vocab(vocab_file):
     vocab_file = os.fspath(vocab_file)
     if not os.path.isfile(vocab_file):
         raise FileNotFoundError(f"vocab_file not found: {vocab_file!r} (expected a vocab.json mapping token -> id)")
-    try:
-        with open(vocab_file, encoding="utf-8") as f:
-            vocab = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"vocab_file {vocab_file!r} is not valid UTF-8 JSON: {e}") from None
+    vocab = read_json(vocab_file, "vocab.json (token -> id)", expect=None)
     if not isinstance(vocab, dict) or not vocab:
         raise ValueError(f"vocab_file {vocab_file!r} must hold a non-empty JSON object mapping token -> id")
     for tok, idx in vocab.items():
-        if type(idx) is not int or idx < 0:
+        if type(idx) is not int or not 0 <= idx < 2**31:
             raise ValueError(
-                f"vocab_file {vocab_file!r}: id of token {tok!r} must be a non-negative integer, got {idx!r}")
+                f"vocab_file {vocab_file!r}: id of token {shown(tok)} must be an integer in [0, 2**31), got {shown(idx)}")
+        if not tok:
+            raise ValueError(f"vocab_file {vocab_file!r}: the empty string is not a token (id {idx})")
     if len(set(vocab.values())) != len(vocab):
         raise ValueError(f"vocab_file {vocab_file!r}: ids are not unique")
     return vocab
@@ -179,11 +178,7 @@ def load_merges(merges_file, vocab=None):
     merges_file = os.fspath(merges_file)
     if not os.path.isfile(merges_file):
         raise FileNotFoundError(f"merges_file not found: {merges_file!r} (expected a merges.txt of BPE merges)")
-    try:
-        with open(merges_file, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"merges_file {merges_file!r} is not valid UTF-8: {e}") from None
+    lines = read_text(merges_file, "merges.txt (BPE merges)").split("\n")
     merges = []
     for lineno, line in enumerate(lines, 1):
         if lineno == 1 and line.startswith("#version"):
@@ -193,13 +188,13 @@ def load_merges(merges_file, vocab=None):
         parts = line.split()
         if len(parts) != 2:
             raise ValueError(
-                f"merges_file {merges_file!r} line {lineno}: expected two space-separated symbols, got {line!r}"
+                f"merges_file {merges_file!r} line {lineno}: expected two space-separated symbols, got {shown(line)}"
             )
         if vocab is not None:
             for sym in (parts[0], parts[1], parts[0] + parts[1]):
                 if sym not in vocab:
                     raise ValueError(
-                        f"merges_file {merges_file!r} line {lineno}: symbol {sym!r} is not in the vocabulary"
+                        f"merges_file {merges_file!r} line {lineno}: symbol {shown(sym)} is not in the vocabulary"
                     )
         merges.append((parts[0], parts[1]))
     return merges

@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Union
 
+from .errors import read_json, shown
+
 CONFIG_NAME = "config.json"
 
 # Canonical list of activation names LED accepts: the keys of HF 4.46.3's ACT2CLS
@@ -124,6 +126,15 @@ _POSITIVE_INT_FIELDS = (
     "encoder_layers", "encoder_ffn_dim", "encoder_attention_heads", "decoder_layers",
     "decoder_ffn_dim", "decoder_attention_heads", "d_model",
 )
+# Sane upper limits (any real LED is far below them); a config.json above one is refused before
+# anything is sized from it. Sizes fit int32 (ONNX / tokenizer ids); layer counts index Python lists.
+_MAX_SIZE = 2**31 - 1
+_MAX_LAYERS = 10_000
+_UPPER_LIMITS = {name: _MAX_LAYERS if name.endswith("_layers") else _MAX_SIZE for name in (
+    "vocab_size", "max_encoder_position_embeddings", "max_decoder_position_embeddings",
+    "encoder_layers", "encoder_ffn_dim", "encoder_attention_heads", "decoder_layers",
+    "decoder_ffn_dim", "decoder_attention_heads", "d_model",
+)}
 _PROBABILITY_FIELDS = (
     "dropout", "attention_dropout", "activation_dropout", "classifier_dropout",
     "encoder_layerdrop", "decoder_layerdrop",
@@ -172,8 +183,8 @@ class LEDConfig:
             object.__setattr__(self, ATTRIBUTE_MAP[alias], value)
         if num_hidden_layers is not None and num_hidden_layers != self.encoder_layers:
             raise ValueError(
-                f"config: num_hidden_layers={num_hidden_layers!r} disagrees with "
-                f"encoder_layers={self.encoder_layers!r}; in LED they are the same number "
+                f"config: num_hidden_layers={shown(num_hidden_layers)} disagrees with "
+                f"encoder_layers={shown(self.encoder_layers)}; in LED they are the same number "
                 "(set both to the encoder layer count)"
             )
         self._set_labels(id2label, label2id, num_labels)
@@ -191,18 +202,22 @@ class LEDConfig:
             try:
                 id2label = {int(k): v for k, v in id2label.items()}
             except (TypeError, ValueError):
-                raise ValueError(f"config: id2label keys must be integers, got {list(id2label)!r}") from None
+                raise ValueError(f"config: id2label keys must be integers, got {shown(list(id2label))}") from None
             if label2id is None:
                 label2id = {v: k for k, v in id2label.items()}
         else:
             n = 2 if num_labels is None else num_labels
             if not _is_int(n) or n < 1:
-                raise ValueError(f"config: num_labels must be a positive int, got {n!r}")
+                raise ValueError(f"config: num_labels must be a positive int, got {shown(n)}")
             id2label = {i: f"LABEL_{i}" for i in range(n)}
             if label2id is None:
                 label2id = {v: k for k, v in id2label.items()}
         object.__setattr__(self, "id2label", id2label)
-        object.__setattr__(self, "label2id", {str(k): int(v) for k, v in label2id.items()})
+        try:
+            label2id = {str(k): int(v) for k, v in label2id.items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"config: label2id values must be integers, got {shown(label2id)}"[:300]) from None
+        object.__setattr__(self, "label2id", label2id)
 
     @property
     def num_labels(self) -> int:
@@ -211,7 +226,7 @@ class LEDConfig:
     @num_labels.setter
     def num_labels(self, n: int):
         if not _is_int(n) or n < 1:
-            raise ValueError(f"config: num_labels must be a positive int, got {n!r}")
+            raise ValueError(f"config: num_labels must be a positive int, got {shown(n)}")
         if len(self.id2label) != n:
             self.id2label = {i: f"LABEL_{i}" for i in range(n)}
             self.label2id = {v: k for k, v in self.id2label.items()}
@@ -232,7 +247,7 @@ class LEDConfig:
         extra = self.__dict__.get("_extra", {})
         if name in extra:
             return extra[name]
-        raise AttributeError(f"'LEDConfig' object has no attribute {name!r}")
+        raise AttributeError(f"'LEDConfig' object has no attribute {shown(name)}")
 
     def __setattr__(self, name, value):
         name = ATTRIBUTE_MAP.get(name, name)
@@ -251,13 +266,15 @@ class LEDConfig:
         for name in _POSITIVE_INT_FIELDS:
             value = getattr(self, name)
             if not _is_int(value) or value <= 0:
-                raise ValueError(f"config: {name} must be a positive int, got {value!r}")
+                raise ValueError(f"config: {name} must be a positive int, got {shown(value)}")
+            if value > _UPPER_LIMITS[name]:
+                raise ValueError(f"config: {name}={value} is above the limit {_UPPER_LIMITS[name]}")
         for name in _PROBABILITY_FIELDS:
             value = getattr(self, name)
             if value is None and name == "classifier_dropout":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"config: {name} must be a number in [0, 1], got {value!r}")
+                raise ValueError(f"config: {name} must be a number in [0, 1], got {shown(value)}")
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
             heads = getattr(self, heads_name)
             if self.d_model % heads:
@@ -267,18 +284,25 @@ class LEDConfig:
         names = activation_names()
         if self.activation_function not in names:
             raise ValueError(
-                f"config: unknown activation_function {self.activation_function!r}; "
+                f"config: unknown activation_function {shown(self.activation_function)}; "
                 f"expected one of {', '.join(sorted(names))}"
             )
         for name in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or not 0 <= value < self.vocab_size):
                 raise ValueError(
-                    f"config: {name} must be None or an int in [0, vocab_size={self.vocab_size}), got {value!r}"
+                    f"config: {name} must be None or an int in [0, vocab_size={self.vocab_size}), got {shown(value)}"
                 )
+        eos = self.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+        if (isinstance(eos, list) and not eos) or any(not _is_int(i) or not 0 <= i < self.vocab_size for i in eos_ids):
+            raise ValueError(
+                f"config: eos_token_id must be None, an int or a non-empty list of ints in [0, vocab_size="
+                f"{self.vocab_size}), got {shown(eos)}"
+            )
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(
-                f"config: problem_type must be None or one of {', '.join(PROBLEM_TYPES)}, got {self.problem_type!r}"
+                f"config: problem_type must be None or one of {', '.join(PROBLEM_TYPES)}, got {shown(self.problem_type)}"
             )
         self.layer_attention_windows()
 
@@ -305,7 +329,7 @@ class LEDConfig:
         for i, w in enumerate(windows):
             where = "attention_window" if _is_int(window) else f"attention_window[{i}]"
             if not _is_int(w):
-                raise TypeError(f"config: {where} must be an int, got {w!r}")
+                raise TypeError(f"config: {where} must be an int, got {shown(w)}")
             if w <= 0 or w % 2:
                 raise ValueError(f"config: {where} must be a positive even int, got {w}")
         return windows
@@ -318,7 +342,7 @@ class LEDConfig:
             raise TypeError(f"config_dict must be a dict, got {type(config_dict).__name__}")
         model_type = config_dict.get("model_type", "led")
         if model_type != "led":
-            raise ValueError(f"config: model_type is {model_type!r}, expected 'led'")
+            raise ValueError(f"config: model_type is {shown(model_type)}, expected 'led'")
         base = dict(config_dict)
         # An override of a field replaces its aliases in the base dict too (else the stale
         # alias would win, or disagree: num_hidden_layers vs an overridden encoder_layers).
@@ -335,16 +359,14 @@ class LEDConfig:
     @classmethod
     def from_json_file(cls, path: Union[str, os.PathLike]) -> "LEDConfig":
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"config file not found: {path}")
-        with open(path, "r", encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}: not valid JSON ({e})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-        return cls.from_dict(data)
+        data = read_json(path, "config file (config.json)")
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError) as e:
+            # name the file: "config: vocab_size must be ..." -> "<path>: vocab_size must be ..."
+            msg = str(e)
+            msg = msg[len("config: "):] if msg.startswith("config: ") else msg
+            raise type(e)(f"{path}: {msg}") from None
 
     @classmethod
     def from_pretrained(cls, path: Union[str, os.PathLike], **overrides) -> "LEDConfig":

@@ -251,6 +251,14 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
     if encoder_hidden_states is not None:
         encoder_hidden_states = inputs.encoder_hidden_states(encoder_hidden_states, bsz, config.d_model)
         encoder_hidden_states = encoder_hidden_states.astype(dtype, copy=False)
+        # cached cross-attention keys/values stand for the encoder states: their length must be S
+        src = encoder_hidden_states.shape[1]
+        for i, layer in enumerate(past_key_values or ()):
+            if len(layer) == 4 and layer[2].shape[2] != src:
+                raise ValueError(
+                    f"past_key_values[{i}] caches cross-attention over {layer[2].shape[2]} encoder positions, but "
+                    f"encoder_hidden_states has length {src}: pass the past that was computed for these encoder states"
+                )
 
     self_mask = None
     if decoder_attention_mask is not None:

@@ -131,6 +131,14 @@ def read_header(path) -> Tuple[Dict[str, dict], Dict[str, str], int]:
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         ):
             _fail(path, f"tensor {name!r}: data_offsets must be two ints, got {offsets!r}")
+        if len(shape) > 32:  # NumPy 1.x's NPY_MAXDIMS
+            _fail(path, f"tensor {name!r}: shape has {len(shape)} dimensions, at most 32 are allowed")
+        # NumPy cannot even describe an array whose non-zero dimensions multiply past 2**63 bytes
+        # (a zero dimension makes the data empty, so the byte count alone would let it through).
+        nonzero = math.prod(d for d in shape if d) * DTYPES[dtype].itemsize
+        if nonzero >= 2**63:
+            _fail(path, f"tensor {name!r}: shape {shape} is too large: its non-zero dimensions multiply to "
+                        f"{nonzero} bytes, above NumPy's limit of 2**63")
         begin, end = offsets
         if not 0 <= begin <= end <= buffer_len:
             _fail(path, f"tensor {name!r}: data_offsets {offsets} outside the {buffer_len}-byte data buffer")

@@ -17,6 +17,7 @@ import numpy as np
 import regex
 
 from .bpe import BYTE_DECODER, ByteLevelBPE, load_merges, load_vocab
+from .errors import InputFileError, read_json
 
 VERY_LARGE_INTEGER = int(1e30)  # HF's "no model max length"
 LARGE_INTEGER = int(1e20)  # HF: a model_max_length above this means "none" when padding/truncating
@@ -92,6 +93,11 @@ def _to_token(value, name, default_lstrip=False):
     if isinstance(value, AddedToken):
         return value
     if isinstance(value, dict) and "content" in value:
+        if not isinstance(value["content"], str) or not value["content"]:
+            raise TypeError(f"{name}: 'content' must be a non-empty str, got {value['content']!r}")
+        for flag in ("lstrip", "rstrip", "single_word", "normalized", "special"):
+            if not isinstance(value.get(flag, False), bool):
+                raise TypeError(f"{name}: {flag!r} must be true or false, got {value[flag]!r}")
         return AddedToken(
             value["content"],
             lstrip=bool(value.get("lstrip", False)),
@@ -102,7 +108,8 @@ def _to_token(value, name, default_lstrip=False):
         )
     if isinstance(value, str):
         return AddedToken(value, lstrip=default_lstrip)
-    raise TypeError(f"{name} must be a str or AddedToken, got {type(value).__name__}")
+    raise TypeError(f"{name} must be a str, an AddedToken or a {{'content': str, ...}} object, got "
+                    f"{type(value).__name__} {value!r}"[:300])
 
 
 def _check_int(value, name, minimum=0, allow_none=True):
@@ -347,7 +354,10 @@ class LEDTokenizer:
         if isinstance(ids, np.ndarray):
             if ids.dtype.kind not in "iu":
                 raise TypeError(f"{name} must hold integers, got an array of dtype {ids.dtype}")
-            ids = ids.tolist()
+            if ids.ndim > 1:
+                raise ValueError(f"{name} must be 1-D (one sequence), got an array of shape {ids.shape}; "
+                                 "use batch_decode for a (batch, length) array")
+            ids = ids.reshape(-1).tolist()
         elif isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
             ids = [int(ids)]
         elif isinstance(ids, (list, tuple)):
@@ -831,22 +841,28 @@ class LEDTokenizer:
             for key in ("errors", "add_prefix_space", "model_max_length", "padding_side", "truncation_side",
                         "clean_up_tokenization_spaces", "trim_offsets", *SPECIAL_TOKENS_ATTRIBUTES):
                 if key in cfg and cfg[key] is not None:
-                    init[key] = cfg[key]
-            for idx, tok in (cfg.get("added_tokens_decoder") or {}).items():
-                added_decoder[int(idx)] = _to_token(tok, f"{cfg_path}: added_tokens_decoder")
+                    init[key] = _config_value(cfg_path, key, cfg[key])
+            decoder = cfg.get("added_tokens_decoder") or {}
+            if not isinstance(decoder, dict):
+                raise InputFileError(f"{cfg_path}: added_tokens_decoder must map ids to token objects, got "
+                                     f"{type(decoder).__name__}")
+            for idx, tok in decoder.items():
+                added_decoder[_file_id(cfg_path, f"added_tokens_decoder key {idx!r}", idx)] = _file_token(
+                    cfg_path, f"added_tokens_decoder[{idx!r}]", tok)
         stm_path = os.path.join(d, "special_tokens_map.json")
         if os.path.isfile(stm_path):
             for key, val in _read_json(stm_path).items():
-                if key in SPECIAL_TOKENS_ATTRIBUTES and key not in init:
-                    init[key] = val
+                if key in SPECIAL_TOKENS_ATTRIBUTES and val is not None:
+                    tok = _file_token(stm_path, key, val)  # checked even where tokenizer_config.json wins
+                    init.setdefault(key, tok)
         at_path = os.path.join(d, "added_tokens.json")
         if os.path.isfile(at_path):
             for content, idx in _read_json(at_path).items():
-                if int(idx) not in added_decoder:
-                    added_decoder[int(idx)] = AddedToken(content, special=False)
-        for key in SPECIAL_TOKENS_ATTRIBUTES:
-            if isinstance(init.get(key), dict):
-                init[key] = _to_token(init[key], key)
+                idx = _file_id(at_path, f"id of {content!r}", idx)
+                if not content:
+                    raise InputFileError(f"{at_path}: an added token must be a non-empty string")
+                if idx not in added_decoder:
+                    added_decoder[idx] = AddedToken(content, special=False)
         if "model_max_length" in init and init["model_max_length"] > VERY_LARGE_INTEGER:
             init["model_max_length"] = VERY_LARGE_INTEGER
         init.update(kwargs)
@@ -929,11 +945,46 @@ def _to_py(value):
 
 
 def _read_json(path):
+    return read_json(path, f"tokenizer file ({os.path.basename(path)})")
+
+
+# tokenizer_config.json fields: key -> (check, what is allowed)
+_CONFIG_FIELDS = {
+    "errors": (lambda v: isinstance(v, str), "a bytes.decode error handler name such as 'replace'"),
+    "add_prefix_space": (lambda v: isinstance(v, bool), "true or false"),
+    "clean_up_tokenization_spaces": (lambda v: isinstance(v, bool), "true or false"),
+    "trim_offsets": (lambda v: isinstance(v, bool), "true or false"),
+    "padding_side": (lambda v: v in ("left", "right"), "'left' or 'right'"),
+    "truncation_side": (lambda v: v in ("left", "right"), "'left' or 'right'"),
+    "model_max_length": (lambda v: (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+                         or (isinstance(v, float) and v >= 1 and v.is_integer()), "an integer >= 1"),
+}
+
+
+def _config_value(path, key, value):
+    """A tokenizer_config.json value checked against what the tokenizer accepts (InputFileError naming both)."""
+    if key in SPECIAL_TOKENS_ATTRIBUTES:
+        return _file_token(path, key, value)
+    check, allowed = _CONFIG_FIELDS[key]
+    if not check(value):
+        raise InputFileError(f"{path}: {key} must be {allowed}, got {value!r}"[:400])
+    return int(value) if key == "model_max_length" else value
+
+
+def _file_token(path, key, value):
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path!r} is not valid UTF-8 JSON: {e}") from None
+        return _to_token(value, key)
+    except TypeError as e:
+        raise InputFileError(f"{path}: {e}") from None
+
+
+def _file_id(path, what, value):
+    """A token id read from a tokenizer file: an int >= 0 (JSON object keys: its decimal string)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise InputFileError(f"{path}: {what} must be a token id (an integer in [0, 2**31)), got {value!r}"[:400])
+    return value
 
 
 _CALL_DEFAULTS = dict(

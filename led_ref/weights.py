@@ -13,7 +13,7 @@ and ``decoder.embed_tokens`` (and ``lm_head`` when ``tie_word_embeddings``) are 
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
 from typing import Dict, List, Optional, Tuple
@@ -23,6 +23,7 @@ import numpy as np
 from . import heads as _heads
 from . import safetensors as st
 from .config import CONFIG_NAME, LEDConfig
+from .errors import check_allocation, read_json
 
 # Views of the head registry (led_ref.heads), kept under their historical names.
 HEAD_CLASSES = {key: head.hf_class for key, head in _heads.HEADS.items()}
@@ -181,13 +182,17 @@ def _check_flat(flat: Dict[str, np.ndarray], config: LEDConfig, head: str, sourc
         for k in expected
         if k in flat and tuple(np.shape(flat[k])) != expected[k]
     ]
+    def listed(items, sep, most=8):  # a few names, then a count: one readable line even for a wrong config
+        more = f"{sep}... and {len(items) - most} more" if len(items) > most else ""
+        return sep.join(items[:most]) + more
+
     problems = []
     if missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
+        problems.append(f"missing keys: {listed(missing, ', ')}")
     if unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        problems.append(f"unexpected keys: {listed(unexpected, ', ')}")
     if mismatched:
-        problems.append(f"shape mismatches: {'; '.join(mismatched)}")
+        problems.append(f"shape mismatches: {listed(mismatched, '; ')}")
     if problems:
         raise ValueError(
             f"{source} does not match {HEAD_CLASSES[head]} with this config "
@@ -213,8 +218,13 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
     dtype = _check_dtype(dtype)
     rng = np.random.default_rng(seed)
     tied = tied_keys(config, head)
+    shapes = parameter_shapes(config, head)
+    sizes = [math.prod(shape) for name, shape in shapes.items() if name not in tied[1:]]
+    check_allocation(sum(sizes) * np.dtype(dtype).itemsize + max(sizes) * 8,
+                     f"random init of {HEAD_CLASSES[head]} (d_model={config.d_model}, vocab_size={config.vocab_size}, "
+                     f"{config.encoder_layers}+{config.decoder_layers} layers)")
     flat = {}
-    for name, shape in parameter_shapes(config, head).items():
+    for name, shape in shapes.items():
         if name in tied and name != tied[0]:
             flat[name] = flat[tied[0]]
             continue
@@ -281,12 +291,8 @@ def _weights_files(directory: str):
 
 def _read_index(index_path: str):
     """(shard paths, weight_map) of a sharded checkpoint's index JSON."""
-    try:
-        with open(index_path, "r", encoding="utf-8") as f:
-            index = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{index_path}: not valid JSON ({e})") from None
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    index = read_json(index_path, "sharded checkpoint index")
+    weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise ValueError(f"{index_path}: expected a 'weight_map' object mapping tensor names to shard files")
     directory = os.path.dirname(index_path)
@@ -402,6 +408,11 @@ def params_from_state_dict(
         for k in tied:
             flat.setdefault(k, flat[present[0]])
     if head == "lm" and "final_logits_bias" not in flat:
+        # Check every shape (vocab_size against the checkpoint's embeddings) before allocating
+        # the zeros: a zero-stride view stands in for them, so a config.json claiming a huge
+        # vocab_size is refused instead of allocated.
+        _check_flat({**flat, "final_logits_bias": np.broadcast_to(np.zeros((), dtype), (1, config.vocab_size))},
+                    config, head, source)
         flat["final_logits_bias"] = np.zeros((1, config.vocab_size), dtype)
     _check_flat(flat, config, head, source)
     for name, value in flat.items():

@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from ..errors import CheckFailedError
+
 # subcommand -> (module, help, examples). The module provides add_cli_arguments(parser)
 # and run_cli(args) -> int.
 SUBCOMMANDS = {
@@ -62,9 +64,16 @@ class CLIError(Exception):
     """An error whose message already tells the user what to do; printed without a traceback."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the rule for every input error; --help shows the usage)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(chosen=None):
     """The argument parser; only the ``chosen`` subcommand's module is imported (export needs torch)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="led-ref",
         description="led-ref: NumPy reference implementation of LED, with ONNX export.",
         epilog="examples:\n  python -m led_ref                # the main job (demo)\n"
@@ -118,8 +127,9 @@ def main(argv=None):
         print("led-ref: interrupted", file=sys.stderr)
         return 130
     except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
+        # spec/SPEC.md#bad-input: one line, exit 2 (1: the run completed but its result failed a check)
         if args.debug or debug:
             raise
-        print(f"led-ref {args.command}: error: {exc}{_install_hint(exc)}", file=sys.stderr)
-        print("(run with --debug for the full traceback)", file=sys.stderr)
-        return 2
+        message = " ".join(f"{exc}{_install_hint(exc)}".split())
+        print(f"led-ref {args.command}: error: {message} (--debug shows the traceback)", file=sys.stderr)
+        return 1 if isinstance(exc, CheckFailedError) else 2

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from led_ref.errors import read_input_text
 from led_ref.app.benchmarks.common import BUNDLED_TEXT, DATA_DIR, LED_BASE, LED_TINY
 from led_ref.app.progress import EncoderLayerBar, Progress, task
 from led_ref.tolerances import relative_error, tolerance
@@ -158,12 +159,9 @@ def _onnx_available():
 
 def _read_text(path):
     if path == "-":
-        return sys.stdin.read(), "<stdin>"
+        return read_input_text("-", "--file"), "<stdin>"
     p = Path(path) if path else BUNDLED_TEXT
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"--file {p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_input_text(str(p), "--file")
     if not text.strip():
         raise ValueError(f"--file {p}: the file is empty")
     return text, str(p)

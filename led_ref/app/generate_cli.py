@@ -5,7 +5,9 @@ import sys
 
 import numpy as np
 
+from ..errors import read_input_text
 from ..generation import GenerationConfig, generate
+from ..generation.search import check_decoder_length
 from .progress import EncoderLayerBar, Progress
 
 
@@ -76,36 +78,7 @@ def _load_backend(args):
     return model
 
 
-def run_cli(args) -> int:
-    """Summarize FILE with the checkpoint in --model; prints the decoded text (one line per returned sequence)."""
-    if not os.path.isdir(args.model):
-        raise FileNotFoundError(f"--model {args.model}: not a directory (expected a checkpoint directory)")
-    if args.file == "-":
-        text = sys.stdin.read()
-    else:
-        if not os.path.isfile(args.file):
-            raise FileNotFoundError(f"{args.file}: no such file (give a text file, or - to read stdin)")
-        with open(args.file, encoding="utf-8") as f:
-            text = f.read()
-    if not text.strip():
-        raise ValueError(f"{args.file}: the input text is empty")
-
-    from ..tokenizer import LEDTokenizerFast
-
-    tokenizer = LEDTokenizerFast.from_pretrained(args.model)
-    model = _load_backend(args)
-    limit = args.max_input_length or getattr(model.config, "max_encoder_position_embeddings", None)
-    if limit is not None and limit < 2:
-        raise ValueError(f"--max-input-length must be >= 2, got {limit}")
-    enc = tokenizer(text, return_tensors="np")
-    ids = np.asarray(enc["input_ids"], dtype=np.int64)
-    if limit is not None and ids.shape[1] > limit:
-        print(f"led-ref generate: input has {ids.shape[1]} tokens; truncated to {limit} "
-              "(--max-input-length)", file=sys.stderr)
-        enc = tokenizer(text, return_tensors="np", truncation=True, max_length=limit)
-        ids = np.asarray(enc["input_ids"], dtype=np.int64)
-    mask = np.asarray(enc["attention_mask"], dtype=np.int64) if "attention_mask" in enc else np.ones_like(ids)
-
+def _generation_kwargs(args):
     kwargs = {}
     for flag, field, typ, _ in _CLI_FIELDS:
         value = getattr(args, flag[2:].replace("-", "_"))
@@ -115,9 +88,43 @@ def run_cli(args) -> int:
         kwargs["do_sample"] = True
     if args.no_cache:
         kwargs["use_cache"] = False
+    return kwargs
+
+
+def run_cli(args) -> int:
+    """Summarize FILE with the checkpoint in --model; prints the decoded text (one line per returned sequence)."""
+    if not os.path.isdir(args.model):
+        raise FileNotFoundError(f"--model {args.model}: not a directory (expected a checkpoint directory)")
+    # every argument is checked before anything is loaded (spec/SPEC.md#bad-input)
+    if args.max_input_length is not None and args.max_input_length < 2:
+        raise ValueError(f"--max-input-length must be >= 2 (room for <s> and </s>), got {args.max_input_length}")
+    _generation_kwargs(args)  # --early-stopping's value
+    text = read_input_text(args.file, "FILE")
+    if not text.strip():
+        raise ValueError(f"FILE {args.file}: the input text is empty")
+
+    from ..tokenizer import LEDTokenizerFast
+
+    tokenizer = LEDTokenizerFast.from_pretrained(args.model)
+    model = _load_backend(args)
+    kwargs = _generation_kwargs(args)
     gc = GenerationConfig.for_model(args.model)
     probe = gc.copy()
     probe.update(**kwargs)
+    probe.validate()  # options are refused before the input is tokenized or anything is printed
+    check_decoder_length(probe, model.config)
+    limit = args.max_input_length
+    if limit is None:
+        limit = getattr(model.config, "max_encoder_position_embeddings", None)
+    enc = tokenizer(text, return_tensors="np")
+    ids = np.asarray(enc["input_ids"], dtype=np.int64)
+    if limit is not None and ids.shape[1] > limit:
+        print(f"led-ref generate: input has {ids.shape[1]} tokens; truncated to {limit} "
+              "(--max-input-length)", file=sys.stderr)
+        enc = tokenizer(text, return_tensors="np", truncation=True, max_length=limit)
+        ids = np.asarray(enc["input_ids"], dtype=np.int64)
+    mask = np.asarray(enc["attention_mask"], dtype=np.int64) if "attention_mask" in enc else np.ones_like(ids)
+
     if probe.max_new_tokens is not None:
         total = probe.max_new_tokens
     else:

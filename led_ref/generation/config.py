@@ -11,6 +11,8 @@ from typing import Any, Dict
 
 import numpy as np
 
+from ..errors import read_json, shown
+
 GENERATION_CONFIG_NAME = "generation_config.json"
 
 # Fields led-ref implements, with HF 4.46.3's GenerationConfig defaults.
@@ -126,12 +128,19 @@ class GenerationConfig:
         file = os.path.join(path, GENERATION_CONFIG_NAME) if os.path.isdir(path) else path
         if not os.path.isfile(file):
             raise FileNotFoundError(f"GenerationConfig.from_pretrained: {file} does not exist")
-        with open(file, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"GenerationConfig.from_pretrained: {file} is not valid JSON ({exc})") from None
-        return cls.from_dict(data)
+        return cls._checked(read_json(file, "generation config (generation_config.json)"), file)
+
+    @classmethod
+    def _checked(cls, data, file, from_model_config=False) -> "GenerationConfig":
+        """A config read from ``file``, validated up front so a bad field names the file (not generate())."""
+        gc = cls.from_model_config(data) if from_model_config else cls.from_dict(data)
+        try:
+            gc.validate(complete=False)
+        except (ValueError, TypeError) as e:
+            msg = str(e)
+            msg = msg[len("generate: "):] if msg.startswith("generate: ") else msg
+            raise type(e)(f"{file}: {msg}") from None
+        return gc
 
     @classmethod
     def from_model_config(cls, model_config) -> "GenerationConfig":
@@ -157,8 +166,7 @@ class GenerationConfig:
             file = os.path.join(d, "config.json")
             if not os.path.isfile(file):
                 raise FileNotFoundError(f"GenerationConfig.for_model: {file} does not exist")
-            with open(file, encoding="utf-8") as f:
-                return cls.from_model_config(json.load(f))
+            return cls._checked(read_json(file, "config file (config.json)"), file, from_model_config=True)
         gc = getattr(model_or_dir, "generation_config", None)
         if gc is not None:
             return gc if isinstance(gc, GenerationConfig) else cls.from_dict(dict(gc))
@@ -202,16 +210,20 @@ class GenerationConfig:
         return f"GenerationConfig({json.dumps(self.to_diff_dict(), sort_keys=True, default=str)})"
 
     # -- validation ---------------------------------------------------------------------------------------------------
-    def validate(self) -> None:
-        """Raise ValueError/TypeError naming the first field that is out of range or not implemented."""
-        for name, default in UNSUPPORTED_DEFAULTS.items():
+    def validate(self, complete: bool = True) -> None:
+        """Raise ValueError/TypeError naming the first field that is out of range or not implemented.
+
+        ``complete=False`` (a file being read) checks each field's type and range only: options led-ref does
+        not implement and cross-field rules may still be overridden by ``generate()`` arguments.
+        """
+        for name, default in UNSUPPORTED_DEFAULTS.items() if complete else ():
             value = getattr(self, name)
             if value != default and value not in _ALSO_INACTIVE.get(name, ()):
                 raise ValueError(
-                    f"generate: {name}={value!r} is not supported by led-ref (only greedy, sampling and beam search "
-                    f"with the documented options); leave it at {default!r}"
+                    f"generate: {name}={shown(value)} is not supported by led-ref (only greedy, sampling and beam search "
+                    f"with the documented options); leave it at {shown(default)}"
                 )
-        if self.output_attentions or self.output_hidden_states:
+        if complete and (self.output_attentions or self.output_hidden_states):
             raise ValueError("generate: output_attentions/output_hidden_states are not supported; call the model "
                              "directly on the generated sequences to get them")
 
@@ -220,7 +232,7 @@ class GenerationConfig:
             if v is None and optional:
                 return
             if not _is_int(v):
-                raise TypeError(f"generate: {name} must be an int, got {v!r}")
+                raise TypeError(f"generate: {name} must be an int, got {shown(v)}")
             if v < lo:
                 raise ValueError(f"generate: {name} must be >= {lo}, got {v}")
 
@@ -237,41 +249,41 @@ class GenerationConfig:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"generate: {name} must be True or False, got {getattr(self, name)!r}")
         if self.output_logits is not None and not isinstance(self.output_logits, bool):
-            raise TypeError(f"generate: output_logits must be True, False or None, got {self.output_logits!r}")
+            raise TypeError(f"generate: output_logits must be True, False or None, got {shown(self.output_logits)}")
         if self.early_stopping not in (True, False, "never") or isinstance(self.early_stopping, (int, float)) and \
                 not isinstance(self.early_stopping, bool):
-            raise ValueError(f"generate: early_stopping must be True, False or 'never', got {self.early_stopping!r}")
+            raise ValueError(f"generate: early_stopping must be True, False or 'never', got {shown(self.early_stopping)}")
         for name, lo_open in (("temperature", 0.0), ("repetition_penalty", 0.0)):
             v = getattr(self, name)
             if v is None:
                 continue
             if not _is_number(v) or not math.isfinite(v) or v <= lo_open:
-                raise ValueError(f"generate: {name} must be a finite number > 0, got {v!r}")
+                raise ValueError(f"generate: {name} must be a finite number > 0, got {shown(v)}")
         if self.top_p is not None and (not _is_number(self.top_p) or not 0.0 <= self.top_p <= 1.0):
-            raise ValueError(f"generate: top_p must be a number in [0, 1], got {self.top_p!r}")
+            raise ValueError(f"generate: top_p must be a number in [0, 1], got {shown(self.top_p)}")
         if not _is_number(self.length_penalty) or not math.isfinite(self.length_penalty):
-            raise ValueError(f"generate: length_penalty must be a finite number, got {self.length_penalty!r}")
+            raise ValueError(f"generate: length_penalty must be a finite number, got {shown(self.length_penalty)}")
         for name in ("pad_token_id", "bos_token_id", "forced_bos_token_id"):
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v < 0):
-                raise ValueError(f"generate: {name} must be a non-negative int or None, got {v!r}")
+                raise ValueError(f"generate: {name} must be a non-negative int or None, got {shown(v)}")
         if self.decoder_start_token_id is not None and (not _is_int(self.decoder_start_token_id)
                                                        or self.decoder_start_token_id < 0):
             raise ValueError("generate: decoder_start_token_id must be a non-negative int or None (a per-row list "
-                             f"is not supported), got {self.decoder_start_token_id!r}")
+                             f"is not supported), got {shown(self.decoder_start_token_id)}")
         for name in ("eos_token_id", "forced_eos_token_id"):
             v = getattr(self, name)
             ids = v if isinstance(v, (list, tuple)) else [v] if v is not None else []
             if any(not _is_int(i) or i < 0 for i in ids) or (isinstance(v, (list, tuple)) and not ids):
                 raise ValueError(f"generate: {name} must be a non-negative int, a non-empty list of them, or None, "
-                                 f"got {v!r}")
+                                 f"got {shown(v)}")
         if self.bad_words_ids is not None:
             b = self.bad_words_ids
             if not isinstance(b, (list, tuple)) or not b or any(not isinstance(s, (list, tuple)) or not s for s in b) \
                     or any(not _is_int(t) or t < 0 for s in b for t in s):
                 raise ValueError(f"generate: bad_words_ids must be a non-empty list of non-empty lists of "
-                                 f"non-negative token ids, got {b!r}")
-        if self.num_return_sequences != 1:
+                                 f"non-negative token ids, got {shown(b)}")
+        if complete and self.num_return_sequences != 1:
             if self.num_beams == 1 and not self.do_sample:
                 raise ValueError(f"generate: num_return_sequences={self.num_return_sequences} needs num_beams > 1 "
                                  "or do_sample=True (greedy search returns one sequence per input)")

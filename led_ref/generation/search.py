@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import inputs
 from ..attention import softmax
+from ..errors import check_allocation
 from ..outputs import GenerateBeamEncoderDecoderOutput, GenerateEncoderDecoderOutput
 from .config import GenerationConfig
 from .processors import draw_tokens, log_softmax, process_scores
@@ -316,6 +317,19 @@ def resolve_generation_config(model, generation_config=None, **kwargs) -> Tuple[
     return gc, unused
 
 
+def check_decoder_length(gc: GenerationConfig, config, prompt_len: int = 1) -> None:
+    """ValueError, before any decoding step, when the requested length passes the decoder's position limit."""
+    max_positions = getattr(config, "max_decoder_position_embeddings", None)
+    length = gc.max_new_tokens + prompt_len if gc.max_new_tokens is not None else gc.max_length
+    if max_positions is not None and length > max_positions:
+        # the decoder has no position embedding past max_positions
+        raise ValueError(
+            f"generate: max_new_tokens / max_length ask for {length} decoder positions (counting the start token), "
+            f"more than the decoder's max_decoder_position_embeddings={max_positions}; use max_new_tokens <= "
+            f"{max_positions - prompt_len}"
+        )
+
+
 def generate(model, input_ids, attention_mask=None, global_attention_mask=None, generation_config=None, *,
              global_attention: Optional[str] = None, streamer=None, seed: Optional[int] = None,
              generator: Optional[np.random.Generator] = None, step_callback: Optional[Callable[[int, int], None]] = None,
@@ -392,6 +406,7 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
         raise ValueError(f"generate: max_length={gc.max_length} leaves no room to generate: the decoder starts with "
                          f"{prompt_len} token (decoder_start_token_id) which counts toward max_length; use "
                          "max_length >= 2 or max_new_tokens >= 1")
+    check_decoder_length(gc, steps.config)
     if gc.num_beams > 1 and streamer is not None:
         raise ValueError("generate: streamer works with num_beams=1 only (beam hypotheses change until the end); "
                          "use step_callback for progress")
@@ -405,8 +420,12 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
             raise TypeError(f"generate: generator must be a numpy.random.Generator, got {type(generator).__name__}")
         rng = generator if generator is not None else np.random.default_rng(seed)
 
-    hidden, enc_mask = steps.encode(input_ids, attention_mask, global_attention_mask)
     expand = gc.num_beams if gc.num_beams > 1 else gc.num_return_sequences
+    d_model, vocab = getattr(steps.config, "d_model", 0), vocab_size or 0
+    # every row is expanded num_beams / num_return_sequences times: encoder states and per-step logits
+    check_allocation(8 * batch * expand * (src_len * d_model + 2 * vocab),
+                     f"generate with batch {batch} x {expand} (num_beams / num_return_sequences)")
+    hidden, enc_mask = steps.encode(input_ids, attention_mask, global_attention_mask)
     stepper = _Stepper(steps, np.asarray(hidden), np.asarray(enc_mask), expand, gc.use_cache)
     dec = np.full((batch * expand, prompt_len), start_id, dtype=np.int64)
 

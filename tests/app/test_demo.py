@@ -111,7 +111,7 @@ def test_main_job_uses_the_checkpoint_generation_defaults_on_both_backends(tmp_p
     "kwargs, exc, fragment",
     [
         (dict(max_input_tokens=5000), ValueError, "exceeds the model's max_encoder_position_embeddings (1024)"),
-        (dict(file="/nonexistent/file.txt"), FileNotFoundError, "No such file"),
+        (dict(file="/nonexistent/file.txt"), FileNotFoundError, "file.txt: no such file"),
     ],
 )
 def test_demo_bad_input(kwargs, exc, fragment):
