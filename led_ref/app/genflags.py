@@ -78,9 +78,10 @@ def resolved_generation_config(model_dir, kwargs) -> GenerationConfig:
     return gc
 
 
-def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=None):
+def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=None, threads=None):
     """The model for ``backend``: led_ref's NumPy model, or ONNX Runtime over an exported directory (loaded
-    lazily: the export extra is only needed for ``onnx``)."""
+    lazily: the export extra is only needed for ``onnx``). ``threads``: ONNX Runtime's intra-op threads (several
+    workers on one machine must not each take every core); the NumPy backend follows OMP_NUM_THREADS."""
     if backend == "onnx":
         if dtype != "float32":
             raise ValueError("--dtype applies to the numpy backend only (the ONNX export fixes its dtype)")
@@ -88,7 +89,13 @@ def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=Non
             from ..export.ort import OrtLEDForConditionalGeneration
         except ImportError as exc:
             raise ImportError(f"--backend onnx needs the export extra (pip install -e '.[export]'): {exc}") from None
-        return OrtLEDForConditionalGeneration.from_pretrained(model_dir)
+        options = None
+        if threads:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = int(threads)
+        return OrtLEDForConditionalGeneration.from_pretrained(model_dir, session_options=options)
     if backend != "numpy":
         raise ValueError(f"--backend must be numpy or onnx, got {backend!r}")
     from ..model import LEDForConditionalGeneration

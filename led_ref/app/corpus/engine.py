@@ -94,13 +94,13 @@ def checked_generation_config(spec: JobSpec):
 class Summarizer:
     """Loads the tokenizer and model once, then summarizes batches of token ids."""
 
-    def __init__(self, spec: JobSpec, tokenizer=None, model=None):
+    def __init__(self, spec: JobSpec, tokenizer=None, model=None, threads=None):
         from ...tokenizer import LEDTokenizerFast
 
         self.spec = spec
         self.gc = checked_generation_config(spec)
         self.tokenizer = tokenizer or LEDTokenizerFast.from_pretrained(spec.model_dir)
-        self.model = model or load_backend(spec.model_dir, spec.backend, spec.dtype)
+        self.model = model or load_backend(spec.model_dir, spec.backend, spec.dtype, threads=threads)
         eos = self.gc.eos_token_id
         self.eos_ids = set(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None)
         self.pad_id = int(self.tokenizer.pad_token_id)

@@ -52,7 +52,7 @@ class _Tally:
 def summarize_corpus(input_path, output_path, spec: JobSpec, *, engine="local", id_field="id", text_field="text",
                      max_input_tokens=None, truncate=True, batch_tokens=DEFAULT_BATCH_TOKENS, one_at_a_time=False,
                      resume=False, overwrite=False, num_actors=2, ray_address=None, ray_timeout=30.0,
-                     ray_num_cpus=None, progress=None, log=None, _fault=None):
+                     ray_num_cpus=None, ray_cpus_per_actor=1, progress=None, log=None, _fault=None):
     """Run the job; returns a dict of counts (documents, ok, failed, skipped, input_tokens, seconds, tokens_per_s).
 
     ``_fault``: test hook for the Ray engine (see ray_engine.run_batches).
@@ -62,16 +62,21 @@ def summarize_corpus(input_path, output_path, spec: JobSpec, *, engine="local", 
         raise ValueError(f"--engine must be local or ray, got {engine!r}")
     if batch_tokens is None or batch_tokens < 1:
         raise ValueError(f"--batch-tokens must be >= 1, got {batch_tokens}")
-    if engine == "ray" and (num_actors is None or num_actors < 1):
-        raise ValueError(f"--num-actors must be >= 1, got {num_actors}")
+    if engine == "ray":
+        for flag, value in (("--num-actors", num_actors), ("--ray-cpus-per-actor", ray_cpus_per_actor)):
+            if value is None or value < 1:
+                raise ValueError(f"{flag} must be >= 1, got {value}")
+        if ray_timeout is None or not ray_timeout > 0:
+            raise ValueError(f"--ray-timeout must be > 0 seconds, got {ray_timeout}")
     if not os.path.isdir(spec.model_dir):
         raise FileNotFoundError(f"--model {spec.model_dir}: not a directory (expected a checkpoint directory)")
     if engine == "ray":
-        from .ray_engine import require_ray
+        from .ray_engine import check_address, require_ray
 
         require_ray()  # one line with the install command, before any work
+        check_address(ray_address, ray_timeout)
+    check_output(output_path, resume, overwrite)  # refuse before reading INPUT and loading the model
     docs = read_documents(input_path, id_field, text_field)
-    check_output(output_path, resume, overwrite)  # refuse before loading the model
     if engine == "local":
         worker = Summarizer(spec)
         tokenizer, gc = worker.tokenizer, worker.gc
@@ -133,8 +138,13 @@ def summarize_corpus(input_path, output_path, spec: JobSpec, *, engine="local", 
             else:
                 from .ray_engine import run_batches
 
-                run_batches(spec, batches, write, num_actors=num_actors, address=ray_address, timeout=ray_timeout,
-                            num_cpus=ray_num_cpus, log=log, _fault=_fault)
+                fault = None
+                if _fault:  # test hook: ids -> document indices
+                    fault = {k: [i for i, d in enumerate(pending) if d.id in _fault.get(k, ())]
+                             for k in ("always", "once")}
+                    fault["marker_dir"] = _fault.get("marker_dir")
+                run_batches(spec, batches, write, num_actors=num_actors, address=ray_address, num_cpus=ray_num_cpus,
+                            cpus_per_actor=ray_cpus_per_actor, log=log, _fault=fault)
         finally:
             bar.close()
     seconds = time.perf_counter() - tally.start
@@ -181,6 +191,8 @@ def add_cli_arguments(parser) -> None:
                         help="Ray: seconds to wait for the cluster at --ray-address (default 30)")
     parser.add_argument("--ray-num-cpus", type=int, default=None,
                         help="Ray: CPUs of the local Ray instance (default: --num-actors)")
+    parser.add_argument("--ray-cpus-per-actor", type=int, default=1,
+                        help="Ray: CPUs each actor reserves (and its ONNX Runtime threads; default 1)")
     parser.add_argument("--evaluate", action="store_true", help="then score OUTPUT with ROUGE (led-ref evaluate)")
     parser.add_argument("--references", default=None, metavar="FILE",
                         help="--evaluate: reference summaries (id, summary); default: INPUT with --references-field")
@@ -208,7 +220,8 @@ def run_cli(args) -> int:
                      max_input_tokens=args.max_input_tokens, truncate=not args.no_truncation,
                      batch_tokens=args.batch_tokens, one_at_a_time=args.one_at_a_time, resume=args.resume,
                      overwrite=args.overwrite, num_actors=args.num_actors, ray_address=args.ray_address,
-                     ray_timeout=args.ray_timeout, ray_num_cpus=args.ray_num_cpus)
+                     ray_timeout=args.ray_timeout, ray_num_cpus=args.ray_num_cpus,
+                     ray_cpus_per_actor=args.ray_cpus_per_actor)
     if args.evaluate:
         from .evaluate import run_evaluation
 
