@@ -38,6 +38,24 @@ SUBCOMMANDS = {
         "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
         ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --opset 17 --fp16"],
     ),
+    "summarize": (
+        "led_ref.app.corpus.summarize",
+        "summarize a corpus (JSONL or a directory of .txt) into JSONL: batched, resumable, local or on Ray",
+        [
+            "python -m led_ref summarize --model ./my-led corpus.jsonl -o summaries.jsonl",
+            "python -m led_ref summarize --model ./my-led -o demo.jsonl --evaluate   # bundled demo corpus",
+            "python -m led_ref summarize --model ./my-led-onnx --backend onnx docs/ -o out.jsonl --resume",
+            "python -m led_ref summarize --model ./my-led corpus.jsonl -o out.jsonl --engine ray --num-actors 4",
+        ],
+    ),
+    "evaluate": (
+        "led_ref.app.corpus.evaluate",
+        "ROUGE-1/2/L/Lsum (rouge-score, bootstrap 95% intervals) of summaries against references",
+        [
+            "python -m led_ref evaluate summaries.jsonl references.jsonl",
+            "python -m led_ref evaluate summaries.jsonl corpus.jsonl --references-field abstract --json rouge.json",
+        ],
+    ),
     "bench": (
         "led_ref.app.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
@@ -98,6 +116,8 @@ def build_parser(chosen=None):
 
 
 def _install_hint(exc):
+    if isinstance(exc, ImportError) and "pip install" in str(exc):
+        return ""  # the message already says what to install
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in ("torch", "onnx", "onnxruntime"):
         return " (this needs the export extra: pip install 'led-ref[export]')"
     return ""
