@@ -106,7 +106,7 @@ def _wrappers():
                 enc = self.model.encoder(input_ids, attention_mask, global_attention_mask)
                 dec, _ = self.model.decoder(self.model.shift_tokens_right(input_ids), enc, attention_mask)
                 return dec, enc
-            out = self.model(input_ids, attention_mask, global_attention_mask)
+            out = self.model.export_forward(input_ids, attention_mask, global_attention_mask)
             return out if isinstance(out, tuple) else (out,)
 
     return Encoder, Decoder, DecoderWithPast, Head
