@@ -8,6 +8,7 @@ length, P cached decoder length, D d_model, H heads, hd head size, x global toke
 
 import numpy as np
 
+from . import threads
 from .activations import get_activation
 from . import inputs
 from .heads import get_head
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 LAYER_NORM_EPS = 1e-5
-FFN_ROWS = 1024  # rows per feed-forward chunk: bounds the (rows, ffn_dim) intermediate
+FFN_ROWS = 256  # rows per feed-forward chunk: bounds the (rows, ffn_dim) intermediate; one piece of work each
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,23 +59,36 @@ def layer_norm(p, x, eps=LAYER_NORM_EPS):
 
 
 def feed_forward(p, x, act):
-    """fc2(act(fc1(x))), in row chunks so the (rows, ffn_dim) intermediate stays small."""
+    """fc2(act(fc1(x))), in row chunks (spread over led_ref.threads) so the (rows, ffn_dim) intermediate stays small."""
     lead, dim = x.shape[:-1], x.shape[-1]
     flat = x.reshape(-1, dim)
     out = np.empty((flat.shape[0], p["fc2"]["weight"].shape[0]), dtype=x.dtype)
-    for r in range(0, flat.shape[0], FFN_ROWS):
-        out[r : r + FFN_ROWS] = linear(p["fc2"], act(linear(p["fc1"], flat[r : r + FFN_ROWS])))
+
+    def chunk(rows):
+        out[rows] = linear(p["fc2"], act(linear(p["fc1"], flat[rows])))
+
+    threads.parallel_rows(chunk, flat.shape[0], FFN_ROWS)
     return out.reshape(*lead, -1)
 
 
 def encoder_layer(p, x, mask_kind, window, n_heads, act, output_attentions=False):
-    """Post-LN encoder layer: LN(x + attn(x)), then LN(x + ffn(x)) (spec/SPEC.md#encoder-layer)."""
+    """Post-LN encoder layer: LN(x + attn(x)), then LN(x + ffn(x)) (spec/SPEC.md#encoder-layer).
+
+    Everything after the attention is row-wise, so it runs as one piece per row chunk (led_ref.threads).
+    """
     attn, local_probs, global_probs = longformer_self_attention(
         p["self_attn"]["longformer_self_attn"], x, mask_kind, window, n_heads, output_attentions
     )
-    x = layer_norm(p["self_attn_layer_norm"], x + linear(p["self_attn"]["output"], attn))
-    x = layer_norm(p["final_layer_norm"], x + feed_forward(p, x, act))
-    return x, local_probs, global_probs
+    dim = x.shape[-1]
+    flat, attn = x.reshape(-1, dim), attn.reshape(-1, dim)
+    out = np.empty_like(flat)
+
+    def chunk(rows):
+        h = layer_norm(p["self_attn_layer_norm"], flat[rows] + linear(p["self_attn"]["output"], attn[rows]))
+        out[rows] = layer_norm(p["final_layer_norm"], h + linear(p["fc2"], act(linear(p["fc1"], h))))
+
+    threads.parallel_rows(chunk, flat.shape[0], FFN_ROWS)
+    return out.reshape(x.shape), local_probs, global_probs
 
 
 def _token_embeddings(params):
@@ -100,6 +114,7 @@ def _input_embeddings(params, config, input_ids, inputs_embeds, ids_name, embeds
     input_ids = inputs.token_ids(ids_name, input_ids, config.vocab_size)
     return input_ids, embed[input_ids]
 
+@threads.in_region
 def encoder(params, config, input_ids=None, attention_mask=None, global_attention_mask=None, inputs_embeds=None,
             output_attentions=False, output_hidden_states=False, layer_callback=None):
     """LED encoder (spec/SPEC.md#encoder): merge masks, pad to the window, embed, layers, unpad.
@@ -225,6 +240,7 @@ def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None
     return x, self_probs, cross_probs, present
 
 
+@threads.in_region
 def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None,
             decoder_attention_mask=None, past_key_values=None, inputs_embeds=None, use_cache=None,
             output_attentions=False, output_hidden_states=False):
