@@ -103,7 +103,7 @@ def build_parser(chosen=None):
     for name, (module_name, help_text, examples) in SUBCOMMANDS.items():
         p = sub.add_parser(
             name,
-            help=help_text,
+            help=help_text.replace("%", "%%"),  # argparse %-formats help strings
             description=help_text,
             epilog="examples:\n" + "\n".join("  " + e for e in examples),
             formatter_class=argparse.RawDescriptionHelpFormatter,
