@@ -171,7 +171,7 @@ def check_decoder_length(past_length, length, max_positions):
     """ValueError when cached + new decoder positions exceed max_decoder_position_embeddings."""
     if past_length + length > max_positions:
         raise ValueError(
-            f"decoder length {past_length + length} (cached {past_length} + new {length}) exceeds "
+            f"decoder_input_ids: decoder length {past_length + length} (cached {past_length} + new {length}) exceeds "
             f"max_decoder_position_embeddings={max_positions}"
         )
 
