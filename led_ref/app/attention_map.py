@@ -19,7 +19,7 @@ import numpy as np
 
 FIG_PX = (1000, 900)  # the PNG's size in pixels (width, height)
 DEFAULT_TOKENS = 2048
-MAX_PIXELS = 900  # larger matrices are max-pooled to at most this many cells per side before drawing
+MAX_PIXELS = 600  # larger matrices are max-pooled to at most this many cells per side before drawing
 
 
 def add_cli_arguments(parser):
@@ -218,10 +218,11 @@ def draw(matrix, path, global_positions, n_real, title=""):
                    extent=ext, interpolation="nearest")
     fig.colorbar(im, cax=cax, label="attention probability (log scale; white = not attended)")
     for p in global_positions:  # global tokens: markers on both axes
-        ax.plot([p], [-0.5], marker="v", color="red", markersize=9, clip_on=False)
-        ax.plot([-0.5], [p], marker=">", color="red", markersize=9, clip_on=False)
-    ax.set_xlim(ext[0], ext[1])
-    ax.set_ylim(ext[2], ext[3])
+        ax.plot([p], [-0.5 - 0.01 * n], marker="v", color="red", markersize=9, clip_on=False)
+        ax.plot([-0.5 - 0.01 * n], [p], marker=">", color="red", markersize=9, clip_on=False)
+    margin = 0.01 * n  # so that row/column 0 (the usual global token) is not hidden by the frame
+    ax.set_xlim(ext[0] - margin, ext[1])
+    ax.set_ylim(ext[2], ext[3] - margin)
     ax.set_xlabel("key position")
     ax.set_ylabel("query position")
     labels = ", ".join(map(str, global_positions[:8])) + (" ..." if len(global_positions) > 8 else "")

@@ -96,10 +96,12 @@ def test_parse_lengths():
 def test_scaling_json_has_one_entry_per_length_and_backend_without_matplotlib(tmp_path):
     """The run itself needs no matplotlib (blocked here); the PNG is then drawn from its JSON."""
     out = tmp_path / "scaling.json"
+    env = dict(_no_matplotlib_env(tmp_path), LED_REF_PROGRESS="1")  # draw the bar over lengths on the pipe
     r = _led_ref("bench", "--scaling", "--quick", "--lengths", "64,128", "--backends", "numpy,hf",
-                 "--json", str(out), env=_no_matplotlib_env(tmp_path))
+                 "--json", str(out), env=env)
     assert r.returncode == 0, r.stderr
     assert "fitted log-log slope" in r.stdout and "matplotlib" not in r.stderr
+    assert "] 2/2 lengths" in r.stderr  # the progress bar counted both lengths
     data = json.loads(out.read_text())
     assert [(e["length"], e["backend"]) for e in data["entries"]] == [(64, "numpy"), (64, "hf"), (128, "numpy"),
                                                                         (128, "hf")]
@@ -115,6 +117,22 @@ def test_scaling_json_has_one_entry_per_length_and_backend_without_matplotlib(tm
         png = tmp_path / "scaling.png"
         assert scaling.plot_scaling(data, str(png)) == scaling.FIG_PX
         assert _png_pixels(png) == scaling.FIG_PX
+
+
+@pytest.mark.slow
+@pytest.mark.export
+def test_scaling_onnx_rows(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("torch")
+    out = tmp_path / "scaling.json"
+    r = _led_ref("bench", "--scaling", "--quick", "--lengths", "64,128", "--backends", "numpy,onnx",
+                 "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert [(e["length"], e["backend"]) for e in data["entries"]] == [(64, "numpy"), (64, "onnx"), (128, "numpy"),
+                                                                        (128, "onnx")]
+    assert all(e["error"] is None and e["seconds"] > 0 for e in data["entries"]), data["entries"]
+    assert data["slopes"]["onnx"]["seconds"] is not None
 
 
 @needs_mpl
