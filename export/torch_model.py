@@ -22,18 +22,32 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from led_ref import activations
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 
-ACTIVATIONS = {
+# Every activation of led_ref.activations (ACT2FN, the one table), in torch, with that module's constants;
+# an alias (SAME_AS) is its target's function.
+_A = activations
+_TORCH_FUNCTIONS = {
     "gelu": lambda x: F.gelu(x),
-    "relu": F.relu,
     "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_fast": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_fast": lambda x: 0.5 * x * (1.0 + torch.tanh(x * _A.GELU_FAST_SCALE * (1.0 + _A.GELU_TANH_CUBIC * x * x))),
+    "quick_gelu": lambda x: x * torch.sigmoid(_A.QUICK_GELU_SCALE * x),
+    "gelu_10": lambda x: torch.clamp(F.gelu(x), -_A.GELU_10_BOUND, _A.GELU_10_BOUND),
+    "laplace": lambda x: 0.5 * (1.0 + torch.erf((x - _A.LAPLACE_MU) / (_A.LAPLACE_SIGMA * math.sqrt(2.0)))),
+    "relu": F.relu,
+    "relu2": lambda x: torch.square(F.relu(x)),
+    "relu6": lambda x: torch.clamp(x, 0.0, _A.RELU6_BOUND),
+    "leaky_relu": lambda x: F.leaky_relu(x, _A.LEAKY_RELU_SLOPE),
+    "sigmoid": torch.sigmoid,
     "silu": F.silu,
-    "swish": F.silu,
+    "mish": F.mish,
     "tanh": torch.tanh,
+    "linear": lambda x: x,
 }
+ACTIVATIONS = {name: _TORCH_FUNCTIONS[_A.SAME_AS.get(name, name)] for name in _A.ACT2FN
+               if _A.SAME_AS.get(name, name) in _TORCH_FUNCTIONS}
+
 
 def _cfg(config, name, default=None):
     value = config.get(name, default) if isinstance(config, dict) else getattr(config, name, default)
@@ -56,8 +70,15 @@ def layer_attention_windows(config):
 def _activation(config):
     name = _cfg(config, "activation_function", "gelu")
     if name not in ACTIVATIONS:
-        raise ValueError(f"config.activation_function={name!r} is not supported; known: {sorted(ACTIVATIONS)}")
+        raise ValueError(f"activation_function {name!r} has no torch graph, so this checkpoint cannot be exported "
+                         f"(exportable: {', '.join(sorted(ACTIVATIONS))})")
     return ACTIVATIONS[name]
+
+
+def check_exportable(config):
+    """ValueError, before anything is built or written, for a config the torch graph cannot express."""
+    _activation(config)
+    layer_attention_windows(config)
 
 
 def _shape(x, dim):
