@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from led_ref import activations
+from led_ref.inputs import MaskKind, merge_masks, padded_length
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 
 # Every activation of led_ref.activations (ACT2FN, the one table), in torch, with that module's constants;
@@ -81,6 +82,12 @@ def check_exportable(config):
     layer_attention_windows(config)
 
 
+def position_ids(ids_row, past_length=0):
+    """(T,) positions past_length .. past_length + T - 1 of a (T,) row, computed in the graph (a cumsum keeps
+    T dynamic); led_ref.inputs.position_ids is the rule."""
+    return torch.cumsum(torch.ones_like(ids_row), 0) - 1 + past_length
+
+
 def _shape(x, dim):
     """x.shape[dim] as a 0-dim int64 tensor, so arithmetic on it stays in the traced graph."""
     return torch._shape_as_tensor(x)[dim]
@@ -104,11 +111,17 @@ class LEDEncoderSelfAttention(nn.Module):
         self.query, self.key, self.value = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.query_global, self.key_global, self.value_global = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.w = layer_attention_windows(config)[layer_id] // 2  # one-sided window
+        self.max_window = max(layer_attention_windows(config))
         w = self.w
         i = torch.arange(w)[:, None]
         j = torch.arange(3 * w)[None, :]
         # query i of a block sees key j of [prev, own, next] blocks iff |(j - w) - i| <= w
         self.register_buffer("band", (j >= i) & (j <= i + 2 * w), persistent=False)
+
+    def padded_length(self, L):
+        """The working length for L tokens (a 0-dim tensor in the graph): the encoder's pad-to-window rule,
+        then (a no-op whenever HF can run the config) up to a multiple of this layer's block w."""
+        return padded_length(padded_length(L, self.max_window), self.w)
 
     def _split_heads(self, x):  # (B, L, D) -> (B, H, L, d)
         return x.reshape(x.shape[0], -1, self.num_heads, self.head_dim).transpose(1, 2)
@@ -129,9 +142,9 @@ class LEDEncoderSelfAttention(nn.Module):
         kg = self._split_heads(torch.gather(k, 1, gi))[:, :, None]  # (B, H, 1, x, d)
         vg = self._split_heads(torch.gather(v, 1, gi))[:, :, None]
 
-        # pad to a multiple of w inside the graph: gather with clamped positions; padded keys are
-        # masked below and padded queries are dropped at the end
-        nb = (L + (w - 1)) // w
+        # pad to the window inside the graph (led_ref.inputs.padded_length, as the NumPy encoder): gather with
+        # clamped positions; padded keys are masked below and padded queries are dropped at the end
+        nb = self.padded_length(L) // w
         pos = torch.arange(nb * w, device=h.device)  # (Lp,)
         in_range = pos < L
         src = torch.minimum(pos, L - 1)
@@ -279,10 +292,12 @@ class LEDEncoder(nn.Module):
 
     def forward(self, input_ids, attention_mask, global_attention_mask):
         """(B, S) int64 x3 -> last_hidden_state (B, S, D) (spec/SPEC.md#encoder)."""
-        # HF's merge: 0 padding, 1 local, 2 global (a global flag on padding stays padding)
-        merged = attention_mask.to(torch.int64) * (global_attention_mask.to(torch.int64) + 1)
-        is_masked, is_local, is_global = merged == 0, merged == 1, merged == 2
-        positions = torch.cumsum(torch.ones_like(input_ids), 1)[0] - 1  # (S,)
+        # HF's merge (led_ref.inputs): a global flag on padding stays padding
+        merged = merge_masks(attention_mask.to(torch.int64), global_attention_mask.to(torch.int64))
+        is_masked = merged == int(MaskKind.PADDING)
+        is_local = merged == int(MaskKind.LOCAL)
+        is_global = merged == int(MaskKind.GLOBAL)
+        positions = position_ids(input_ids[0])  # (S,)
         h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(positions))
         glob = global_slots(is_global)
         for layer in self.layers:
@@ -353,7 +368,7 @@ class LEDDecoder(nn.Module):
         caches; past: per layer (self_k, self_v, cross_k, cross_v) or None.
         Returns (hidden (B, T, D), present per layer (self_k, self_v, cross_k, cross_v))."""
         P = _shape(past[0][0], 2) if past is not None else torch.zeros((), dtype=torch.int64)
-        t = torch.cumsum(torch.ones_like(input_ids[0]), 0) - 1  # (T,)
+        t = position_ids(input_ids[0])  # (T,) from 0; absolute positions P + t
         h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(t + P))
         dtype = h.dtype
         # query t (absolute position P + t) sees key j iff j <= P + t

@@ -473,3 +473,27 @@ def test_export_validates_for_every_activation(tmp_path, activation):
     make_checkpoint(ckpt, "lm", seed=6, activation_function=activation)
     result = onnx_export.export_checkpoint(ckpt, out, log=lambda s: None)
     assert result["errors"] and max(result["errors"].values()) <= TOLERANCE["float32"]
+
+
+# -- the torch graph computes led_ref.inputs' rules ------------------------------------------------------------------
+def test_torch_graph_follows_the_input_rules(torch_models):
+    from led_ref import inputs
+    from led_ref.export.torch_model import position_ids
+
+    tmodel, _ = torch_models[np.float32]
+    window = max(TINY["attention_window"])
+    for layer in tmodel.led.encoder.layers:
+        attn = layer.self_attn.longformer_self_attn
+        for length in range(1, 3 * window + 2):
+            assert int(attn.padded_length(torch.tensor(length))) == inputs.padded_length(length, window), length
+    for length, past in ((1, 0), (7, 0), (1, 5), (3, 9)):
+        got = position_ids(torch.zeros(length, dtype=torch.int64), past).numpy()
+        np.testing.assert_array_equal(got, inputs.position_ids(length, past))
+    labels = np.array([[5, -100, 7, 8], [-100, 9, -100, 2]])
+    np.testing.assert_array_equal(tmodel.led.shift_tokens_right(torch.from_numpy(labels)).numpy(),
+                                  inputs.shift_tokens_right(labels, TINY.get("pad_token_id", 1), 2))
+    att = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    glob = np.array([[1, 0, 0, 1, -1], [0, 1, 0, 0, 1]])
+    np.testing.assert_array_equal(inputs.merge_masks(torch.from_numpy(att), torch.from_numpy(glob)).numpy(),
+                                  inputs.merge_masks(att, glob))
+    np.testing.assert_array_equal(inputs.merge_masks(att, glob), [[2, 1, 1, 0, 0], [1, 2, 1, 1, 2]])
