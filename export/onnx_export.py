@@ -11,8 +11,6 @@ from ``export/torch_model.py`` through torch's TorchScript-based exporter (``dyn
 keeps shape arithmetic computed in the graph.
 """
 
-import hashlib
-import json
 import os
 import shutil
 import warnings
@@ -23,10 +21,15 @@ from led_ref.generation import LEDStepModel
 from led_ref.heads import GENERATION_HEAD, get_head, head_of_config
 from led_ref.tolerances import relative_error, tolerance
 
-ENCODER_FILE = "encoder_model.onnx"
-DECODER_FILE = "decoder_model.onnx"
-DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx"
-MODEL_FILE = "model.onnx"
+from .files import (  # noqa: F401  (file names and fingerprint, importable from here as before)
+    ARCH_FIELDS,
+    DECODER_FILE,
+    DECODER_WITH_PAST_FILE,
+    ENCODER_FILE,
+    MODEL_FILE,
+    config_fingerprint,
+)
+
 DEFAULT_OPSET = 17
 MIN_OPSET = 14  # Trilu-free, but needs opset >= 14 for int64 Cumsum / Range shapes used here
 
@@ -40,27 +43,6 @@ COPIED_FILES = (
     "special_tokens_map.json",
     "added_tokens.json",
 )
-
-# config fields that fix the graphs; their hash is stored in every exported file
-ARCH_FIELDS = (
-    "vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
-    "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "activation_function",
-    "max_encoder_position_embeddings", "max_decoder_position_embeddings", "pad_token_id",
-    "eos_token_id", "decoder_start_token_id",
-)
-
-
-def config_fingerprint(config):
-    """sha256 of the architecture fields (and per-layer windows) of ``config``: ties ONNX files to a config."""
-    # core only (no torch): the ONNX Runtime backend computes this when it loads an export
-    from led_ref.config import LEDConfig
-
-    if isinstance(config, dict):
-        config = LEDConfig.from_dict(config)
-    data = {name: getattr(config, name) for name in ARCH_FIELDS}
-    data["attention_window"] = config.layer_attention_windows()
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
 
 detect_head = head_of_config  # the head of a checkpoint (led_ref.heads)
 
@@ -161,10 +143,11 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
     of its three graphs (the benchmark exports only the encoder)."""
     import torch
 
-    from .torch_model import build_torch_model, layer_attention_windows
+    from .torch_model import build_torch_model, check_exportable, layer_attention_windows
 
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise ValueError(f"--opset {opset}: must be an int >= {MIN_OPSET}")
+    check_exportable(config)
     os.makedirs(out_dir, exist_ok=True)
     if not os.path.isfile(os.path.join(out_dir, "config.json")) and hasattr(config, "save_pretrained"):
         config.save_pretrained(out_dir)
@@ -378,6 +361,9 @@ def export_checkpoint(model_dir, out_dir, opset=DEFAULT_OPSET, fp16=False, valid
         get_head(head)
     except ValueError as exc:
         raise ValueError(f"export: {exc}") from None
+    from .torch_model import check_exportable
+
+    check_exportable(config)  # refused up front: nothing loaded or written yet
     params = load_params(model_dir, config, head, dtype=np.float32)
     files = export_model(config, params, out_dir, head=head, opset=opset, fp16=fp16, log=log)
     copied = copy_side_files(model_dir, out_dir)

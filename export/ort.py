@@ -12,7 +12,7 @@ import numpy as np
 
 from led_ref import inputs
 from led_ref.heads import GENERATION_HEAD, HEADS
-from .onnx_export import (
+from .files import (
     DECODER_FILE,
     DECODER_WITH_PAST_FILE,
     ENCODER_FILE,

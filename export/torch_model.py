@@ -23,18 +23,33 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
+from led_ref import activations
+from led_ref.inputs import MaskKind, merge_masks, padded_length
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 
-ACTIVATIONS = {
+# Every activation of led_ref.activations (ACT2FN, the one table), in torch, with that module's constants;
+# an alias (SAME_AS) is its target's function.
+_A = activations
+_TORCH_FUNCTIONS = {
     "gelu": lambda x: F.gelu(x),
-    "relu": F.relu,
     "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_fast": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_fast": lambda x: 0.5 * x * (1.0 + torch.tanh(x * _A.GELU_FAST_SCALE * (1.0 + _A.GELU_TANH_CUBIC * x * x))),
+    "quick_gelu": lambda x: x * torch.sigmoid(_A.QUICK_GELU_SCALE * x),
+    "gelu_10": lambda x: torch.clamp(F.gelu(x), -_A.GELU_10_BOUND, _A.GELU_10_BOUND),
+    "laplace": lambda x: 0.5 * (1.0 + torch.erf((x - _A.LAPLACE_MU) / (_A.LAPLACE_SIGMA * math.sqrt(2.0)))),
+    "relu": F.relu,
+    "relu2": lambda x: torch.square(F.relu(x)),
+    "relu6": lambda x: torch.clamp(x, 0.0, _A.RELU6_BOUND),
+    "leaky_relu": lambda x: F.leaky_relu(x, _A.LEAKY_RELU_SLOPE),
+    "sigmoid": torch.sigmoid,
     "silu": F.silu,
-    "swish": F.silu,
+    "mish": F.mish,
     "tanh": torch.tanh,
+    "linear": lambda x: x,
 }
+ACTIVATIONS = {name: _TORCH_FUNCTIONS[_A.SAME_AS.get(name, name)] for name in _A.ACT2FN
+               if _A.SAME_AS.get(name, name) in _TORCH_FUNCTIONS}
+
 
 def _cfg(config, name, default=None):
     value = config.get(name, default) if isinstance(config, dict) else getattr(config, name, default)
@@ -57,7 +72,8 @@ def layer_attention_windows(config):
 def _activation(config):
     name = _cfg(config, "activation_function", "gelu")
     if name not in ACTIVATIONS:
-        raise ValueError(f"config.activation_function={name!r} is not supported; known: {sorted(ACTIVATIONS)}")
+        raise ValueError(f"activation_function {name!r} has no torch graph, so this checkpoint cannot be exported "
+                         f"(exportable: {', '.join(sorted(ACTIVATIONS))})")
     return ACTIVATIONS[name]
 
 
@@ -70,6 +86,18 @@ def _dropout(module, x, p):
 def _layer_dropped(module, p):
     """LayerDrop (``encoder_layerdrop``/``decoder_layerdrop``): skip the layer with probability p in training."""
     return module.training and p > 0 and bool(torch.rand([]) < p)
+
+
+def check_exportable(config):
+    """ValueError, before anything is built or written, for a config the torch graph cannot express."""
+    _activation(config)
+    layer_attention_windows(config)
+
+
+def position_ids(ids_row, past_length=0):
+    """(T,) positions past_length .. past_length + T - 1 of a (T,) row, computed in the graph (a cumsum keeps
+    T dynamic); led_ref.inputs.position_ids is the rule."""
+    return torch.cumsum(torch.ones_like(ids_row), 0) - 1 + past_length
 
 
 def _shape(x, dim):
@@ -96,11 +124,17 @@ class LEDEncoderSelfAttention(nn.Module):
         self.query_global, self.key_global, self.value_global = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.attention_dropout = float(_cfg(config, "attention_dropout", 0.0))  # HF: on local+global probs
         self.w = layer_attention_windows(config)[layer_id] // 2  # one-sided window
+        self.max_window = max(layer_attention_windows(config))
         w = self.w
         i = torch.arange(w)[:, None]
         j = torch.arange(3 * w)[None, :]
         # query i of a block sees key j of [prev, own, next] blocks iff |(j - w) - i| <= w
         self.register_buffer("band", (j >= i) & (j <= i + 2 * w), persistent=False)
+
+    def padded_length(self, L):
+        """The working length for L tokens (a 0-dim tensor in the graph): the encoder's pad-to-window rule,
+        then (a no-op whenever HF can run the config) up to a multiple of this layer's block w."""
+        return padded_length(padded_length(L, self.max_window), self.w)
 
     def _split_heads(self, x):  # (B, L, D) -> (B, H, L, d)
         return x.reshape(x.shape[0], -1, self.num_heads, self.head_dim).transpose(1, 2)
@@ -121,9 +155,9 @@ class LEDEncoderSelfAttention(nn.Module):
         kg = self._split_heads(torch.gather(k, 1, gi))[:, :, None]  # (B, H, 1, x, d)
         vg = self._split_heads(torch.gather(v, 1, gi))[:, :, None]
 
-        # pad to a multiple of w inside the graph: gather with clamped positions; padded keys are
-        # masked below and padded queries are dropped at the end
-        nb = (L + (w - 1)) // w
+        # pad to the window inside the graph (led_ref.inputs.padded_length, as the NumPy encoder): gather with
+        # clamped positions; padded keys are masked below and padded queries are dropped at the end
+        nb = self.padded_length(L) // w
         pos = torch.arange(nb * w, device=h.device)  # (Lp,)
         in_range = pos < L
         src = torch.minimum(pos, L - 1)
@@ -278,10 +312,12 @@ class LEDEncoder(nn.Module):
 
     def forward(self, input_ids, attention_mask, global_attention_mask):
         """(B, S) int64 x3 -> last_hidden_state (B, S, D) (spec/SPEC.md#encoder)."""
-        # HF's merge: 0 padding, 1 local, 2 global (a global flag on padding stays padding)
-        merged = attention_mask.to(torch.int64) * (global_attention_mask.to(torch.int64) + 1)
-        is_masked, is_local, is_global = merged == 0, merged == 1, merged == 2
-        positions = torch.cumsum(torch.ones_like(input_ids), 1)[0] - 1  # (S,)
+        # HF's merge (led_ref.inputs): a global flag on padding stays padding
+        merged = merge_masks(attention_mask.to(torch.int64), global_attention_mask.to(torch.int64))
+        is_masked = merged == int(MaskKind.PADDING)
+        is_local = merged == int(MaskKind.LOCAL)
+        is_global = merged == int(MaskKind.GLOBAL)
+        positions = position_ids(input_ids[0])  # (S,)
         h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(positions))
         h = _dropout(self, h, self.dropout)
         glob = global_slots(is_global)
@@ -368,7 +404,7 @@ class LEDDecoder(nn.Module):
         the decoder padding mask (HF adds its inverted mask to the causal one).
         Returns (hidden (B, T, D), present per layer (self_k, self_v, cross_k, cross_v))."""
         P = _shape(past[0][0], 2) if past is not None else torch.zeros((), dtype=torch.int64)
-        t = torch.cumsum(torch.ones_like(input_ids[0]), 0) - 1  # (T,)
+        t = position_ids(input_ids[0])  # (T,) from 0; absolute positions P + t
         h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(t + P))
         dtype = h.dtype
         # query t (absolute position P + t) sees key j iff j <= P + t

@@ -11,7 +11,18 @@ import math
 
 import numpy as np
 
-__all__ = ["ACT2FN", "get_activation", "erf", "gelu", "gelu_new"]
+__all__ = ["ACT2FN", "SAME_AS", "get_activation", "erf", "gelu", "gelu_new"]
+
+# The constants of the definitions below, one home for them: the torch graph (led_ref.export.torch_model)
+# builds its activations from these too.
+GELU_TANH_SCALE = math.sqrt(2.0 / math.pi)  # gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+GELU_TANH_CUBIC = 0.044715
+GELU_FAST_SCALE = 0.7978845608  # gelu_fast: HF's rounded sqrt(2/pi)
+QUICK_GELU_SCALE = 1.702
+GELU_10_BOUND = 10.0
+LAPLACE_MU, LAPLACE_SIGMA = 0.707107, 0.282095
+LEAKY_RELU_SLOPE = 0.01  # torch's default
+RELU6_BOUND = 6.0
 
 
 def _erf_table(width, x_max, degree):
@@ -130,19 +141,19 @@ def _gelu32(x):
 def gelu_new(x):
     """Tanh approximation of GELU (HF "gelu_new", "gelu_pytorch_tanh")."""
     dt = x.dtype.type
-    inner = dt(math.sqrt(2.0 / math.pi)) * (x + dt(0.044715) * x**3)
+    inner = dt(GELU_TANH_SCALE) * (x + dt(GELU_TANH_CUBIC) * x**3)
     return dt(0.5) * x * (dt(1.0) + np.tanh(inner))
 
 
 def gelu_fast(x):
     """HF "gelu_fast": 0.5 x (1 + tanh(x * 0.7978845608 (1 + 0.044715 x^2)))."""
     dt = x.dtype.type
-    return dt(0.5) * x * (dt(1.0) + np.tanh(x * dt(0.7978845608) * (dt(1.0) + dt(0.044715) * x * x)))
+    return dt(0.5) * x * (dt(1.0) + np.tanh(x * dt(GELU_FAST_SCALE) * (dt(1.0) + dt(GELU_TANH_CUBIC) * x * x)))
 
 
 def quick_gelu(x):
     """HF "quick_gelu": x * sigmoid(1.702 x)."""
-    return x * sigmoid(x * x.dtype.type(1.702))
+    return x * sigmoid(x * x.dtype.type(QUICK_GELU_SCALE))
 
 
 def relu(x):
@@ -150,7 +161,7 @@ def relu(x):
 
 
 def relu6(x):
-    return np.clip(x, x.dtype.type(0), x.dtype.type(6))
+    return np.clip(x, x.dtype.type(0), x.dtype.type(RELU6_BOUND))
 
 
 def sigmoid(x):
@@ -179,10 +190,10 @@ def linear(x):
 
 def gelu_10(x):
     """HF "gelu_10": exact GELU clipped to [-10, 10]."""
-    return np.clip(gelu(x), x.dtype.type(-10), x.dtype.type(10))
+    return np.clip(gelu(x), x.dtype.type(-GELU_10_BOUND), x.dtype.type(GELU_10_BOUND))
 
 
-def laplace(x, mu=0.707107, sigma=0.282095):
+def laplace(x, mu=LAPLACE_MU, sigma=LAPLACE_SIGMA):
     """HF "laplace": 0.5 (1 + erf((x - mu) / (sigma sqrt 2)))."""
     dt = x.dtype.type
     return dt(0.5) * (dt(1.0) + erf((x - dt(mu)) / dt(sigma * math.sqrt(2.0))))
@@ -190,7 +201,7 @@ def laplace(x, mu=0.707107, sigma=0.282095):
 
 def leaky_relu(x):
     """HF "leaky_relu" (torch default slope 0.01)."""
-    return np.where(x >= 0, x, x * x.dtype.type(0.01))
+    return np.where(x >= 0, x, x * x.dtype.type(LEAKY_RELU_SLOPE))
 
 
 def relu2(x):
@@ -227,6 +238,10 @@ def gelu_accurate(x):
 
 
 ACT2FN["gelu_accurate"] = gelu_accurate
+
+
+# Names that are another name's function (HF's aliases): a backend implements the right-hand side once.
+SAME_AS = {"gelu_python": "gelu", "gelu_pytorch_tanh": "gelu_new", "gelu_accurate": "gelu_new", "swish": "silu"}
 
 
 def get_activation(name):

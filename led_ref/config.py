@@ -12,18 +12,14 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Union
 
+from .activations import ACT2FN
 from .errors import read_json, shown
 
 CONFIG_NAME = "config.json"
 
-# Canonical list of activation names LED accepts: the keys of HF 4.46.3's ACT2CLS
-# (transformers/activations.py). led_ref/activations.py implements them (ACT2FN); when that
-# module exists its keys are what validation uses, so the two cannot drift silently.
-ACTIVATION_NAMES = (
-    "gelu", "gelu_10", "gelu_fast", "gelu_new", "gelu_python", "gelu_pytorch_tanh",
-    "gelu_accurate", "laplace", "leaky_relu", "linear", "mish", "quick_gelu", "relu",
-    "relu2", "relu6", "sigmoid", "silu", "swish", "tanh",
-)
+# Activation names LED accepts: the keys of HF 4.46.3's ACT2CLS (transformers/activations.py), which
+# led_ref.activations implements (ACT2FN is the one table).
+ACTIVATION_NAMES = tuple(ACT2FN)
 
 # LEDConfig.__init__ arguments and their HF defaults (configuration_led.py).
 LED_DEFAULTS: Dict[str, Any] = {
@@ -143,14 +139,8 @@ _FIELDS = tuple(LED_DEFAULTS) + tuple(COMMON_DEFAULTS)
 
 
 def activation_names() -> tuple:
-    """Names accepted for ``activation_function`` (ACT2FN keys when led_ref.activations exists)."""
-    import importlib.util
-
-    if importlib.util.find_spec(__package__ + ".activations") is None:
-        return ACTIVATION_NAMES
-    from .activations import ACT2FN
-
-    return tuple(ACT2FN)
+    """Names accepted for ``activation_function``: the keys of led_ref.activations.ACT2FN."""
+    return ACTIVATION_NAMES
 
 
 def _is_int(value) -> bool:
@@ -375,7 +365,7 @@ class LEDConfig:
         if os.path.isfile(path):
             config = cls.from_json_file(path)
         else:
-            from .weights import resolve_pretrained_dir
+            from .hub import resolve_pretrained_dir
 
             directory = resolve_pretrained_dir(path)
             config = cls.from_json_file(os.path.join(directory, CONFIG_NAME))

@@ -401,7 +401,8 @@ class LEDModel:
     def from_pretrained(cls, path, dtype=np.float32):
         """Load ``config.json`` + ``model.safetensors`` from a directory (HF save_pretrained layout) or hub id."""
         from .config import LEDConfig
-        from .weights import load_params, resolve_pretrained_dir
+        from .hub import resolve_pretrained_dir
+        from .weights import load_params
 
         directory = resolve_pretrained_dir(path)
         config = LEDConfig.from_pretrained(directory)
@@ -489,7 +490,7 @@ class LEDForConditionalGeneration(LEDModel):
         """As LEDModel.from_pretrained, plus the checkpoint's generation defaults (generation_config.json,
         else config.json) in ``generation_config``, like HF."""
         from .generation import GenerationConfig
-        from .weights import resolve_pretrained_dir
+        from .hub import resolve_pretrained_dir
 
         directory = resolve_pretrained_dir(path)
         model = super().from_pretrained(directory, dtype=dtype)

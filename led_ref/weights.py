@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import heads as _heads
+from .hub import resolve_pretrained_dir  # noqa: F401  (historical import path)
 from . import safetensors as st
 from .config import CONFIG_NAME, LEDConfig
 from .errors import check_allocation, read_json
@@ -239,36 +239,6 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
             x = 0.1 * x
         flat[name] = x.astype(dtype)
     return unflatten(flat)
-
-
-# -- resolving a checkpoint ---------------------------------------------------------------------
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-
-
-def resolve_pretrained_dir(path) -> str:
-    """A local checkpoint directory for ``path``: a directory, or a hub id downloaded with
-    huggingface_hub.snapshot_download (only config, safetensors/bin weights and JSON files)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        return path
-    if os.path.exists(path):
-        raise FileNotFoundError(f"{path} is a file; pass the checkpoint directory that holds config.json")
-    if not _HUB_ID.match(path) or path.startswith(".") or "--" in path or ".." in path:
-        raise FileNotFoundError(f"checkpoint directory not found: {path}")
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise FileNotFoundError(
-            f"{path} is not a local directory; to fetch it from the Hugging Face Hub run "
-            f"'pip install huggingface_hub', or download the checkpoint (config.json + "
-            f"model.safetensors) and pass its directory"
-        ) from None
-    try:
-        return snapshot_download(
-            path, allow_patterns=["*.json", "*.safetensors", "pytorch_model*.bin", "*.txt"]
-        )
-    except Exception as e:  # network errors, unknown repos, gated repos: one clear line
-        raise FileNotFoundError(f"could not download {path!r} from the Hugging Face Hub: {e}") from None
 
 
 def _weights_files(directory: str):

@@ -38,6 +38,7 @@ def test_led_ref_core_never_imports_torch_or_onnx():
     code = (
         "import sys, led_ref\n"
         "from led_ref import config, safetensors, weights, activations, attention, model, outputs, tokenizer, bpe\n"
+        "from led_ref import heads, hub, inputs, tolerances\n"
         "from led_ref import generation\nfrom led_ref.app import cli, demo, progress\n"
         "led_ref.LEDForConditionalGeneration, led_ref.LEDTokenizerFast, led_ref.GenerationConfig\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime', 'export') or m.startswith('led_ref.export'))\n"

@@ -20,6 +20,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from led_ref import model as npmodel  # noqa: E402
+from led_ref.activations import ACT2FN  # noqa: E402
 from led_ref.config import LEDConfig  # noqa: E402
 from led_ref.heads import get_head  # noqa: E402
 from led_ref.tolerances import TOLERANCE  # noqa: E402
@@ -428,3 +429,71 @@ def test_same_bad_input_same_error_on_every_backend(lm_export, case):
     assert len(set(errors.values())) == 1, errors
     exc, message = errors["numpy model"]
     assert named in message, message
+
+
+# -- every activation of the core has a torch graph (led_ref.activations is the one table) --------------------------
+def test_torch_graph_has_every_core_activation():
+    from led_ref.export.torch_model import ACTIVATIONS
+
+    assert set(ACTIVATIONS) == set(ACT2FN)
+    x64 = np.concatenate([np.linspace(-12, 12, 401), [0.0, 30.0, -30.0]])
+    for name, fn in ACTIVATIONS.items():
+        got = fn(torch.from_numpy(x64)).numpy()
+        assert rel_err(got, ACT2FN[name](x64)) <= TOLERANCE["float64"], name
+
+
+@pytest.mark.parametrize("activation", sorted(ACT2FN))
+def test_torch_module_matches_numpy_for_every_activation(activation):
+    config = LEDConfig(**{**TINY, "activation_function": activation})
+    params = init_params(config, "lm", seed=4, dtype=np.float64)
+    tmodel = build_torch_model(config, params, "lm", torch.float64)
+    nmodel = npmodel.LEDForConditionalGeneration(config, params)
+    ids, mask, glob = onnx_export.dummy_inputs(2, 11, [1, 0], vocab=TINY["vocab_size"], pad_row=1)
+    h_ref, _ = NumpySteps(nmodel).encode(ids, mask, glob)
+    with torch.no_grad():
+        h = tmodel.led.encoder(*(torch.from_numpy(a) for a in (ids, mask, glob)))
+    assert rel_err(h.numpy(), h_ref) <= TOLERANCE["float64"]
+
+
+def test_export_refuses_an_activation_without_torch_graph_up_front(tmp_path, monkeypatch):
+    from led_ref.export import torch_model
+
+    ckpt, out = tmp_path / "ckpt", tmp_path / "onnx"
+    make_checkpoint(str(ckpt), "lm", activation_function="mish")
+    monkeypatch.delitem(torch_model.ACTIVATIONS, "mish")
+    with pytest.raises(ValueError, match=r"^activation_function 'mish' has no torch graph[^\n]*$"):
+        onnx_export.export_checkpoint(str(ckpt), str(out), log=lambda s: None)
+    assert not out.exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", sorted(ACT2FN))
+def test_export_validates_for_every_activation(tmp_path, activation):
+    ckpt, out = str(tmp_path / "ckpt"), str(tmp_path / "onnx")
+    make_checkpoint(ckpt, "lm", seed=6, activation_function=activation)
+    result = onnx_export.export_checkpoint(ckpt, out, log=lambda s: None)
+    assert result["errors"] and max(result["errors"].values()) <= TOLERANCE["float32"]
+
+
+# -- the torch graph computes led_ref.inputs' rules ------------------------------------------------------------------
+def test_torch_graph_follows_the_input_rules(torch_models):
+    from led_ref import inputs
+    from led_ref.export.torch_model import position_ids
+
+    tmodel, _ = torch_models[np.float32]
+    window = max(TINY["attention_window"])
+    for layer in tmodel.led.encoder.layers:
+        attn = layer.self_attn.longformer_self_attn
+        for length in range(1, 3 * window + 2):
+            assert int(attn.padded_length(torch.tensor(length))) == inputs.padded_length(length, window), length
+    for length, past in ((1, 0), (7, 0), (1, 5), (3, 9)):
+        got = position_ids(torch.zeros(length, dtype=torch.int64), past).numpy()
+        np.testing.assert_array_equal(got, inputs.position_ids(length, past))
+    labels = np.array([[5, -100, 7, 8], [-100, 9, -100, 2]])
+    np.testing.assert_array_equal(tmodel.led.shift_tokens_right(torch.from_numpy(labels)).numpy(),
+                                  inputs.shift_tokens_right(labels, TINY.get("pad_token_id", 1), 2))
+    att = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    glob = np.array([[1, 0, 0, 1, -1], [0, 1, 0, 0, 1]])
+    np.testing.assert_array_equal(inputs.merge_masks(torch.from_numpy(att), torch.from_numpy(glob)).numpy(),
+                                  inputs.merge_masks(att, glob))
+    np.testing.assert_array_equal(inputs.merge_masks(att, glob), [[2, 1, 1, 0, 0], [1, 2, 1, 1, 2]])

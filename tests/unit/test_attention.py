@@ -1,7 +1,7 @@
 """Property tests of the Longformer encoder self-attention (spec/SPEC.md#encoder-self-attention).
 
-The blockwise implementation in led_ref.attention is checked against a dense S x S reference
-written here from the spec's definition, on random shapes, windows, masks and global sets.
+The blockwise implementation in led_ref.attention is checked against the dense S x S definition in
+led_ref.reference, on random shapes, windows, masks and global sets.
 """
 
 import math
@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from led_ref import attention as A
+from led_ref.reference import longformer_self_attention as dense_reference
 
 
 def random_params(rng, dim, dtype=np.float64):
@@ -20,40 +21,6 @@ def random_params(rng, dim, dtype=np.float64):
         n: {"weight": rng.standard_normal((dim, dim)).astype(dtype), "bias": rng.standard_normal(dim).astype(dtype)}
         for n in names
     }
-
-
-def dense_reference(p, x, kind, window, n_heads):
-    """The spec's definition with full S x S matrices: (output (B, S, D), local probs (B, H, S, S),
-    global-row probs (B, H, S, S)) where probs[b, h, i, j] is the weight of key j for query i."""
-    bsz, seq, dim = x.shape
-    hd = dim // n_heads
-    c = window // 2
-    lin = lambda name: (x @ p[name]["weight"].T + p[name]["bias"]).reshape(bsz, seq, n_heads, hd).transpose(0, 2, 1, 3)
-    q, k, v = lin("query") / math.sqrt(hd), lin("key"), lin("value")
-    qg, kg, vg = lin("query_global") / math.sqrt(hd), lin("key_global"), lin("value_global")
-    out = np.zeros((bsz, n_heads, seq, hd))
-    local_p = np.zeros((bsz, n_heads, seq, seq))
-    global_p = np.zeros((bsz, n_heads, seq, seq))
-    pos = np.arange(seq)
-    for b in range(bsz):
-        for i in range(seq):
-            if kind[b, i] == 1:
-                allowed = ((kind[b] == 1) & (np.abs(pos - i) <= c)) | (kind[b] == 2)
-                s = np.einsum("hd,hsd->hs", q[b, :, i], k[b])  # (H, S)
-                s = np.where(allowed, s, -np.inf)
-                w = np.exp(s - s.max(-1, keepdims=True))
-                w /= w.sum(-1, keepdims=True)
-                local_p[b, :, i] = w
-                out[b, :, i] = np.einsum("hs,hsd->hd", w, v[b])
-            elif kind[b, i] == 2:
-                allowed = kind[b] != 0
-                s = np.einsum("hd,hsd->hs", qg[b, :, i], kg[b])
-                s = np.where(allowed, s, -np.inf)
-                w = np.exp(s - s.max(-1, keepdims=True))
-                w /= w.sum(-1, keepdims=True)
-                global_p[b, :, i] = w
-                out[b, :, i] = np.einsum("hs,hsd->hd", w, vg[b])
-    return out.transpose(0, 2, 1, 3).reshape(bsz, seq, dim), local_p, global_p
 
 
 @st.composite

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from led_ref import model as M
+from led_ref import reference
 from led_ref.activations import ACT2FN, get_activation
 from led_ref.config import LEDConfig
 from led_ref.tolerances import TOLERANCE, relative_error
@@ -347,22 +348,8 @@ def test_internal_pad_to_window_length_does_not_change_outputs():
 
 
 def _reference_activation(name, x):
-    """Scalar definitions with Python's math module (spec/SPEC.md#activations)."""
-    erf_gelu = lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
-    tanh_gelu = lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3)))
-    sig = lambda v: 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
-    table = {
-        "gelu": erf_gelu, "gelu_python": erf_gelu, "gelu_new": tanh_gelu, "gelu_pytorch_tanh": tanh_gelu,
-        "gelu_accurate": tanh_gelu,
-        "gelu_fast": lambda v: 0.5 * v * (1 + math.tanh(v * 0.7978845608 * (1 + 0.044715 * v * v))),
-        "quick_gelu": lambda v: v * sig(1.702 * v), "gelu_10": lambda v: min(max(erf_gelu(v), -10), 10),
-        "laplace": lambda v: 0.5 * (1 + math.erf((v - 0.707107) / (0.282095 * math.sqrt(2)))),
-        "leaky_relu": lambda v: v if v >= 0 else 0.01 * v, "linear": lambda v: v,
-        "mish": lambda v: v * math.tanh(math.log1p(math.exp(-abs(v))) + max(v, 0)),
-        "relu": lambda v: max(v, 0.0), "relu2": lambda v: max(v, 0.0) ** 2, "relu6": lambda v: min(max(v, 0.0), 6.0),
-        "sigmoid": sig, "silu": lambda v: v * sig(v), "swish": lambda v: v * sig(v), "tanh": math.tanh,
-    }
-    return np.array([table[name](float(v)) for v in x])
+    """The plain definitions of led_ref.reference (Python's math, element by element; spec/SPEC.md#activations)."""
+    return reference.ACTIVATIONS[name](x)
 
 
 @pytest.mark.parametrize("name", sorted(ACT2FN))
@@ -454,3 +441,18 @@ def test_long_encoder_inputs_draw_a_layer_progress_bar(monkeypatch, capsys):
     monkeypatch.setenv("LED_REF_PROGRESS", "0")
     run(LONG_INPUT_TOKENS)
     assert capsys.readouterr().err == ""
+
+
+@settings(max_examples=25)
+@given(st.integers(1, 2), st.integers(1, 13), st.sampled_from([2, 4, 6]), st.integers(0, 2**16))
+def test_encoder_layer_equals_the_plain_reference(bsz, seq, window, seed):
+    """The tuned encoder layer (blockwise attention, chunked feed-forward, fast GELU) is led_ref.reference's."""
+    model = make("base")
+    layer = model.params["encoder"]["layers"][0]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((bsz, seq, TINY["d_model"]))
+    kind = rng.choice([0, 1, 1, 2], size=(bsz, seq))
+    act = get_activation(TINY["activation_function"])
+    got, _, _ = M.encoder_layer(layer, x, kind, window, TINY["encoder_attention_heads"], act)
+    ref = reference.encoder_layer(layer, x, kind, window, TINY["encoder_attention_heads"], TINY["activation_function"])
+    assert relative_error(got, ref) <= TOLERANCE["float64"]
