@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from . import runtime_options as _runtime
 from .onnx_export import (
     DECODER_FILE,
     DECODER_WITH_PAST_FILE,
@@ -65,13 +66,16 @@ class OrtSession:
         self.path = path
         self.meta = meta
         try:
-            self.session = ort.InferenceSession(path, sess_options=session_options,
-                                                providers=providers or default_providers())
+            providers = providers or default_providers()
+            self.session = ort.InferenceSession(path, sess_options=session_options or _runtime.session_options(),
+                                                providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: onnxruntime cannot load it ({exc})") from None
         self.inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_dtypes = {n: _ORT_DTYPES.get(i.type) for n, i in self.inputs.items()}
+        # the encoder's activations are large and used once per document: give them back after each run
+        self.run_options = _runtime.run_options(shrink_arena=expect_file == "encoder", providers=providers)
 
     def run(self, feeds):
         """Run with ``feeds`` {name: array}; returns {output name: array}."""
@@ -97,7 +101,7 @@ class OrtSession:
                 if isinstance(dim, int) and got != dim:
                     raise ValueError(f"{name}: input {n!r} has size {got} on axis {axis}, expected {dim}")
             checked[n] = np.ascontiguousarray(arr)
-        return dict(zip(self.output_names, self.session.run(None, checked)))
+        return dict(zip(self.output_names, self.session.run(None, checked, self.run_options)))
 
 
 def _int_matrix(name, x, shape=None):
