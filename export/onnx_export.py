@@ -24,6 +24,7 @@ from led_ref.generation import LEDStepModel
 ENCODER_FILE = "encoder_model.onnx"
 DECODER_FILE = "decoder_model.onnx"
 DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx"
+DECODER_MERGED_FILE = "decoder_model_merged.onnx"
 MODEL_FILE = "model.onnx"
 DEFAULT_OPSET = 17
 MIN_OPSET = 14  # Trilu-free, but needs opset >= 14 for int64 Cumsum / Range shapes used here
@@ -264,6 +265,12 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
             ["input_ids", "encoder_attention_mask"] + past_names, ["logits"] + self_present, axes, opset)
     _tag(path, {**meta, "file": "decoder_with_past"})
     written.append(path)
+    if "decoder" in parts:
+        from .merged_decoder import merge_decoders
+
+        merged = os.path.join(out_dir, DECODER_MERGED_FILE)
+        merge_decoders(os.path.join(out_dir, DECODER_FILE), path, merged, log=log)
+        written.append(merged)
     return written
 
 

@@ -11,8 +11,10 @@ import os
 import numpy as np
 
 from . import runtime_options as _runtime
+from .merged_decoder import MergedBranch
 from .onnx_export import (
     DECODER_FILE,
+    DECODER_MERGED_FILE,
     DECODER_WITH_PAST_FILE,
     ENCODER_FILE,
     HEAD_OUTPUTS,
@@ -163,19 +165,28 @@ class OrtLEDForConditionalGeneration:
                              f"decoder_layers={self.num_layers}: the files belong to another model")
 
     @classmethod
-    def from_pretrained(cls, onnx_dir, providers=None, session_options=None):
+    def from_pretrained(cls, onnx_dir, providers=None, session_options=None, use_merged=None):
         """Load ``encoder_model.onnx``, ``decoder_model.onnx``, ``decoder_with_past_model.onnx`` and
         ``config.json`` (+ ``generation_config.json``) from an export directory. ``providers``: ORT execution
-        providers (default: CUDA when available, else CPU)."""
+        providers (default: CUDA when available, else CPU). ``use_merged``: decode with
+        ``decoder_model_merged.onnx`` instead of the two decoder files (default: when it is there)."""
         from led_ref.generation import GENERATION_CONFIG_NAME, GenerationConfig
 
         config = _load_config(onnx_dir)
         fp = config_fingerprint(config)
-        sessions = [
-            OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
-            for f, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder"),
-                            (DECODER_WITH_PAST_FILE, "decoder_with_past"))
-        ]
+        merged = os.path.join(onnx_dir, DECODER_MERGED_FILE)
+        if use_merged is None:
+            use_merged = os.path.isfile(merged)
+        if use_merged:  # one session, decoder weights held once (spec/SPEC.md#merged-decoder)
+            enc = OrtSession(os.path.join(onnx_dir, ENCODER_FILE), providers, session_options, fp, "encoder")
+            m = OrtSession(merged, providers, session_options, fp, "decoder_merged")
+            sessions = [enc, MergedBranch(m, False, config), MergedBranch(m, True, config)]
+        else:
+            sessions = [
+                OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
+                for f, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder"),
+                                (DECODER_WITH_PAST_FILE, "decoder_with_past"))
+            ]
         gc_path = os.path.join(onnx_dir, GENERATION_CONFIG_NAME)
         gc = GenerationConfig.from_pretrained(gc_path) if os.path.isfile(gc_path) else None
         return cls(config, *sessions, generation_config=gc, model_dir=os.fspath(onnx_dir))
