@@ -8,6 +8,7 @@ import json
 ENCODER_FILE = "encoder_model.onnx"
 DECODER_FILE = "decoder_model.onnx"
 DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx"
+DECODER_MERGED_FILE = "decoder_model_merged.onnx"  # optimum's merged decoder (use_cache_branch)
 MODEL_FILE = "model.onnx"
 
 # config fields that fix the graphs; their hash is stored in every exported file

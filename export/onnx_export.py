@@ -24,6 +24,7 @@ from led_ref.tolerances import relative_error, tolerance
 from .files import (  # noqa: F401  (file names and fingerprint, importable from here as before)
     ARCH_FIELDS,
     DECODER_FILE,
+    DECODER_MERGED_FILE,
     DECODER_WITH_PAST_FILE,
     ENCODER_FILE,
     MODEL_FILE,
@@ -230,6 +231,12 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
             ["input_ids", "encoder_attention_mask"] + past_names, ["logits"] + self_present, axes, opset)
     _tag(path, {**meta, "file": "decoder_with_past"})
     written.append(path)
+    if "decoder" in parts:
+        from .merged_decoder import merge_decoders
+
+        merged = os.path.join(out_dir, DECODER_MERGED_FILE)
+        merge_decoders(os.path.join(out_dir, DECODER_FILE), path, merged, log=log)
+        written.append(merged)
     return written
 
 

@@ -12,8 +12,12 @@ import numpy as np
 
 from led_ref import inputs
 from led_ref.heads import GENERATION_HEAD, HEADS
+
+from . import runtime_options as _runtime
+from .merged_decoder import MergedBranch
 from .files import (
     DECODER_FILE,
+    DECODER_MERGED_FILE,
     DECODER_WITH_PAST_FILE,
     ENCODER_FILE,
     MODEL_FILE,
@@ -51,9 +55,10 @@ class OrtSession:
                 f"{path} not found; export the checkpoint first: python -m led_ref export MODEL_DIR "
                 f"{os.path.dirname(path) or '.'}"
             )
+        providers = providers or default_providers()
         try:
-            self.session = ort.InferenceSession(path, sess_options=session_options,
-                                                providers=providers or default_providers())
+            self.session = ort.InferenceSession(path, sess_options=session_options or _runtime.session_options(),
+                                                providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types (e.g. InvalidProtobuf)
             raise ValueError(f"{path}: onnxruntime cannot load it as an ONNX model ({exc}); re-export it with "
                              "python -m led_ref export") from None
@@ -73,6 +78,8 @@ class OrtSession:
         self.inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_dtypes = {n: _ORT_DTYPES.get(i.type) for n, i in self.inputs.items()}
+        # the encoder's activations are large and used once per document: give them back after each run
+        self.run_options = _runtime.run_options(shrink_arena=expect_file == "encoder", providers=providers)
 
     def run(self, feeds):
         """Run with ``feeds`` {name: array}; returns {output name: array}."""
@@ -98,7 +105,7 @@ class OrtSession:
                 if isinstance(dim, int) and got != dim:
                     raise ValueError(f"{name}: input {n!r} has size {got} on axis {axis}, expected {dim}")
             checked[n] = np.ascontiguousarray(arr)
-        return dict(zip(self.output_names, self.session.run(None, checked)))
+        return dict(zip(self.output_names, self.session.run(None, checked, self.run_options)))
 
 
 def _load_config(onnx_dir):
@@ -139,19 +146,28 @@ class OrtLEDForConditionalGeneration:
                              f"decoder_layers={self.num_layers}: the files belong to another model")
 
     @classmethod
-    def from_pretrained(cls, onnx_dir, providers=None, session_options=None):
+    def from_pretrained(cls, onnx_dir, providers=None, session_options=None, use_merged=None):
         """Load ``encoder_model.onnx``, ``decoder_model.onnx``, ``decoder_with_past_model.onnx`` and
         ``config.json`` (+ ``generation_config.json``) from an export directory. ``providers``: ORT execution
-        providers (default: CUDA when available, else CPU)."""
+        providers (default: CUDA when available, else CPU). ``use_merged``: decode with
+        ``decoder_model_merged.onnx`` instead of the two decoder files (default: when it is there)."""
         from led_ref.generation import GENERATION_CONFIG_NAME, GenerationConfig
 
         config = _load_config(onnx_dir)
         fp = config_fingerprint(config)
-        sessions = [
-            OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
-            for f, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder"),
-                            (DECODER_WITH_PAST_FILE, "decoder_with_past"))
-        ]
+        merged = os.path.join(onnx_dir, DECODER_MERGED_FILE)
+        if use_merged is None:
+            use_merged = os.path.isfile(merged)
+        if use_merged:  # one session, decoder weights held once (spec/SPEC.md#merged-decoder)
+            enc = OrtSession(os.path.join(onnx_dir, ENCODER_FILE), providers, session_options, fp, "encoder")
+            m = OrtSession(merged, providers, session_options, fp, "decoder_merged")
+            sessions = [enc, MergedBranch(m, False, config), MergedBranch(m, True, config)]
+        else:
+            sessions = [
+                OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
+                for f, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder"),
+                                (DECODER_WITH_PAST_FILE, "decoder_with_past"))
+            ]
         gc_path = os.path.join(onnx_dir, GENERATION_CONFIG_NAME)
         gc = GenerationConfig.from_pretrained(gc_path) if os.path.isfile(gc_path) else None
         return cls(config, *sessions, generation_config=gc, model_dir=os.fspath(onnx_dir))

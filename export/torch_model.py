@@ -112,6 +112,9 @@ class LEDLearnedPositionalEmbedding(nn.Embedding):
 class LEDEncoderSelfAttention(nn.Module):
     """Longformer self-attention: sliding window + global tokens (spec/SPEC.md#encoder-self-attention)."""
 
+    heads_per_chunk = 1  # heads per local-attention group (see forward)
+    blocks_per_window = 2  # query blocks per one-sided window (see __init__)
+
     def __init__(self, config, layer_id):
         super().__init__()
         d = int(_cfg(config, "d_model"))
@@ -126,9 +129,13 @@ class LEDEncoderSelfAttention(nn.Module):
         self.w = layer_attention_windows(config)[layer_id] // 2  # one-sided window
         self.max_window = max(layer_attention_windows(config))
         w = self.w
-        i = torch.arange(w)[:, None]
-        j = torch.arange(3 * w)[None, :]
-        # query i of a block sees key j of [prev, own, next] blocks iff |(j - w) - i| <= w
+        # query blocks of c = w / k tokens (k the largest divisor of w up to blocks_per_window) see the
+        # 2k + 1 key blocks around them: (2w + c) scores per query instead of 3w for c = w
+        self.blocks = max(n for n in range(1, max(1, int(self.blocks_per_window)) + 1) if w % n == 0)
+        c = w // self.blocks
+        i = torch.arange(c)[:, None]
+        j = torch.arange((2 * self.blocks + 1) * c)[None, :]
+        # query i of a block sees key j of blocks [-k .. k] iff |(j - w) - i| <= w
         self.register_buffer("band", (j >= i) & (j <= i + 2 * w), persistent=False)
 
     def padded_length(self, L):
@@ -155,39 +162,50 @@ class LEDEncoderSelfAttention(nn.Module):
         kg = self._split_heads(torch.gather(k, 1, gi))[:, :, None]  # (B, H, 1, x, d)
         vg = self._split_heads(torch.gather(v, 1, gi))[:, :, None]
 
-        # pad to the window inside the graph (led_ref.inputs.padded_length, as the NumPy encoder): gather with
-        # clamped positions; padded keys are masked below and padded queries are dropped at the end
-        nb = self.padded_length(L) // w
-        pos = torch.arange(nb * w, device=h.device)  # (Lp,)
+        # pad inside the graph to the encoder's pad-to-window length (led_ref.inputs.padded_length, as the NumPy
+        # encoder), a multiple of the block size c: gather with clamped positions; padded keys are masked below
+        # and padded queries are dropped at the end
+        kb, c = self.blocks, w // self.blocks
+        nb = self.padded_length(L) // c
+        pos = torch.arange(nb * c, device=h.device)  # (Lp,)
         in_range = pos < L
         src = torch.minimum(pos, L - 1)
         q, k, v = (t.index_select(1, src) for t in (q, k, v))  # (B, Lp, D)
         key_ok = is_local.index_select(1, src) & in_range  # (B, Lp)
 
-        def blocks(x):  # (B, H, Lp, d) -> (B, H, nb, w, d)
-            return x.reshape(x.shape[0], H, -1, w, d)
+        def around(x, dim):  # blocks [i - kb .. i + kb] of every block i along `dim`, concatenated on dim + 1
+            n = x.shape[dim]
+            zeros = torch.zeros_like(x.narrow(dim, 0, 1))
+            xp = torch.cat([zeros] * kb + [x] + [zeros] * kb, dim)  # kb zero blocks either side
+            return torch.cat([xp.narrow(dim, s, n) for s in range(2 * kb + 1)], dim + 1)
 
-        def three(x, dim):  # [previous, own, next] block along `dim`, concatenated on dim + 1
-            zero = torch.zeros_like(x.narrow(dim, 0, 1))
-            prev = torch.cat([zero, _drop_last(x, dim)], dim)
-            nxt = torch.cat([_drop_first(x, dim), zero], dim)
-            return torch.cat([prev, x, nxt], dim + 1)
-
-        qb = blocks(self._split_heads(q))  # (B, H, nb, w, d)
-        kb = three(blocks(self._split_heads(k)), 2)  # (B, H, nb, 3w, d)
-        vb = three(blocks(self._split_heads(v)), 2)  # (B, H, nb, 3w, d)
-        kok = three(key_ok.reshape(key_ok.shape[0], -1, w), 1)  # (B, nb, 3w)
-        valid = self.band & kok[:, None, :, None, :]  # (B, 1, nb, w, 3w)
-        # each block's keys are [x global keys, 3w window keys]: one matmul and one softmax, no
+        kok = around(key_ok.reshape(key_ok.shape[0], -1, c), 1)  # (B, nb, (2kb+1)c)
+        valid = self.band & kok[:, None, :, None, :]  # (B, 1, nb, c, (2kb+1)c)
+        # each block's keys are [x global keys, (2kb+1)c window keys]: one matmul and one softmax, no
         # concatenation of (large) score tensors; invalid entries get an additive finfo.min
-        nblk = qb[:, :, :, :1, :1]  # (B, H, nb, 1, 1): broadcasts the global keys over blocks
-        kx = torch.cat([kg + torch.zeros_like(nblk), kb], 3)  # (B, H, nb, x + 3w, d)
-        vx = torch.cat([vg + torch.zeros_like(nblk), vb], 3)
-        glob_ok = slot_valid[:, None, None, None, :] & torch.ones_like(valid[..., :1])  # (B, 1, nb, w, x)
-        bias = _bias(~torch.cat([glob_ok, valid], -1), h.dtype)  # (B, 1, nb, w, x + 3w)
-        probs = torch.softmax(torch.matmul(qb, kx.transpose(-1, -2)) + bias, -1)  # (B, H, nb, w, x + 3w)
-        probs = _dropout(self, probs, self.attention_dropout)
-        out = torch.matmul(probs, vx)  # (B, H, nb, w, d)
+        glob_ok = slot_valid[:, None, None, None, :] & torch.ones_like(valid[..., :1])  # (B, 1, nb, c, x)
+        bias = _bias(~torch.cat([glob_ok, valid], -1), h.dtype)  # (B, 1, nb, c, x + (2kb+1)c)
+        # Heads are processed in groups of `heads_per_chunk` (a static unrolled loop): the score
+        # and probability tensors (B, hc, nb, c, x + (2kb+1)c) are then H / hc times smaller than for all
+        # heads at once (806 MB -> 67 MB per head at 16k tokens, led-base), which keeps the working
+        # set of the exported graph linear in length with a small constant (spec/SPEC.md#lean-encoder).
+        hc = max(1, min(H, int(self.heads_per_chunk)))
+        outs = []
+        for h0 in range(0, H, hc):
+            h1 = min(H, h0 + hc)
+
+            def head_blocks(x):  # (B, Lp, D) -> (B, h1 - h0, nb, c, d): this group's heads only
+                x = x[:, :, h0 * d : h1 * d].reshape(x.shape[0], -1, h1 - h0, d).transpose(1, 2)
+                return x.reshape(x.shape[0], h1 - h0, -1, c, d)
+
+            qb = head_blocks(q)
+            nblk = qb[:, :, :, :1, :1]  # (B, hc, nb, 1, 1): broadcasts the global keys over blocks
+            kx = torch.cat([kg[:, h0:h1] + torch.zeros_like(nblk), around(head_blocks(k), 2)], 3)  # (B, hc, nb, x+(2kb+1)c, d)
+            vx = torch.cat([vg[:, h0:h1] + torch.zeros_like(nblk), around(head_blocks(v), 2)], 3)
+            probs = torch.softmax(torch.matmul(qb, kx.transpose(-1, -2)) + bias, -1)  # (B, hc, nb, c, x + (2kb+1)c)
+            probs = _dropout(self, probs, self.attention_dropout)
+            outs.append(torch.matmul(probs, vx))  # (B, hc, nb, c, d)
+        out = torch.cat(outs, 1) if len(outs) > 1 else outs[0]  # (B, H, nb, c, d)
         out = out.reshape(out.shape[0], H, -1, d).transpose(1, 2)  # (B, Lp, H, d)
         out = out.reshape(out.shape[0], -1, self.embed_dim).narrow(1, 0, h.shape[1])  # (B, L, D)
         # padding queries attend nowhere (HF zeroes their probabilities)
@@ -236,14 +254,6 @@ class LEDEncoderSelfAttention(nn.Module):
         s = s.masked_fill(is_masked.index_select(1, idx)[:, None, None, :], neg)
         out_direct = torch.matmul(_dropout(self, torch.softmax(s, -1), self.attention_dropout), vG)  # (B, H, x_direct, d)
         return out_re, out_direct
-
-
-def _drop_last(x, dim):
-    return x[(slice(None),) * dim + (slice(None, -1),)]
-
-
-def _drop_first(x, dim):
-    return x[(slice(None),) * dim + (slice(1, None),)]
 
 
 def _bias(masked, dtype):

@@ -321,6 +321,10 @@ def test_missing_files_are_named(lm_export, tmp_path):
     broken = str(tmp_path / "broken")
     shutil.copytree(lm_export["out"], broken)
     os.remove(os.path.join(broken, "decoder_with_past_model.onnx"))
+    OrtLEDForConditionalGeneration.from_pretrained(broken)  # the merged decoder replaces both decoder files
+    with pytest.raises(FileNotFoundError, match="decoder_with_past_model.onnx"):
+        OrtLEDForConditionalGeneration.from_pretrained(broken, use_merged=False)
+    os.remove(os.path.join(broken, "decoder_model_merged.onnx"))
     with pytest.raises(FileNotFoundError, match="decoder_with_past_model.onnx"):
         OrtLEDForConditionalGeneration.from_pretrained(broken)
     os.remove(os.path.join(broken, "config.json"))
