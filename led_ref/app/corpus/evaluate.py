@@ -9,6 +9,7 @@ one rule instead: whitespace (line breaks of wrapped text included) is collapsed
 """
 
 import json
+import math
 import os
 import re
 import sys
@@ -94,7 +95,9 @@ def rouge(pairs, n_samples=1000, seed=0):
     for t in ROUGE_TYPES:
         out[t] = {}
         for m in ("precision", "recall", "fmeasure"):
-            out[t][m] = {"mean": float(np.mean([getattr(s[t], m) for s in per_doc])),
+            values = [getattr(s[t], m) for s in per_doc]
+            # fsum: exactly rounded, so the mean does not depend on NumPy's summation order
+            out[t][m] = {"mean": math.fsum(values) / len(values),
                          "low": float(getattr(bounds[t].low, m)), "high": float(getattr(bounds[t].high, m))}
     return out
 

@@ -110,6 +110,7 @@ class _SummarizeActor:
         # test hook: die like a crashed worker (always, or once per document with a marker file)
         for i in indices:
             if i in self.fault.get("always", ()):
+                open(os.path.join(self.fault["marker_dir"], f"died-{i}"), "a").close()
                 os._exit(1)
             if i in self.fault.get("once", ()):
                 marker = os.path.join(self.fault["marker_dir"], f"died-{i}")
@@ -129,6 +130,10 @@ class _SummarizeActor:
                 self._maybe_fail([p.index for p in batch])
             results.append(json.dumps(self.summarizer.run_batch_safe(batch)))
         return {"batch_no": np.asarray(rows["batch_no"]), "results": np.array(results, dtype=object)}
+
+
+def _retry_once():
+    return {"max_restarts": -1, "max_task_retries": 1}
 
 
 def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=None, cpus_per_actor=1, log=print,
@@ -164,9 +169,13 @@ def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=No
             return
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         ds = ds.map_batches(
-            _SummarizeActor, batch_size=1, concurrency=max(1, min(num_actors, len(rows))), num_cpus=cpus_per_actor,
+            _SummarizeActor, batch_size=1, num_cpus=cpus_per_actor,
+            # one batch in flight per actor: an actor that dies takes only the batch it was running with it
+            compute=ray.data.ActorPoolStrategy(size=max(1, min(num_actors, len(rows))), max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs={"spec": spec, "files_ref": files_ref, "threads": cpus_per_actor, "fault": _fault},
-            max_restarts=-1, max_task_retries=1,
+            # a dead actor is restarted and its batch retried once (a function: plain keyword remote args are
+            # deprecated in recent Ray)
+            ray_remote_args_fn=_retry_once,
         )
         done = set()
         t0 = time.perf_counter()
