@@ -36,6 +36,16 @@ SUBCOMMANDS = {
         "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
         ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --opset 17 --fp16"],
     ),
+    "verify": (
+        "led_ref.app.verify_cli",
+        "check an LED implementation against led-ref property by property (conformance kit)",
+        [
+            "python -m led_ref verify --candidate python:my_port:forward",
+            "python -m led_ref verify --candidate hf:./my-led --dtype float32 --generate",
+            "python -m led_ref verify --candidate onnx:./my-led-onnx --reference ./my-led",
+            "python -m led_ref verify --candidate python:my_port:forward --replay verify-counterexamples/logits.npz",
+        ],
+    ),
     "bench": (
         "led_ref.app.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
