@@ -157,7 +157,10 @@ class HFAdapter:
 
     def __init__(self, spec, model_dir, dtype):
         import torch
+        import transformers
         from transformers import LEDForConditionalGeneration
+
+        transformers.logging.set_verbosity_error()  # not its "input ids are padded to the window" notice per case
 
         self.spec, self.model_dir, self.torch = spec, model_dir, torch
         self.torch_dtype = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16}[dtype]
@@ -177,9 +180,18 @@ class HFAdapter:
         return out
 
     def call(self, config, params, inputs):
+        from led_ref.testing import hf_defined
+
         with self.torch.no_grad():
             out = self.model(**self._tensors(inputs), return_dict=True)
-        return {k: _numpy(v) for k, v in out.items() if v is not None}
+        out = {k: _numpy(v) for k, v in out.items() if v is not None}
+        # HF leaves some attention entries undefined (spec/SPEC.md): compare led-ref's defined values there
+        mask, glob = inputs["attention_mask"], inputs["global_attention_mask"]
+        per_row = ((glob == 1) & (mask == 1)).sum(axis=1)
+        for name in ("encoder_attentions", "encoder_global_attentions"):
+            if name in out:
+                out[name] = tuple(hf_defined(name, a, per_row, mask.shape[1]) for a in out[name])
+        return out
 
     def generate(self, config, params, inputs, max_new_tokens):
         enc = self._tensors({k: inputs[k] for k in ("input_ids", "attention_mask", "global_attention_mask")})

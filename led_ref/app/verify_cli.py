@@ -37,8 +37,8 @@ def add_cli_arguments(parser):
                         help=f"drawn cases per property (default {DEFAULT_EXAMPLES})")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0: reproducible runs)")
     parser.add_argument("--dtype", choices=DTYPES, default=None,
-                        help="compute dtype of the candidate; sets the tolerance (default: float64 for python:/hf:, "
-                             "the graphs' dtype for onnx:)")
+                        help="compute dtype of the candidate; sets the tolerance (default: float64 for python:, "
+                             "float32 for hf:, the graphs' dtype for onnx:)")
     parser.add_argument("--outputs", default=None, metavar="LIST",
                         help="comma-separated properties among encoder,logits,attentions,cache,loss "
                              "(default: all the candidate kind supports)")
@@ -397,10 +397,10 @@ def run_cli(args):
     dtype = args.dtype
     config = params = gen_dir = None
     if kind in ("hf", "onnx"):
-        if dtype is None and kind == "onnx":
-            dtype = "float32"
-            if _onnx_is_fp16(spec_args[0]):
-                dtype = "float16"
+        if dtype is None:
+            # HF checkpoints run in float32 (HF's LED cannot run in float64: its float32 mask constants
+            # overflow); an export in its graphs' dtype
+            dtype = "float16" if kind == "onnx" and _onnx_is_fp16(spec_args[0]) else "float32"
         config, params, gen_dir = _fixed_model(args, kind, spec_args[0], dtype or "float64")
     dtype = dtype or "float64"
     args.dtype_used = dtype

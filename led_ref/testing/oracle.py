@@ -18,6 +18,7 @@ __all__ = [
     "ContractError",
     "MismatchError",
     "hf_state_dict",
+    "hf_defined",
     "params_tree",
     "reference_outputs",
     "reference_candidate",
@@ -123,6 +124,30 @@ def build_cache(config, params, inputs, prefix_ids, dtype):
     model = LEDForConditionalGeneration(config, params_tree(params, config, dtype))
     out = model(**inputs, decoder_input_ids=prefix_ids, use_cache=True)
     return out.past_key_values
+
+
+# ---------------------------------------------------------------------------------------------- HF's undefined entries
+
+
+def hf_defined(name, value, num_global_per_row, length):
+    """One of HF's encoder attention outputs with its undefined entries replaced by led-ref's defined values
+    (spec/SPEC.md, "Undefined entries in HF's outputs"): ``encoder_global_attentions`` cut back to ``length``
+    (HF does not unpad it) with the global slots a row does not have set to 0; ``encoder_attentions`` with the
+    global-key columns a row does not have set to 0. Other outputs are returned unchanged.
+
+    name: "encoder_global_attentions" or "encoder_attentions" (one layer's array, (B, H, L or L_pad, ...));
+    num_global_per_row: (B,) count of tokens with global_attention_mask == 1 and attention_mask == 1.
+    """
+    value = np.array(value)  # a copy
+    if name == "encoder_global_attentions":
+        value = value[:, :, :length, :]
+        for b, g in enumerate(num_global_per_row):
+            value[b, :, :, int(g):] = 0.0
+    elif name == "encoder_attentions":
+        most = int(max(num_global_per_row, default=0))
+        for b, g in enumerate(num_global_per_row):
+            value[b, :, :, int(g):most] = 0.0
+    return value
 
 
 # ---------------------------------------------------------------------------------------------- comparison
