@@ -56,6 +56,16 @@ SUBCOMMANDS = {
             "python -m led_ref evaluate summaries.jsonl corpus.jsonl --references-field abstract --json rouge.json",
         ],
     ),
+    "verify": (
+        "led_ref.app.verify_cli",
+        "check an LED implementation against led-ref property by property (conformance kit)",
+        [
+            "python -m led_ref verify --candidate python:my_port:forward",
+            "python -m led_ref verify --candidate hf:./my-led --dtype float32 --generate",
+            "python -m led_ref verify --candidate onnx:./my-led-onnx --reference ./my-led",
+            "python -m led_ref verify --candidate python:my_port:forward --replay verify-counterexamples/logits.npz",
+        ],
+    ),
     "bench": (
         "led_ref.app.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",

@@ -40,7 +40,8 @@ def test_subcommand_help_has_examples_and_options(command):
                 "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"],
                 "attention-map": ["--model", "--layer", "--head", "--tokens", "--global-positions"],
                 "summarize": ["--model", "--batch-tokens", "--resume", "--overwrite", "--engine", "--id-field"],
-                "evaluate": ["--json", "--allow-missing", "--references-field"]}
+                "evaluate": ["--json", "--allow-missing", "--references-field"],
+                "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"]}
     for opt in expected[command]:
         assert opt in r.stdout
 

@@ -13,6 +13,7 @@ import pytest
 
 import led_ref.model as M
 from led_ref.tolerances import TOLERANCE, relative_error
+from led_ref.testing import hf_defined
 
 from testlib import GOLDENS as _G
 
@@ -81,17 +82,10 @@ def flatten_output(out):
 
 def defined_reference(key, ref, meta, got_shape):
     """Reference with HF's undefined entries replaced by led-ref's defined values (README rules 1-3)."""
-    ref = np.array(ref, dtype=np.float64)
     shapes = meta["shapes"]
     per_row = shapes.get("num_global_per_row", [])
-    if key.startswith("encoder_global_attentions."):
-        ref = ref[:, :, : got_shape[2], :]  # rule 2: HF does not unpad
-        for b, g in enumerate(per_row):
-            ref[b, :, :, g:] = 0.0  # rule 1: slots a row does not have
-    elif key.startswith("encoder_attentions."):
-        for b, g in enumerate(per_row):
-            ref[b, :, :, g : shapes["max_num_global"]] = 0.0  # rule 3
-    return ref
+    kind = key.split(".")[0]
+    return hf_defined(kind, np.asarray(ref, dtype=np.float64), per_row, got_shape[2] if len(got_shape) > 2 else 0)
 
 
 def case_errors(case, precision):
