@@ -150,12 +150,18 @@ def check_allocation(nbytes: int, what: str) -> None:
                          f"({limit / 2**30:.3g} GiB)")
 
 
+def check_depth(value, what: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """ValueError when ``value`` (lists / dicts) nests deeper than ``limit``: copying or walking it would recurse."""
+    if _too_deep(value, limit):
+        raise ValueError(f"{what} nests lists / dicts deeper than {limit} levels")
+
+
 def shown(value, limit: int = 120) -> str:
     """``repr(value)`` cut to ``limit`` characters: error messages quote what was found, never a whole file."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "decode_text", "memory_limit",
+__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "check_depth", "decode_text", "memory_limit",
            "parse_json", "read_json",
            "read_input_text", "read_text", "shown"]
