@@ -15,6 +15,7 @@ usage: fuzz_worker.py FAMILY N SEED BASE_DIR [--block-torch-onnx]
 """
 
 import copy
+import importlib.util
 import io
 import json
 import os
@@ -662,20 +663,36 @@ def case_cli(rng, base):
                    "--top-p": ["0.9", "2"], "--early-stopping": ["true", "maybe"], "--length-penalty": ["1", "inf"],
                    "--max-length": ["6", "0", "5000"], "--dtype": ["float32", "int8"],
                    "--backend": ["numpy", "tpu"]}
-        for flag, values in options.items():
+        for flag, values in options.items():  # the first value is valid, and drawn most often
             if rng.random() < 0.3:
-                argv += [flag, rng.choice(values)]
+                argv += [flag, values[0] if rng.random() < 0.6 else rng.choice(values[1:])]
         if "--max-new-tokens" not in argv and "--max-length" not in argv:
             argv += ["--max-new-tokens", "3"]
         argv.append(rng.choice([doc, doc, os.path.join(ckpt, "missing.txt"), ckpt, os.path.join(ckpt,
                                                                                                 "model.safetensors")]))
+    elif sub == "demo" and rng.random() < 0.4:
+        # a damaged checkpoint given to the main job
+        name = rng.choice(["config.json", "model.safetensors", "vocab.json", "merges.txt", "generation_config.json"])
+        p = os.path.join(ckpt, name)
+        raw = open(p, "rb").read()
+        open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
+                            mutate_bytes(rng, raw, text=True) if name == "merges.txt" else
+                            mutate_json(rng, json.loads(raw), CONFIG_KEYS + GEN_KEYS))
+        argv = ["demo", "--model", ckpt, "--backends", "numpy", "--max-new-tokens", "2", "--file", doc]
     elif sub == "demo":
-        argv = ["demo", "--size", "tiny"] + rng.choice([
+        argv = ["demo", "--size", "tiny"] + rng.choice([["--json", "/nonexistent/dir/r.json"], ["--json", ckpt],
             ["--model", "/nonexistent"], ["--max-input-tokens", "1"], ["--num-beams", "0"],
             ["--backends", "gpu"], ["--file", os.path.join(ckpt, "model.safetensors")], ["--file", "/nonexistent"],
             ["--max-new-tokens", "-3"], ["--size", "huge"], ["--model", ckpt, "--backends", "numpy",
                                                               "--max-new-tokens", "0"]])
         bad = ["always"]
+    elif sub == "export" and rng.random() < 0.3 and importlib.util.find_spec("torch") is not None:
+        name = rng.choice(["config.json", "model.safetensors"])
+        p = os.path.join(ckpt, name)
+        raw = open(p, "rb").read()
+        open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
+                            mutate_json(rng, json.loads(raw), CONFIG_KEYS))
+        argv = ["export", ckpt, os.path.join(ckpt, "out"), "--no-validate"]
     elif sub == "export":
         argv = ["export"] + rng.choice([["/nonexistent", os.path.join(ckpt, "out")],
                                         [os.path.join(ckpt, "doc.txt"), os.path.join(ckpt, "out")],
@@ -684,7 +701,8 @@ def case_cli(rng, base):
                                         [ckpt, os.path.join(ckpt, "out"), "--head", "nose"]])
         bad = ["always"]
     else:
-        argv = ["bench", "--quick"] + rng.choice([["--seq-lens", "0"], ["--seq-lens", "a,b"], ["--new-tokens", "0"],
+        argv = ["bench", "--quick"] + rng.choice([["--threads", "0"], ["--threads", "-2"],
+                                                  ["--json", "/nonexistent/dir/b.json"], ["--seq-lens", "0"], ["--seq-lens", "a,b"], ["--new-tokens", "0"],
                                                   ["--backends", "tpu"], ["--timeout", "0"],
                                                   ["--hf-python", "/nonexistent"], ["--new-tokens", "99999"]])
         bad = ["always"]
