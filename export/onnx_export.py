@@ -20,6 +20,8 @@ import warnings
 import numpy as np
 
 from led_ref.generation import LEDStepModel
+from led_ref.heads import GENERATION_HEAD, get_head, head_of_config
+from led_ref.tolerances import relative_error, tolerance
 
 ENCODER_FILE = "encoder_model.onnx"
 DECODER_FILE = "decoder_model.onnx"
@@ -27,9 +29,6 @@ DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx"
 MODEL_FILE = "model.onnx"
 DEFAULT_OPSET = 17
 MIN_OPSET = 14  # Trilu-free, but needs opset >= 14 for int64 Cumsum / Range shapes used here
-
-# max |onnx - numpy| / max |numpy| per output (spec/SPEC.md#onnx-export)
-TOLERANCE = {"fp32": 2e-4, "fp16": 2e-2}
 
 COPIED_FILES = (
     "config.json",
@@ -41,19 +40,6 @@ COPIED_FILES = (
     "special_tokens_map.json",
     "added_tokens.json",
 )
-
-ARCHITECTURE_HEADS = {
-    "LEDForConditionalGeneration": "lm",
-    "LEDModel": "base",
-    "LEDForSequenceClassification": "seq_cls",
-    "LEDForQuestionAnswering": "qa",
-}
-
-HEAD_OUTPUTS = {
-    "base": ["last_hidden_state", "encoder_last_hidden_state"],
-    "seq_cls": ["logits"],
-    "qa": ["start_logits", "end_logits"],
-}
 
 # config fields that fix the graphs; their hash is stored in every exported file
 ARCH_FIELDS = (
@@ -76,13 +62,7 @@ def config_fingerprint(config):
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def detect_head(config):
-    """Head of a checkpoint from ``config.architectures`` (default: conditional generation)."""
-    archs = getattr(config, "architectures", None) or []
-    for arch in archs:
-        if arch in ARCHITECTURE_HEADS:
-            return ARCHITECTURE_HEADS[arch]
-    return "lm"
+detect_head = head_of_config  # the head of a checkpoint (led_ref.heads)
 
 
 # -- graph wrappers: plain tensor in, tuple out ---------------------------------------------------------------------
@@ -126,7 +106,7 @@ def _wrappers():
                 enc = self.model.encoder(input_ids, attention_mask, global_attention_mask)
                 dec, _ = self.model.decoder(self.model.shift_tokens_right(input_ids), enc, attention_mask)
                 return dec, enc
-            out = self.model(input_ids, attention_mask, global_attention_mask)
+            out = self.model.export_forward(input_ids, attention_mask, global_attention_mask)
             return out if isinstance(out, tuple) else (out,)
 
     return Encoder, Decoder, DecoderWithPast, Head
@@ -199,10 +179,10 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
     enc_names = ["input_ids", "attention_mask", "global_attention_mask"]
     enc_axes = {n: {0: "batch_size", 1: "encoder_sequence_length"} for n in enc_names}
     meta = {"fingerprint": config_fingerprint(config), "head": head, "fp16": int(bool(fp16))}
-    if head != "lm":
+    if head != GENERATION_HEAD:
         path = os.path.join(out_dir, MODEL_FILE)
         log(f"export: writing {path}")
-        outs = HEAD_OUTPUTS[head]
+        outs = list(get_head(head).onnx_outputs)
         axes = dict(enc_axes)
         for name in outs:
             axes[name] = {0: "batch_size"} if name == "logits" else {0: "batch_size", 1: "encoder_sequence_length"}
@@ -283,12 +263,10 @@ def copy_side_files(model_dir, out_dir):
 
 # -- validation -----------------------------------------------------------------------------------------------------
 def _rel_err(a, ref):
-    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
-    if a.shape != ref.shape:
-        raise ValueError(f"validation: shape {a.shape} differs from the reference's {ref.shape}")
-    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    err = float(np.max(np.abs(a - ref))) if ref.size else 0.0
-    return err / scale if scale > 0 else err
+    try:
+        return relative_error(a, ref)
+    except ValueError as exc:
+        raise ValueError(f"validation: {exc}") from None
 
 
 def validation_cases(config):
@@ -310,15 +288,9 @@ def validation_cases(config):
 
 def numpy_reference(config, params, head):
     """led_ref's NumPy model of ``head`` (the oracle the export is checked against)."""
-    from led_ref import model as npmodel
+    from led_ref.model import model_class
 
-    cls = {
-        "lm": npmodel.LEDForConditionalGeneration,
-        "base": npmodel.LEDModel,
-        "seq_cls": npmodel.LEDForSequenceClassification,
-        "qa": npmodel.LEDForQuestionAnswering,
-    }[head]
-    return cls(config, params)
+    return model_class(head)(config, params)
 
 
 class NumpySteps(LEDStepModel):
@@ -334,7 +306,8 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
     reference. Returns {output name: max relative error}; raises ValueError above the tolerance."""
     from .ort import OrtLEDForConditionalGeneration, OrtLEDModel
 
-    tol = TOLERANCE["fp16" if fp16 else "fp32"]
+    # the graphs compute in float16 or float32; the reference is led_ref's float32 model
+    tol = tolerance("float16" if fp16 else "float32")
     ref_model = numpy_reference(config, params, head)
     errors = {}
 
@@ -343,13 +316,13 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
 
     vocab = int(config.vocab_size)
     eos = int(config.eos_token_id) if config.eos_token_id is not None else 2
-    if head == "lm":
+    if head == GENERATION_HEAD:
         ort_model = OrtLEDForConditionalGeneration.from_pretrained(out_dir, providers=providers)
     else:
         ort_model = OrtLEDModel.from_pretrained(out_dir, providers=providers)
     for i, (B, S, globs, pad_row) in enumerate(validation_cases(config)):
         ids, mask, glob = dummy_inputs(B, S, globs, seed=100 + i, vocab=vocab, pad_row=pad_row)
-        if head == "lm":
+        if head == GENERATION_HEAD:
             ref = NumpySteps(ref_model)
             h_ref, _ = ref.encode(ids, mask, glob)
             h_ort, _ = ort_model.encode(ids, mask, glob)
@@ -372,12 +345,12 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
                 mask[:, -1] = 1
             out = ort_model(ids, mask, glob)
             ref = ref_model(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
-            for name in HEAD_OUTPUTS[head]:
+            for name in get_head(head).onnx_outputs:
                 record(name, _rel_err(out[name], getattr(ref, name)))
         log(f"validate: case {i + 1}: batch {B}, length {S}, global tokens per row {globs}: ok")
     worst = max(errors.values())
     for name, err in errors.items():
-        log(f"validate: {name}: max error {err:.3e} (relative to the output's max abs value)")
+        log(f"validate: {name}: max error {err:.3e} (led_ref.tolerances.relative_error)")
     log(f"validate: max error {worst:.3e}, tolerance {tol:g} ({'fp16' if fp16 else 'fp32'})")
     if not worst <= tol:
         from led_ref.errors import CheckFailedError
@@ -400,9 +373,11 @@ def export_checkpoint(model_dir, out_dir, opset=DEFAULT_OPSET, fp16=False, valid
     if os.path.abspath(model_dir) == os.path.abspath(out_dir):
         raise ValueError("export: OUT_DIR must differ from MODEL_DIR (config.json would be overwritten)")
     config = LEDConfig.from_pretrained(model_dir)
-    head = head or detect_head(config)
-    if head not in ("lm", "base", "seq_cls", "qa"):
-        raise ValueError(f"export: head {head!r} must be one of lm, base, seq_cls, qa")
+    head = head or head_of_config(config)
+    try:
+        get_head(head)
+    except ValueError as exc:
+        raise ValueError(f"export: {exc}") from None
     params = load_params(model_dir, config, head, dtype=np.float32)
     files = export_model(config, params, out_dir, head=head, opset=opset, fp16=fp16, log=log)
     copied = copy_side_files(model_dir, out_dir)

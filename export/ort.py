@@ -10,11 +10,12 @@ import os
 
 import numpy as np
 
+from led_ref import inputs
+from led_ref.heads import GENERATION_HEAD, HEADS
 from .onnx_export import (
     DECODER_FILE,
     DECODER_WITH_PAST_FILE,
     ENCODER_FILE,
-    HEAD_OUTPUTS,
     MODEL_FILE,
     config_fingerprint,
 )
@@ -100,22 +101,6 @@ class OrtSession:
         return dict(zip(self.output_names, self.session.run(None, checked)))
 
 
-def _int_matrix(name, x, shape=None):
-    try:
-        arr = np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular (batch, length) array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
-        raise TypeError(f"{name} must be an integer array (B, S), got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (batch, length), got shape {arr.shape}")
-    if shape is not None and arr.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {arr.shape}, expected {tuple(shape)} (the shape of input_ids)")
-    if arr.size == 0:
-        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
-    return arr.astype(np.int64)
-
-
 def _load_config(onnx_dir):
     from led_ref.config import LEDConfig
 
@@ -130,19 +115,11 @@ def _load_config(onnx_dir):
 
 
 def _check_inputs(config, input_ids, attention_mask, global_attention_mask):
-    input_ids = _int_matrix("input_ids", input_ids)
-    B, S = input_ids.shape
-    if input_ids.min() < 0 or input_ids.max() >= int(config.vocab_size):
-        raise ValueError(f"input_ids must lie in [0, vocab_size={config.vocab_size}), got range "
-                         f"[{input_ids.min()}, {input_ids.max()}]")
-    if S > int(config.max_encoder_position_embeddings):
-        raise ValueError(f"input_ids has length {S} > max_encoder_position_embeddings="
-                         f"{config.max_encoder_position_embeddings}")
-    attention_mask = np.ones_like(input_ids) if attention_mask is None else _int_matrix(
-        "attention_mask", attention_mask, (B, S))
-    global_attention_mask = np.zeros_like(input_ids) if global_attention_mask is None else _int_matrix(
-        "global_attention_mask", global_attention_mask, (B, S))
-    return input_ids, attention_mask, global_attention_mask
+    """The encoder inputs, checked by led_ref.inputs exactly as the NumPy model checks them."""
+    ids, mask, glob = inputs.encoder_inputs(input_ids, attention_mask, global_attention_mask, config.vocab_size)
+    inputs.encoder_padded_length(ids.shape[1], max(config.layer_attention_windows()),
+                                 config.max_encoder_position_embeddings)
+    return ids, mask, np.zeros_like(ids) if glob is None else glob
 
 
 class OrtLEDForConditionalGeneration:
@@ -188,24 +165,17 @@ class OrtLEDForConditionalGeneration:
 
     def decode(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None):
         """-> (logits (B, T, V), past) with past per layer (self_k, self_v, cross_k, cross_v) (B, H, len, d)."""
-        ids = _int_matrix("decoder_input_ids", decoder_input_ids)
-        mask = _int_matrix("encoder_attention_mask", encoder_attention_mask)
-        if ids.min() < 0 or ids.max() >= int(self.config.vocab_size):
-            raise ValueError(f"decoder_input_ids must lie in [0, vocab_size={self.config.vocab_size}), got range "
-                             f"[{ids.min()}, {ids.max()}]")
-        if ids.shape[0] != mask.shape[0]:
-            raise ValueError(f"decoder_input_ids has batch {ids.shape[0]} but encoder_attention_mask has batch "
-                             f"{mask.shape[0]}")
+        cfg = self.config
+        ids = inputs.token_ids("decoder_input_ids", decoder_input_ids, cfg.vocab_size)
+        enc_mask = inputs.as_array("attention_mask", encoder_attention_mask)
+        if enc_mask.ndim != 2:
+            raise ValueError(f"attention_mask must have shape (batch, sequence_length), got shape {enc_mask.shape}")
+        mask = inputs.mask("attention_mask", enc_mask, (ids.shape[0], enc_mask.shape[1]))
         past_len = 0 if past_key_values is None else int(np.shape(past_key_values[0][0])[2])
-        limit = int(self.config.max_decoder_position_embeddings)
-        if past_len + ids.shape[1] > limit:
-            raise ValueError(f"decoder positions {past_len} + {ids.shape[1]} exceed max_decoder_position_embeddings="
-                             f"{limit}")
+        inputs.check_decoder_length(past_len, ids.shape[1], cfg.max_decoder_position_embeddings)
         if past_key_values is None:
-            hidden = np.asarray(encoder_hidden_states)
-            if hidden.ndim != 3 or hidden.shape[:2] != mask.shape:
-                raise ValueError(f"encoder_hidden_states has shape {hidden.shape}, expected (B, S, d_model) with "
-                                 f"(B, S) = encoder_attention_mask's shape {mask.shape}")
+            hidden = inputs.encoder_hidden_states(encoder_hidden_states, ids.shape[0], cfg.d_model)
+            inputs.cross_attention_mask(mask, hidden.shape)
             out = self.decoder.run({"input_ids": ids, "encoder_hidden_states": hidden.astype(self.float_dtype),
                                     "encoder_attention_mask": mask})
             past = tuple(
@@ -261,7 +231,7 @@ class OrtLEDModel:
                                     "with OrtLEDForConditionalGeneration")
         session = OrtSession(path, providers, session_options, config_fingerprint(config), "model")
         head = session.meta.get("led_ref.head")
-        if head not in HEAD_OUTPUTS:
+        if head not in HEADS or head == GENERATION_HEAD:
             raise ValueError(f"{path}: unknown head {head!r} in its metadata")
         return cls(config, session, head, os.fspath(onnx_dir))
 

@@ -21,6 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint as _checkpoint
+
+from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 
 ACTIVATIONS = {
     "gelu": lambda x: F.gelu(x),
@@ -58,6 +61,17 @@ def _activation(config):
     return ACTIVATIONS[name]
 
 
+def _dropout(module, x, p):
+    """HF's ``nn.functional.dropout(x, p, training=self.training)``; nothing in the graph in eval mode or at p=0,
+    so the inference/ONNX path is unchanged (spec/SPEC.md#training)."""
+    return F.dropout(x, p, True) if module.training and p > 0 else x
+
+
+def _layer_dropped(module, p):
+    """LayerDrop (``encoder_layerdrop``/``decoder_layerdrop``): skip the layer with probability p in training."""
+    return module.training and p > 0 and bool(torch.rand([]) < p)
+
+
 def _shape(x, dim):
     """x.shape[dim] as a 0-dim int64 tensor, so arithmetic on it stays in the traced graph."""
     return torch._shape_as_tensor(x)[dim]
@@ -80,6 +94,7 @@ class LEDEncoderSelfAttention(nn.Module):
         self.embed_dim = d
         self.query, self.key, self.value = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.query_global, self.key_global, self.value_global = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        self.attention_dropout = float(_cfg(config, "attention_dropout", 0.0))  # HF: on local+global probs
         self.w = layer_attention_windows(config)[layer_id] // 2  # one-sided window
         w = self.w
         i = torch.arange(w)[:, None]
@@ -137,6 +152,7 @@ class LEDEncoderSelfAttention(nn.Module):
         glob_ok = slot_valid[:, None, None, None, :] & torch.ones_like(valid[..., :1])  # (B, 1, nb, w, x)
         bias = _bias(~torch.cat([glob_ok, valid], -1), h.dtype)  # (B, 1, nb, w, x + 3w)
         probs = torch.softmax(torch.matmul(qb, kx.transpose(-1, -2)) + bias, -1)  # (B, H, nb, w, x + 3w)
+        probs = _dropout(self, probs, self.attention_dropout)
         out = torch.matmul(probs, vx)  # (B, H, nb, w, d)
         out = out.reshape(out.shape[0], H, -1, d).transpose(1, 2)  # (B, Lp, H, d)
         out = out.reshape(out.shape[0], -1, self.embed_dim).narrow(1, 0, h.shape[1])  # (B, L, D)
@@ -173,7 +189,7 @@ class LEDEncoderSelfAttention(nn.Module):
         wk = self.key_global.weight.reshape(H, d, D)
         s = torch.matmul(torch.matmul(q, wk), h[:, None].transpose(-1, -2))  # (B, H, x_re, L)
         s = s + torch.matmul(q, self.key_global.bias.reshape(H, d, 1))
-        p = torch.softmax(s.masked_fill(is_masked[:, None, None, :], neg), -1)
+        p = _dropout(self, torch.softmax(s.masked_fill(is_masked[:, None, None, :], neg), -1), self.attention_dropout)
         wv = self.value_global.weight.reshape(H, d, D).transpose(-1, -2)  # (H, D, d)
         out_re = torch.matmul(torch.matmul(p, h[:, None]), wv)  # (B, H, x_re, d)
         out_re = out_re + p.sum(-1, keepdim=True) * self.value_global.bias.reshape(H, 1, d)
@@ -184,7 +200,7 @@ class LEDEncoderSelfAttention(nn.Module):
         kG, vG = self._split_heads(self.key_global(hs)), self._split_heads(self.value_global(hs))
         s = torch.matmul(q, kG.transpose(-1, -2))  # (B, H, x_direct, L)
         s = s.masked_fill(is_masked.index_select(1, idx)[:, None, None, :], neg)
-        out_direct = torch.matmul(torch.softmax(s, -1), vG)  # (B, H, x_direct, d)
+        out_direct = torch.matmul(_dropout(self, torch.softmax(s, -1), self.attention_dropout), vG)  # (B, H, x_direct, d)
         return out_re, out_direct
 
 
@@ -239,10 +255,13 @@ class LEDEncoderLayer(nn.Module):
         self.fc1, self.fc2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
         self.final_layer_norm = nn.LayerNorm(d)
         self.act = _activation(config)
+        self.dropout = float(_cfg(config, "dropout", 0.0))
+        self.activation_dropout = float(_cfg(config, "activation_dropout", 0.0))
 
     def forward(self, h, is_local, is_masked, glob):
-        h = self.self_attn_layer_norm(h + self.self_attn(h, is_local, is_masked, glob))
-        return self.final_layer_norm(h + self.fc2(self.act(self.fc1(h))))
+        h = self.self_attn_layer_norm(h + _dropout(self, self.self_attn(h, is_local, is_masked, glob), self.dropout))
+        f = _dropout(self, self.act(self.fc1(h)), self.activation_dropout)
+        return self.final_layer_norm(h + _dropout(self, self.fc2(f), self.dropout))
 
 
 class LEDEncoder(nn.Module):
@@ -253,6 +272,9 @@ class LEDEncoder(nn.Module):
         self.embed_positions = LEDLearnedPositionalEmbedding(int(_cfg(config, "max_encoder_position_embeddings")), d)
         self.layers = nn.ModuleList([LEDEncoderLayer(config, i) for i in range(int(_cfg(config, "encoder_layers")))])
         self.layernorm_embedding = nn.LayerNorm(d)
+        self.dropout = float(_cfg(config, "dropout", 0.0))
+        self.layerdrop = float(_cfg(config, "encoder_layerdrop", 0.0))
+        self.gradient_checkpointing = False
 
     def forward(self, input_ids, attention_mask, global_attention_mask):
         """(B, S) int64 x3 -> last_hidden_state (B, S, D) (spec/SPEC.md#encoder)."""
@@ -261,15 +283,23 @@ class LEDEncoder(nn.Module):
         is_masked, is_local, is_global = merged == 0, merged == 1, merged == 2
         positions = torch.cumsum(torch.ones_like(input_ids), 1)[0] - 1  # (S,)
         h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(positions))
+        h = _dropout(self, h, self.dropout)
         glob = global_slots(is_global)
         for layer in self.layers:
-            h = layer(h, is_local, is_masked, glob)
+            if _layer_dropped(self, self.layerdrop):
+                continue
+            if self.gradient_checkpointing and self.training:
+                # recompute the layer in backward (HF: torch.utils.checkpoint per layer; RNG state is replayed)
+                h = _checkpoint(layer, h, is_local, is_masked, glob, use_reentrant=False)
+            else:
+                h = layer(h, is_local, is_masked, glob)
         return h
 
 
 class LEDDecoderAttention(nn.Module):
-    def __init__(self, d, heads):
+    def __init__(self, d, heads, dropout=0.0):
         super().__init__()
+        self.dropout = float(dropout)  # HF: on the attention probabilities (config.attention_dropout)
         if d % heads:
             raise ValueError(f"d_model={d} is not a multiple of decoder_attention_heads={heads}")
         self.num_heads, self.head_dim = heads, d // heads
@@ -282,7 +312,7 @@ class LEDDecoderAttention(nn.Module):
     def forward(self, h, k, v, bias):
         """h (B, T, D); k, v (B, H, S, d); bias broadcastable to (B, H, T, S) (0 or finfo.min)."""
         q = self.split(self.q_proj(h) * self.scaling)
-        p = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) + bias, -1)
+        p = _dropout(self, torch.softmax(torch.matmul(q, k.transpose(-1, -2)) + bias, -1), self.dropout)
         out = torch.matmul(p, v).transpose(1, 2)  # (B, T, H, d)
         return self.out_proj(out.reshape(out.shape[0], -1, self.num_heads * self.head_dim))
 
@@ -292,13 +322,16 @@ class LEDDecoderLayer(nn.Module):
         super().__init__()
         d, heads = int(_cfg(config, "d_model")), int(_cfg(config, "decoder_attention_heads"))
         ffn = int(_cfg(config, "decoder_ffn_dim"))
-        self.self_attn = LEDDecoderAttention(d, heads)
+        attn_dropout = _cfg(config, "attention_dropout", 0.0)
+        self.self_attn = LEDDecoderAttention(d, heads, attn_dropout)
         self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.encoder_attn = LEDDecoderAttention(d, heads)
+        self.encoder_attn = LEDDecoderAttention(d, heads, attn_dropout)
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
         self.fc1, self.fc2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
         self.final_layer_norm = nn.LayerNorm(d)
         self.act = _activation(config)
+        self.dropout = float(_cfg(config, "dropout", 0.0))
+        self.activation_dropout = float(_cfg(config, "activation_dropout", 0.0))
 
     def forward(self, h, self_bias, cross_bias, past_k, past_v, cross_k, cross_v, enc):
         """One decoder layer; past_k/v may be None, cross_k/v None -> computed from enc.
@@ -307,12 +340,13 @@ class LEDDecoderLayer(nn.Module):
         k, v = sa.split(sa.k_proj(h)), sa.split(sa.v_proj(h))
         if past_k is not None:
             k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
-        h = self.self_attn_layer_norm(h + sa(h, k, v, self_bias))
+        h = self.self_attn_layer_norm(h + _dropout(self, sa(h, k, v, self_bias), self.dropout))
         ca = self.encoder_attn
         if cross_k is None:
             cross_k, cross_v = ca.split(ca.k_proj(enc)), ca.split(ca.v_proj(enc))
-        h = self.encoder_attn_layer_norm(h + ca(h, cross_k, cross_v, cross_bias))
-        h = self.final_layer_norm(h + self.fc2(self.act(self.fc1(h))))
+        h = self.encoder_attn_layer_norm(h + _dropout(self, ca(h, cross_k, cross_v, cross_bias), self.dropout))
+        f = _dropout(self, self.act(self.fc1(h)), self.activation_dropout)
+        h = self.final_layer_norm(h + _dropout(self, self.fc2(f), self.dropout))
         return h, k, v, cross_k, cross_v
 
 
@@ -324,10 +358,14 @@ class LEDDecoder(nn.Module):
         self.embed_positions = LEDLearnedPositionalEmbedding(int(_cfg(config, "max_decoder_position_embeddings")), d)
         self.layers = nn.ModuleList([LEDDecoderLayer(config) for _ in range(int(_cfg(config, "decoder_layers")))])
         self.layernorm_embedding = nn.LayerNorm(d)
+        self.dropout = float(_cfg(config, "dropout", 0.0))
+        self.layerdrop = float(_cfg(config, "decoder_layerdrop", 0.0))
+        self.gradient_checkpointing = False
 
-    def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask, past=None):
+    def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask, past=None, attention_mask=None):
         """input_ids (B, T); encoder_hidden_states (B, S, D) or None when ``past`` holds the cross
-        caches; past: per layer (self_k, self_v, cross_k, cross_v) or None.
+        caches; past: per layer (self_k, self_v, cross_k, cross_v) or None; attention_mask (B, P+T) or None:
+        the decoder padding mask (HF adds its inverted mask to the causal one).
         Returns (hidden (B, T, D), present per layer (self_k, self_v, cross_k, cross_v))."""
         P = _shape(past[0][0], 2) if past is not None else torch.zeros((), dtype=torch.int64)
         t = torch.cumsum(torch.ones_like(input_ids[0]), 0) - 1  # (T,)
@@ -336,20 +374,109 @@ class LEDDecoder(nn.Module):
         # query t (absolute position P + t) sees key j iff j <= P + t
         keys = torch.arange(P + _shape(t, 0), device=h.device)
         self_bias = _bias(keys[None, :] > (t + P)[:, None], dtype)  # (T, P+T)
+        if attention_mask is not None:  # HF: causal + inverted padding mask, summed
+            self_bias = self_bias + _bias(attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, T, P+T)
         cross_bias = _bias(encoder_attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, 1, S)
+        h = _dropout(self, h, self.dropout)
         present = []
         for i, layer in enumerate(self.layers):
+            if _layer_dropped(self, self.layerdrop):
+                present.append(None)  # HF: a dropped layer has no cache entry (training only)
+                continue
             pk, pv, ck, cv = past[i] if past is not None else (None, None, None, None)
-            h, k, v, ck, cv = layer(h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states)
+            if self.gradient_checkpointing and self.training:
+                h, k, v, ck, cv = _checkpoint(layer, h, self_bias, cross_bias, pk, pv, ck, cv,
+                                              encoder_hidden_states, use_reentrant=False)
+            else:
+                h, k, v, ck, cv = layer(h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states)
             present.append((k, v, ck, cv))
         return h, present
 
 
-class LEDModel(nn.Module):
+class _TrainingAPI:
+    """HF's training-facing methods shared by the four classes (spec/SPEC.md#training)."""
+
+    @classmethod
+    def from_pretrained(cls, model_dir, dtype=torch.float32):
+        """Load an HF-format checkpoint directory (or hub id) into this class, in eval mode with gradients on
+        (like HF's ``from_pretrained``). ``dtype``: torch.float32 or torch.float64 (others: loaded as float32 and
+        cast)."""
+        from led_ref.weights import load_checkpoint
+
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        config, params = load_checkpoint(model_dir, _HEAD_OF[cls.__name__], dtype=np_dtype)
+        return build_torch_model(config, params, _HEAD_OF[cls.__name__], dtype).requires_grad_(True)
+
+    def save_pretrained(self, save_directory):
+        """config.json + model.safetensors in HF's format (led_ref.weights.save_checkpoint; HF loads it)."""
+        from led_ref.weights import params_from_state_dict, save_checkpoint
+
+        head = _HEAD_OF[type(self).__name__]
+        state = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+        dtype = state[next(iter(state))].dtype
+        params = params_from_state_dict(state, self.config, head, dtype if dtype == np.float64 else np.float32)
+        save_checkpoint(save_directory, self.config, params, head)
+
+    def _base(self):
+        return self if isinstance(self, LEDModel) else self.led
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
+        """Recompute each encoder and decoder layer in backward (torch.utils.checkpoint, non-reentrant) instead
+        of keeping its activations; active in train() mode only, like HF. Turns the decoder cache off there."""
+        for part in (self._base().encoder, self._base().decoder):
+            part.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self):
+        for part in (self._base().encoder, self._base().decoder):
+            part.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self):
+        return self._base().encoder.gradient_checkpointing
+
+
+def _long(name, x, ndim=None):
+    if x is None:
+        return None
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype.is_floating_point or x.dtype == torch.bool or x.dtype.is_complex:
+        raise TypeError(f"{name} must be an integer tensor, got {x.dtype}")
+    if ndim is not None and x.dim() != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
+    return x.to(torch.int64)
+
+
+def _encoder_inputs(config, input_ids, attention_mask, global_attention_mask):
+    input_ids = _long("input_ids", input_ids, 2)
+    if input_ids is None:
+        raise ValueError("input_ids is required (inputs_embeds are not supported by the torch graph)")
+    vocab = int(_cfg(config, "vocab_size"))
+    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
+        raise ValueError(f"input_ids must lie in [0, vocab_size={vocab})")
+    S, max_pos = input_ids.shape[1], int(_cfg(config, "max_encoder_position_embeddings"))
+    if S > max_pos:
+        raise ValueError(f"input_ids has {S} tokens, more than max_encoder_position_embeddings={max_pos}")
+    masks = []
+    for name, m, default in (("attention_mask", attention_mask, 1), ("global_attention_mask", global_attention_mask, 0)):
+        m = _long(name, m, 2)
+        if m is None:
+            m = torch.full_like(input_ids, default)
+        elif m.shape != input_ids.shape:
+            raise ValueError(f"{name} shape {tuple(m.shape)} must equal input_ids shape {tuple(input_ids.shape)}")
+        masks.append(m)
+    return input_ids, masks[0], masks[1]
+
+
+class LEDModel(_TrainingAPI, nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = config
-        self.shared = nn.Embedding(int(_cfg(config, "vocab_size")), int(_cfg(config, "d_model")))
+        # padding_idx as HF: the pad token's embedding row gets no gradient
+        self.shared = nn.Embedding(int(_cfg(config, "vocab_size")), int(_cfg(config, "d_model")),
+                                   padding_idx=_cfg(config, "pad_token_id"))
         self.encoder = LEDEncoder(config, self.shared)
         self.decoder = LEDDecoder(config, self.shared)
 
@@ -358,16 +485,39 @@ class LEDModel(nn.Module):
         shifted = torch.cat([start, input_ids[:, :-1]], 1)
         return shifted.masked_fill(shifted == -100, int(_cfg(self.config, "pad_token_id", 1)))
 
-    def forward(self, input_ids, attention_mask, global_attention_mask):
-        """Encoder + decoder on shift_tokens_right(input_ids): decoder last hidden state (B, S, D)."""
+    def run(self, input_ids, attention_mask, global_attention_mask, decoder_input_ids=None,
+            decoder_attention_mask=None, use_cache=False):
+        """(decoder hidden (B, T, D), encoder hidden (B, S, D), present per layer or None). Without
+        decoder_input_ids the decoder reads shift_tokens_right(input_ids), like HF's LEDModel."""
         enc = self.encoder(input_ids, attention_mask, global_attention_mask)
-        dec, _ = self.decoder(self.shift_tokens_right(input_ids), enc, attention_mask)
-        return dec
+        if decoder_input_ids is None:
+            decoder_input_ids = self.shift_tokens_right(input_ids)
+        dec, present = self.decoder(decoder_input_ids, enc, attention_mask, attention_mask=decoder_attention_mask)
+        if use_cache and self.decoder.gradient_checkpointing and self.training:
+            use_cache = False  # HF: use_cache=True is incompatible with gradient checkpointing
+        return dec, enc, (tuple(present) if use_cache else None)
+
+    def export_forward(self, input_ids, attention_mask, global_attention_mask):
+        """Inference graph: decoder last hidden state (B, S, D) on shift_tokens_right(input_ids)."""
+        return self.run(input_ids, attention_mask, global_attention_mask)[0]
+
+    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
+                decoder_attention_mask=None, use_cache=False, return_dict=True):
+        """HF's LEDModel.forward (keyword arguments as HF): LEDSeq2SeqModelOutput with last_hidden_state,
+        encoder_last_hidden_state and, with use_cache, past_key_values."""
+        from led_ref.outputs import LEDSeq2SeqModelOutput
+
+        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        dec, enc, past = self.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
+                                  _long("decoder_attention_mask", decoder_attention_mask, 2), use_cache)
+        out = LEDSeq2SeqModelOutput(last_hidden_state=dec, past_key_values=past, encoder_last_hidden_state=enc)
+        return out if return_dict else out.to_tuple()
 
 
-class LEDForConditionalGeneration(nn.Module):
+class LEDForConditionalGeneration(_TrainingAPI, nn.Module):
     def __init__(self, config, tie_word_embeddings=True):
         super().__init__()
+        self.config = config
         self.led = LEDModel(config)
         self.lm_head = nn.Linear(int(_cfg(config, "d_model")), int(_cfg(config, "vocab_size")), bias=False)
         if tie_word_embeddings:
@@ -377,14 +527,44 @@ class LEDForConditionalGeneration(nn.Module):
     def logits(self, h):
         return self.lm_head(h) + self.final_logits_bias
 
+    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
+                decoder_attention_mask=None, labels=None, use_cache=False, return_dict=True):
+        """HF's forward: with ``labels`` (B, T) (-100 = ignored) the decoder reads shift_tokens_right(labels)
+        unless decoder_input_ids are given, and ``loss`` is the mean cross-entropy over labels != -100."""
+        from led_ref.outputs import LEDSeq2SeqLMOutput
+
+        labels = _long("labels", labels, 2)
+        if labels is not None:
+            vocab = int(_cfg(self.config, "vocab_size"))
+            bad = (labels != -100) & ((labels < 0) | (labels >= vocab))
+            if bool(bad.any()):
+                raise ValueError(f"labels must be -100 (ignored) or lie in [0, vocab_size={vocab})")
+            use_cache = False
+            if decoder_input_ids is None:
+                decoder_input_ids = self.led.shift_tokens_right(labels)
+        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        dec, enc, past = self.led.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
+                                      _long("decoder_attention_mask", decoder_attention_mask, 2), use_cache)
+        logits = self.logits(dec)  # (B, T, V)
+        loss = None
+        if labels is not None:
+            if labels.shape != logits.shape[:2]:
+                raise ValueError(f"labels shape {tuple(labels.shape)} must equal the decoder's (B, T) "
+                                 f"{tuple(logits.shape[:2])}")
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        out = LEDSeq2SeqLMOutput(loss=loss, logits=logits, past_key_values=past, encoder_last_hidden_state=enc)
+        return out if return_dict else out.to_tuple()
+
 
 class LEDClassificationHead(nn.Module):
-    def __init__(self, d, inner, classes):
+    def __init__(self, d, inner, classes, dropout=0.0):
         super().__init__()
         self.dense, self.out_proj = nn.Linear(d, inner), nn.Linear(inner, classes)
+        self.dropout = float(dropout)  # HF: before dense and after tanh (config.classifier_dropout)
 
     def forward(self, x):
-        return self.out_proj(torch.tanh(self.dense(x)))
+        x = torch.tanh(self.dense(_dropout(self, x, self.dropout)))
+        return self.out_proj(_dropout(self, x, self.dropout))
 
 
 def _num_labels(config):
@@ -394,33 +574,103 @@ def _num_labels(config):
     return int(n)
 
 
-class LEDForSequenceClassification(nn.Module):
+class LEDForSequenceClassification(_TrainingAPI, nn.Module):
     def __init__(self, config):
         super().__init__()
         d = int(_cfg(config, "d_model"))
+        self.config = config
         self.eos_token_id = int(_cfg(config, "eos_token_id", 2))
         self.led = LEDModel(config)
-        self.classification_head = LEDClassificationHead(d, d, _num_labels(config))
+        self.classification_head = LEDClassificationHead(d, d, _num_labels(config),
+                                                         _cfg(config, "classifier_dropout", 0.0))
 
-    def forward(self, input_ids, attention_mask, global_attention_mask):
-        """logits (B, num_labels) from the decoder state at each row's last eos token."""
-        h = self.led(input_ids, attention_mask, global_attention_mask)  # (B, S, D)
+    def _logits(self, input_ids, h):
         pos = torch.cumsum(torch.ones_like(input_ids), 1)  # 1-based positions
         last_eos = torch.argmax((input_ids == self.eos_token_id).to(torch.int64) * pos, 1)  # (B,)
-        rep = torch.gather(h, 1, last_eos[:, None, None].expand(-1, 1, h.shape[-1]))[:, 0]
+        rep = torch.gather(h, 1, last_eos[:, None, None].expand(-1, 1, h.shape[-1]))[:, 0]  # (B, D)
         return self.classification_head(rep)
 
+    def export_forward(self, input_ids, attention_mask, global_attention_mask):
+        """Inference graph: logits (B, num_labels) from the decoder state at each row's last eos token."""
+        return self._logits(input_ids, self.led.export_forward(input_ids, attention_mask, global_attention_mask))
 
-class LEDForQuestionAnswering(nn.Module):
+    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
+                decoder_attention_mask=None, labels=None, use_cache=False, return_dict=True):
+        """HF's forward; the loss follows config.problem_type (inferred like HF when unset): regression (MSE),
+        single_label_classification (cross-entropy, int labels) or multi_label_classification (BCE with logits)."""
+        from led_ref.outputs import LEDSeq2SeqSequenceClassifierOutput
+
+        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        counts = (ids == self.eos_token_id).sum(1)
+        if bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+            raise ValueError(f"every row of input_ids must hold the same (nonzero) number of eos tokens "
+                             f"(id {self.eos_token_id}); got {counts.tolist()}")
+        dec, enc, past = self.led.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
+                                      _long("decoder_attention_mask", decoder_attention_mask, 2),
+                                      use_cache and labels is None)
+        logits = self._logits(ids, dec)  # (B, num_labels)
+        loss = None
+        if labels is not None:
+            if not isinstance(labels, torch.Tensor):
+                raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
+            n = logits.shape[-1]
+            kind = _cfg(self.config, "problem_type")
+            if kind is None:
+                integer = labels.dtype in (torch.int64, torch.int32)
+                kind = "regression" if n == 1 else "single_label_classification" if integer else \
+                    "multi_label_classification"
+            if kind == "regression":
+                loss = F.mse_loss(logits.squeeze(), labels.squeeze()) if n == 1 else F.mse_loss(logits, labels)
+            elif kind == "single_label_classification":
+                flat = labels.reshape(-1)
+                if bool(((flat < 0) | (flat >= n)).any()):
+                    raise ValueError(f"labels must lie in [0, num_labels={n})")
+                loss = F.cross_entropy(logits.reshape(-1, n), flat)
+            elif kind == "multi_label_classification":
+                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+            else:
+                raise ValueError(f"config.problem_type={kind!r} is not one of regression, "
+                                 "single_label_classification, multi_label_classification")
+        out = LEDSeq2SeqSequenceClassifierOutput(loss=loss, logits=logits, past_key_values=past,
+                                                 encoder_last_hidden_state=enc)
+        return out if return_dict else out.to_tuple()
+
+
+class LEDForQuestionAnswering(_TrainingAPI, nn.Module):
     def __init__(self, config):
         super().__init__()
+        self.config = config
         self.led = LEDModel(config)
         self.qa_outputs = nn.Linear(int(_cfg(config, "d_model")), 2)
 
-    def forward(self, input_ids, attention_mask, global_attention_mask):
-        """(start_logits, end_logits), each (B, S)."""
-        logits = self.qa_outputs(self.led(input_ids, attention_mask, global_attention_mask))
+    def export_forward(self, input_ids, attention_mask, global_attention_mask):
+        """Inference graph: (start_logits, end_logits), each (B, S)."""
+        logits = self.qa_outputs(self.led.export_forward(input_ids, attention_mask, global_attention_mask))
         return logits[..., 0], logits[..., 1]
+
+    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
+                decoder_attention_mask=None, start_positions=None, end_positions=None, use_cache=False,
+                return_dict=True):
+        """HF's forward; with both positions (B,) the loss is the mean of the start and end cross-entropies,
+        positions clamped to [0, T] and T ignored (HF's out-of-sequence rule)."""
+        from led_ref.outputs import LEDSeq2SeqQuestionAnsweringModelOutput
+
+        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        with_loss = start_positions is not None and end_positions is not None
+        dec, enc, past = self.led.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
+                                      _long("decoder_attention_mask", decoder_attention_mask, 2),
+                                      use_cache and not with_loss)
+        logits = self.qa_outputs(dec)  # (B, T, 2)
+        start, end = logits[..., 0].contiguous(), logits[..., 1].contiguous()
+        loss = None
+        if with_loss:
+            ignored = start.shape[1]
+            sp = _long("start_positions", start_positions).reshape(-1).clamp(0, ignored)
+            ep = _long("end_positions", end_positions).reshape(-1).clamp(0, ignored)
+            loss = (F.cross_entropy(start, sp, ignore_index=ignored) + F.cross_entropy(end, ep, ignore_index=ignored)) / 2
+        out = LEDSeq2SeqQuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end,
+                                                     past_key_values=past, encoder_last_hidden_state=enc)
+        return out if return_dict else out.to_tuple()
 
 
 MODEL_CLASSES = {
@@ -430,7 +680,8 @@ MODEL_CLASSES = {
     "qa": LEDForQuestionAnswering,
 }
 
-HEAD_KEYS = ("lm_head", "final_logits_bias", "classification_head", "qa_outputs")
+HEAD_KEYS = frozenset(name.split(".")[0] for name in ALL_HEAD_PARAMETERS)  # top-level modules of the heads
+_HEAD_OF = {cls.__name__: head for head, cls in MODEL_CLASSES.items()}
 
 
 def _flatten(tree, prefix=""):
@@ -468,8 +719,7 @@ def build_torch_model(config, params, head="lm", dtype=torch.float32):
     """The torch LED of ``head`` holding ``params`` (a led_ref tree), in eval mode.
 
     Loads with strict=True: a missing or unexpected parameter is an error naming it."""
-    if head not in MODEL_CLASSES:
-        raise ValueError(f"head={head!r} must be one of {sorted(MODEL_CLASSES)}")
+    get_head(head)
     sd = state_dict_from_params(params, head)
     if head == "lm":
         # tied unless the tree holds a distinct lm_head array (tie_word_embeddings=False checkpoints)

@@ -12,6 +12,9 @@ import math
 
 import numpy as np
 
+from . import threads
+from .inputs import MaskKind
+
 __all__ = [
     "linear",
     "softmax",
@@ -29,6 +32,9 @@ SCORE_BUDGET_BYTES = 1 << 20
 # thread) and it makes half as many BLAS calls, which matters with threaded BLAS
 # (spec/SPEC.md#computation-order-and-speed).
 QUERY_BLOCK = 128
+# Rows per projection chunk (led_ref.threads): big enough for full-speed GEMMs, small enough to
+# give each thread several chunks (load balance when a thread loses its core for a while).
+PROJECTION_ROWS = 256
 
 
 def linear(p, x):
@@ -37,6 +43,20 @@ def linear(p, x):
     if p.get("bias") is not None:
         y += p["bias"]
     return y
+
+
+def project_rows(ps, x, rows_per_chunk=None):
+    """``[linear(p, x) for p in ps]`` for a 2-D x (N, D), in row chunks spread over led_ref's threads (each chunk
+    runs every projection on its rows while they are in cache). Returns the list of (N, out) arrays."""
+    n = x.shape[0]
+    outs = [np.empty((n, p["weight"].shape[0]), dtype=x.dtype) for p in ps]
+
+    def chunk(rows):
+        for p, o in zip(ps, outs):
+            o[rows] = linear(p, x[rows])
+
+    threads.parallel_rows(chunk, n, rows_per_chunk or PROJECTION_ROWS)
+    return outs
 
 
 def softmax(x, axis=-1):
@@ -99,34 +119,34 @@ def query_block_size(c):
     return max(1, min(c, QUERY_BLOCK))
 
 
-def _local_attention_row(q, k, v, is_local, c, gidx, slot_ok, want_probs):
-    """Banded + global-key attention for one batch row, unnormalised.
+def _local_attention_head(h, q, k, v, key_ok, c, gidx, slot_ok, out, probs_band, probs_glob):
+    """Banded + global-key attention of one head of one batch row; writes normalised outputs.
 
-    q: (H, S, hd), already scaled, S a multiple of the query block size; k, v: (H, n, hd) with
-    n <= S (views are fine: they are copied once into padded buffers); is_local: (n,) bool, the
-    keys allowed inside the band; gidx: (x,) positions of the global tokens, whose keys/values
-    (local projections) every row also attends to, or None; slot_ok: (x,) bool.
+    q, k, v: (S, H, hd) views of the projections (q not yet scaled); key_ok: (S_int + 2c,) bool, the keys
+    allowed inside the band, padded with c False on each side (S_int = S rounded up to the query block);
+    gidx: (x,) positions of the global tokens, whose keys/values (local projections) every row also
+    attends to, or None; slot_ok: (x,) bool. out: (S, H, hd) output view, column h written; probs_band
+    (H, S, 2c+1) and probs_glob (H, S, x) are written too when not None.
 
-    Returns ``(acc, probs_glob, probs_band)``: acc (H, S, hd + 1) holds sum_j e_ij v_j in the
-    first hd columns and the softmax denominator sum_j e_ij in the last (e_ij = exp(s_ij - max_j s_ij));
-    if want_probs, (H, S, x) global-column and (H, S, 2c+1) band probabilities (normalised).
+    One head is an independent piece of work (``led_ref.threads``): its own padded copies and score buffer.
     """
-    n_heads, seq, hd = q.shape
+    seq, _, hd = q.shape
     dtype = q.dtype
     fill = np.finfo(dtype).min
     bs = query_block_size(c)
     span = bs + 2 * c
-    nb = seq // bs
-    n_keys = k.shape[1]
+    seq_int = key_ok.shape[0] - 2 * c
+    nb = seq_int // bs
+    # HF divides q by sqrt(hd); rows beyond S are zero and their outputs are dropped
+    q_h = np.zeros((seq_int, hd), dtype=dtype)
+    np.divide(q[:, h], dtype.type(math.sqrt(hd)), out=q_h[:seq])
     # keys with c zero rows on each side, so block b is rows [b bs, b bs + span); values carry a
     # column of ones so that the weighted-sum GEMM also yields the softmax denominator
-    k_pad = np.zeros((n_heads, seq + 2 * c, hd), dtype=dtype)
-    k_pad[:, c : c + n_keys] = k
-    v_pad = np.zeros((n_heads, seq + 2 * c, hd + 1), dtype=dtype)
-    v_pad[:, c : c + n_keys, :hd] = v
-    v_pad[:, :, hd] = 1
-    key_ok = np.zeros(seq + 2 * c, bool)
-    key_ok[c : c + is_local.shape[0]] = is_local
+    k_pad = np.zeros((seq_int + 2 * c, hd), dtype=dtype)
+    k_pad[c : c + seq] = k[:, h]
+    v_pad = np.zeros((seq_int + 2 * c, hd + 1), dtype=dtype)
+    v_pad[c : c + seq, :hd] = v[:, h]
+    v_pad[:, hd] = 1
     key_ok_blocks = np.lib.stride_tricks.as_strided(key_ok, (nb, span), (bs * key_ok.strides[0], key_ok.strides[0]))
     block_has_removed_key = (~key_ok_blocks.all(axis=1)).tolist()  # (nb,)
     # the band |i - j| <= c cuts only the first and last bs columns of a block: row r keeps
@@ -136,52 +156,47 @@ def _local_attention_row(q, k, v, is_local, c, gidx, slot_ok, want_probs):
     right_out = tri[None, :] > tri[:, None]  # (bs, bs): columns 2c .. 2c + bs - 1
 
     n_glob = 0 if gidx is None else gidx.shape[0]
-    g_scores = None
     if n_glob:
-        g_scores = q @ k_pad[:, c + gidx].swapaxes(-1, -2)  # (H, S, x)
+        k_glob = k_pad[c + gidx]  # (x, hd)
+        g_scores = q_h @ k_glob.T  # (S_int, x)
         np.copyto(g_scores, fill, where=~slot_ok)
-        row_max = g_scores.max(axis=-1)  # (H, S)
+        row_max = g_scores.max(axis=-1)  # (S_int,)
     else:
-        row_max = np.empty((n_heads, seq), dtype=dtype)
+        row_max = np.empty(seq_int, dtype=dtype)
 
-    acc = np.empty((n_heads, seq, hd + 1), dtype=dtype)
-    probs_band = np.empty((n_heads, seq, 2 * c + 1), dtype=dtype) if want_probs else None
+    acc = np.empty((seq_int, hd + 1), dtype=dtype)
+    qb = q_h.reshape(nb, bs, hd)
+    kb = _blocks(k_pad, bs, span, nb)  # (nb, span, hd)
+    vb = _blocks(v_pad, bs, span, nb)  # (nb, span, hd + 1)
     step = max(1, min(nb, SCORE_BUDGET_BYTES // (bs * span * dtype.itemsize)))  # blocks per step
     buffer = np.empty((step, bs, span), dtype=dtype)
-    for h in range(n_heads):
-        qb = q[h].reshape(nb, bs, hd)
-        kb = _blocks(k_pad[h], bs, span, nb)  # (nb, span, hd)
-        vb = _blocks(v_pad[h], bs, span, nb)  # (nb, span, hd + 1)
-        for b0 in range(0, nb, step):
-            b1 = min(nb, b0 + step)
-            rows = slice(b0 * bs, b1 * bs)
-            scores = np.matmul(qb[b0:b1], kb[b0:b1].swapaxes(-1, -2), out=buffer[: b1 - b0])  # (n, bs, span)
-            np.copyto(scores[:, :, :bs], fill, where=left_out)
-            np.copyto(scores[:, :, 2 * c :], fill, where=right_out)
-            if any(block_has_removed_key[b0:b1]):
-                np.copyto(scores, fill, where=~key_ok_blocks[b0:b1, None, :])
-            m = scores.max(axis=-1)  # (n, bs)
-            if n_glob:
-                np.maximum(m, row_max[h, rows].reshape(m.shape), out=m)
-            row_max[h, rows] = m.reshape(-1)
-            scores -= m[..., None]
-            np.exp(scores, out=scores)
-            np.matmul(scores, vb[b0:b1], out=acc[h, rows].reshape(b1 - b0, bs, hd + 1))
-            if want_probs:
-                probs_band[h, rows] = band_to_relative(scores[None], c)[0]
-    probs_glob = None
-    if n_glob:
-        g_scores -= row_max[..., None]
-        np.exp(g_scores, out=g_scores)
-        acc += g_scores @ v_pad[:, c + gidx]  # (H, S, x) @ (H, x, hd + 1)
-    if want_probs:
-        denom = acc[:, :, hd:]
-        probs_band /= denom
+    for b0 in range(0, nb, step):
+        b1 = min(nb, b0 + step)
+        rows = slice(b0 * bs, b1 * bs)
+        scores = np.matmul(qb[b0:b1], kb[b0:b1].swapaxes(-1, -2), out=buffer[: b1 - b0])  # (n, bs, span)
+        np.copyto(scores[:, :, :bs], fill, where=left_out)
+        np.copyto(scores[:, :, 2 * c :], fill, where=right_out)
+        if any(block_has_removed_key[b0:b1]):
+            np.copyto(scores, fill, where=~key_ok_blocks[b0:b1, None, :])
+        m = scores.max(axis=-1)  # (n, bs)
         if n_glob:
-            probs_glob = g_scores / denom
-        else:
-            probs_glob = np.empty((n_heads, seq, 0), dtype=dtype)
-    return acc, probs_glob, probs_band
+            np.maximum(m, row_max[rows].reshape(m.shape), out=m)
+        row_max[rows] = m.reshape(-1)
+        scores -= m[..., None]
+        np.exp(scores, out=scores)
+        np.matmul(scores, vb[b0:b1], out=acc[rows].reshape(b1 - b0, bs, hd + 1))
+        if probs_band is not None:
+            probs_band[h, rows.start : min(rows.stop, seq)] = band_to_relative(scores[None], c)[0][: max(0, seq - rows.start)]
+    if n_glob:
+        g_scores -= row_max[:, None]
+        np.exp(g_scores, out=g_scores)
+        acc += g_scores @ v_pad[c + gidx]  # (S_int, x) @ (x, hd + 1)
+    denom = acc[:seq, hd:]
+    np.divide(acc[:seq, :hd], denom, out=out[:, h])
+    if probs_band is not None:
+        probs_band[h] /= denom
+        if n_glob:
+            np.divide(g_scores[:seq], denom, out=probs_glob[h])
 
 
 def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads, reassociate=None):
@@ -230,8 +245,8 @@ def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads, reassociate=None):
 def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attentions=False):
     """LED encoder self-attention before the output projection (spec/SPEC.md#encoder-self-attention).
 
-    p: ``layers[i]["self_attn"]["longformer_self_attn"]``; x: (B, S, D); mask_kind: (B, S) with
-    0 = padding, 1 = local, 2 = global. Local tokens attend to local tokens with |i - j| <= window/2
+    p: ``layers[i]["self_attn"]["longformer_self_attn"]``; x: (B, S, D); mask_kind: (B, S) ``MaskKind``
+    (led_ref.inputs.merge_masks). Local tokens attend to local tokens with |i - j| <= window/2
     plus all global tokens (through the *local* key/value projections); global tokens attend
     to all non-padding tokens through the ``*_global`` projections; padding rows are zero.
 
@@ -243,19 +258,17 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
     hd = dim // n_heads
     c = window // 2
     dtype = x.dtype
-    is_masked = mask_kind == 0
-    is_global = mask_kind == 2
-    is_local = mask_kind == 1
+    is_masked = mask_kind == MaskKind.PADDING
+    is_global = mask_kind == MaskKind.GLOBAL
+    is_local = mask_kind == MaskKind.LOCAL
     any_global = bool(is_global.any())
 
-    # (B, S, H, hd) views; _local_attention_row copies them head-major once
-    q = linear(p["query"], x).reshape(bsz, seq, n_heads, hd)
-    k = linear(p["key"], x).reshape(bsz, seq, n_heads, hd)
-    v = linear(p["value"], x).reshape(bsz, seq, n_heads, hd)
+    # (B, S, H, hd) views; each head's piece copies its columns into padded buffers
+    q, k, v = project_rows((p["query"], p["key"], p["value"]), x.reshape(bsz * seq, dim))
+    q, k, v = (t.reshape(bsz, seq, n_heads, hd) for t in (q, k, v))
 
     bs = query_block_size(c)
     seq_int = -(-seq // bs) * bs  # internal length, a multiple of the block (extra keys are out of range)
-    scale = dtype.type(math.sqrt(hd))
 
     if any_global:
         gidx, slot_ok = global_slots(is_global)
@@ -264,18 +277,18 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
         n_glob = 0
     out = np.empty((bsz, seq, n_heads, hd), dtype=dtype)
     local_probs = np.zeros((bsz, n_heads, seq, n_glob + 2 * c + 1), dtype=dtype) if output_attentions else None
-    q_row = np.zeros((n_heads, seq_int, hd), dtype=dtype)
-    for b in range(bsz):
-        np.divide(q[b].transpose(1, 0, 2), scale, out=q_row[:, :seq])  # HF divides q by sqrt(hd)
-        acc, pg, pb = _local_attention_row(
-            q_row, k[b].transpose(1, 0, 2), v[b].transpose(1, 0, 2), is_local[b], c,
-            gidx[b] if any_global else None, slot_ok[b] if any_global else None, output_attentions,
+    key_ok = np.zeros((bsz, seq_int + 2 * c), bool)
+    key_ok[:, c : c + seq] = is_local
+
+    def piece(bh):  # one (batch row, head): independent work for the thread pool
+        b, h = bh
+        _local_attention_head(
+            h, q[b], k[b], v[b], key_ok[b], c, gidx[b] if any_global else None, slot_ok[b] if any_global else None,
+            out[b], local_probs[b, :, :, n_glob:] if output_attentions else None,
+            local_probs[b, :, :, :n_glob] if output_attentions else None,
         )
-        np.divide(acc[:, :seq, :hd], acc[:, :seq, hd:], out=out[b].transpose(1, 0, 2))
-        if output_attentions:
-            local_probs[b, :, :, n_glob:] = pb[:, :seq]
-            if n_glob:
-                local_probs[b, :, :, :n_glob] = pg[:, :seq]
+
+    threads.parallel_map(piece, [(b, h) for b in range(bsz) for h in range(n_heads)])
     # padding rows attend to nothing; global rows are replaced below (HF zeroes their local probs)
     out *= ~is_masked[:, :, None, None]
     if output_attentions:

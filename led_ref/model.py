@@ -8,7 +8,11 @@ length, P cached decoder length, D d_model, H heads, hd head size, x global toke
 
 import numpy as np
 
+from . import threads
 from .activations import get_activation
+from . import inputs
+from .heads import get_head
+from .inputs import shift_tokens_right  # noqa: F401  (public here since the first release)
 from .attention import decoder_attention, linear, longformer_self_attention
 from .outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
@@ -32,89 +36,15 @@ __all__ = [
     "LEDForConditionalGeneration",
     "LEDForSequenceClassification",
     "LEDForQuestionAnswering",
+    "model_class",
 ]
 
 LAYER_NORM_EPS = 1e-5
-FFN_ROWS = 1024  # rows per feed-forward chunk: bounds the (rows, ffn_dim) intermediate
+FFN_ROWS = 256  # rows per feed-forward chunk: bounds the (rows, ffn_dim) intermediate; one piece of work each
 
 
 # ----------------------------------------------------------------------------------------------
-# input validation: every bad input is a ValueError naming the argument and the limit
-
-
-def _ids(name, ids, vocab_size):
-    """Validate token ids: 2-D integer array, non-empty batch, every id in [0, vocab_size)."""
-    arr = _array(name, ids)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must be an integer array of token ids, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (batch, sequence_length), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one row and one token, got shape {arr.shape}")
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0 or hi >= vocab_size:
-        bad = lo if lo < 0 else hi
-        raise ValueError(f"{name} contains id {bad}, outside the vocabulary [0, vocab_size={vocab_size})")
-    return arr.astype(np.int64, copy=False)
-
-
-def _array(name, value):
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name} must be a rectangular array (all rows the same length): {exc}") from None
-
-
-def _mask(name, mask, shape, allowed=(0, 1)):
-    """Validate a 0/1-style mask of the given shape; returns int64."""
-    arr = _array(name, mask)
-    if arr.dtype != bool and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isin(arr, allowed)):
-            arr = arr.astype(np.int64)  # HF accepts float masks holding these values
-        else:
-            raise ValueError(f"{name} must hold integers in {set(allowed)}, got dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    arr = arr.astype(np.int64)
-    if arr.size and not np.all(np.isin(arr, allowed)):
-        bad = arr[~np.isin(arr, allowed)].flat[0]
-        raise ValueError(f"{name} values must be in {sorted(allowed)}, got {bad}")
-    return arr
-
-
-def _embeds(name, embeds, d_model, dtype):
-    arr = _array(name, embeds)
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"{name} must be a float array, got dtype {arr.dtype}")
-    if arr.ndim != 3 or arr.shape[-1] != d_model or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (batch>0, length>0, d_model={d_model}), got {arr.shape}")
-    return arr.astype(dtype, copy=False)
-
-
-def _flag(name, value, default):
-    if value is None:
-        return bool(default)
-    if not isinstance(value, (bool, np.bool_, int, np.integer)) or value not in (0, 1):
-        raise TypeError(f"{name} must be a bool or None, got {value!r}")
-    return bool(value)
-
-
-# ----------------------------------------------------------------------------------------------
-# pure functions
-
-
-def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):
-    """Decoder inputs from labels: shift right by one, start token first, -100 -> pad (spec/SPEC.md#shift-tokens-right)."""
-    if pad_token_id is None:
-        raise ValueError("config.pad_token_id has to be defined.")
-    ids = np.asarray(input_ids)
-    if ids.ndim != 2:
-        raise ValueError(f"input_ids must have shape (batch, sequence_length), got shape {ids.shape}")
-    shifted = np.zeros_like(ids)
-    shifted[:, 1:] = ids[:, :-1]
-    shifted[:, 0] = decoder_start_token_id
-    shifted[shifted == -100] = pad_token_id
-    return shifted
+# pure functions (input rules and checks: led_ref.inputs)
 
 
 def layer_norm(p, x, eps=LAYER_NORM_EPS):
@@ -129,23 +59,36 @@ def layer_norm(p, x, eps=LAYER_NORM_EPS):
 
 
 def feed_forward(p, x, act):
-    """fc2(act(fc1(x))), in row chunks so the (rows, ffn_dim) intermediate stays small."""
+    """fc2(act(fc1(x))), in row chunks (spread over led_ref.threads) so the (rows, ffn_dim) intermediate stays small."""
     lead, dim = x.shape[:-1], x.shape[-1]
     flat = x.reshape(-1, dim)
     out = np.empty((flat.shape[0], p["fc2"]["weight"].shape[0]), dtype=x.dtype)
-    for r in range(0, flat.shape[0], FFN_ROWS):
-        out[r : r + FFN_ROWS] = linear(p["fc2"], act(linear(p["fc1"], flat[r : r + FFN_ROWS])))
+
+    def chunk(rows):
+        out[rows] = linear(p["fc2"], act(linear(p["fc1"], flat[rows])))
+
+    threads.parallel_rows(chunk, flat.shape[0], FFN_ROWS)
     return out.reshape(*lead, -1)
 
 
 def encoder_layer(p, x, mask_kind, window, n_heads, act, output_attentions=False):
-    """Post-LN encoder layer: LN(x + attn(x)), then LN(x + ffn(x)) (spec/SPEC.md#encoder-layer)."""
+    """Post-LN encoder layer: LN(x + attn(x)), then LN(x + ffn(x)) (spec/SPEC.md#encoder-layer).
+
+    Everything after the attention is row-wise, so it runs as one piece per row chunk (led_ref.threads).
+    """
     attn, local_probs, global_probs = longformer_self_attention(
         p["self_attn"]["longformer_self_attn"], x, mask_kind, window, n_heads, output_attentions
     )
-    x = layer_norm(p["self_attn_layer_norm"], x + linear(p["self_attn"]["output"], attn))
-    x = layer_norm(p["final_layer_norm"], x + feed_forward(p, x, act))
-    return x, local_probs, global_probs
+    dim = x.shape[-1]
+    flat, attn = x.reshape(-1, dim), attn.reshape(-1, dim)
+    out = np.empty_like(flat)
+
+    def chunk(rows):
+        h = layer_norm(p["self_attn_layer_norm"], flat[rows] + linear(p["self_attn"]["output"], attn[rows]))
+        out[rows] = layer_norm(p["final_layer_norm"], h + linear(p["fc2"], act(linear(p["fc1"], h))))
+
+    threads.parallel_rows(chunk, flat.shape[0], FFN_ROWS)
+    return out.reshape(x.shape), local_probs, global_probs
 
 
 def _token_embeddings(params):
@@ -167,10 +110,11 @@ def _input_embeddings(params, config, input_ids, inputs_embeds, ids_name, embeds
         raise ValueError(f"You have to specify either {ids_name} or {embeds_name}")
     embed = _token_embeddings(params)
     if input_ids is None:
-        return None, _embeds(embeds_name, inputs_embeds, config.d_model, embed.dtype)
-    input_ids = _ids(ids_name, input_ids, config.vocab_size)
+        return None, inputs.embeddings(embeds_name, inputs_embeds, config.d_model, embed.dtype)
+    input_ids = inputs.token_ids(ids_name, input_ids, config.vocab_size)
     return input_ids, embed[input_ids]
 
+@threads.in_region
 def encoder(params, config, input_ids=None, attention_mask=None, global_attention_mask=None, inputs_embeds=None,
             output_attentions=False, output_hidden_states=False, layer_callback=None):
     """LED encoder (spec/SPEC.md#encoder): merge masks, pad to the window, embed, layers, unpad.
@@ -185,26 +129,21 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
     input_ids, hidden = _input_embeddings(params, config, input_ids, inputs_embeds, "input_ids", "inputs_embeds")
     bsz, seq = hidden.shape[:2]  # hidden: (B, S, D)
 
-    kind = np.ones((bsz, seq), np.int64) if attention_mask is None else _mask("attention_mask", attention_mask, (bsz, seq))
-    if global_attention_mask is not None:
-        glob = _mask("global_attention_mask", global_attention_mask, (bsz, seq), allowed=(-1, 0, 1))
-        kind = kind * (glob + 1)  # 0 none, 1 local, 2 global; the tokenizer's -1 padding gives 0
+    att = np.ones((bsz, seq), np.int64) if attention_mask is None else inputs.mask(
+        "attention_mask", attention_mask, (bsz, seq))
+    glob = None if global_attention_mask is None else inputs.mask(
+        "global_attention_mask", global_attention_mask, (bsz, seq), inputs.GLOBAL_ATTENTION_MASK_VALUES)
+    kind = inputs.merge_masks(att, glob)  # (B, S) MaskKind
 
     windows = config.layer_attention_windows()
-    max_window = max(windows)
-    pad_len = (max_window - seq % max_window) % max_window
-    padded = seq + pad_len
-    if padded > config.max_encoder_position_embeddings:
-        raise ValueError(
-            f"input length {seq} (padded to {padded}, a multiple of attention_window={max_window}) exceeds "
-            f"max_encoder_position_embeddings={config.max_encoder_position_embeddings}"
-        )
+    padded = inputs.encoder_padded_length(seq, max(windows), config.max_encoder_position_embeddings)
+    pad_len = padded - seq
     if pad_len:
         pad_rows = np.broadcast_to(embed[config.pad_token_id], (bsz, pad_len, hidden.shape[-1]))
         hidden = np.concatenate([hidden, pad_rows], axis=1)  # (B, S_pad, D)
         kind = np.pad(kind, ((0, 0), (0, pad_len)))
 
-    hidden = hidden + enc["embed_positions"]["weight"][:padded]  # learned positions 0..S_pad-1, no offset
+    hidden = hidden + enc["embed_positions"]["weight"][inputs.position_ids(padded)]  # (B, S_pad, D)
     hidden = layer_norm(enc["layernorm_embedding"], hidden)
 
     act = get_activation(config.activation_function)
@@ -301,6 +240,7 @@ def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None
     return x, self_probs, cross_probs, present
 
 
+@threads.in_region
 def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None,
             decoder_attention_mask=None, past_key_values=None, inputs_embeds=None, use_cache=None,
             output_attentions=False, output_hidden_states=False):
@@ -315,7 +255,7 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
     dtype = _token_embeddings(params).dtype
     n_heads = config.decoder_attention_heads
     hd = config.d_model // n_heads
-    use_cache = _flag("use_cache", use_cache, config.use_cache)
+    use_cache = inputs.flag("use_cache", use_cache, config.use_cache)
     input_ids, hidden = _input_embeddings(
         params, config, input_ids, inputs_embeds, "decoder_input_ids", "decoder_inputs_embeds")
     bsz, tgt = hidden.shape[:2]  # hidden: (B, T, D)
@@ -323,19 +263,9 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
     if past_key_values is not None:
         past_len = _check_past(past_key_values, config.decoder_layers, bsz, n_heads, hd)
         past_key_values = [tuple(np.asarray(a, dtype=dtype) for a in layer) for layer in past_key_values]
-    if past_len + tgt > config.max_decoder_position_embeddings:
-        raise ValueError(
-            f"decoder_input_ids: decoder length {past_len + tgt} (cached {past_len} + new {tgt}) exceeds "
-            f"max_decoder_position_embeddings={config.max_decoder_position_embeddings}"
-        )
+    inputs.check_decoder_length(past_len, tgt, config.max_decoder_position_embeddings)
     if encoder_hidden_states is not None:
-        encoder_hidden_states = np.asarray(encoder_hidden_states)
-        if encoder_hidden_states.ndim != 3 or encoder_hidden_states.shape[0] != bsz or \
-                encoder_hidden_states.shape[2] != config.d_model:
-            raise ValueError(
-                f"encoder_hidden_states must have shape (batch={bsz}, length, d_model={config.d_model}), "
-                f"got {encoder_hidden_states.shape}"
-            )
+        encoder_hidden_states = inputs.encoder_hidden_states(encoder_hidden_states, bsz, config.d_model)
         encoder_hidden_states = encoder_hidden_states.astype(dtype, copy=False)
         # cached cross-attention keys/values stand for the encoder states: their length must be S
         src = encoder_hidden_states.shape[1]
@@ -348,7 +278,7 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
 
     self_mask = None
     if decoder_attention_mask is not None:
-        decoder_attention_mask = _mask("decoder_attention_mask", decoder_attention_mask, (bsz, past_len + tgt))
+        decoder_attention_mask = inputs.mask("decoder_attention_mask", decoder_attention_mask, (bsz, past_len + tgt))
     if tgt > 1:
         self_mask = np.broadcast_to(_causal_mask(tgt, past_len, dtype), (bsz, 1, tgt, past_len + tgt))
         if decoder_attention_mask is not None:
@@ -356,10 +286,10 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
                 self_mask = self_mask + _inverted_mask(decoder_attention_mask, dtype, tgt)
     cross_mask = None
     if encoder_hidden_states is not None and encoder_attention_mask is not None:
-        enc_mask = _mask("attention_mask", encoder_attention_mask, (bsz, encoder_hidden_states.shape[1]))
+        enc_mask = inputs.cross_attention_mask(encoder_attention_mask, encoder_hidden_states.shape)
         cross_mask = _inverted_mask(enc_mask, dtype, tgt)
 
-    hidden = hidden + dec["embed_positions"]["weight"][past_len : past_len + tgt]
+    hidden = hidden + dec["embed_positions"]["weight"][inputs.position_ids(tgt, past_len)]
     hidden = layer_norm(dec["layernorm_embedding"], hidden)
 
     act = get_activation(config.activation_function)
@@ -401,18 +331,6 @@ def cross_entropy(logits, labels, ignore_index=-100):
     m = z.max(axis=-1, keepdims=True)
     log_norm = np.log(np.exp(z - m).sum(axis=-1)) + m[:, 0]
     return (log_norm - z[np.arange(z.shape[0]), target]).mean(dtype=logits.dtype)
-
-
-def _labels(name, labels, shape, n_classes, ignore_index=-100):
-    arr = np.asarray(labels)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    bad = (arr != ignore_index) & ((arr < 0) | (arr >= n_classes))
-    if np.any(bad):
-        raise ValueError(f"{name} contains {arr[bad].flat[0]}, outside [0, {n_classes}) and not {ignore_index}")
-    return arr.astype(np.int64)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -510,15 +428,15 @@ class LEDModel:
                  output_hidden_states, decoder_inputs_embeds=None):
         """The LEDModel.forward computation; returns (encoder output, decoder output)."""
         cfg = self.config
-        output_attentions = _flag("output_attentions", output_attentions, False)
-        output_hidden_states = _flag("output_hidden_states", output_hidden_states, False)
+        output_attentions = inputs.flag("output_attentions", output_attentions, False)
+        output_hidden_states = inputs.flag("output_hidden_states", output_hidden_states, False)
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             if input_ids is None:
                 raise ValueError(
                     "decoder_input_ids is required when input_ids is not given (it defaults to "
                     "shift_tokens_right(input_ids))"
                 )
-            ids = _ids("input_ids", input_ids, cfg.vocab_size)
+            ids = inputs.token_ids("input_ids", input_ids, cfg.vocab_size)
             decoder_input_ids = shift_tokens_right(ids, cfg.pad_token_id, cfg.decoder_start_token_id)
         if encoder_outputs is None:
             enc = encoder(self.params, cfg, input_ids, attention_mask, global_attention_mask, inputs_embeds,
@@ -592,7 +510,7 @@ class LEDForConditionalGeneration(LEDModel):
             labels_arr = np.asarray(labels)
             if labels_arr.ndim != 2:
                 raise ValueError(f"labels must have shape (batch, target_length), got {labels_arr.shape}")
-            labels_arr = _labels("labels", labels_arr, labels_arr.shape, cfg.vocab_size)
+            labels_arr = inputs.labels("labels", labels_arr, labels_arr.shape, cfg.vocab_size)
             use_cache = False
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = shift_tokens_right(labels_arr, cfg.pad_token_id, cfg.decoder_start_token_id)
@@ -633,7 +551,7 @@ class LEDForSequenceClassification(LEDModel):
         cfg = self.config
         if input_ids is None:
             raise ValueError("LEDForSequenceClassification needs input_ids (it pools at the eos tokens of input_ids)")
-        input_ids = _ids("input_ids", input_ids, cfg.vocab_size)
+        input_ids = inputs.token_ids("input_ids", input_ids, cfg.vocab_size)
         if labels is not None:
             use_cache = False
         enc, dec = self._seq2seq(input_ids, attention_mask, global_attention_mask, decoder_input_ids,
@@ -683,7 +601,7 @@ class LEDForSequenceClassification(LEDModel):
             return np.mean(np.square(x - y), dtype=dt)
         if problem == "single_label_classification":
             flat = labels.reshape(-1)
-            flat = _labels("labels", flat, (logits.shape[0],), n)
+            flat = inputs.labels("labels", flat, (logits.shape[0],), n)
             return cross_entropy(logits.reshape(-1, n), flat)
         y = labels.astype(dt)
         if y.shape != logits.shape:
@@ -731,3 +649,8 @@ class LEDForQuestionAnswering(LEDModel):
         )
 
     forward = __call__
+
+
+def model_class(head):
+    """The led_ref class of a head key of ``led_ref.heads`` ("lm" -> LEDForConditionalGeneration)."""
+    return globals()[get_head(head).numpy_class]

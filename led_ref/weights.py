@@ -7,8 +7,8 @@ numeric parts as list indices::
 
 Linear weights keep HF's (out, in) layout (y = x @ W.T + b). ``shared``, ``encoder.embed_tokens``
 and ``decoder.embed_tokens`` (and ``lm_head`` when ``tie_word_embeddings``) are one array object.
-``head`` is one of "base" (LEDModel), "lm" (LEDForConditionalGeneration), "seq_cls"
-(LEDForSequenceClassification), "qa" (LEDForQuestionAnswering). See ``spec/SPEC.md#checkpoints``.
+``head`` is a key of the head registry ``led_ref.heads`` ("base", "lm", "seq_cls", "qa"). See
+``spec/SPEC.md#checkpoints``.
 """
 
 from __future__ import annotations
@@ -20,17 +20,14 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import heads as _heads
 from . import safetensors as st
 from .config import CONFIG_NAME, LEDConfig
 from .errors import check_allocation, read_json
 
-HEAD_CLASSES = {
-    "base": "LEDModel",
-    "lm": "LEDForConditionalGeneration",
-    "seq_cls": "LEDForSequenceClassification",
-    "qa": "LEDForQuestionAnswering",
-}
-HEADS = tuple(HEAD_CLASSES)
+# Views of the head registry (led_ref.heads), kept under their historical names.
+HEAD_CLASSES = {key: head.hf_class for key, head in _heads.HEADS.items()}
+HEADS = tuple(_heads.HEADS)
 PREFIX = "led."  # HF base_model_prefix of the head classes
 
 SAFE_WEIGHTS_NAME = "model.safetensors"
@@ -39,18 +36,8 @@ WEIGHTS_NAME = "pytorch_model.bin"
 WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
 
 # Parameters that only a head class has (never carry the led. prefix).
-HEAD_KEYS = {
-    "base": (),
-    "lm": ("lm_head.weight", "final_logits_bias"),
-    "seq_cls": (
-        "classification_head.dense.weight",
-        "classification_head.dense.bias",
-        "classification_head.out_proj.weight",
-        "classification_head.out_proj.bias",
-    ),
-    "qa": ("qa_outputs.weight", "qa_outputs.bias"),
-}
-_ALL_HEAD_KEYS = frozenset(k for keys in HEAD_KEYS.values() for k in keys)
+HEAD_KEYS = {key: head.parameters for key, head in _heads.HEADS.items()}
+_ALL_HEAD_KEYS = _heads.ALL_HEAD_PARAMETERS
 EMBEDDING_KEYS = ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 
@@ -58,8 +45,7 @@ _NO_CONFIG = object()
 
 
 def _check_head(head, config=_NO_CONFIG):
-    if head not in HEAD_CLASSES:
-        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
+    _heads.get_head(head)
     if config is not _NO_CONFIG and not isinstance(config, LEDConfig):
         raise TypeError(f"config must be an LEDConfig, got {type(config).__name__}")
 
@@ -76,12 +62,7 @@ def _check_dtype(dtype):
     return dtype
 
 
-def head_for_architecture(name: str) -> str:
-    """The ``head`` of an HF class name ("LEDForConditionalGeneration" -> "lm")."""
-    for head, cls in HEAD_CLASSES.items():
-        if cls == name:
-            return head
-    raise ValueError(f"unknown LED architecture {name!r}; expected one of {', '.join(HEAD_CLASSES.values())}")
+head_for_architecture = _heads.head_for_architecture  # historical import path
 
 
 # -- the parameter layout -------------------------------------------------------------------

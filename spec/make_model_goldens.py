@@ -27,6 +27,9 @@ import torch
 import transformers
 from transformers.models.led import modeling_led
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from led_ref.tolerances import TOLERANCE, relative_error  # noqa: E402  (numpy only: the one metric and table)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_ROOT = os.path.join(HERE, "goldens", "model")
 HF_MAJOR = int(transformers.__version__.split(".")[0])
@@ -489,15 +492,14 @@ def load_npz(path):
 
 
 def max_rel_diff(a, b):
-    """max over shared keys of max|a-b| / max(1, max|b|) (the tolerance metric of the README)."""
+    """max over shared keys of led_ref.tolerances.relative_error (the project's one metric)."""
     worst, where = 0.0, None
     if set(a) != set(b):
         raise RuntimeError(f"output keys differ: {sorted(set(a) ^ set(b))}")
     for k in a:
         if a[k].shape != b[k].shape:
             raise RuntimeError(f"{k}: shape {a[k].shape} vs {b[k].shape}")
-        d = float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)), initial=0.0))
-        d /= max(1.0, float(np.max(np.abs(b[k]), initial=0.0)))
+        d = relative_error(a[k], b[k])
         if d > worst:
             worst, where = d, k
     return worst, where
@@ -574,7 +576,7 @@ def make_case_446(spec, crosscheck_dir=None):
         "case": name, "description": spec["description"], "head": head, "hf_class": HEAD_CLASSES[head],
         "inputs": sorted(inputs), "call_kwargs": call_kwargs, "shapes": shapes,
         "outputs": {"fp32": versions(file="outputs_fp32.npz")},
-        "tolerance": {"float32": 2e-4, "float64": 1e-9,
+        "tolerance": {"float32": TOLERANCE["float32"], "float64": TOLERANCE["float64"],
                       "metric": "max|got-ref| / max(1, max|ref|) per output array, over defined entries"},
         "seed": spec["seed"], "weights": "model.safetensors, float32, written by transformers "
         + transformers.__version__ + " save_pretrained; the fp64 runs load it and convert to float64",

@@ -38,6 +38,24 @@ SUBCOMMANDS = {
         "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
         ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --opset 17 --fp16"],
     ),
+    "summarize": (
+        "led_ref.app.corpus.summarize",
+        "summarize a corpus (JSONL or a directory of .txt) into JSONL: batched, resumable, local or on Ray",
+        [
+            "python -m led_ref summarize --model ./my-led corpus.jsonl -o summaries.jsonl",
+            "python -m led_ref summarize --model ./my-led -o demo.jsonl --evaluate   # bundled demo corpus",
+            "python -m led_ref summarize --model ./my-led-onnx --backend onnx docs/ -o out.jsonl --resume",
+            "python -m led_ref summarize --model ./my-led corpus.jsonl -o out.jsonl --engine ray --num-actors 4",
+        ],
+    ),
+    "evaluate": (
+        "led_ref.app.corpus.evaluate",
+        "ROUGE-1/2/L/Lsum (rouge-score, bootstrap 95% intervals) of summaries against references",
+        [
+            "python -m led_ref evaluate summaries.jsonl references.jsonl",
+            "python -m led_ref evaluate summaries.jsonl corpus.jsonl --references-field abstract --json rouge.json",
+        ],
+    ),
     "bench": (
         "led_ref.app.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
@@ -45,6 +63,16 @@ SUBCOMMANDS = {
             "python -m led_ref bench --quick",
             "python -m led_ref bench --backends numpy,onnx",
             "python -m led_ref bench --hf-python /path/to/hf-venv/bin/python",
+            "python -m led_ref bench --scaling --plot scaling.png --json scaling.json   # needs the plot extra",
+        ],
+    ),
+    "attention-map": (
+        "led_ref.app.attention_map",
+        "draw one encoder layer/head's attention (band, global rows/columns, padding) as a PNG (plot extra)",
+        [
+            "python -m led_ref attention-map --model ./my-led doc.txt --layer 0 --head 3 -o attn.png",
+            "python -m led_ref attention-map --model ./my-led doc.txt --layer 5 --head 0 --tokens 4096 "
+            "--global-positions 0,1000 -o attn.png",
         ],
     ),
 }
@@ -75,7 +103,7 @@ def build_parser(chosen=None):
     for name, (module_name, help_text, examples) in SUBCOMMANDS.items():
         p = sub.add_parser(
             name,
-            help=help_text,
+            help=help_text.replace("%", "%%"),  # argparse %-formats help strings
             description=help_text,
             epilog="examples:\n" + "\n".join("  " + e for e in examples),
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -88,6 +116,8 @@ def build_parser(chosen=None):
 
 
 def _install_hint(exc):
+    if isinstance(exc, ImportError) and "pip install" in str(exc):
+        return ""  # the message already says what to install
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in ("torch", "onnx", "onnxruntime"):
         return " (this needs the export extra: pip install 'led-ref[export]')"
     return ""

@@ -22,6 +22,7 @@ import numpy as np
 from led_ref.errors import check_output_file, read_input_text
 from led_ref.app.benchmarks.common import BUNDLED_TEXT, DATA_DIR, LED_BASE, LED_TINY
 from led_ref.app.progress import EncoderLayerBar, Progress, task
+from led_ref.tolerances import relative_error, tolerance
 
 # What "small" and "default" mean for the random-weight model. The default input is long enough
 # to show the long-document machinery (4 attention windows) and short enough for ~1-2 min on 2 cores.
@@ -29,7 +30,6 @@ SIZES = {
     "tiny": dict(shape=LED_TINY, max_input_tokens=256, max_new_tokens=8),
     "base": dict(shape=LED_BASE, max_input_tokens=4096, max_new_tokens=32),
 }
-FLOAT32_TOLERANCE = 2e-4  # the project's float32 bound: max abs error / max(1, max |reference|)
 
 
 # ---------------------------------------------------------------- building blocks (reused by bench)
@@ -88,14 +88,6 @@ def load_ort(onnx_dir):
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
     return OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
-
-
-def relative_max_error(actual, reference):
-    """max |actual - reference| / max(1, max |reference|): the project's error measure (spec/SPEC.md#conformance)."""
-    actual, reference = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
-    if actual.shape != reference.shape:
-        raise ValueError(f"shapes differ: {actual.shape} vs {reference.shape}")
-    return float(np.max(np.abs(actual - reference)) / max(1.0, float(np.max(np.abs(reference)))))
 
 
 def _tokenizer(path):
@@ -271,14 +263,15 @@ def demo(size="base", model_dir=None, file=None, max_input_tokens=None, max_new_
         r["hidden_shape"] = list(hidden.shape)
         res[name]["_hidden"] = hidden
     if "numpy" in res and "onnx" in res:
-        err = relative_max_error(res["onnx"]["_hidden"], res["numpy"]["_hidden"])
+        err = relative_error(res["onnx"]["_hidden"], res["numpy"]["_hidden"])
+        tol = tolerance("float32")
         a, b = res["numpy"]["tokens"], res["onnx"]["tokens"]
         same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
         rep["agreement"] = {
-            "encoder_max_error": err, "tolerance": FLOAT32_TOLERANCE, "encoder_ok": err <= FLOAT32_TOLERANCE,
+            "encoder_max_error": err, "tolerance": tol, "encoder_ok": err <= tol,
             "tokens_identical": a == b, "first_token_difference": same,
         }
-        rep["agree"] = bool(err <= FLOAT32_TOLERANCE and a == b)
+        rep["agree"] = bool(err <= tol and a == b)
     for r in res.values():
         r.pop("_hidden")
     rep["steps"] = res

@@ -3,16 +3,20 @@
 import os
 import time
 
+from led_ref.heads import HEADS
+from led_ref.tolerances import TOLERANCE
+
 
 def add_cli_arguments(parser):
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="LED checkpoint directory (config.json + weights)")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="directory for the .onnx files (created if missing)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17, minimum 14)")
     parser.add_argument("--fp16", action="store_true",
-                        help="export float16 graphs (validated against the float32 NumPy reference, tolerance 2e-2)")
+                        help="export float16 graphs (validated against the float32 NumPy reference, tolerance "
+                             f"{TOLERANCE['float16']:g})")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
                         help="skip running the exported files on ONNX Runtime against the NumPy reference")
-    parser.add_argument("--head", choices=["lm", "base", "seq_cls", "qa"], default=None,
+    parser.add_argument("--head", choices=list(HEADS), default=None,
                         help="which head to export (default: from config.json's architectures)")
 
 

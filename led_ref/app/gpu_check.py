@@ -3,7 +3,7 @@
     python -m led_ref.app.gpu_check [--seq-lens 4096,16384] [--repeat 3] [--out DIR] [--fp16]
 
 1. export check: a tiny random LED is exported and run on CUDAExecutionProvider; encoder, decoder and
-   cached decoder outputs are compared with the NumPy reference (fp32 tolerance 2e-4), and ORT-CUDA
+   cached decoder outputs are compared with the NumPy reference (led_ref.tolerances, float32 bound), and ORT-CUDA
    greedy / beam generate() must equal the NumPy generate() token for token;
 2. timing: the led-base-shaped encoder (d_model 768, 6 layers, 12 heads, ffn 3072, window 1024,
    one global token) at 4096 and 16384 tokens on CUDAExecutionProvider (median of --repeat runs,
@@ -19,6 +19,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from led_ref.tolerances import relative_error
 
 CUDA = "CUDAExecutionProvider"
 
@@ -56,7 +58,7 @@ def export_check(out_dir, fp16=False):
     glob[0, 0], glob[1, :5] = 1, 1
     h_ref, _ = NumpySteps(ref).encode(ids, mask, glob)
     h, _ = m.encode(ids, mask, glob)
-    enc_err = float(np.max(np.abs(h - h_ref)) / np.max(np.abs(h_ref)))
+    enc_err = relative_error(h, h_ref)
     same = {}
     for beams in (1, 3):
         a = ref.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=8, num_beams=beams)
@@ -92,7 +94,7 @@ def encoder_timing(out_dir, seq_lens, repeat=3, fp16=False):
         row = {"tokens": n, "seconds": float(np.median(runs)), "runs": runs}
         if n == min(seq_lens) and not fp16:
             ref = bench.numpy_encoder_output(n)
-            row["max_error_vs_numpy"] = float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
+            row["max_error_vs_numpy"] = relative_error(out, ref)
         rows.append(row)
         print(f"encoder {n:>6} tokens on {sess.session.get_providers()[0]}: {row['seconds'] * 1000:.1f} ms "
               f"(runs {[round(r * 1000, 1) for r in runs]})"

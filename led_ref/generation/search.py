@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .. import inputs
 from ..attention import softmax
 from ..errors import check_allocation
 from ..outputs import GenerateBeamEncoderDecoderOutput, GenerateEncoderDecoderOutput
@@ -74,20 +75,6 @@ def first_token_global_attention_mask(input_ids: np.ndarray) -> np.ndarray:
     if input_ids.ndim == 2 and input_ids.shape[1] > 0:
         mask[:, 0] = 1
     return mask
-
-
-def _as_int_matrix(name, x, shape=None):
-    try:
-        arr = np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"generate: {name} must be a rectangular (batch, length) array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.bool_)):
-        raise TypeError(f"generate: {name} must be an integer array, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"generate: {name} must have shape (batch, length), got shape {arr.shape}")
-    if shape is not None and arr.shape != shape:
-        raise ValueError(f"generate: {name} has shape {arr.shape} but input_ids has shape {shape}")
-    return arr.astype(np.int64)
 
 
 def _eos_list(eos) -> List[int]:
@@ -369,14 +356,10 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
 
     if input_ids is None:
         raise ValueError("generate: input_ids is required (B, S) int64")
-    input_ids = _as_int_matrix("input_ids", input_ids)
-    batch, src_len = input_ids.shape
-    if batch == 0 or src_len == 0:
-        raise ValueError(f"generate: input_ids must be non-empty, got shape {input_ids.shape}")
     vocab_size = getattr(steps.config, "vocab_size", None)
-    if vocab_size is not None and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
-        raise ValueError(f"generate: input_ids must be in [0, vocab_size={vocab_size}), got values in "
-                         f"[{input_ids.min()}, {input_ids.max()}]")
+    # the input checks of every backend (led_ref.inputs): the same bad input, the same error
+    input_ids = inputs.token_ids("input_ids", input_ids, vocab_size)
+    batch, src_len = input_ids.shape
 
     # special tokens (HF ``_prepare_special_tokens``)
     eos_ids = _eos_list(gc.eos_token_id)
@@ -403,7 +386,7 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
         else:
             attention_mask = np.ones_like(input_ids)
     else:
-        attention_mask = _as_int_matrix("attention_mask", attention_mask, input_ids.shape)
+        attention_mask = inputs.mask("attention_mask", attention_mask, input_ids.shape)
     if global_attention is not None:
         if global_attention != "first":
             raise ValueError(f"generate: global_attention must be None or 'first', got {global_attention!r}")
@@ -411,7 +394,8 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
             raise ValueError("generate: give either global_attention_mask or global_attention='first', not both")
         global_attention_mask = first_token_global_attention_mask(input_ids)
     if global_attention_mask is not None:
-        global_attention_mask = _as_int_matrix("global_attention_mask", global_attention_mask, input_ids.shape)
+        global_attention_mask = inputs.mask("global_attention_mask", global_attention_mask, input_ids.shape,
+                                            inputs.GLOBAL_ATTENTION_MASK_VALUES)
 
     prompt_len = 1
     if gc.max_new_tokens is not None:

@@ -37,7 +37,10 @@ def test_subcommand_help_has_examples_and_options(command):
         assert example in r.stdout
     assert "--debug" in r.stdout
     expected = {"demo": ["--size", "--model", "--file", "--backends"], "bench": ["--quick", "--hf-python", "--backends"],
-                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"]}
+                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"],
+                "attention-map": ["--model", "--layer", "--head", "--tokens", "--global-positions"],
+                "summarize": ["--model", "--batch-tokens", "--resume", "--overwrite", "--engine", "--id-field"],
+                "evaluate": ["--json", "--allow-missing", "--references-field"]}
     for opt in expected[command]:
         assert opt in r.stdout
 

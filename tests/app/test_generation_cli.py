@@ -10,19 +10,17 @@ import pytest
 
 from led_ref.generation import generate
 
-from testlib import ROOT
+from testlib import ROOT, TINY_CLI, tiny_config
+
 TEXT = "Longformer encoder-decoder models summarize long documents. " * 3
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from led_ref.config import LEDConfig
     from led_ref.weights import init_params, save_params
 
     d = tmp_path_factory.mktemp("tiny-led")
-    cfg = LEDConfig(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                    decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, attention_window=8,
-                    max_encoder_position_embeddings=64, max_decoder_position_embeddings=32)
+    cfg = tiny_config(TINY_CLI)
     params = init_params(cfg, "lm", seed=0)
     params["final_logits_bias"][0, 2] += 2.0  # make eos reachable
     cfg.save_pretrained(str(d))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import led_ref.model as M
+from led_ref.tolerances import TOLERANCE, relative_error
 
 from testlib import GOLDENS as _G
 
@@ -23,7 +24,7 @@ CLASSES = {
     "LEDForSequenceClassification": M.LEDForSequenceClassification,
     "LEDForQuestionAnswering": M.LEDForQuestionAnswering,
 }
-TOL = {"fp32": 2e-4, "fp64": 1e-9}
+TOL = {"fp32": TOLERANCE["float32"], "fp64": TOLERANCE["float64"]}
 DTYPE = {"fp32": np.float32, "fp64": np.float64}
 
 
@@ -108,7 +109,7 @@ def case_errors(case, precision):
         assert g.shape == r.shape, f"{key}: shape {g.shape} != HF {r.shape}"
         assert g.dtype == DTYPE[precision], f"{key}: dtype {g.dtype}"
         assert np.all(np.isfinite(g)), f"{key}: non-finite values"
-        errors[key] = float(np.max(np.abs(g - r), initial=0.0) / max(1.0, float(np.max(np.abs(r), initial=0.0))))
+        errors[key] = relative_error(g, r)
     return errors
 
 

@@ -21,7 +21,10 @@ from hypothesis import strategies as st  # noqa: E402
 
 from led_ref import model as npmodel  # noqa: E402
 from led_ref.config import LEDConfig  # noqa: E402
-from led_ref.weights import init_params, save_checkpoint  # noqa: E402
+from led_ref.heads import get_head  # noqa: E402
+from led_ref.tolerances import TOLERANCE  # noqa: E402
+from led_ref.tolerances import relative_error as rel_err  # noqa: E402
+from led_ref.weights import init_params  # noqa: E402
 
 from led_ref.export import onnx_export  # noqa: E402
 from led_ref.export.onnx_export import NumpySteps  # noqa: E402
@@ -31,19 +34,11 @@ from led_ref.export.torch_model import build_torch_model  # noqa: E402
 pytestmark = pytest.mark.export
 
 from testlib import GOLDENS as _G
+from testlib import TINY_EXPORT, tiny_checkpoint
 
 GOLDENS = str(_G / "model")
 
-# per-layer windows 4 and 8: one-sided 2 and 4; max positions 64 allow lengths past several windows
-TINY = dict(vocab_size=50, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, attention_window=[4, 8],
-            max_encoder_position_embeddings=64, max_decoder_position_embeddings=32)
-
-
-def rel_err(a, ref):
-    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
-    assert a.shape == ref.shape, (a.shape, ref.shape)
-    return float(np.max(np.abs(a - ref)) / np.max(np.abs(ref)))
+TINY = TINY_EXPORT
 
 
 @st.composite
@@ -71,10 +66,7 @@ def encoder_inputs(draw, max_len=40, max_batch=4):
 
 
 def make_checkpoint(directory, head, seed=0, **overrides):
-    config = LEDConfig(**{**TINY, **overrides})
-    params = init_params(config, head, seed=seed)
-    save_checkpoint(directory, config, params, head)
-    return config, params
+    return tiny_checkpoint(directory, head, seed, base=TINY_EXPORT, **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +95,7 @@ def torch_models():
 
 
 # -- torch module == NumPy ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("np_dtype,tol", [(np.float64, 1e-9), (np.float32, 2e-4)])
+@pytest.mark.parametrize("np_dtype,tol", [(np.float64, TOLERANCE["float64"]), (np.float32, TOLERANCE["float32"])])
 @settings(max_examples=15)
 @given(inputs=encoder_inputs(), dec_len=st.integers(1, 4))
 def test_torch_module_matches_numpy(torch_models, np_dtype, tol, inputs, dec_len):
@@ -138,7 +130,7 @@ def _golden_cases():
 
 @pytest.mark.parametrize("case", _golden_cases())
 def test_torch_module_matches_hf_goldens(case):
-    """The torch graph against HF's own outputs (float64 <= 1e-9 where HF float64 goldens exist, float32 <= 2e-4)."""
+    """The torch graph against HF's own outputs (led_ref.tolerances: float64 where HF float64 goldens exist, float32)."""
     from led_ref.weights import load_checkpoint
 
     d = os.path.join(GOLDENS, case)
@@ -148,8 +140,8 @@ def test_torch_module_matches_hf_goldens(case):
         pytest.skip("case does not run the encoder from input_ids")
     head = meta["head"]
     checked = 0
-    for suffix, np_dtype, tdtype, tol in (("fp64", np.float64, torch.float64, 1e-9),
-                                          ("fp32", np.float32, torch.float32, 2e-4)):
+    for suffix, np_dtype, tdtype in (("fp64", np.float64, torch.float64), ("fp32", np.float32, torch.float32)):
+        tol = TOLERANCE[np.dtype(np_dtype).name]
         path = os.path.join(d, f"outputs_{suffix}.npz")
         if not os.path.isfile(path):
             continue
@@ -168,12 +160,12 @@ def test_torch_module_matches_hf_goldens(case):
                 checked += 1
             plain = "decoder_input_ids" not in inputs and "decoder_attention_mask" not in inputs
             if plain and head == "qa":
-                start, end = model(ids, mask, glob)
+                start, end = model.export_forward(ids, mask, glob)
                 assert rel_err(start.numpy(), out["start_logits"]) <= tol
                 assert rel_err(end.numpy(), out["end_logits"]) <= tol
                 checked += 1
             if plain and head == "seq_cls":
-                assert rel_err(model(ids, mask, glob).numpy(), out["logits"]) <= tol
+                assert rel_err(model.export_forward(ids, mask, glob).numpy(), out["logits"]) <= tol
                 checked += 1
     if not checked:
         pytest.skip("no comparable output in this golden case")
@@ -186,7 +178,7 @@ def test_export_layout_and_validation(lm_export):
                  "generation_config.json"):
         assert os.path.isfile(os.path.join(out, name)), name
     errors = lm_export["result"]["errors"]
-    assert errors and max(errors.values()) <= onnx_export.TOLERANCE["fp32"]
+    assert errors and max(errors.values()) <= TOLERANCE["float32"]
     assert any("max error" in line for line in lm_export["logs"])
 
 
@@ -224,7 +216,7 @@ def test_onnx_encoder_matches_numpy(lm_export, inputs):
     ids, mask, glob = inputs
     h_ref, _ = NumpySteps(lm_export["numpy"]).encode(ids, mask, glob)
     h, _ = lm_export["ort"].encode(ids, mask, glob)
-    assert rel_err(h, h_ref) <= 2e-4
+    assert rel_err(h, h_ref) <= TOLERANCE["float32"]
 
 
 @settings(max_examples=15)
@@ -236,12 +228,12 @@ def test_onnx_decoder_with_cache_matches_numpy(lm_export, inputs, dec_len, steps
     dec = np.random.default_rng(dec_len).integers(3, 50, size=(ids.shape[0], dec_len)).astype(np.int64)
     lg_ref, past_ref = ref.decode(dec, h, mask)
     lg, past = ort_model.decode(dec, h, mask)
-    assert rel_err(lg, lg_ref) <= 2e-4
+    assert rel_err(lg, lg_ref) <= TOLERANCE["float32"]
     for _ in range(steps):  # ORT's own cache, fed back step after step
         nxt = np.argmax(lg_ref[:, -1:], -1).astype(np.int64)
         lg_ref, past_ref = ref.decode(nxt, h, mask, past_ref)
         lg, past = ort_model.decode(nxt, h, mask, past)
-        assert rel_err(lg, lg_ref) <= 2e-4
+        assert rel_err(lg, lg_ref) <= TOLERANCE["float32"]
         assert past[0][0].shape == past_ref[0][0].shape
 
 
@@ -253,21 +245,21 @@ def test_zero_one_and_all_global_tokens(lm_export):
     for glob in (np.zeros_like(ids), np.eye(2, 13, dtype=np.int64), np.ones_like(ids)):
         h_ref, _ = ref.encode(ids, mask, glob)
         h, _ = ort_model.encode(ids, mask, glob)
-        assert rel_err(h, h_ref) <= 2e-4
+        assert rel_err(h, h_ref) <= TOLERANCE["float32"]
     # many global tokens: x H >= D + x, so the graph takes its direct (not reassociated) global rows
     ids30 = np.random.default_rng(1).integers(3, 50, size=(2, 30)).astype(np.int64)
     glob30 = np.ones_like(ids30)
     glob30[1, ::3] = 0
     h_ref, _ = ref.encode(ids30, np.ones_like(ids30), glob30)
     h, _ = ort_model.encode(ids30, np.ones_like(ids30), glob30)
-    assert rel_err(h, h_ref) <= 2e-4
+    assert rel_err(h, h_ref) <= TOLERANCE["float32"]
     # a global flag on a padding token is no global token (HF merges the masks)
     mask[1, 7:] = 0
     glob = np.zeros_like(ids)
     glob[1, 9] = 1
     h_ref, _ = ref.encode(ids, mask, glob)
     h, _ = ort_model.encode(ids, mask, glob)
-    assert rel_err(h, h_ref) <= 2e-4
+    assert rel_err(h, h_ref) <= TOLERANCE["float32"]
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_beams=1), dict(num_beams=3), dict(num_beams=2, num_return_sequences=2)])
@@ -299,8 +291,8 @@ def test_head_export_matches_numpy(tmp_path, head):
     glob[0, 0], glob[2, :5] = 1, 1
     got = ort_model(ids, None, glob)
     ref = ref_model(input_ids=ids, attention_mask=np.ones_like(ids), global_attention_mask=glob)
-    for name in onnx_export.HEAD_OUTPUTS[head]:
-        assert rel_err(got[name], getattr(ref, name)) <= 2e-4, name
+    for name in get_head(head).onnx_outputs:
+        assert rel_err(got[name], getattr(ref, name)) <= TOLERANCE["float32"], name
     if head == "seq_cls":
         assert got["logits"].shape == (3, 3)
         bad = ids.copy()
@@ -314,7 +306,7 @@ def test_fp16_export_within_stated_tolerance(tmp_path):
     ckpt, out = str(tmp_path / "ckpt"), str(tmp_path / "onnx")
     make_checkpoint(ckpt, "lm", seed=2)
     result = onnx_export.export_checkpoint(ckpt, out, fp16=True, log=lambda s: None)
-    assert max(result["errors"].values()) <= onnx_export.TOLERANCE["fp16"]
+    assert max(result["errors"].values()) <= TOLERANCE["float16"]
     m = OrtLEDForConditionalGeneration.from_pretrained(out)
     h, mask = m.encode(np.array([[5, 6, 7]]))
     assert h.dtype == np.float16
@@ -390,3 +382,49 @@ def test_cli_export(lm_export, tmp_path, capsys):
     assert "missing" in err and "not a directory" in err
     assert main(["export", lm_export["ckpt"], out, "--opset", "9", "--no-validate"]) == 2
     assert "opset" in capsys.readouterr().err
+
+
+# -- one set of input checks for every backend (led_ref.inputs) ------------------------------------------------------
+_IDS = np.array([[5, 6, 7, 8], [9, 10, 11, 12]], np.int64)
+_BAD_INPUTS = {  # case: (inputs replacing the good ones, what the message must name)
+    "attention_mask value 2": (dict(attention_mask=np.array([[1, 1, 2, 1], [1, 1, 1, 1]])), "attention_mask"),
+    "-1 in attention_mask": (dict(attention_mask=np.array([[1, 1, 1, -1], [1, 1, 1, 1]])), "attention_mask"),
+    "global_attention_mask value 5": (dict(global_attention_mask=np.array([[5, 0, 0, 0], [0, 0, 0, 0]])),
+                                      "global_attention_mask"),
+    "attention_mask of another shape": (dict(attention_mask=np.ones((2, 3), np.int64)), "attention_mask"),
+    "attention_mask of rank 1": (dict(attention_mask=np.ones(4, np.int64)), "attention_mask"),
+    "input_ids of rank 1": (dict(input_ids=_IDS[0]), "input_ids"),
+    "input_ids of rank 3": (dict(input_ids=_IDS[None]), "input_ids"),
+    "id past the vocabulary": (dict(input_ids=_IDS + 40), "vocab_size=50"),
+    "negative id": (dict(input_ids=-_IDS), "input_ids"),
+    "float input_ids": (dict(input_ids=_IDS.astype(np.float32)), "input_ids"),
+    "bool input_ids": (dict(input_ids=_IDS > 6), "input_ids"),
+    "float attention_mask holding 0.5": (dict(attention_mask=np.full((2, 4), 0.5)), "attention_mask"),
+    "empty input_ids": (dict(input_ids=np.zeros((2, 0), np.int64)), "input_ids"),
+    "input longer than the positions": (dict(input_ids=np.full((1, 65), 5, np.int64)),
+                                        "max_encoder_position_embeddings=64"),
+}
+
+
+def _error(call):
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    return type(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_INPUTS))
+def test_same_bad_input_same_error_on_every_backend(lm_export, case):
+    """NumPy model, generate() on NumPy, generate() on ONNX Runtime and the ORT encoder: one check, one message."""
+    bad, named = _BAD_INPUTS[case]
+    kw = {"input_ids": _IDS, **bad}
+    numpy_model, ort_model = lm_export["numpy"], lm_export["ort"]
+    ids, mask, glob = kw["input_ids"], kw.get("attention_mask"), kw.get("global_attention_mask")
+    errors = {
+        "numpy model": _error(lambda: numpy_model(**kw)),
+        "numpy generate": _error(lambda: numpy_model.generate(ids, mask, glob, max_new_tokens=2)),
+        "ort generate": _error(lambda: ort_model.generate(ids, mask, glob, max_new_tokens=2)),
+        "ort encode": _error(lambda: ort_model.encode(ids, mask, glob)),
+    }
+    assert len(set(errors.values())) == 1, errors
+    exc, message = errors["numpy model"]
+    assert named in message, message

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from led_ref.app.benchmarks import common
+from led_ref.app.benchmarks import common, scaling
 
 BACKENDS = ("numpy", "onnx", "hf")
 FULL = dict(size="base", seq_lens=(1024, 4096, 16384), decode_len=4096, new_tokens=32, tok_bytes=1 << 20, repeat=1)
@@ -240,6 +240,7 @@ def add_cli_arguments(parser):
                         help="set OMP/OPENBLAS/MKL thread counts (and torch's) in every row's process")
     parser.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per row (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write all rows and the machine info as JSON")
+    scaling.add_cli_arguments(parser)
 
 
 def _parse_args(args):
@@ -291,6 +292,8 @@ def _hf_python(args):
 
 
 def run_cli(args):
+    if scaling.requested(args):  # `bench --scaling`: lengths x backends, slopes, the figure
+        return scaling.run_cli(args)
     plan = _parse_args(args)
     out = sys.stdout
     table = _Table(out)
