@@ -13,7 +13,7 @@ import os
 from typing import Any, Dict, List, Optional, Union
 
 from .activations import ACT2FN
-from .errors import read_json, shown
+from .errors import check_depth, read_json, shown
 
 CONFIG_NAME = "config.json"
 
@@ -126,6 +126,7 @@ _POSITIVE_INT_FIELDS = (
 # anything is sized from it. Sizes fit int32 (ONNX / tokenizer ids); layer counts index Python lists.
 _MAX_SIZE = 2**31 - 1
 _MAX_LAYERS = 10_000
+_MAX_LABELS = 1_000_000
 _UPPER_LIMITS = {name: _MAX_LAYERS if name.endswith("_layers") else _MAX_SIZE for name in (
     "vocab_size", "max_encoder_position_embeddings", "max_decoder_position_embeddings",
     "encoder_layers", "encoder_ffn_dim", "encoder_attention_heads", "decoder_layers",
@@ -159,6 +160,8 @@ class LEDConfig:
 
     def __init__(self, **kwargs):
         kwargs = dict(kwargs)
+        for name, value in kwargs.items():
+            check_depth(value, f"config: {name}")  # deepcopy below recurses
         kwargs.pop("model_type", None)
         # HF applies aliases after the canonical fields, so an alias value wins.
         aliases = {k: kwargs.pop(k) for k in list(kwargs) if k in ATTRIBUTE_MAP}
@@ -197,8 +200,8 @@ class LEDConfig:
                 label2id = {v: k for k, v in id2label.items()}
         else:
             n = 2 if num_labels is None else num_labels
-            if not _is_int(n) or n < 1:
-                raise ValueError(f"config: num_labels must be a positive int, got {shown(n)}")
+            if not _is_int(n) or not 1 <= n <= _MAX_LABELS:
+                raise ValueError(f"config: num_labels must be an int in [1, {_MAX_LABELS}], got {shown(n)}")
             id2label = {i: f"LABEL_{i}" for i in range(n)}
             if label2id is None:
                 label2id = {v: k for k, v in id2label.items()}
@@ -215,8 +218,8 @@ class LEDConfig:
 
     @num_labels.setter
     def num_labels(self, n: int):
-        if not _is_int(n) or n < 1:
-            raise ValueError(f"config: num_labels must be a positive int, got {shown(n)}")
+        if not _is_int(n) or not 1 <= n <= _MAX_LABELS:
+            raise ValueError(f"config: num_labels must be an int in [1, {_MAX_LABELS}], got {shown(n)}")
         if len(self.id2label) != n:
             self.id2label = {i: f"LABEL_{i}" for i in range(n)}
             self.label2id = {v: k for k, v in self.id2label.items()}

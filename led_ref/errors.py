@@ -150,12 +150,31 @@ def check_allocation(nbytes: int, what: str) -> None:
                          f"({limit / 2**30:.3g} GiB)")
 
 
+def check_output_file(path, flag: str) -> None:
+    """FileNotFoundError / ValueError up front when ``path`` (an output a command writes at its end) cannot be
+    written: its directory must exist and the path must not be a directory."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{flag} {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a directory, expected a file path")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"{flag} {path}: directory {directory} is not writable")
+
+
+def check_depth(value, what: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """ValueError when ``value`` (lists / dicts) nests deeper than ``limit``: copying or walking it would recurse."""
+    if _too_deep(value, limit):
+        raise ValueError(f"{what} nests lists / dicts deeper than {limit} levels")
+
+
 def shown(value, limit: int = 120) -> str:
     """``repr(value)`` cut to ``limit`` characters: error messages quote what was found, never a whole file."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "decode_text", "memory_limit",
+__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "check_depth", "check_output_file", "decode_text", "memory_limit",
            "parse_json", "read_json",
            "read_input_text", "read_text", "shown"]

@@ -51,7 +51,12 @@ def _check_head(head, config=_NO_CONFIG):
 
 
 def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
+    if dtype is None:  # np.dtype(None) would silently be float64
+        raise TypeError("dtype must be float32 or float64, got None")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r:.80}") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     return dtype

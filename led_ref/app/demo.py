@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from led_ref.errors import read_input_text
+from led_ref.errors import check_output_file, read_input_text
 from led_ref.app.benchmarks.common import BUNDLED_TEXT, DATA_DIR, LED_BASE, LED_TINY
 from led_ref.app.progress import EncoderLayerBar, Progress, task
 from led_ref.tolerances import relative_error, tolerance
@@ -129,6 +129,8 @@ def _validate(args):
         raise FileNotFoundError(f"--model {args.model}: no such directory (give a local HF LED checkpoint directory)")
     if args.file is not None and args.file != "-" and not Path(args.file).is_file():
         raise FileNotFoundError(f"--file {args.file}: no such file")
+    if args.json:
+        check_output_file(args.json, "--json")  # before the run, not after it
     for name in ("max_input_tokens", "max_new_tokens", "num_beams"):
         v = getattr(args, name)
         if v is not None and v < (2 if name == "max_input_tokens" else 1):

@@ -11,7 +11,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from ..errors import read_json, shown
+from ..errors import check_depth, read_json, shown
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 
@@ -109,6 +109,8 @@ class GenerationConfig:
     """
 
     def __init__(self, **kwargs):
+        for name, value in kwargs.items():
+            check_depth(value, f"GenerationConfig: {name}")  # deepcopy below recurses
         for name in ALL_FIELDS:
             value = kwargs.pop(name, SUPPORTED_DEFAULTS.get(name, UNSUPPORTED_DEFAULTS.get(name)))
             setattr(self, name, copy.deepcopy(value))

@@ -15,6 +15,7 @@ usage: fuzz_worker.py FAMILY N SEED BASE_DIR [--block-torch-onnx]
 """
 
 import copy
+import importlib.util
 import io
 import json
 import os
@@ -61,7 +62,7 @@ def classify(exc, names):
     msg = str(exc)
     if names and not any(n in msg for n in names):
         return f"bad: message names none of {names}"
-    if len(msg) > 4000:
+    if len(msg) - sum(len(n) for n in names if n and n in msg) > 4000:  # a long path named in full is fine
         return f"bad: message is {len(msg)} characters long"
     return "clear"
 
@@ -104,18 +105,24 @@ HOSTILE = [10**12, 2**62, 2**63, 2**64 + 1, 10**30, -1, 0, -(10**12), 1e12, 1.5,
            "abc", "", "1", None, True, False, [], [1, 2], [[1]], {}, {"a": 1}, "x" * 5000, "\udcff"]
 
 
-def hostile_value(rng):
+def hostile_value(rng, for_json=True):
+    """A hostile value; for files, deep nesting is a marker that json_dumps expands in the text (json.dumps itself
+    would recurse on it)."""
     r = rng.random()
     if r < 0.05:
-        return deep(rng.choice([70, 500, 5000]))
+        n = rng.choice([70, 500, 5000])
+        return f"__DEEP_{n}__" if for_json else deep(n)
     if r < 0.1:
-        return {"a": deep(80)}
+        return {"a": "__DEEP_80__" if for_json else deep(80)}
     return copy.deepcopy(rng.choice(HOSTILE))
 
 
 def json_dumps(obj):
     # allow_nan: hostile files may hold NaN / Infinity (Python's json reads them)
-    return json.dumps(obj, allow_nan=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    text = json.dumps(obj, allow_nan=True, ensure_ascii=False)
+    for n in (70, 80, 500, 5000):
+        text = text.replace(f'"__DEEP_{n}__"', "[" * n + "1" + "]" * n)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def mutate_json(rng, obj, keys):
@@ -656,20 +663,36 @@ def case_cli(rng, base):
                    "--top-p": ["0.9", "2"], "--early-stopping": ["true", "maybe"], "--length-penalty": ["1", "inf"],
                    "--max-length": ["6", "0", "5000"], "--dtype": ["float32", "int8"],
                    "--backend": ["numpy", "tpu"]}
-        for flag, values in options.items():
+        for flag, values in options.items():  # the first value is valid, and drawn most often
             if rng.random() < 0.3:
-                argv += [flag, rng.choice(values)]
+                argv += [flag, values[0] if rng.random() < 0.6 else rng.choice(values[1:])]
         if "--max-new-tokens" not in argv and "--max-length" not in argv:
             argv += ["--max-new-tokens", "3"]
         argv.append(rng.choice([doc, doc, os.path.join(ckpt, "missing.txt"), ckpt, os.path.join(ckpt,
                                                                                                 "model.safetensors")]))
+    elif sub == "demo" and rng.random() < 0.4:
+        # a damaged checkpoint given to the main job
+        name = rng.choice(["config.json", "model.safetensors", "vocab.json", "merges.txt", "generation_config.json"])
+        p = os.path.join(ckpt, name)
+        raw = open(p, "rb").read()
+        open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
+                            mutate_bytes(rng, raw, text=True) if name == "merges.txt" else
+                            mutate_json(rng, json.loads(raw), CONFIG_KEYS + GEN_KEYS))
+        argv = ["demo", "--model", ckpt, "--backends", "numpy", "--max-new-tokens", "2", "--file", doc]
     elif sub == "demo":
-        argv = ["demo", "--size", "tiny"] + rng.choice([
+        argv = ["demo", "--size", "tiny"] + rng.choice([["--json", "/nonexistent/dir/r.json"], ["--json", ckpt],
             ["--model", "/nonexistent"], ["--max-input-tokens", "1"], ["--num-beams", "0"],
             ["--backends", "gpu"], ["--file", os.path.join(ckpt, "model.safetensors")], ["--file", "/nonexistent"],
             ["--max-new-tokens", "-3"], ["--size", "huge"], ["--model", ckpt, "--backends", "numpy",
                                                               "--max-new-tokens", "0"]])
         bad = ["always"]
+    elif sub == "export" and rng.random() < 0.3 and importlib.util.find_spec("torch") is not None:
+        name = rng.choice(["config.json", "model.safetensors"])
+        p = os.path.join(ckpt, name)
+        raw = open(p, "rb").read()
+        open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
+                            mutate_json(rng, json.loads(raw), CONFIG_KEYS))
+        argv = ["export", ckpt, os.path.join(ckpt, "out"), "--no-validate"]
     elif sub == "export":
         argv = ["export"] + rng.choice([["/nonexistent", os.path.join(ckpt, "out")],
                                         [os.path.join(ckpt, "doc.txt"), os.path.join(ckpt, "out")],
@@ -678,7 +701,8 @@ def case_cli(rng, base):
                                         [ckpt, os.path.join(ckpt, "out"), "--head", "nose"]])
         bad = ["always"]
     else:
-        argv = ["bench", "--quick"] + rng.choice([["--seq-lens", "0"], ["--seq-lens", "a,b"], ["--new-tokens", "0"],
+        argv = ["bench", "--quick"] + rng.choice([["--threads", "0"], ["--threads", "-2"],
+                                                  ["--json", "/nonexistent/dir/b.json"], ["--seq-lens", "0"], ["--seq-lens", "a,b"], ["--new-tokens", "0"],
                                                   ["--backends", "tpu"], ["--timeout", "0"],
                                                   ["--hf-python", "/nonexistent"], ["--new-tokens", "99999"]])
         bad = ["always"]
@@ -786,6 +810,74 @@ def build_base(base, onnx=True):
     return made
 
 
+def case_api(rng, base):
+    """Other public entry points with hostile arguments: constructors, loaders, savers, config objects."""
+    from led_ref import safetensors as st
+    from led_ref.config import LEDConfig
+    from led_ref.generation import GenerationConfig, stream
+    from led_ref.model import LEDForConditionalGeneration, LEDModel
+    from led_ref.tokenizer import LEDTokenizerFast
+    from led_ref.weights import load_params
+
+    ckpt = os.path.join(base, "ckpt")
+    bad_paths = [None, 5, b"\xff", "", "/nonexistent/dir", os.path.join(ckpt, "config.json"), "../..", "a" * 5000,
+                 "bad\x00name"]
+    kind = rng.choice(["config", "config", "genconfig", "from_pretrained", "tokenizer_dir", "save_file", "load_params",
+                       "stream", "model_init"])
+    if kind == "config":
+        field = rng.choice(CONFIG_KEYS)
+        value = hostile_value(rng, for_json=False)
+        from led_ref.config import ATTRIBUTE_MAP
+
+        names = [field, ATTRIBUTE_MAP.get(field, field), "encoder_layers" if field == "num_hidden_layers" else field]
+        return f"LEDConfig({field}=...)", lambda: LEDConfig(**{field: value}) and "ok", names, False
+    if kind == "genconfig":
+        field = rng.choice(GEN_KEYS)
+        value = hostile_value(rng, for_json=False)
+
+        def thunk():
+            GenerationConfig(**{field: value}).validate()
+            return "ok"
+
+        return f"GenerationConfig({field}=...).validate()", thunk, [field], False
+    if kind == "from_pretrained":
+        path = rng.choice(bad_paths)
+        cls = rng.choice([LEDModel, LEDForConditionalGeneration])
+        return f"{cls.__name__}.from_pretrained({path!r:.40})", lambda: cls.from_pretrained(path), \
+            ["path", "checkpoint", "directory", "config", "str", "bytes", "NoneType", "int", "embedded null",
+             str(path)], True
+    if kind == "tokenizer_dir":
+        path = rng.choice(bad_paths)
+        return f"LEDTokenizerFast.from_pretrained({path!r:.40})", lambda: LEDTokenizerFast.from_pretrained(path), \
+            ["tokenizer", "directory", "str", "bytes", "NoneType", "int", "embedded null", str(path)], True
+    if kind == "save_file":
+        tensors = rng.choice([{"a": np.zeros(3, object)}, {"a": "x"}, {5: np.zeros(2)}, {"__metadata__": np.zeros(1)},
+                              {"a": np.zeros(2, np.complex64)}, {"a": np.zeros(2)}])
+        meta = rng.choice([None, {"a": 1}, {"a": "b"}, "meta"])
+        path = os.path.join(tempfile.mkdtemp(prefix="fuzz-"), "t.safetensors")
+        _TEMP_DIRS.append(os.path.dirname(path))
+        valid = meta in (None, {"a": "b"}) and set(tensors) == {"a"} and isinstance(tensors["a"], np.ndarray) and \
+            tensors["a"].dtype == np.float64
+        return "safetensors.save_file", lambda: st.save_file(tensors, path, metadata=meta), \
+            ["tensor", "metadata", "__metadata__"], not valid
+    if kind == "load_params":
+        config = LEDConfig.from_pretrained(ckpt)
+        head = rng.choice(["lm", "base", "nose", None, 3])
+        dtype = rng.choice([np.float32, np.float64, np.int8, "float16", "banana", None])
+        valid = head in ("lm", "base") and dtype in (np.float32, np.float64)
+        return "load_params", lambda: bool(load_params(ckpt, config, head, dtype)), ["head", "dtype"], not valid
+    if kind == "stream":
+        model = _MODELS.setdefault("gen", LEDForConditionalGeneration.from_pretrained(ckpt))
+        kw = rng.choice([{"num_beams": 2}, {"max_new_tokens": 0}, {"max_new_tokens": 100}, {"bogus": 1},
+                         {"max_new_tokens": 2}])
+        valid = kw == {"max_new_tokens": 2}
+        return f"stream({kw})", lambda: list(stream(model, np.array([[0, 5, 2]]), **kw)), \
+            ["num_beams", "max_new_tokens", "bogus", "streamer", "max_decoder_position_embeddings"], not valid
+    config = LEDConfig.from_pretrained(ckpt)
+    params = rng.choice([None, {}, {"shared": 1}, "params", [1, 2]])
+    return "LEDModel(config, bad params)", lambda: LEDModel(config, params), ["param", "shared", "missing"], True
+
+
 JSON_TARGETS = {
     # file -> (keys worth setting, loader)
     "config.json": (CONFIG_KEYS, "model"),
@@ -860,6 +952,7 @@ FAMILIES = {
     "ort_files": case_ort_files,
     "ort_call": case_ort_call,
     "cli": case_cli,
+    "api": case_api,
 }
 
 

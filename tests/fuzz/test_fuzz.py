@@ -35,6 +35,7 @@ FAMILIES = {
     "ort_call": (25, "onnx"),
     "cli": (25, "ckpt"),
     "json_hypothesis": (60, "ckpt"),
+    "api": (40, "ckpt"),
 }
 
 

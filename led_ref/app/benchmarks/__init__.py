@@ -265,6 +265,12 @@ def _parse_args(args):
         plan["new_tokens"] = args.new_tokens
     if args.timeout < 1:
         raise ValueError(f"--timeout must be >= 1 second, got {args.timeout}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.json:
+        from led_ref.errors import check_output_file
+
+        check_output_file(args.json, "--json")  # before the run, not after it
     if args.hf_python and not (os.path.isfile(args.hf_python) and os.access(args.hf_python, os.X_OK)):
         raise FileNotFoundError(f"--hf-python {args.hf_python}: not an executable file (give e.g. /path/venv/bin/python)")
     return plan
