@@ -148,7 +148,7 @@ def format_table(report) -> str:
 
 
 def add_cli_arguments(parser) -> None:
-    from .summarize import DEMO_CORPUS, DEMO_REFERENCE_FIELD
+    from .records import DEMO_CORPUS, DEMO_REFERENCE_FIELD
 
     parser.add_argument("predictions", metavar="PREDICTIONS.jsonl", help="output of led-ref summarize (id, summary)")
     parser.add_argument("references", metavar="REFERENCES.jsonl", nargs="?", default=None,

@@ -10,6 +10,11 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
+# the bundled demo corpus (led_ref/data/peps-demo.jsonl: PEPs with their abstracts, see led_ref/data/README.md)
+DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data",
+                           "peps-demo.jsonl")
+DEMO_TEXT_FIELD, DEMO_REFERENCE_FIELD = "text", "abstract"
+
 __all__ = ["Document", "read_documents", "doc_key", "line_key", "error_line"]
 
 

@@ -14,13 +14,10 @@ from ..progress import Progress
 from .engine import (DEFAULT_BATCH_TOKENS, JobSpec, Prepared, Summarizer, checked_generation_config, make_batches,
                      prepare)
 from .output import check_output, open_output
-from .records import error_line, read_documents
+from .records import DEMO_CORPUS, DEMO_REFERENCE_FIELD, DEMO_TEXT_FIELD, error_line, read_documents
 
 __all__ = ["summarize_corpus", "add_cli_arguments", "run_cli", "DEMO_CORPUS"]
 
-DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data",
-                           "peps-demo.jsonl")
-DEMO_TEXT_FIELD, DEMO_REFERENCE_FIELD = "text", "abstract"
 
 
 def _result_line(doc, result):
