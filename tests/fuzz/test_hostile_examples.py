@@ -269,17 +269,20 @@ def onnx_dir(fuzz_base, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["random", "truncated"])
-def test_ort_damaged_onnx_file_is_a_value_error_naming_it(onnx_dir, damage):
+@pytest.mark.parametrize("name", ["encoder_model.onnx", "decoder_model_merged.onnx", "decoder_model.onnx"])
+def test_ort_damaged_onnx_file_is_a_value_error_naming_it(onnx_dir, damage, name):
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
-    path = onnx_dir / "decoder_model.onnx"
+    if name == "decoder_model.onnx":  # the separate decoders are loaded only without the merged one
+        os.remove(onnx_dir / "decoder_model_merged.onnx")
+    path = onnx_dir / name
     raw = path.read_bytes()
     path.write_bytes(os.urandom(2000) if damage == "random" else raw[: len(raw) // 2])
-    with pytest.raises(ValueError, match="decoder_model.onnx: onnxruntime cannot load it as an ONNX model") as info:
+    with pytest.raises(ValueError, match=f"{name}: onnxruntime cannot load it as an ONNX model") as info:
         OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
     assert type(info.value) is ValueError  # not protobuf's DecodeError nor onnxruntime's own class
     r = cli("generate", "--model", str(onnx_dir), "--backend", "onnx", "-", stdin="Some text to summarize.")
-    one_line_error(r, "decoder_model.onnx")
+    one_line_error(r, name)
 
 
 def test_ort_single_file_model_damaged(onnx_dir):
