@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from led_ref import activations
+from led_ref.config import LEDConfig
 from led_ref.inputs import MaskKind, merge_masks, padded_length
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 
@@ -56,16 +57,11 @@ def _cfg(config, name, default=None):
 
 
 def layer_attention_windows(config):
-    """Per-layer attention windows (even, positive), as HF expands ``attention_window``."""
-    n = int(_cfg(config, "encoder_layers"))
-    window = _cfg(config, "attention_window", 512)
-    windows = [int(window)] * n if isinstance(window, int) else [int(w) for w in window]
-    if len(windows) != n:
-        raise ValueError(f"config.attention_window has {len(windows)} entries, expected encoder_layers={n}")
-    for i, w in enumerate(windows):
-        if w <= 0 or w % 2:
-            raise ValueError(f"config.attention_window[{i}]={w} must be a positive even number")
-    return windows
+    """Per-layer attention windows: led_ref.config's rule (LEDConfig.layer_attention_windows); ``config`` is an
+    LEDConfig or a dict of its fields."""
+    if isinstance(config, dict):
+        config = LEDConfig.from_dict(config)
+    return config.layer_attention_windows()
 
 
 def _activation(config):

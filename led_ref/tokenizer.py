@@ -17,6 +17,7 @@ import numpy as np
 import regex
 
 from .bpe import BYTE_DECODER, ByteLevelBPE, load_merges, load_vocab
+from .inputs import GLOBAL_MASK_PAD
 
 VERY_LARGE_INTEGER = int(1e30)  # HF's "no model max length"
 LARGE_INTEGER = int(1e20)  # HF: a model_max_length above this means "none" when padding/truncating
@@ -752,9 +753,9 @@ class LEDTokenizer:
             if diff:
                 # -1, not 0: 0 in global_attention_mask means local attention, not "no attention"
                 if self.padding_side == "right":
-                    gam = gam + [-1] * diff
+                    gam = gam + [GLOBAL_MASK_PAD] * diff
                 else:
-                    gam = [-1] * diff + gam
+                    gam = [GLOBAL_MASK_PAD] * diff + gam
             encoded["global_attention_mask"] = gam
         return encoded
 
