@@ -256,11 +256,7 @@ class OrtLEDModel:
         ``last_hidden_state``/``encoder_last_hidden_state`` (base)."""
         ids, mask, glob = _check_inputs(self.config, input_ids, attention_mask, global_attention_mask)
         if self.head == "seq_cls":
-            eos = int(self.config.eos_token_id)
-            counts = (ids == eos).sum(1)
-            if counts.min() == 0 or len(set(counts.tolist())) > 1:
-                raise ValueError(f"input_ids: every row needs the same number (>= 1) of eos tokens (id {eos}) for "
-                                 f"sequence classification, got counts {counts.tolist()}")
+            inputs.eos_positions(ids, self.config.eos_token_id)  # the graph cannot raise: checked here, as NumPy
         return self.session.run({"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob})
 
 

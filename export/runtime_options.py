@@ -1,5 +1,5 @@
 """ONNX Runtime session and run options that led-ref's runtime classes set themselves
-(spec/SPEC.md#lean-encoder): users get the measured memory/speed behaviour without tuning.
+(spec/DESIGN.md#lean-encoder): users get the measured memory/speed behaviour without tuning.
 
 Measured on the led-base encoder at 4,096 tokens (2-core EPYC, ORT 1.32, see README "ONNX Runtime
 deployment figures"): with the CPU arena off the peak RSS grew from 0.8 GB to 4.9 GB and the run took

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from led_ref import activations
+from led_ref.config import LEDConfig
 from led_ref.inputs import MaskKind, merge_masks, padded_length
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 
@@ -57,16 +58,11 @@ def _cfg(config, name, default=None):
 
 
 def layer_attention_windows(config):
-    """Per-layer attention windows (even, positive), as HF expands ``attention_window``."""
-    n = int(_cfg(config, "encoder_layers"))
-    window = _cfg(config, "attention_window", 512)
-    windows = [int(window)] * n if isinstance(window, int) else [int(w) for w in window]
-    if len(windows) != n:
-        raise ValueError(f"config.attention_window has {len(windows)} entries, expected encoder_layers={n}")
-    for i, w in enumerate(windows):
-        if w <= 0 or w % 2:
-            raise ValueError(f"config.attention_window[{i}]={w} must be a positive even number")
-    return windows
+    """Per-layer attention windows: led_ref.config's rule (LEDConfig.layer_attention_windows); ``config`` is an
+    LEDConfig or a dict of its fields."""
+    if isinstance(config, dict):
+        config = LEDConfig.from_dict(config)
+    return config.layer_attention_windows()
 
 
 def _activation(config):
@@ -188,7 +184,7 @@ class LEDEncoderSelfAttention(nn.Module):
         # Heads are processed in groups of `heads_per_chunk` (a static unrolled loop): the score
         # and probability tensors (B, hc, nb, c, x + (2kb+1)c) are then H / hc times smaller than for all
         # heads at once (806 MB -> 67 MB per head at 16k tokens, led-base), which keeps the working
-        # set of the exported graph linear in length with a small constant (spec/SPEC.md#lean-encoder).
+        # set of the exported graph linear in length with a small constant (spec/DESIGN.md#lean-encoder).
         hc = max(1, min(H, int(self.heads_per_chunk)))
         outs = []
         for h0 in range(0, H, hc):

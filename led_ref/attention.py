@@ -4,7 +4,7 @@ Encoder self-attention (spec/SPEC.md#encoder-self-attention) is computed blockwi
 ``c = window // 2`` the queries are split into blocks of ``bs <= c`` rows and block ``b`` only
 needs keys ``[b bs - c, b bs + bs + c)``, so scores are ``(blocks, bs, bs + 2c)`` per head and
 memory is O(sequence x window). A few blocks of one head are processed at a time, sized to stay
-in the CPU cache (spec/SPEC.md#computation-order-and-speed). Nothing here ever builds a
+in the CPU cache (spec/DESIGN.md#computation-order-and-speed). Nothing here ever builds a
 sequence x sequence matrix.
 """
 
@@ -30,7 +30,7 @@ SCORE_BUDGET_BYTES = 1 << 20
 # Largest query block: 128 rows against 128 + 2c keys does 12% more band work than needed at
 # c = 512, but its GEMMs run faster than 64-row ones (same total time measured with 1 BLAS
 # thread) and it makes half as many BLAS calls, which matters with threaded BLAS
-# (spec/SPEC.md#computation-order-and-speed).
+# (spec/DESIGN.md#computation-order-and-speed).
 QUERY_BLOCK = 128
 # Rows per projection chunk (led_ref.threads): big enough for full-speed GEMMs, small enough to
 # give each thread several chunks (load balance when a thread loses its core for a while).
@@ -208,7 +208,7 @@ def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads, reassociate=None):
     With few global tokens the key_global/value_global projections of all S tokens (4 S D^2
     FLOPs) are never formed: q . (Wk_h h_j + bk_h) = (Wk_h^T q) . h_j + q . bk_h and
     sum_j p_j (Wv_h h_j + bv_h) = Wv_h (sum_j p_j h_j) + bv_h sum_j p_j, which costs 4 S D H x
-    (spec/SPEC.md#computation-order-and-speed). ``reassociate`` None picks the cheaper form.
+    (spec/DESIGN.md#computation-order-and-speed). ``reassociate`` None picks the cheaper form.
     """
     bsz, seq, dim = x.shape
     hd = dim // n_heads

@@ -35,6 +35,7 @@ __all__ = [
     "cross_attention_mask",
     "embeddings",
     "labels",
+    "eos_positions",
     "flag",
 ]
 
@@ -220,6 +221,18 @@ def labels(name, value, shape, n_classes, ignore_index=-100):
     if np.any(bad):
         raise ValueError(f"{name} contains {arr[bad].flat[0]}, outside [0, {n_classes}) and not {ignore_index}")
     return arr.astype(np.int64)
+
+
+def eos_positions(input_ids, eos_token_id):
+    """(B,) position of each row's last eos token, where sequence classification pools (HF 4.x): every row must
+    hold the same number (>= 1) of eos tokens."""
+    eos = input_ids == eos_token_id
+    counts = eos.sum(axis=1)
+    if np.any(counts != counts[0]):
+        raise ValueError("All examples must have the same number of <eos> tokens.")
+    if counts[0] == 0:
+        raise ValueError(f"input_ids has no <eos> token (eos_token_id={eos_token_id}) to pool at")
+    return eos.shape[1] - 1 - np.argmax(eos[:, ::-1], axis=1)
 
 
 def flag(name, value, default):

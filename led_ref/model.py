@@ -564,13 +564,7 @@ class LEDForSequenceClassification(LEDModel):
                 f"decoder length {hidden.shape[1]} must equal input_ids length {input_ids.shape[1]}: the head "
                 "pools the decoder state at the eos positions of input_ids"
             )
-        eos = input_ids == cfg.eos_token_id
-        counts = eos.sum(axis=1)
-        if np.any(counts != counts[0]):
-            raise ValueError("All examples must have the same number of <eos> tokens.")
-        if counts[0] == 0:
-            raise ValueError(f"input_ids has no <eos> token (eos_token_id={cfg.eos_token_id}) to pool at")
-        last_eos = eos.shape[1] - 1 - np.argmax(eos[:, ::-1], axis=1)
+        last_eos = inputs.eos_positions(input_ids, cfg.eos_token_id)  # (B,)
         pooled = hidden[np.arange(hidden.shape[0]), last_eos]  # (B, D)
         head = self.params["classification_head"]
         logits = linear(head["out_proj"], np.tanh(linear(head["dense"], pooled)))

@@ -18,6 +18,7 @@ import regex
 
 from .bpe import BYTE_DECODER, ByteLevelBPE, load_merges, load_vocab
 from .errors import InputFileError, read_json
+from .inputs import GLOBAL_MASK_PAD
 
 VERY_LARGE_INTEGER = int(1e30)  # HF's "no model max length"
 LARGE_INTEGER = int(1e20)  # HF: a model_max_length above this means "none" when padding/truncating
@@ -762,9 +763,9 @@ class LEDTokenizer:
             if diff:
                 # -1, not 0: 0 in global_attention_mask means local attention, not "no attention"
                 if self.padding_side == "right":
-                    gam = gam + [-1] * diff
+                    gam = gam + [GLOBAL_MASK_PAD] * diff
                 else:
-                    gam = [-1] * diff + gam
+                    gam = [GLOBAL_MASK_PAD] * diff + gam
             encoded["global_attention_mask"] = gam
         return encoded
 

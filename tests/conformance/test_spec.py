@@ -1,4 +1,5 @@
-"""spec/SPEC.md is the normative text that docstrings link to: every link must resolve."""
+"""spec/SPEC.md is the normative text that docstrings link to, spec/DESIGN.md and spec/GOLDENS.md its informative
+companions: every link to a heading of one of them must resolve."""
 
 import pathlib
 import re
@@ -16,18 +17,29 @@ def _anchors(markdown):
     return anchors
 
 
+DOCS = ("SPEC", "DESIGN", "GOLDENS")
+
+
 def test_every_spec_link_resolves():
-    anchors = _anchors((ROOT / "spec" / "SPEC.md").read_text(encoding="utf-8"))
+    anchors = {doc: _anchors((ROOT / "spec" / f"{doc}.md").read_text(encoding="utf-8")) for doc in DOCS}
     files = [ROOT / "README.md"] + [
         p for d in ("led_ref", "export", "spec", "tests") for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".md")
     ]
     cited = {}
     for path in files:
-        for anchor in re.findall(r"SPEC\.md#([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")):
-            cited.setdefault(anchor, []).append(str(path.relative_to(ROOT)))
-    assert len(cited) > 20, "docstrings are expected to link the spec"
-    missing = {a: where for a, where in cited.items() if a not in anchors}
-    assert not missing, f"links to headings that spec/SPEC.md does not have: {missing}"
+        for doc, anchor in re.findall(r"\b(SPEC|DESIGN|GOLDENS)\.md#([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")):
+            cited.setdefault((doc, anchor), []).append(str(path.relative_to(ROOT)))
+    assert sum(doc == "SPEC" for doc, _ in cited) > 20, "docstrings are expected to link the spec"
+    assert {doc for doc, _ in cited} == set(DOCS)
+    missing = {f"{doc}.md#{a}": where for (doc, a), where in cited.items() if a not in anchors[doc]}
+    assert not missing, f"links to headings that spec/ does not have: {missing}"
+
+
+def test_spec_holds_no_provenance_or_measurements():
+    """SPEC.md is normative: scratch-venv paths and measured figures live in GOLDENS.md / DESIGN.md."""
+    spec = (ROOT / "spec" / "SPEC.md").read_text(encoding="utf-8")
+    assert "/work/" not in spec and "scratch" not in spec
+    assert not re.search(r"\bMeasured\b(?! errors: \[)", spec)
 
 
 def test_led_ref_core_never_imports_torch_or_onnx():
