@@ -41,6 +41,22 @@ def _too_deep(data, limit: int) -> bool:
     return False
 
 
+def json_loads(text) -> Any:
+    """``json.loads`` with bounded nesting (for JSON Lines records and other in-memory documents): nesting past
+    MAX_JSON_DEPTH, or past what the C parser's recursion limit allows, is a ``json.JSONDecodeError`` like any
+    other malformed JSON, so callers handle one exception type."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        data, deep = None, True
+    else:
+        deep = _too_deep(data, MAX_JSON_DEPTH)
+    if deep:
+        doc = text if isinstance(text, str) else ""
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", doc, 0) from None
+    return data
+
+
 def parse_json(raw: bytes, source: str, what: str = "JSON file") -> Any:
     """Parse ``raw`` (the bytes of ``source``) as UTF-8 JSON; InputFileError naming ``source`` on failure."""
     try:
@@ -175,6 +191,6 @@ def shown(value, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "check_depth", "check_output_file", "decode_text", "memory_limit",
+__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "check_depth", "check_output_file", "decode_text", "json_loads", "memory_limit",
            "parse_json", "read_json",
            "read_input_text", "read_text", "shown"]

@@ -72,9 +72,13 @@ def generation_kwargs(args) -> dict:
 
 def resolved_generation_config(model_dir, kwargs) -> GenerationConfig:
     """The checkpoint's generation config updated by ``kwargs`` and validated (bad flags fail before any work)."""
+    from ..config import LEDConfig
+    from ..generation.search import check_decoder_length
+
     gc = GenerationConfig.for_model(model_dir)
     gc.update(**kwargs)
     gc.validate()
+    check_decoder_length(gc, LEDConfig.from_pretrained(model_dir))  # lengths too, before any document
     return gc
 
 

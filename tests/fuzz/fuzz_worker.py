@@ -644,8 +644,14 @@ def case_cli(rng, base):
     """One CLI invocation in this process: exit 0/1, or exit 2 with exactly one line on stderr (no traceback)."""
     ckpt = copy_base(base, "ckpt")
     doc = os.path.join(ckpt, "doc.txt")
-    sub = rng.choice(["generate"] * 5 + ["demo", "export", "bench"])
+    sub = rng.choice(["generate"] * 5 + ["demo", "export", "bench", "summarize", "summarize", "evaluate",
+                                         "attention-map"])
     bad = []
+    corpus = os.path.join(ckpt, "corpus.jsonl")
+    with open(corpus, "w") as f:
+        for i in range(3):
+            f.write(json.dumps({"id": f"d{i}", "text": "Longformer reads long documents. " * (i + 1),
+                                "abstract": "Long documents."}) + "\n")
     if sub == "generate":
         argv = ["generate", "--model", ckpt]
         target = rng.random()
@@ -700,6 +706,39 @@ def case_cli(rng, base):
                                         [ckpt, os.path.join(ckpt, "out"), "--opset", "x"],
                                         [ckpt, os.path.join(ckpt, "out"), "--head", "nose"]])
         bad = ["always"]
+    elif sub == "summarize":
+        out = os.path.join(ckpt, "out.jsonl")
+        r = rng.random()
+        if r < 0.35:  # a damaged corpus: bad JSON lines, binary bytes, wrong field types, deep nesting
+            with open(corpus, "ab") as f:
+                f.write(rng.choice([b"{not json}\n", b"\xff\xfe\x80\n", b'{"id": 5, "text": 7}\n',
+                                    b'{"id": "x"}\n', b"[" * 100_000 + b"\n", b'{"id": "d0", "text": "dup"}\n',
+                                    b'{"id": "e", "text": ""}\n', b"\n\n"]))
+        argv = ["summarize", "--model", ckpt, corpus, "-o", out, "--max-new-tokens", "2"]
+        if r >= 0.35 and r < 0.8:
+            argv += rng.choice([["--batch-tokens", "0"], ["--batch-tokens", "-5"], ["--max-input-tokens", "0"],
+                                ["--max-input-tokens", "1"], ["--num-actors", "0"], ["--text-field", "nope"],
+                                ["--max-new-tokens", "5000"], ["--num-beams", "0"], ["-o", ckpt],
+                                ["-o", "/nonexistent/dir/o.jsonl"], ["--ray-timeout", "-1"], ["--engine", "spark"]])
+        elif r >= 0.8:
+            argv[3] = rng.choice([os.path.join(ckpt, "missing.jsonl"), os.path.join(ckpt, "model.safetensors"),
+                                  "/nonexistent"])
+    elif sub == "evaluate":
+        preds = os.path.join(ckpt, "preds.jsonl")
+        with open(preds, "wb") as f:
+            f.write(rng.choice([b'{"id": "d0", "summary": "Long documents."}\n',
+                                b"\xff\xfe garbage\n", b'{"id": "d0"}\n', b"[" * 100_000, b"",
+                                b'{"id": "zz", "summary": "x"}\n', b'{"id": "d0", "summary": 5}\n']))
+        argv = ["evaluate", preds, corpus, "--references-field", "abstract"] + rng.choice(
+            [[], ["--bootstrap-samples", "0"], ["--bootstrap-samples", "-1"], ["--json", "/nonexistent/x.json"],
+             ["--references-field", "nope"], ["--bootstrap-samples", "10"]])
+    elif sub == "attention-map":
+        argv = ["attention-map", "--model", ckpt, doc, "-o", os.path.join(ckpt, "a.png")] + rng.choice(
+            [["--layer", "0", "--head", "0"], ["--layer", "9", "--head", "0"], ["--layer", "0", "--head", "-1"],
+             ["--layer", "-1", "--head", "0"], ["--layer", "0", "--head", "0", "--tokens", "0"],
+             ["--layer", "0", "--head", "0", "--tokens", "100000"],
+             ["--layer", "0", "--head", "0", "--global-positions", "a,b"],
+             ["--layer", "0", "--head", "0", "--global-positions", "9999"]])
     else:
         argv = ["bench", "--quick"] + rng.choice([["--threads", "0"], ["--threads", "-2"],
                                                   ["--json", "/nonexistent/dir/b.json"], ["--seq-lens", "0"], ["--seq-lens", "a,b"], ["--new-tokens", "0"],

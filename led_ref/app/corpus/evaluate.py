@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+from ...errors import json_loads
 
 __all__ = ["ROUGE_TYPES", "load_summaries", "rouge", "sentences_per_line", "evaluate_files", "format_table",
            "add_cli_arguments", "run_cli"]
@@ -48,7 +49,7 @@ def load_summaries(path, field, what):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = json_loads(line)
             except ValueError as exc:
                 raise ValueError(f"{what} {path} line {n}: not valid JSON ({exc})") from None
             if not isinstance(rec, dict) or "id" not in rec:

@@ -9,6 +9,7 @@ import json
 import os
 
 from .records import doc_key, line_key
+from ...errors import json_loads
 
 __all__ = ["check_output", "open_output", "read_written", "OutputFile"]
 
@@ -34,7 +35,7 @@ def read_written(path, repair=True):
     # per batch, but an editor or a copy might leave it): drop it if it is not JSON
     if lines:
         try:
-            json.loads(lines[-1])
+            json_loads(lines[-1])
         except ValueError:
             keep -= len(lines[-1]) + 1
             lines = lines[:-1]
@@ -43,7 +44,7 @@ def read_written(path, repair=True):
         if not raw.strip():
             continue
         try:
-            rec = json.loads(raw)
+            rec = json_loads(raw)
         except ValueError:
             raise ValueError(f"OUTPUT {path}: line {n} is not valid JSON (only the last line may be torn); not a "
                              "file written by led-ref summarize? Use --overwrite to start over") from None

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import List, Optional
+from ...errors import json_loads
 
 # the bundled demo corpus (led_ref/data/peps-demo.jsonl: PEPs with their abstracts, see led_ref/data/README.md)
 DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data",
@@ -114,7 +115,7 @@ def _read_jsonl(path, id_field, text_field) -> List[Document]:
                 line = raw.decode("utf-8", errors="replace")  # still find the id, if the line parses
                 bad_utf8 = f"line {n}: not valid UTF-8 (byte {exc.start})"
             try:
-                rec = json.loads(line)
+                rec = json_loads(line)
             except json.JSONDecodeError as exc:
                 docs.append(Document(line_key(n), None, n, error=bad_utf8 or f"line {n}: not valid JSON ({exc.msg} "
                                                                               f"at column {exc.colno})"))

@@ -5,7 +5,6 @@ once (bad records get an ``error`` line), on this machine or on a Ray cluster (`
 section "Summarize and evaluate a corpus".
 """
 
-import json
 import os
 import sys
 import time
@@ -15,6 +14,7 @@ from .engine import (DEFAULT_BATCH_TOKENS, JobSpec, Prepared, Summarizer, checke
                      prepare)
 from .output import check_output, open_output
 from .records import DEMO_CORPUS, DEMO_REFERENCE_FIELD, DEMO_TEXT_FIELD, error_line, read_documents
+from ...errors import read_json
 
 __all__ = ["summarize_corpus", "add_cli_arguments", "run_cli", "DEMO_CORPUS"]
 
@@ -82,9 +82,9 @@ def summarize_corpus(input_path, output_path, spec: JobSpec, *, engine="local", 
 
         gc = checked_generation_config(spec)
         tokenizer = LEDTokenizerFast.from_pretrained(spec.model_dir)
-    with open(os.path.join(spec.model_dir, "config.json"), encoding="utf-8") as f:
-        model_limit = json.load(f).get("max_encoder_position_embeddings")
-    limit = max_input_tokens or model_limit
+    model_limit = read_json(os.path.join(spec.model_dir, "config.json"), "config file (config.json)").get(
+        "max_encoder_position_embeddings")
+    limit = max_input_tokens if max_input_tokens is not None else model_limit  # 0 is refused, not "unset"
     if limit is not None and limit < 2:
         raise ValueError(f"--max-input-tokens must be >= 2, got {limit}")
     if max_input_tokens and model_limit and max_input_tokens > model_limit:
