@@ -263,3 +263,25 @@ def test_progress_bar_and_summary_line(ckpt, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3/3 docs" in r.stderr and "tok/s" in r.stderr
     assert "3 documents: 3 ok, 0 failed" in r.stderr and "tokens/s" in r.stderr
+
+
+def test_extras_are_imported_only_when_used():
+    # ray and rouge-score are optional extras: importing the commands (and the core) must not load them
+    code = ("import sys\nimport led_ref.app.cli, led_ref.app.corpus.summarize, led_ref.app.corpus.evaluate\n"
+            "import led_ref.app.corpus.ray_engine\n"
+            "extras = ('ray', 'rouge_score', 'onnxruntime', 'torch')\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in extras)\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_corpus_benchmark_documents_span_the_asked_lengths(tmp_path):
+    from led_ref.app.benchmarks.corpus import make_corpus
+    from led_ref.tokenizer import LEDTokenizerFast
+    from testlib import DATA
+
+    tok = LEDTokenizerFast.from_pretrained(str(DATA))
+    lengths = make_corpus(tmp_path / "c.jsonl", tok, 6, 500, 3000)
+    assert len(read_jsonl(tmp_path / "c.jsonl")) == 6
+    assert abs(lengths[0] - 500) <= 20 and abs(lengths[-1] - 3000) <= 60 and lengths == sorted(lengths)

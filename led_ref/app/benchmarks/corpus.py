@@ -127,7 +127,8 @@ def main(argv=None):
     print(f"corpus throughput, ONNX Runtime, random SMALL LED (d_model 256, 2+2 layers, window 256); {args.docs} "
           f"documents of {min(lengths)}-{max(lengths)} tokens ({sum(lengths):,} in all); greedy, "
           f"{args.max_new_tokens} new tokens each; batch budget {args.batch_tokens} tokens")
-    print(f"machine: {info.get('cpu', '?')}, {info['cores_usable']} cores usable, {info['mem_gb']} GB, onnxruntime {info['onnxruntime']}; "
+    print(f"machine: {info.get('cpu', '?')}, {info['cores_usable']} cores usable, {info['mem_gb']} GB, "
+          f"onnxruntime {info['onnxruntime']}; "
           f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load (1 min) {info['load_avg_1m']}")
     print(f"{'row':<10} {'docs':>5} {'tokens':>8} {'seconds':>8} {'docs/min':>9} {'tokens/s':>9}")
     results = []

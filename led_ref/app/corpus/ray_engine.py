@@ -171,7 +171,8 @@ def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=No
         ds = ds.map_batches(
             _SummarizeActor, batch_size=1, num_cpus=cpus_per_actor,
             # one batch in flight per actor: an actor that dies takes only the batch it was running with it
-            compute=ray.data.ActorPoolStrategy(size=max(1, min(num_actors, len(rows))), max_tasks_in_flight_per_actor=1),
+            compute=ray.data.ActorPoolStrategy(size=max(1, min(num_actors, len(rows))),
+                                               max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs={"spec": spec, "files_ref": files_ref, "threads": cpus_per_actor, "fault": _fault},
             # a dead actor is restarted and its batch retried once (a function: plain keyword remote args are
             # deprecated in recent Ray)
