@@ -71,7 +71,8 @@ def test_batched_summaries_equal_generate_alone_onnx(ckpt, tmp_path):
 def test_make_batches_budget_and_order():
     ps = [Prepared(i, [0] * n, False) for i, n in enumerate([5, 40, 12, 40, 7, 100])]
     batches = make_batches(ps, 90)
-    assert [[p.index for p in b] for b in batches] == [[5], [1, 3], [2, 4, 0]]
+    # 12, 7, 5 would fit the budget (3 x 12 = 36) but a third of it would be padding (> MAX_PADDING)
+    assert [[p.index for p in b] for b in batches] == [[5], [1, 3], [2, 4], [0]]
     assert all(len(b) * len(b[0].ids) <= 90 or len(b) == 1 for b in batches)
     assert [len(b) for b in make_batches(ps, 90, one_at_a_time=True)] == [1] * 6
 
@@ -156,9 +157,10 @@ def test_resume_skips_written_ids_and_drops_a_torn_line(ckpt, tmp_path):
 
 def test_kill_mid_job_then_resume_every_id_once(ckpt, tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    recs = demo_records()
+    recs = [dict(r, id=f"{r['id']}-{k}") for k in range(3) for r in demo_records()]  # 48 documents
     inp.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    argv = ["summarize", str(inp), "-o", str(out), "--model", ckpt, "--max-new-tokens", "24", "--one-at-a-time"]
+    argv = ["summarize", str(inp), "-o", str(out), "--model", ckpt, "--max-new-tokens", "24", "--min-new-tokens",
+            "24", "--one-at-a-time"]
     env = dict(os.environ, LED_REF_PROGRESS="0")
     proc = subprocess.Popen([sys.executable, "-m", "led_ref", *argv], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -262,3 +264,25 @@ def test_progress_bar_and_summary_line(ckpt, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3/3 docs" in r.stderr and "tok/s" in r.stderr
     assert "3 documents: 3 ok, 0 failed" in r.stderr and "tokens/s" in r.stderr
+
+
+def test_extras_are_imported_only_when_used():
+    # ray and rouge-score are optional extras: importing the commands (and the core) must not load them
+    code = ("import sys\nimport led_ref.app.cli, led_ref.app.corpus.summarize, led_ref.app.corpus.evaluate\n"
+            "import led_ref.app.corpus.ray_engine\n"
+            "extras = ('ray', 'rouge_score', 'onnxruntime', 'torch')\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in extras)\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_corpus_benchmark_documents_span_the_asked_lengths(tmp_path):
+    from led_ref.app.benchmarks.corpus import make_corpus
+    from led_ref.tokenizer import LEDTokenizerFast
+    from testlib import DATA
+
+    tok = LEDTokenizerFast.from_pretrained(str(DATA))
+    lengths = make_corpus(tmp_path / "c.jsonl", tok, 6, 500, 3000)
+    assert len(read_jsonl(tmp_path / "c.jsonl")) == 6
+    assert abs(lengths[0] - 500) <= 20 and abs(lengths[-1] - 3000) <= 60 and lengths == sorted(lengths)

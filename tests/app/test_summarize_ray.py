@@ -58,3 +58,17 @@ def test_ray_actor_death_retried_once_then_error_line(ckpt, tmp_path):
     assert ray_[always] == {"id": always, "error": RETRIED_ERROR}
     assert all(ray_[k] == local[k] for k in local if k != always)
     assert any("failed twice" in m for m in msgs)
+
+
+def test_ray_job_that_cannot_start_is_one_clear_error(ckpt, tmp_path):
+    import shutil
+
+    from led_ref.app.cli import CLIError
+
+    broken = tmp_path / "broken"
+    shutil.copytree(ckpt, broken)
+    (broken / "model.safetensors").unlink()  # the driver only tokenizes; the actors cannot load the weights
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in demo_records(2, chars=100)))
+    with pytest.raises(CLIError, match="--engine ray: the Ray job failed .*rerun with --resume"):
+        summarize_corpus(inp, tmp_path / "o.jsonl", JobSpec(str(broken)), engine="ray", ray_num_cpus=2, log=quiet)

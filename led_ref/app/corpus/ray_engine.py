@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 __all__ = ["require_ray", "run_batches", "check_address"]
 
@@ -142,10 +143,13 @@ def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=No
     [(index, result)] as it completes, and a batch that failed twice comes back as error results.
     Call ``check_address`` first (summarize_corpus does, before any work)."""
     require_ray()
+    if not batches:
+        return
     import logging
 
     import ray
     import ray.data
+    import ray.exceptions
 
     started = False
     if not ray.is_initialized():
@@ -165,26 +169,35 @@ def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=No
         files_ref = ray.put(_model_files(spec.model_dir)) if address is not None else None
         rows = [{"batch_no": k, "payload": json.dumps([[p.index, p.ids, p.truncated] for p in b])}
                 for k, b in enumerate(batches)]
-        if not rows:
-            return
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        ds = ds.map_batches(
-            _SummarizeActor, batch_size=1, num_cpus=cpus_per_actor,
-            # one batch in flight per actor: an actor that dies takes only the batch it was running with it
-            compute=ray.data.ActorPoolStrategy(size=max(1, min(num_actors, len(rows))), max_tasks_in_flight_per_actor=1),
-            fn_constructor_kwargs={"spec": spec, "files_ref": files_ref, "threads": cpus_per_actor, "fault": _fault},
-            # a dead actor is restarted and its batch retried once (a function: plain keyword remote args are
-            # deprecated in recent Ray)
-            ray_remote_args_fn=_retry_once,
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 deprecates ray_remote_args(_fn) but names no parameter for max_restarts/max_task_retries yet
+            # (pyproject caps ray below 2.64, where they go)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ds = ds.map_batches(
+                _SummarizeActor, batch_size=1, num_cpus=cpus_per_actor,
+                # one batch in flight per actor: an actor that dies takes only the batch it was running with it
+                compute=ray.data.ActorPoolStrategy(size=max(1, min(num_actors, len(rows))),
+                                                   max_tasks_in_flight_per_actor=1),
+                fn_constructor_kwargs={"spec": spec, "files_ref": files_ref, "threads": cpus_per_actor,
+                                       "fault": _fault},
+                ray_remote_args_fn=_retry_once,  # a dead actor is restarted and its batch retried once
+            )
         done = set()
         t0 = time.perf_counter()
-        for row in ds.iter_rows():
-            k = int(row["batch_no"])
-            if k in done:  # a retried task whose first attempt also delivered: write once
-                continue
-            done.add(k)
-            write([(int(i), r) for i, r in json.loads(row["results"])])
+        try:
+            for row in ds.iter_rows():
+                k = int(row["batch_no"])
+                if k in done:  # a retried task whose first attempt also delivered: write once
+                    continue
+                done.add(k)
+                write([(int(i), r) for i, r in json.loads(row["results"])])
+        except ray.exceptions.RayError as exc:  # e.g. no actor could load the model: the job cannot go on
+            from ..cli import CLIError
+
+            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            raise CLIError(f"--engine ray: the Ray job failed ({first.strip()[:300]}); what was done is in OUTPUT, "
+                           "rerun with --resume after fixing the cause") from exc
         lost = [k for k in range(len(batches)) if k not in done]
         for k in lost:
             write([(p.index, {"error": RETRIED_ERROR}) for p in batches[k]])

@@ -71,6 +71,17 @@ def summarize_corpus(input_path, output_path, spec: JobSpec, *, engine="local", 
         from .ray_engine import check_address, require_ray
 
         require_ray()  # one line with the install command, before any work
+        # the driver does not load the model: check here what the actors would otherwise fail on
+        if spec.backend == "onnx" and spec.dtype != "float32":
+            raise ValueError("--dtype applies to the numpy backend only (the ONNX export fixes its dtype)")
+        if spec.backend == "onnx":
+            from ...export.onnx_export import DECODER_FILE, DECODER_WITH_PAST_FILE, ENCODER_FILE  # no torch import
+
+            missing = [f for f in (ENCODER_FILE, DECODER_FILE, DECODER_WITH_PAST_FILE)
+                       if not os.path.isfile(os.path.join(spec.model_dir, f))]
+            if missing:
+                raise FileNotFoundError(f"--model {spec.model_dir}: {', '.join(missing)} missing (--backend onnx "
+                                        "needs an exported directory: led-ref export)")
         check_address(ray_address, ray_timeout)
     check_output(output_path, resume, overwrite)  # refuse before reading INPUT and loading the model
     docs = read_documents(input_path, id_field, text_field)
@@ -211,6 +222,8 @@ def run_cli(args) -> int:
         from .evaluate import require_rouge
 
         require_rouge()  # before the long job, not after it
+        if args.references is None and os.path.isdir(input_path):
+            raise ValueError("--evaluate with a directory INPUT needs --references FILE (JSONL with id, summary)")
     spec = JobSpec(model_dir=args.model, backend=args.backend, dtype=args.dtype, gen_kwargs=generation_kwargs(args),
                    global_attention=not args.no_global_attention, seed=args.seed)
     summarize_corpus(input_path, args.output, spec, engine=args.engine, id_field=args.id_field, text_field=text_field,
