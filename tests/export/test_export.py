@@ -25,7 +25,8 @@ from led_ref.config import LEDConfig  # noqa: E402
 from led_ref.heads import get_head  # noqa: E402
 from led_ref.tolerances import TOLERANCE  # noqa: E402
 from led_ref.tolerances import relative_error as rel_err  # noqa: E402
-from led_ref.weights import init_params  # noqa: E402
+from led_ref.testing.strategies import encoder_inputs as encoder_strategy  # noqa: E402
+from led_ref.weights import init_params, save_checkpoint  # noqa: E402
 
 from led_ref.export import onnx_export  # noqa: E402
 from led_ref.export.onnx_export import NumpySteps  # noqa: E402
@@ -42,28 +43,12 @@ GOLDENS = str(_G / "model")
 TINY = TINY_EXPORT
 
 
-@st.composite
-def encoder_inputs(draw, max_len=40, max_batch=4):
-    """(input_ids, attention_mask, global_attention_mask) with per-row global patterns."""
-    B = draw(st.integers(1, max_batch))
-    S = draw(st.integers(1, max_len))
-    seed = draw(st.integers(0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(3, 50, size=(B, S)).astype(np.int64)
-    mask = np.ones((B, S), np.int64)
-    glob = np.zeros((B, S), np.int64)
-    for b in range(B):
-        keep = draw(st.integers(1, S))  # at least one real token per row
-        mask[b, keep:] = 0
-        ids[b, keep:] = 1
-        kind = draw(st.sampled_from(["none", "one", "many", "all"]))
-        if kind == "one":
-            glob[b, draw(st.integers(0, S - 1))] = 1
-        elif kind == "many":
-            glob[b] = rng.random(S) < 0.3
-        elif kind == "all":
-            glob[b] = 1
-    return ids, mask, glob
+def encoder_inputs(max_len=40, max_batch=4):
+    """(input_ids, attention_mask, global_attention_mask) for TINY from led_ref.testing's strategy (lengths around
+    the windows, right padding, 0/1/many/all/non-prefix global tokens per row), lengths up to ``max_len``."""
+    lengths_of = LEDConfig(**{**TINY, "max_encoder_position_embeddings": max_len})
+    return encoder_strategy(lengths_of, max_batch=max_batch).map(
+        lambda d: (d["input_ids"], d["attention_mask"], d["global_attention_mask"]))
 
 
 def make_checkpoint(directory, head, seed=0, **overrides):
