@@ -36,6 +36,16 @@ SUBCOMMANDS = {
         "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
         ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --opset 17 --fp16"],
     ),
+    "finetune": (
+        "led_ref.app.finetune",
+        "fine-tune an LED checkpoint on {text, summary} JSONL (torch; AdamW, warm-up, checkpoints, ROUGE)",
+        [
+            "python -m led_ref finetune --model ./my-led --train train.jsonl --eval eval.jsonl -o ./my-led-ft",
+            "python -m led_ref finetune --model ./my-led --train train.jsonl -o ./out --gradient-checkpointing "
+            "--grad-accum 8 --lr 3e-5 --warmup-steps 100",
+            "python -m led_ref finetune --model ./my-led --train train.jsonl -o ./out --resume",
+        ],
+    ),
     "bench": (
         "led_ref.app.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",
