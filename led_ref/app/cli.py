@@ -66,6 +66,16 @@ SUBCOMMANDS = {
             "python -m led_ref verify --candidate python:my_port:forward --replay verify-counterexamples/logits.npz",
         ],
     ),
+    "finetune": (
+        "led_ref.app.finetune",
+        "fine-tune an LED checkpoint on {text, summary} JSONL (torch; AdamW, warm-up, checkpoints, ROUGE)",
+        [
+            "python -m led_ref finetune --model ./my-led --train train.jsonl --eval eval.jsonl -o ./my-led-ft",
+            "python -m led_ref finetune --model ./my-led --train train.jsonl -o ./out --gradient-checkpointing "
+            "--grad-accum 8 --lr 3e-5 --warmup-steps 100",
+            "python -m led_ref finetune --model ./my-led --train train.jsonl -o ./out --resume",
+        ],
+    ),
     "bench": (
         "led_ref.app.benchmarks",
         "print a benchmark table (tokenizer, encoder, generation, memory, GFLOP/s)",

@@ -26,7 +26,7 @@ from led_ref.heads import get_head  # noqa: E402
 from led_ref.tolerances import TOLERANCE  # noqa: E402
 from led_ref.tolerances import relative_error as rel_err  # noqa: E402
 from led_ref.testing.strategies import encoder_inputs as encoder_strategy  # noqa: E402
-from led_ref.weights import init_params, save_checkpoint  # noqa: E402
+from led_ref.weights import init_params, save_checkpoint  # noqa: E402,F401
 
 from led_ref.export import onnx_export  # noqa: E402
 from led_ref.export.onnx_export import NumpySteps  # noqa: E402

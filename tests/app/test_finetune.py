@@ -1,0 +1,128 @@
+"""``led-ref finetune``: a tiny end-to-end run (loss goes down, HF-format checkpoints, exact resume) and bad input."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from led_ref.app import cli  # noqa: E402
+from led_ref.config import LEDConfig  # noqa: E402
+from led_ref.weights import init_params, load_checkpoint, save_checkpoint  # noqa: E402
+from testlib import DATA  # noqa: E402
+
+pytestmark = pytest.mark.export
+
+TINY = dict(vocab_size=50261, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+            decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, attention_window=8,
+            max_encoder_position_embeddings=64, max_decoder_position_embeddings=32, dropout=0.0)
+RECORDS = [
+    {"text": "The cat sat on the mat. It was a sunny day and the cat was happy.", "summary": "A happy cat."},
+    {"text": "Python is a programming language. It is used for scripting and science.", "summary": "Python."},
+    {"text": "Rain fell all night; the river rose and the bridge closed in the morning.", "summary": "Flood."},
+]
+
+
+def _model_dir(path, **overrides):
+    config = LEDConfig(**dict(TINY, **overrides))
+    save_checkpoint(path, config, init_params(config, "lm", seed=0), "lm")
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(DATA / name, path / name)
+    return str(path)
+
+
+def _jsonl(path, rows):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ft")
+    model = _model_dir(d / "model")
+    bad = [{"text": "", "summary": "x"}, {"text": "no summary here"}, {"summary": "no text"}]
+    train = _jsonl(d / "train.jsonl", RECORDS + bad)
+    return d, model, train
+
+
+def _run(*args):
+    return cli.main(["finetune", *map(str, args), "--threads", "1", "--log-every", "0"])
+
+
+COMMON = ("--epochs", "4", "--lr", "3e-3", "--max-target-tokens", "8", "--batch-size", "2", "--grad-accum", "1")
+
+
+def test_tiny_finetune_end_to_end(setup, capsys):
+    d, model, train = setup
+    out = d / "out"
+    assert _run("--model", model, "--train", train, "-o", out, *COMMON) == 0
+    text = capsys.readouterr().out
+    assert "skipped 3 training record(s)" in text and "line 5 (summary missing)" in text
+    losses = [json.loads(line)["loss"] for line in open(out / "training_log.jsonl")]
+    assert len(losses) == 8 and np.mean(losses[-2:]) < np.mean(losses[:2]) - 0.5  # the loss goes down
+    for name in ("model.safetensors", "config.json", "generation_config.json", "vocab.json", "merges.txt"):
+        assert os.path.isfile(out / name), name
+        assert os.path.isfile(out / "checkpoint-last" / name), name
+    config, params = load_checkpoint(str(out), "lm")  # HF's layout: led.-prefixed names, tied shared.weight
+    assert config.architectures == ["LEDForConditionalGeneration"]
+    start = load_checkpoint(model, "lm")[1]
+    assert not np.array_equal(params["shared"]["weight"], start["shared"]["weight"])
+
+
+def test_resume_continues_exactly(setup):
+    """A run stopped after 3 steps and resumed ends with the same weights as an uninterrupted one."""
+    d, model, train = setup
+    full, split = d / "full", d / "split"
+    assert _run("--model", model, "--train", train, "-o", full, *COMMON) == 0
+    assert _run("--model", model, "--train", train, "-o", split, *COMMON, "--stop-after", "3") == 0
+    state = json.loads((split / "checkpoint-last" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    assert _run("--model", model, "--train", train, "-o", split, *COMMON, "--resume") == 0
+    a, b = load_checkpoint(str(full), "lm")[1], load_checkpoint(str(split), "lm")[1]
+    from led_ref.weights import flatten
+
+    fa, fb = flatten(a), flatten(b)
+    assert all(np.array_equal(fa[k], fb[k]) for k in fa)
+
+
+def test_bad_input(setup, tmp_path, capsys):
+    d, model, train = setup
+    cases = [
+        (["--train", tmp_path / "missing.jsonl"], "missing.jsonl: no such file"),
+        (["--train", _jsonl(tmp_path / "bad.jsonl", [RECORDS[0], "{not json"])], "bad.jsonl:2: malformed JSON"),
+        (["--train", _jsonl(tmp_path / "list.jsonl", ["[1, 2]"])], "expected an object"),
+        (["--train", _jsonl(tmp_path / "empty.jsonl", [{"text": "x"}])], "no usable record"),
+        (["--train", train, "--lr", "0"], "--lr must be > 0"),
+        (["--train", train, "--lr=-1e-3"], "--lr must be > 0"),
+        (["--train", train, "--resume"], "no checkpoint"),
+    ]
+    for extra, message in cases:
+        out = tmp_path / "o"
+        assert _run("--model", model, *extra, "-o", out) == 2, extra
+        assert message in capsys.readouterr().err, message
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert _run("--model", model, "--train", train, "-o", f) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_resume_other_shape_message(setup, tmp_path, capsys):
+    d, model, train = setup
+    other = tmp_path / "other"
+    assert _run("--model", model, "--train", train, "-o", other, "--max-steps", "1") == 0
+    capsys.readouterr()
+    bigger = _model_dir(tmp_path / "bigger", d_model=32)
+    assert _run("--model", bigger, "--train", train, "-o", other, "--resume") == 2
+    err = capsys.readouterr().err
+    assert "another model shape" in err and "d_model: 16 vs 32" in err
+
+
+def test_nan_loss_names_step_and_cause(setup, tmp_path, capsys):
+    d, model, train = setup
+    code = _run("--model", model, "--train", train, "-o", tmp_path / "nan", "--lr", "1e30", "--epochs", "3",
+                "--max-grad-norm", "0")
+    err = capsys.readouterr().err
+    assert code == 2 and "at optimizer step" in err and "learning rate" in err
