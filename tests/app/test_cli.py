@@ -41,7 +41,8 @@ def test_subcommand_help_has_examples_and_options(command):
                 "attention-map": ["--model", "--layer", "--head", "--tokens", "--global-positions"],
                 "summarize": ["--model", "--batch-tokens", "--resume", "--overwrite", "--engine", "--id-field"],
                 "evaluate": ["--json", "--allow-missing", "--references-field"],
-                "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"]}
+                "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"],
+                "finetune": ["--model", "--train", "--eval", "--gradient-checkpointing", "--resume", "--lr"]}
     for opt in expected[command]:
         assert opt in r.stdout
 
