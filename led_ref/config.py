@@ -209,7 +209,7 @@ class LEDConfig:
         try:
             label2id = {str(k): int(v) for k, v in label2id.items()}
         except (TypeError, ValueError):
-            raise ValueError(f"config: label2id values must be integers, got {shown(label2id)}"[:300]) from None
+            raise ValueError(f"config: label2id values must be integers, got {shown(label2id)}") from None
         object.__setattr__(self, "label2id", label2id)
 
     @property

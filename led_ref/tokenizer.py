@@ -17,9 +17,10 @@ import numpy as np
 import regex
 
 from .bpe import BYTE_DECODER, ByteLevelBPE, load_merges, load_vocab
-from .errors import InputFileError, read_json
+from .errors import InputFileError, read_json, shown
 from .inputs import GLOBAL_MASK_PAD
 
+ERROR_HANDLERS = ("strict", "replace", "ignore", "backslashreplace", "surrogateescape")  # accepted ``errors``
 VERY_LARGE_INTEGER = int(1e30)  # HF's "no model max length"
 LARGE_INTEGER = int(1e20)  # HF: a model_max_length above this means "none" when padding/truncating
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
@@ -110,7 +111,7 @@ def _to_token(value, name, default_lstrip=False):
     if isinstance(value, str):
         return AddedToken(value, lstrip=default_lstrip)
     raise TypeError(f"{name} must be a str, an AddedToken or a {{'content': str, ...}} object, got "
-                    f"{type(value).__name__} {value!r}"[:300])
+                    f"{type(value).__name__} {shown(value)}")
 
 
 def _check_int(value, name, minimum=0, allow_none=True):
@@ -158,7 +159,7 @@ class LEDTokenizer:
             kwargs.pop(k, None)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unknown argument(s) {sorted(kwargs)}")
-        if errors not in ("strict", "replace", "ignore", "backslashreplace", "surrogateescape"):
+        if errors not in ERROR_HANDLERS:
             raise ValueError(f"errors must be a bytes.decode error handler such as 'replace', got {errors!r}")
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
@@ -848,7 +849,7 @@ class LEDTokenizer:
                 raise InputFileError(f"{cfg_path}: added_tokens_decoder must map ids to token objects, got "
                                      f"{type(decoder).__name__}")
             for idx, tok in decoder.items():
-                added_decoder[_file_id(cfg_path, f"added_tokens_decoder key {idx!r}", idx)] = _file_token(
+                added_decoder[_file_id(cfg_path, f"added_tokens_decoder key {shown(idx)}", idx)] = _file_token(
                     cfg_path, f"added_tokens_decoder[{idx!r}]", tok)
         stm_path = os.path.join(d, "special_tokens_map.json")
         if os.path.isfile(stm_path):
@@ -859,7 +860,7 @@ class LEDTokenizer:
         at_path = os.path.join(d, "added_tokens.json")
         if os.path.isfile(at_path):
             for content, idx in _read_json(at_path).items():
-                idx = _file_id(at_path, f"id of {content!r}", idx)
+                idx = _file_id(at_path, f"id of {shown(content)}", idx)
                 if not content:
                     raise InputFileError(f"{at_path}: an added token must be a non-empty string")
                 if idx not in added_decoder:
@@ -951,7 +952,7 @@ def _read_json(path):
 
 # tokenizer_config.json fields: key -> (check, what is allowed)
 _CONFIG_FIELDS = {
-    "errors": (lambda v: isinstance(v, str), "a bytes.decode error handler name such as 'replace'"),
+    "errors": (lambda v: v in ERROR_HANDLERS, f"a bytes.decode error handler: one of {', '.join(ERROR_HANDLERS)}"),
     "add_prefix_space": (lambda v: isinstance(v, bool), "true or false"),
     "clean_up_tokenization_spaces": (lambda v: isinstance(v, bool), "true or false"),
     "trim_offsets": (lambda v: isinstance(v, bool), "true or false"),
@@ -968,7 +969,7 @@ def _config_value(path, key, value):
         return _file_token(path, key, value)
     check, allowed = _CONFIG_FIELDS[key]
     if not check(value):
-        raise InputFileError(f"{path}: {key} must be {allowed}, got {value!r}"[:400])
+        raise InputFileError(f"{path}: {key} must be {allowed}, got {shown(value)}")
     return int(value) if key == "model_max_length" else value
 
 
@@ -984,7 +985,7 @@ def _file_id(path, what, value):
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-        raise InputFileError(f"{path}: {what} must be a token id (an integer in [0, 2**31)), got {value!r}"[:400])
+        raise InputFileError(f"{path}: {what} must be a token id (an integer in [0, 2**31)), got {shown(value)}")
     return value
 
 

@@ -149,6 +149,7 @@ def test_read_json_limits(tmp_path):
 @pytest.mark.parametrize("file, change, fragment", [
     ("tokenizer_config.json", {"model_max_length": "abc"}, "model_max_length must be an integer >= 1, got 'abc'"),
     ("tokenizer_config.json", {"add_prefix_space": "yes"}, "add_prefix_space must be true or false"),
+    ("tokenizer_config.json", {"errors": "x" * 500}, "errors must be a bytes.decode error handler"),
     ("tokenizer_config.json", {"added_tokens_decoder": {"x": {"content": "a"}}}, "added_tokens_decoder key 'x'"),
     ("tokenizer_config.json", {"eos_token": 5}, "eos_token must be a str"),
     ("added_tokens.json", {"<extra>": "seven"}, "id of '<extra>' must be a token id"),
