@@ -37,7 +37,9 @@ def test_subcommand_help_has_examples_and_options(command):
         assert example in r.stdout
     assert "--debug" in r.stdout
     expected = {"demo": ["--size", "--model", "--file", "--backends"], "bench": ["--quick", "--hf-python", "--backends"],
-                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"]}
+                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"],
+                "summarize": ["--model", "--batch-tokens", "--resume", "--engine", "--ray-address", "--evaluate"],
+                "evaluate": ["--references-field", "--allow-missing", "--json"]}
     for opt in expected[command]:
         assert opt in r.stdout
 

@@ -13,7 +13,7 @@ from led_ref.app.corpus.summarize import summarize_corpus  # noqa: E402
 
 from corpuslib import demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # each starts a local Ray instance (~5-10 s)
 
 
 @pytest.fixture(scope="module")
