@@ -50,7 +50,7 @@ SUBCOMMANDS = {
     ),
     "evaluate": (
         "led_ref.app.corpus.evaluate",
-        "ROUGE-1/2/L/Lsum (rouge-score, bootstrap 95% intervals) of summaries against references",
+        "ROUGE-1/2/L/Lsum of summaries against references (rouge-score; 95-percent bootstrap intervals)",
         [
             "python -m led_ref evaluate summaries.jsonl references.jsonl",
             "python -m led_ref evaluate summaries.jsonl corpus.jsonl --references-field abstract --json rouge.json",

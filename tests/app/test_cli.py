@@ -39,7 +39,8 @@ def test_subcommand_help_has_examples_and_options(command):
     expected = {"demo": ["--size", "--model", "--file", "--backends"], "bench": ["--quick", "--hf-python", "--backends"],
                 "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"],
                 "attention-map": ["--model", "--layer", "--head", "--tokens", "--global-positions"],
-                "summarize": ["--model", "--batch-tokens", "--resume", "--overwrite", "--engine", "--id-field"],
+                "summarize": ["--model", "--batch-tokens", "--resume", "--overwrite", "--engine", "--id-field", "--ray-address",
+                              "--evaluate"],
                 "evaluate": ["--json", "--allow-missing", "--references-field"],
                 "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"],
                 "finetune": ["--model", "--train", "--eval", "--gradient-checkpointing", "--resume", "--lr"]}

@@ -159,8 +159,8 @@ def test_kill_mid_job_then_resume_every_id_once(ckpt, tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     recs = [dict(r, id=f"{r['id']}-{k}") for k in range(3) for r in demo_records()]  # 48 documents
     inp.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    argv = ["summarize", str(inp), "-o", str(out), "--model", ckpt, "--max-new-tokens", "24", "--min-new-tokens",
-            "24", "--one-at-a-time"]
+    argv = ["summarize", str(inp), "-o", str(out), "--model", ckpt, "--max-new-tokens", "12", "--min-new-tokens",
+            "12", "--one-at-a-time"]
     env = dict(os.environ, LED_REF_PROGRESS="0")
     proc = subprocess.Popen([sys.executable, "-m", "led_ref", *argv], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

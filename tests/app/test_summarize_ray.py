@@ -13,7 +13,7 @@ from led_ref.app.corpus.summarize import summarize_corpus  # noqa: E402
 
 from corpuslib import demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # each starts a local Ray instance (~5-10 s)
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +72,37 @@ def test_ray_job_that_cannot_start_is_one_clear_error(ckpt, tmp_path):
     inp.write_text("".join(json.dumps(r) + "\n" for r in demo_records(2, chars=100)))
     with pytest.raises(CLIError, match="--engine ray: the Ray job failed .*rerun with --resume"):
         summarize_corpus(inp, tmp_path / "o.jsonl", JobSpec(str(broken)), engine="ray", ray_num_cpus=2, log=quiet)
+
+
+def test_ray_address_of_a_running_cluster_ships_the_model(ckpt, tmp_path, monkeypatch):
+    # a separate head process (what `ray start --head` gives), joined through --ray-address: the checkpoint files
+    # then travel through the object store and each actor loads them from its own temporary directory
+    import subprocess
+    import sys
+    import time
+
+    # Ray 2.60 enables token authentication for a cluster that ray.init starts; this test's head and driver are on
+    # one machine and in one test, so it is switched off for both (a real cluster keeps it)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    head = subprocess.Popen(
+        [sys.executable, "-c", "import ray, sys, time\n"
+         "ray.init(num_cpus=2, include_dashboard=False)\n"
+         "print(ray.get_runtime_context().gcs_address, flush=True)\n"
+         "sys.stdin.read()\n"],  # lives until its stdin closes
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = head.stdout.readline().strip()
+        assert ":" in address, address
+        inp = tmp_path / "in.jsonl"
+        write_bad_corpus(inp, n_good=4)
+        spec = JobSpec(ckpt, gen_kwargs={"max_new_tokens": 5, "min_new_tokens": 2})
+        summarize_corpus(inp, tmp_path / "local.jsonl", spec, log=quiet)
+        t0 = time.time()
+        summarize_corpus(inp, tmp_path / "ray.jsonl", spec, engine="ray", ray_address=address, ray_timeout=60,
+                         log=quiet)
+        assert time.time() - t0 < 120
+        assert without_seconds(read_jsonl(tmp_path / "ray.jsonl")) == without_seconds(
+            read_jsonl(tmp_path / "local.jsonl"))
+    finally:
+        head.stdin.close()
+        head.wait(timeout=60)
