@@ -44,9 +44,11 @@ def configs(draw, max_layers=2, max_heads=3, max_head_dim=4, max_half_window=4, 
     dec_layers = draw(st.integers(1, max_layers))
     enc_heads = draw(st.integers(1, max_heads))
     dec_heads = draw(st.integers(1, max_heads))
-    # d_model must be a multiple of both head counts: lcm(enc, dec) * k, head sizes 1..max_head_dim-ish
-    lcm = np.lcm(enc_heads, dec_heads)
-    d_model = int(lcm * draw(st.integers(1, max(1, max_head_dim * max_heads // lcm))))
+    # d_model must be a multiple of both head counts: lcm(enc, dec) * k. At least 4: with 1 or 2 features the
+    # post-layer-norm states hardly depend on the input (d=1: the bias; d=2: a sign), hiding most bugs.
+    lcm = int(np.lcm(enc_heads, dec_heads))
+    low = -(-4 // lcm)
+    d_model = lcm * draw(st.integers(low, max(low, max_head_dim * max_heads // lcm)))
     halves = draw(st.lists(st.integers(1, max_half_window), min_size=enc_layers, max_size=enc_layers))
     windows = [2 * h for h in halves]
     # a per-layer list, or one int for every layer (both are valid configs)
