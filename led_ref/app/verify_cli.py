@@ -52,6 +52,9 @@ def add_cli_arguments(parser):
     parser.add_argument("--save-dir", default="verify-counterexamples",
                         help="where counterexamples are written (default ./verify-counterexamples)")
     parser.add_argument("--replay", default=None, metavar="CASE.npz", help="run one saved counterexample")
+    parser.add_argument("--hf-runnable-configs", action="store_true",
+                        help="python: candidates: draw only configs HF transformers can run (windows >= 4 that "
+                             "divide the largest)")
     parser.add_argument("--no-shrink", dest="shrink", action="store_false",
                         help="report the first failing case as drawn (faster)")
 
@@ -240,7 +243,7 @@ class Verifier:
 # ---------------------------------------------------------------------------------------------- search
 
 
-def search(verifier, prop, examples, seed, shrink, config=None):
+def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=None):
     """Run hypothesis for one property. Returns dict(cases, worst, failure=(case, message) or None, timeout)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
@@ -254,7 +257,7 @@ def search(verifier, prop, examples, seed, shrink, config=None):
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
               print_blob=False)
     @hseed(seed)
-    @given(T.cases(prop, config=config))
+    @given(T.cases(prop, config=config, config_strategy=config_strategy))
     def run(case):
         if state["timeout"] is not None:
             raise CandidateTimeout("stopped after a timeout")  # fail fast: no shrinking of a hang
@@ -440,7 +443,12 @@ def _verify(args, verifier, props, config, dtype, bound):
     failures = []
     t0 = time.perf_counter()
     for prop in props:
-        state = search(verifier, prop, args.examples, args.seed, args.shrink, config)
+        strategy = None
+        if args.hf_runnable_configs and config is None:
+            from led_ref.testing.strategies import configs
+
+            strategy = configs(hf_runnable=True)
+        state = search(verifier, prop, args.examples, args.seed, args.shrink, config, strategy)
         if state["timeout"] is not None:
             verdict = "TIMEOUT"
             failures.append((prop, state["timeout"][0], f"the candidate was stopped: {state['timeout'][1]}"))

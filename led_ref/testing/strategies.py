@@ -24,6 +24,7 @@ __all__ = [
     "decoder_inputs",
     "cache_inputs",
     "labels",
+    "SPECIAL_STRINGS",
     "tokenizer_texts",
 ]
 
@@ -36,19 +37,30 @@ _SPECIAL = dict(pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_to
 
 @st.composite
 def configs(draw, max_layers=2, max_heads=3, max_head_dim=4, max_half_window=4, activations=None,
-            max_vocab=48):
+            max_vocab=48, hf_runnable=False):
     """Small valid ``LEDConfig``s: 1..max_layers layers, per-encoder-layer even windows (a list, or one int for
     every layer), encoder/decoder heads dividing d_model, any activation of ``activations`` (default: all of
-    led_ref.activations), position limits tight enough that lengths near the limit are drawn too."""
+    led_ref.activations), position limits tight enough that lengths near the limit are drawn too.
+
+    ``hf_runnable``: only configs HF transformers can run (spec/SPEC.md, "Configurations HF cannot run"): windows
+    >= 4, each dividing the largest one."""
     enc_layers = draw(st.integers(1, max_layers))
     dec_layers = draw(st.integers(1, max_layers))
     enc_heads = draw(st.integers(1, max_heads))
     dec_heads = draw(st.integers(1, max_heads))
-    # d_model must be a multiple of both head counts: lcm(enc, dec) * k, head sizes 1..max_head_dim-ish
-    lcm = np.lcm(enc_heads, dec_heads)
-    d_model = int(lcm * draw(st.integers(1, max(1, max_head_dim * max_heads // lcm))))
-    halves = draw(st.lists(st.integers(1, max_half_window), min_size=enc_layers, max_size=enc_layers))
-    windows = [2 * h for h in halves]
+    # d_model must be a multiple of both head counts: lcm(enc, dec) * k. At least 4: with 1 or 2 features the
+    # post-layer-norm states hardly depend on the input (d=1: the bias; d=2: a sign), hiding most bugs.
+    lcm = int(np.lcm(enc_heads, dec_heads))
+    low = -(-4 // lcm)
+    d_model = lcm * draw(st.integers(low, max(low, max_head_dim * max_heads // lcm)))
+    if hf_runnable:
+        top = 2 * draw(st.integers(2, max(2, max_half_window)))
+        divisors = [w for w in range(4, top + 1, 2) if top % w == 0]
+        windows = draw(st.lists(st.sampled_from(divisors), min_size=enc_layers, max_size=enc_layers))
+        windows[draw(st.integers(0, enc_layers - 1))] = top
+    else:
+        halves = draw(st.lists(st.integers(1, max_half_window), min_size=enc_layers, max_size=enc_layers))
+        windows = [2 * h for h in halves]
     # a per-layer list, or one int for every layer (both are valid configs)
     window = windows if draw(st.booleans()) else windows[0]
     max_window = max(windows) if isinstance(window, list) else window
@@ -172,14 +184,21 @@ def labels(draw, config, batch, max_length=5):
 
 
 # Pieces a byte-level BPE tokenizer must get right: contractions, whitespace runs, digits, punctuation,
-# special-token strings, non-ASCII (accents, CJK, emoji, combining marks), control characters.
+# non-ASCII (accents, CJK, emoji, combining marks, no-break space), control characters.
 _TEXT_PIECES = (
-    "Hello", " world", "'s", "'ll", "n't", "  ", "\n\n", "\t", " 2024", "3.14", "--", "...", "<s>", "</s>",
-    "<mask>", "<pad>", "café", " naïve", "日本語", " 🙂", "e\u0301", "\u00a0", "\r\n", "A" * 30,
+    "Hello", " world", "'s", "'ll", "n't", "  ", "\n\n", "\t", " 2024", "3.14", "--", "...", "café", " naïve",
+    "日本語", " 🙂", "e\u0301", "\u00a0", "\r\n", "A" * 30,
 )
+# LED's special-token strings (the tokenizer matches them in text; "<mask>" strips the space before it).
+SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
 
 
-def tokenizer_texts(max_pieces=12):
-    """Texts for tokenizer tests: arbitrary unicode, and concatenations of the tricky pieces above."""
-    pieces = st.lists(st.sampled_from(_TEXT_PIECES), max_size=max_pieces).map("".join)
-    return st.one_of(pieces, st.text(max_size=60), st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+def tokenizer_texts(specials=True, max_pieces=6):
+    """Texts for tokenizer tests: concatenations of arbitrary unicode and the tricky pieces above, plus (with
+    ``specials``) LED's special-token strings; without, no special-token string occurs anywhere in the text."""
+    pieces = _TEXT_PIECES + ((SPECIAL_STRINGS + (" <mask>",)) if specials else ())
+    segment = st.one_of(st.text(max_size=60), st.sampled_from(pieces))
+    texts = st.lists(segment, max_size=max_pieces).map("".join)
+    if not specials:
+        texts = texts.filter(lambda s: not any(sp in s for sp in SPECIAL_STRINGS))
+    return texts

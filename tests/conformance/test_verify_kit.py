@@ -78,7 +78,9 @@ def test_strategies_cover_the_known_edge_cases():
                  lambda i: (i["global_attention_mask"] == -1).any(),
                  lambda i: (i["global_attention_mask"] == 0).all()):
         find(S.encoder_inputs(config), cond, settings=settings(max_examples=400, database=None))
-    find(S.tokenizer_texts(), lambda t: "'s" in t and "🙂" in t, settings=settings(max_examples=2000, database=None))
+    find(S.tokenizer_texts(), lambda t: "'s" in t and "<mask>" in t, settings=settings(max_examples=2000, database=None))
+    find(S.tokenizer_texts(specials=False), lambda t: "🙂" in t and "\u00a0" in t,
+         settings=settings(max_examples=2000, database=None))
 
 
 @settings(max_examples=10)
@@ -183,3 +185,16 @@ def test_bad_options_are_one_line_errors(capsys):
                           (["--replay", "/no/such.npz"], "--replay /no/such.npz: no such file")):
         rc, _, err = verify(capsys, "--candidate", spec, "--timeout", "0", *argv)
         assert rc == 2 and message in err.splitlines()[0], err
+
+
+@settings(max_examples=30)
+@given(S.configs(hf_runnable=True))
+def test_hf_runnable_configs_have_windows_hf_accepts(config):
+    windows = config.layer_attention_windows()
+    assert min(windows) >= 4 and all(max(windows) % w == 0 for w in windows)
+
+
+def test_verify_with_hf_runnable_configs(capsys):
+    rc, out, _ = verify(capsys, "--candidate", "python:led_ref.testing:reference_candidate", "--timeout", "0",
+                        "--hf-runnable-configs", "--examples", "10", "--outputs", "encoder")
+    assert rc == 0 and table(out)["encoder"] == (10, "0.000e+00", "pass"), out

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from led_ref import bpe as bpe_mod
 from led_ref.bpe import BYTE_ENCODER, bytes_to_unicode, get_pairs
+from led_ref.testing.strategies import tokenizer_texts
 from led_ref.tokenizer import BatchEncoding, LEDTokenizer, LEDTokenizerFast
 
 from testlib import DATA
 VOCAB, MERGES = DATA / "vocab.json", DATA / "merges.txt"
-SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")
 
 
 @pytest.fixture(scope="module")
@@ -373,9 +373,8 @@ def test_encode_matches_call(tok):
 
 # ------------------------------------------------------------------ properties (hypothesis)
 
-texts = st.text(max_size=60).filter(lambda s: not any(sp in s for sp in SPECIAL_STRINGS))
-texts_with_specials = st.lists(st.one_of(texts, st.sampled_from(SPECIAL_STRINGS + (" <mask>", "  "))),
-                               max_size=6).map("".join)
+texts = tokenizer_texts(specials=False)
+texts_with_specials = tokenizer_texts()
 
 
 @settings(max_examples=150)
