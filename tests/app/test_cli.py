@@ -37,7 +37,8 @@ def test_subcommand_help_has_examples_and_options(command):
         assert example in r.stdout
     assert "--debug" in r.stdout
     expected = {"demo": ["--size", "--model", "--file", "--backends"], "bench": ["--quick", "--hf-python", "--backends"],
-                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"]}
+                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"],
+                "finetune": ["--train", "--eval", "--gradient-checkpointing", "--resume", "--grad-accum"]}
     for opt in expected[command]:
         assert opt in r.stdout
 
