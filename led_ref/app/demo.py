@@ -1,8 +1,10 @@
 """The main job (``python -m led_ref``): tokenize a long text, run LED's encoder and generation on the
 NumPy reference and on ONNX Runtime, check that the two agree, and print a short report.
 
-With no ``--model`` it needs nothing but this package: a deterministic led-base-shaped model with
-seeded random weights (``led_ref.weights.init_params``; the generated text is meaningless, the
+With no ``--model`` it uses the bundled demo model (led_ref/data/demo-model, trained here with ``led-ref finetune``
+by led_ref/app/demo_data.py's recipe): it lists the section titles of a held-out PEP, prints them beside the
+reference, and reports the model's ROUGE on the whole held-out set. ``--size base`` (or ``tiny``) instead runs a
+deterministic led-base-shaped model with seeded random weights (``led_ref.weights.init_params``; the generated text is meaningless, the
 machinery and the numbers are not), the bundled real-size BPE vocabulary and a bundled 55 KB text
 (CPython's Language Reference, PSF licence; see led_ref/data/README.md). With ``--model DIR`` (a
 local HF LED checkpoint) it summarizes ``--file`` with the checkpoint's own generation defaults.
@@ -30,6 +32,7 @@ SIZES = {
     "tiny": dict(shape=LED_TINY, max_input_tokens=256, max_new_tokens=8),
     "base": dict(shape=LED_BASE, max_input_tokens=4096, max_new_tokens=32),
 }
+DEMO_SIZE = "demo"  # --size demo (default): the bundled trained model, led_ref/data/demo-model
 
 
 # ---------------------------------------------------------------- building blocks (reused by bench)
@@ -107,8 +110,13 @@ def _global_first(ids):
 
 
 def add_cli_arguments(parser):
-    parser.add_argument("--size", choices=sorted(SIZES), default="base",
-                        help="shape of the random-weight model: base = led-base (default), tiny = seconds (tests)")
+    parser.add_argument("--size", choices=[DEMO_SIZE] + sorted(SIZES), default=DEMO_SIZE,
+                        help="demo = the bundled trained demo model (default); base = led-base-shaped RANDOM "
+                             "weights (the timing run); tiny = random weights, seconds (tests)")
+    parser.add_argument("--doc", type=int, default=0, metavar="N",
+                        help="with the demo model: which held-out document to summarize (default 0)")
+    parser.add_argument("--no-rouge", action="store_true",
+                        help="with the demo model: skip the held-out ROUGE (about 30 summaries)")
     parser.add_argument("--model", metavar="DIR", help="a local HF LED checkpoint (config.json + weights + tokenizer)")
     parser.add_argument("--file", metavar="PATH",
                         help="text to encode/summarize (default: the bundled 55 KB Python reference excerpt)")
@@ -174,6 +182,7 @@ def run_cli(args):
     report = demo(
         size=args.size, model_dir=args.model, file=args.file, max_input_tokens=args.max_input_tokens,
         max_new_tokens=args.max_new_tokens, num_beams=args.num_beams, backends=backends, seed=args.seed,
+        doc=args.doc, rouge=not args.no_rouge,
     )
     print_report(report)
     if args.json:
@@ -186,11 +195,25 @@ def run_cli(args):
 
 
 def demo(size="base", model_dir=None, file=None, max_input_tokens=None, max_new_tokens=None, num_beams=None,
-         backends=("numpy",), seed=0):
+         backends=("numpy",), seed=0, doc=0, rouge=True):
     """Run the main job and return the report as a dict (``print_report`` formats it)."""
     rep = {"backends": list(backends), "steps": {}}
-    text, source = _read_text(file)
-    if file is None:
+    heldout = None
+    if size == DEMO_SIZE and model_dir is None:
+        from led_ref.app import demo_data
+
+        model_dir = demo_data.DEMO_MODEL_DIR
+        rep["demo_model"] = {"rouge": rouge}
+        if file is None:
+            heldout = demo_data.heldout_examples()
+            if not 0 <= doc < len(heldout):
+                raise ValueError(f"--doc {doc}: there are {len(heldout)} held-out documents (0..{len(heldout) - 1})")
+            rep["demo_model"].update(doc=doc, doc_id=heldout[doc]["id"], reference=heldout[doc]["summary"])
+    if heldout is not None:
+        text, source = heldout[doc]["text"], f"held-out document {doc} ({heldout[doc]['id']}, bundled PEP)"
+    else:
+        text, source = _read_text(file)
+    if file is None and heldout is None:
         source = "bundled led_ref/data/" + BUNDLED_TEXT.name
     rep["input"] = {"source": source, "bytes": len(text.encode("utf-8"))}
 
@@ -275,7 +298,27 @@ def demo(size="base", model_dir=None, file=None, max_input_tokens=None, max_new_
     for r in res.values():
         r.pop("_hidden")
     rep["steps"] = res
+    if "demo_model" in rep and rouge and heldout is not None:
+        rep["demo_model"].update(_heldout_rouge(model_dir, heldout))
     return rep
+
+
+def _heldout_rouge(model_dir, heldout):
+    """ROUGE of the demo model on every held-out document, or why it was skipped (rouge-score missing)."""
+    from led_ref.app import demo_data
+
+    try:
+        import rouge_score  # noqa: F401
+    except ImportError:
+        from led_ref.app.finetune import ROUGE_HINT
+
+        return {"rouge_skipped": f"rouge-score is not installed: {ROUGE_HINT}"}
+    bar = Progress(total=len(heldout), desc="held-out ROUGE", unit="docs")
+    try:
+        scores, _ = demo_data.heldout_rouge(model_dir, heldout, progress=lambda done, total: bar.update(1))
+    finally:
+        bar.close()
+    return {"heldout_rouge": scores, "heldout_docs": len(heldout)}
 
 
 class _TimedSteps:
@@ -348,7 +391,10 @@ def print_report(rep, file=None):
     shape = (f"d_model {m['d_model']}, {m['encoder_layers']}+{m['decoder_layers']} layers, {m['heads']} heads, "
              f"ffn {m['ffn']}, window {m['attention_window']}, vocab {m['vocab_size']}")
     nparams = f", {m['parameters'] / 1e6:.1f} M parameters" if m.get("parameters") else ""
-    if m["kind"] == "random":
+    if "demo_model" in rep:
+        p(f"model     : the bundled DEMO MODEL ({shape}){nparams}, trained here with `led-ref finetune` to list")
+        p("            a document's section titles in order (led_ref/data/demo-model/README.md)")
+    elif m["kind"] == "random":
         p(f"model     : {'led-base' if m['size'] == 'base' else 'tiny'} shape ({shape}){nparams}")
         p(f"            SEEDED RANDOM WEIGHTS (led_ref.weights.init_params, seed {m['seed']}): the generated text is")
         p("            meaningless; timings and NumPy/ONNX agreement are real. Use --model DIR for a checkpoint.")
@@ -386,3 +432,12 @@ def print_report(rep, file=None):
     for n in names:
         txt = steps[n]["text"].replace("\n", " ")
         p(f"output ({n}): {txt[:300]!r}{' ...' if len(txt) > 300 else ''}")
+    d = rep.get("demo_model", {})
+    if "reference" in d:
+        p(f"reference   : {d['reference']!r}  (the document's section titles, in order)")
+    if "heldout_rouge" in d:
+        r = d["heldout_rouge"]
+        p(f"held-out ROUGE ({d['heldout_docs']} documents never trained on): ROUGE-1 {r['rouge1']:.3f}  "
+          f"ROUGE-2 {r['rouge2']:.3f}  ROUGE-L {r['rougeL']:.3f}")
+    elif "rouge_skipped" in d:
+        p(f"held-out ROUGE: skipped ({d['rouge_skipped']})")

@@ -29,13 +29,14 @@ BUNDLE = os.path.join(DATA_DIR, "peps-demo.jsonl.gz")
 DEMO_MODEL_DIR = os.path.join(DATA_DIR, "demo-model")
 SEPARATOR = " | "
 MIN_TOKENS, MAX_TOKENS = 2000, 4096
+BUNDLE_RUN_TOKENS = 6000  # bundle(): a PEP is kept if a run of its first sections within this many reaches MIN_TOKENS
 HELD_OUT_EVERY = 8
 
 # An RST section adornment line: one punctuation character repeated (at least 3 times).
 _ADORN = re.compile(r"^([=\-~^\"'`#*+.:_])\1{2,}\s*$")
 
 # The demo model's shape: small enough to train on 2 cores in well under 45 minutes.
-DEMO_SHAPE = dict(d_model=128, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+DEMO_SHAPE = dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
                   decoder_attention_heads=4, encoder_ffn_dim=512, decoder_ffn_dim=512, attention_window=256,
                   max_encoder_position_embeddings=MAX_TOKENS, max_decoder_position_embeddings=128,
                   dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, activation_function="gelu",
@@ -120,6 +121,29 @@ def build_sets(peps, tokenizer):
     return train, test
 
 
+def heldout_examples():
+    """The held-out examples (never trained on), rebuilt from the bundle: [{"id", "text", "summary"}]."""
+    tok = _full_tokenizer()
+    count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    return [e for p in held_out(load_bundle())[1] for e in examples(p, count)]
+
+
+def heldout_rouge(model_dir=DEMO_MODEL_DIR, examples_=None, progress=None):
+    """(scores {"rouge1", "rouge2", "rougeL"}, predictions) of the checkpoint on the held-out examples: led_ref's
+    NumPy model, the checkpoint's generation defaults, global attention on <s> (needs rouge-score)."""
+    from led_ref.app.finetune import rouge_scores, summarize
+    from led_ref.model import LEDForConditionalGeneration
+    from led_ref.tokenizer import LEDTokenizerFast
+
+    rows = heldout_examples() if examples_ is None else examples_
+    model = LEDForConditionalGeneration.from_pretrained(model_dir)
+    tok = LEDTokenizerFast.from_pretrained(model_dir)
+    gc = model.generation_config
+    preds = summarize(model, tok, [r["text"] for r in rows], model.config.max_encoder_position_embeddings,
+                      gc.max_length - 1, gc.num_beams, log=progress)
+    return rouge_scores(preds, [r["summary"] for r in rows]), preds
+
+
 # -- vocabulary pruning ------------------------------------------------------------------------------------------------
 def prune_bpe(texts, vocab, merges):
     """(new vocab {token: id}, kept merges [(a, b)]) with every byte, the special tokens and the merges that BPE
@@ -181,8 +205,9 @@ def write_pruned_tokenizer(texts, out_dir):
 
 # -- commands ----------------------------------------------------------------------------------------------------------
 def bundle(peps_jsonl, out=BUNDLE):
-    """Write the compact bundled subset: PEPs with >= 2 top-level sections whose first run of sections reaches
-    MIN_TOKENS, texts cut after the last whole section within MAX_TOKENS of any start (keeps the file small)."""
+    """Write the compact bundled subset: PEPs with >= 2 top-level sections whose first sections, up to
+    BUNDLE_RUN_TOKENS tokens, reach MIN_TOKENS; texts cut after the last whole section within 3 * BUNDLE_RUN_TOKENS
+    tokens (keeps the file small)."""
     tok = _full_tokenizer()
     count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     rows = [json.loads(line) for line in open(peps_jsonl, encoding="utf-8")]
@@ -192,13 +217,12 @@ def bundle(peps_jsonl, out=BUNDLE):
         if len(secs) < 2:
             continue
         pep = {"id": r["id"], "title": r["title"], "text": r["text"]}
-        if not examples(pep, count):
+        if not examples(pep, count, max_tokens=BUNDLE_RUN_TOKENS):
             continue
-        # keep whole sections up to 3 * MAX_TOKENS tokens: enough for every training window
         total, keep = 0, []
         for _, s in secs:
             n = count(s + "\n\n")
-            if total + n > 3 * MAX_TOKENS:
+            if total + n > 3 * BUNDLE_RUN_TOKENS:
                 break
             total += n
             keep.append(s)

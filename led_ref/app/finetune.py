@@ -185,6 +185,17 @@ def summarize(np_model, tokenizer, texts, max_input, max_new_tokens, num_beams=1
     return out
 
 
+def _trim_heap():
+    """Return freed heap to the OS (glibc): every input length allocates differently sized activations, and
+    without this the process RSS creeps up over thousands of steps (observed: ~7 GB after 3,500 steps)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def run(args, log=print):
     import torch
 
@@ -315,6 +326,8 @@ def run(args, log=print):
             state["history"].append({"step": state["global_step"], "loss": step_loss})
             bar.set_description(f"finetune loss {avg:.3f}  {tok_s:,.0f} tok/s")
             bar.update()
+            if state["global_step"] % 50 == 0:
+                _trim_heap()
             if args.log_every and state["global_step"] % args.log_every == 0:
                 left = (total_steps - state["global_step"]) * elapsed / steps_run
                 log(f"step {state['global_step']}/{total_steps}  loss {avg:.4f}  lr {sched.get_last_lr()[0]:.2e}  "

@@ -43,7 +43,7 @@ def test_subcommand_help_has_examples_and_options(command):
                               "--evaluate"],
                 "evaluate": ["--json", "--allow-missing", "--references-field"],
                 "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"],
-                "finetune": ["--model", "--train", "--eval", "--gradient-checkpointing", "--resume", "--lr"]}
+                "finetune": ["--model", "--train", "--eval", "--gradient-checkpointing", "--resume", "--lr", "--grad-accum"]}
     for opt in expected[command]:
         assert opt in r.stdout
 
