@@ -35,6 +35,16 @@ QUERY_BLOCK = 128
 # Rows per projection chunk (led_ref.threads): big enough for full-speed GEMMs, small enough to
 # give each thread several chunks (load balance when a thread loses its core for a while).
 PROJECTION_ROWS = 256
+# Weights per output-feature slice when few rows are projected (decoding): about 1 MB of float32, so a
+# thread's slice read outlasts the pool's per-piece overhead (tens of microseconds).
+COLUMN_PIECE = 1 << 18
+# "Few rows" (decoding steps: beams x batch) are projected by output-feature slices, not row chunks.
+FEW_ROWS = 64
+# Multiply-adds per GEMM call below which OpenBLAS (0.3.31, SkylakeX kernels) skips packing: measured, a
+# (4, 768) @ (768, 256) product is fast and a (4, 768) @ (768, 512) one is not.
+SMALL_PRODUCT = 4 * 768 * 256
+# Query rows per cross-attention head (beams x new tokens) up to which scores and weighted sums are GEMVs.
+FEW_QUERY_ROWS = 8
 
 
 def linear(p, x):
@@ -57,6 +67,45 @@ def project_rows(ps, x, rows_per_chunk=None):
 
     threads.parallel_rows(chunk, n, rows_per_chunk or PROJECTION_ROWS)
     return outs
+
+
+def _few_rows_product(x, w, b, out, cols):
+    """out[:, cols] = x @ w[cols].T + b[cols] for a few rows x (M, K), as GEMMs small enough (M' x N' x K up to
+    SMALL_PRODUCT) that OpenBLAS runs them without packing the weight: one (4, K) @ (K, 50265) GEMM packs the whole
+    LM-head weight and was measured 3x slower than reading it once (29 vs 10 ms; 256-feature slices: 12.7 ms).
+    One row uses GEMV (no packing either) on the whole slice."""
+    m, k = x.shape
+    if m == 1:
+        np.matmul(w[cols], x[0], out=out[0, cols])
+    else:
+        m_step = min(m, 4)
+        n_step = max(16, SMALL_PRODUCT // (m_step * k) // 16 * 16)
+        for c0 in range(cols.start, cols.stop, n_step):
+            c1 = min(cols.stop, c0 + n_step)
+            wt = w[c0:c1].T
+            for r0 in range(0, m, m_step):
+                np.matmul(x[r0 : r0 + m_step], wt, out=out[r0 : r0 + m_step, c0:c1])
+    if b is not None:
+        out[:, cols] += b[cols]
+
+
+def parallel_linear(p, x):
+    """``linear(p, x)`` with the work spread over led_ref's threads: row chunks for many rows (encoder-sized
+    inputs), slices of the output features for few rows (decoding: the weight read is the cost, and each
+    thread reads its own slice once, see ``_few_rows_product``)."""
+    lead, dim = x.shape[:-1], x.shape[-1]
+    x2 = x.reshape(-1, dim)
+    if x2.shape[0] > FEW_ROWS:
+        if threads.get_num_threads() == 1:
+            return linear(p, x)
+        return project_rows((p,), x2)[0].reshape(*lead, -1)
+    x2 = np.ascontiguousarray(x2)
+    w, b = p["weight"], p.get("bias")
+    out = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
+    n_threads = threads.get_num_threads()
+    pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
+    threads.parallel_map(lambda cols: _few_rows_product(x2, w, b, out, cols), threads.split(w.shape[0], pieces))
+    return out.reshape(*lead, -1)
 
 
 def softmax(x, axis=-1):
@@ -316,17 +365,17 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
     """
     bsz, tgt, dim = hidden.shape
     hd = dim // n_heads
-    q = linear(p["q_proj"], hidden)
+    q = parallel_linear(p["q_proj"], hidden)
     q *= hidden.dtype.type(hd**-0.5)  # HF scales after q_proj, bias included
     q = _heads(q, n_heads)  # (B, H, T, hd)
     if key_value_states is not None and past_key_value is not None:
         k, v = past_key_value[0], past_key_value[1]
     elif key_value_states is not None:
-        k = _heads(linear(p["k_proj"], key_value_states), n_heads)
-        v = _heads(linear(p["v_proj"], key_value_states), n_heads)
+        k = _heads(parallel_linear(p["k_proj"], key_value_states), n_heads)
+        v = _heads(parallel_linear(p["v_proj"], key_value_states), n_heads)
     else:
-        k = _heads(linear(p["k_proj"], hidden), n_heads)
-        v = _heads(linear(p["v_proj"], hidden), n_heads)
+        k = _heads(parallel_linear(p["k_proj"], hidden), n_heads)
+        v = _heads(parallel_linear(p["v_proj"], hidden), n_heads)
         if past_key_value is not None:
             k = np.concatenate([past_key_value[0], k], axis=2)
             v = np.concatenate([past_key_value[1], v], axis=2)
@@ -338,14 +387,52 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         q = q.reshape(groups, r, n_heads, tgt, hd).swapaxes(1, 2).reshape(groups, n_heads, r * tgt, hd)
         if attention_mask is not None:
             attention_mask = attention_mask.reshape(groups, 1, r * tgt, -1)  # (G, 1, r*T, src)
-    scores = q @ k.swapaxes(-1, -2)  # (B, H, T, src), or (G, H, r*T, src) when shared
-    if attention_mask is not None:
-        with np.errstate(over="ignore"):
-            scores += attention_mask
-    probs = softmax(scores)
-    ctx = probs @ v  # (B, H, T, hd), or (G, H, r*T, hd)
+    rows = q.shape[2]
+    key_len = [k.shape[2]] * groups
+    if key_value_states is not None and attention_mask is not None:
+        # cross-attention: keys after a row's last unmasked one get weight exp(finfo.min - max) = 0, so they are
+        # not read (documents of different lengths in one batch); a fully masked row keeps all keys (HF: uniform)
+        valid = attention_mask[:, 0, 0, :] == 0  # (B or G, src)
+        last = valid.shape[1] - np.argmax(valid[:, ::-1], axis=1)
+        key_len = [int(n) if ok else k.shape[2] for n, ok in zip(last, valid.any(axis=1))]
+    ctx = np.empty((groups, n_heads, rows, hd), dtype=q.dtype)  # (B, H, T, hd), or (G, H, r*T, hd)
+    probs_all = np.empty((groups, n_heads, rows, k.shape[2]), dtype=q.dtype) if output_attentions else None
+
+    def one_head(g, h):
+        n = key_len[g]
+        qh, kh, vh = q[g, h], k[g, h, :n], v[g, h, :n]  # (rows, hd), (src, hd), (src, hd)
+        if rows <= FEW_QUERY_ROWS:
+            # GEMVs, one per query row: a (4, 64) @ (64, 4096) GEMM packs the keys and was measured 3x slower
+            # than reading them once; the keys stay in cache for the next row
+            scores = np.empty((rows, kh.shape[0]), dtype=q.dtype)
+            for i in range(rows):
+                np.matmul(kh, qh[i], out=scores[i])
+        else:
+            scores = qh @ kh.T  # (T, src), or (r*T, src) when shared
+        if attention_mask is not None:
+            with np.errstate(over="ignore"):
+                scores += attention_mask[g, 0, :, :n]
+        probs = softmax(scores)
+        if rows <= FEW_QUERY_ROWS:
+            for i in range(rows):
+                np.matmul(probs[i], vh, out=ctx[g, h, i])
+        else:
+            np.matmul(probs, vh, out=ctx[g, h])
+        if probs_all is not None:
+            probs_all[g, h, :, :n] = probs
+            probs_all[g, h, :, n:] = 0
+
+    def piece(gh):  # (row, heads): reads those heads' keys/values once (led_ref.threads)
+        g, heads = gh
+        for h in range(heads.start, heads.stop):
+            one_head(g, h)
+
+    n_pieces = max(1, -(-2 * threads.get_num_threads() // groups))  # per row: about two pieces per thread overall
+    threads.parallel_map(piece, [(g, hs) for g in range(groups) for hs in threads.split(n_heads, n_pieces)])
+    probs = probs_all
     if groups != bsz:
         ctx = ctx.reshape(groups, n_heads, r, tgt, hd).swapaxes(1, 2).reshape(bsz, n_heads, tgt, hd)
-        probs = probs.reshape(groups, n_heads, r, tgt, -1).swapaxes(1, 2).reshape(bsz, n_heads, tgt, -1)
-    out = linear(p["out_proj"], _merge_heads(ctx))
-    return out, (probs if output_attentions else None), (k, v)
+        if probs is not None:
+            probs = probs.reshape(groups, n_heads, r, tgt, -1).swapaxes(1, 2).reshape(bsz, n_heads, tgt, -1)
+    out = parallel_linear(p["out_proj"], _merge_heads(ctx))
+    return out, probs, (k, v)

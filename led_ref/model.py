@@ -13,7 +13,7 @@ from .activations import get_activation
 from . import inputs
 from .heads import get_head
 from .inputs import shift_tokens_right  # noqa: F401  (public here since the first release)
-from .attention import decoder_attention, linear, longformer_self_attention
+from .attention import decoder_attention, linear, longformer_self_attention, parallel_linear
 from .outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
     LEDEncoderBaseModelOutput,
@@ -59,9 +59,12 @@ def layer_norm(p, x, eps=LAYER_NORM_EPS):
 
 
 def feed_forward(p, x, act):
-    """fc2(act(fc1(x))), in row chunks (spread over led_ref.threads) so the (rows, ffn_dim) intermediate stays small."""
+    """fc2(act(fc1(x))), in row chunks (spread over led_ref.threads) so the (rows, ffn_dim) intermediate stays
+    small; a few rows (decoding) are split by output features instead."""
     lead, dim = x.shape[:-1], x.shape[-1]
     flat = x.reshape(-1, dim)
+    if flat.shape[0] <= FFN_ROWS:
+        return parallel_linear(p["fc2"], act(parallel_linear(p["fc1"], flat))).reshape(*lead, -1)
     out = np.empty((flat.shape[0], p["fc2"]["weight"].shape[0]), dtype=x.dtype)
 
     def chunk(rows):
@@ -240,7 +243,7 @@ def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None
     return x, self_probs, cross_probs, present
 
 
-@threads.in_region
+@threads.in_region(blas_threads=True)
 def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None,
             decoder_attention_mask=None, past_key_values=None, inputs_embeds=None, use_cache=None,
             output_attentions=False, output_hidden_states=False):
@@ -530,9 +533,9 @@ class LEDForConditionalGeneration(LEDModel):
 
     def lm_logits(self, hidden):
         """(B, T, D) decoder states -> (B, T, vocab) logits."""
-        logits = hidden @ self.params["lm_head"]["weight"].T
-        logits += self.params["final_logits_bias"]
-        return logits
+        # vocabulary slices spread over led_ref.threads (the weight read is a decoding step's largest cost)
+        return parallel_linear({"weight": self.params["lm_head"]["weight"], "bias": self.params["final_logits_bias"].reshape(-1)},
+                               hidden)
 
     def generate(self, *args, **kwargs):
         from . import generation

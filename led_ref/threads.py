@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, List, Optional, Sequence
 
 __all__ = [
@@ -82,7 +83,7 @@ class _Policy:
         self.lock = threading.Lock()
         self.explicit: Optional[int] = None  # set_num_threads(n); None = default_threads()
         self.controller = None  # optional BLAS controller (see the module docstring)
-        self.pool: Optional[ThreadPoolExecutor] = None
+        self.pool: Optional["_Pool"] = None
         self.pool_size = 0
         self.local = threading.local()  # per-thread: region depth, inside-a-worker flag
 
@@ -152,62 +153,128 @@ def num_threads(n: Optional[int]):
 
 
 @contextlib.contextmanager
-def region():
-    """Wrap one top-level computation (an encoder pass, a decoder step): while it runs, BLAS is capped at one
-    thread per call when the work is split over a pool (or at 1 when the policy says 1 thread) -- only if a
-    BLAS controller is installed. Nested regions do nothing more."""
+def region(blas_threads: bool = False):
+    """Wrap one top-level computation (an encoder pass, a decoder step). Nested regions do nothing more.
+
+    Default: led_ref's pieces run on the pool and, when a BLAS controller is installed, BLAS is capped at one
+    thread per call meanwhile. ``blas_threads=True`` (a decoder step: ~50 short GEMV-sized products, where waking
+    pool threads for each costs more than it gains; measured 43 vs 31 ms per led-base step with 2 vs 1 threads):
+    no pool inside, and BLAS gets min(threads, cores) threads of its own for each call."""
     local = _policy.local
     depth = getattr(local, "depth", 0)
-    controller = _policy.controller
-    if depth or controller is None or getattr(local, "in_worker", False):
-        local.depth = depth + 1
-        try:
-            yield
-        finally:
-            local.depth = depth
-        return
-    local.depth = 1
+    local.depth = depth + 1
     try:
-        with controller.limit(1):
+        controller = _policy.controller
+        if depth or getattr(local, "in_worker", False):
+            yield
+        elif blas_threads:
+            n = min(get_num_threads(), available_cores())
+            with (controller.limit(n) if controller is not None else contextlib.nullcontext()), num_threads(1):
+                yield
+        elif controller is not None:
+            with controller.limit(1):
+                yield
+        else:
             yield
     finally:
-        local.depth = 0
+        local.depth = depth
 
 
-def in_region(fn):
-    """Decorator: run ``fn`` inside ``region()`` (top-level entry points: the encoder pass, a decoder step)."""
+def in_region(fn=None, *, blas_threads=False):
+    """Decorator: run ``fn`` inside ``region(blas_threads)`` (top-level entry points: the encoder, a decoder step)."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with region():
-            return fn(*args, **kwargs)
+    def wrap(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            with region(blas_threads):
+                return f(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return wrap(fn) if fn is not None else wrap
 
 
-def _executor(n: int) -> ThreadPoolExecutor:
+class _Job:
+    """One parallel_map call: items taken in order by whichever thread is free (no barrier between pieces)."""
+
+    def __init__(self, fn, items):
+        self.fn, self.items = fn, items
+        self.results = [None] * len(items)
+        self.next = itertools.count()  # next() is atomic under the GIL
+        self.lock = threading.Lock()
+        self.finished = 0
+        self.error = None
+        self.done = threading.Event()
+
+    def work(self):
+        n = len(self.items)
+        while True:
+            i = next(self.next)
+            if i >= n:
+                return
+            try:
+                self.results[i] = self.fn(self.items[i])
+            except BaseException as exc:  # re-raised by the caller
+                self.error = self.error or exc
+            with self.lock:
+                self.finished += 1
+                if self.finished == n:
+                    self.done.set()
+
+
+class _Pool:
+    """``size - 1`` worker threads plus the calling thread. Cheaper per call than concurrent.futures (a decoding
+    step makes ~50 parallel calls of ~0.1-1 ms each): one queue put per worker, the caller works too."""
+
+    def __init__(self, size):
+        self.size = size
+        self.queue = queue.SimpleQueue()
+        self.workers = [threading.Thread(target=self._run, name=f"led_ref-{i}", daemon=True) for i in range(size - 1)]
+        for t in self.workers:
+            t.start()
+
+    def _run(self):
+        _policy.local.in_worker = True
+        while True:
+            job = self.queue.get()
+            if job is None:
+                return
+            job.work()
+
+    def map(self, fn, items):
+        job = _Job(fn, items)
+        for _ in range(min(len(self.workers), len(items) - 1)):
+            self.queue.put(job)
+        job.work()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.results
+
+    def close(self):
+        for _ in self.workers:
+            self.queue.put(None)
+
+
+def _pool(n: int) -> _Pool:
     pol = _policy
     with pol.lock:
         if pol.pool is None or pol.pool_size != n:
             if pol.pool is not None:
-                pol.pool.shutdown(wait=False)
-            pol.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="led_ref",
-                                          initializer=_mark_worker)
+                pol.pool.close()
+            pol.pool = _Pool(n)
             pol.pool_size = n
         return pol.pool
 
 
-def _mark_worker():
-    _policy.local.in_worker = True
-
-
 def pool_size() -> int:
-    """Workers of the current pool (0 before the first parallel call): what the threading test checks."""
+    """Threads of the current pool, the caller included (0 before the first parallel call): what the threading
+    test checks."""
     return _policy.pool_size
 
 
 def parallel_map(fn: Callable, items: Iterable) -> List:
-    """``[fn(item) for item in items]``, the calls spread over the policy's threads (in order of items).
+    """``[fn(item) for item in items]``, the calls spread over the policy's threads (results in order of items).
 
     Items must be independent (each writes its own part of shared outputs). Runs inline with one thread, with
     one item, or when called from inside a worker (no nested pools)."""
@@ -216,7 +283,12 @@ def parallel_map(fn: Callable, items: Iterable) -> List:
     if n == 1 or len(items) <= 1 or getattr(_policy.local, "in_worker", False):
         return [fn(item) for item in items]
     with region():
-        return list(_executor(n).map(fn, items))
+        local = _policy.local
+        local.in_worker = True  # the caller runs pieces too: no nested pools from inside them
+        try:
+            return _pool(n).map(fn, items)
+        finally:
+            local.in_worker = False
 
 
 def row_chunks(n_rows: int, rows_per_chunk: int) -> List[slice]:

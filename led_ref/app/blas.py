@@ -53,3 +53,27 @@ def blas_threads_now():
         return None
     counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
     return max(counts) if counts else None
+
+
+def add_threads_argument(parser):
+    parser.add_argument("--threads", type=int, metavar="N", default=None,
+                        help="threads for led_ref's NumPy work (default: cores + 1 with threadpoolctl installed, "
+                             "else BLAS's own threading); more than the cores is allowed")
+
+
+def configure(threads_option=None, name="--threads"):
+    """The CLI's threading setup: install the threadpoolctl BLAS controller when available, then apply an explicit
+    ``--threads`` (which always wins). Returns the notes to print (one line each); bad counts raise ValueError."""
+    notes = []
+    if threads_option is not None:
+        n = threads.check_threads(threads_option, name)
+    have = install_blas_controller()
+    if threads_option is not None:
+        cores = threads.available_cores()
+        if n > cores:
+            notes.append(f"note: {name} {n} is more than the {cores} available cores (allowed; threads share cores)")
+        if not have and n > 1:
+            notes.append(f"note: threadpoolctl is not installed, so BLAS keeps its own threads under led_ref's {n} "
+                         f"(slower; {INSTALL_HINT})")
+        threads.set_num_threads(n)
+    return notes

@@ -129,6 +129,9 @@ def build_parser(chosen=None):
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        from led_ref.app.blas import add_threads_argument
+
+        add_threads_argument(p)
         p.set_defaults(_module=module_name)
         if name == chosen:
             importlib.import_module(module_name).add_cli_arguments(p)
@@ -161,6 +164,10 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
+        from led_ref.app.blas import configure
+
+        for note in configure(args.threads):
+            print(f"led-ref {args.command}: {note}", file=sys.stderr)
         module = importlib.import_module(args._module)
         return int(module.run_cli(args) or 0)
     except KeyboardInterrupt:

@@ -236,8 +236,6 @@ def add_cli_arguments(parser):
                         help="python interpreter with transformers+torch for the HF rows, e.g. /path/venv/bin/python")
     parser.add_argument("--seq-lens", metavar="N,N,..", help="encoder lengths (default 1024,4096,16384; quick 64,128,256)")
     parser.add_argument("--new-tokens", type=int, metavar="N", help="decoding steps per ms/token row (default 32)")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="set OMP/OPENBLAS/MKL thread counts (and torch's) in every row's process")
     parser.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per row (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write all rows and the machine info as JSON")
     scaling.add_cli_arguments(parser)
@@ -460,4 +458,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_cli_arguments(parser)
-    return run_cli(parser.parse_args(argv))
+    from led_ref.app.blas import add_threads_argument
+
+    add_threads_argument(parser)  # `led-ref bench` gets it from the CLI, like every subcommand
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    return run_cli(args)

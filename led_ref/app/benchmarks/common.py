@@ -191,6 +191,9 @@ _CHILD = r"""
 import importlib, json, resource, sys, traceback
 spec = json.loads(sys.stdin.read())
 try:
+    if spec.get("led_threads", False) is not False:  # led_ref rows: the CLI's threading setup
+        from led_ref.app.blas import configure
+        configure(spec["led_threads"])
     mod = importlib.import_module(spec["module"])
     res = getattr(mod, spec["function"])(**spec["kwargs"])
     res = dict(res or {})
@@ -214,10 +217,13 @@ def run_isolated(module, function, kwargs=None, python=None, timeout=600, thread
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     env.setdefault("LED_REF_PROGRESS", "0")
-    if threads:
+    spec = {"module": module, "function": function, "kwargs": kwargs or {}}
+    if python is None or python == sys.executable:
+        spec["led_threads"] = threads  # led_ref.app.blas.configure in the child: threadpoolctl + --threads
+    elif threads:  # another interpreter (HF rows): torch and its BLAS read these
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[k] = str(threads)
-    spec = json.dumps({"module": module, "function": function, "kwargs": kwargs or {}})
+    spec = json.dumps(spec)
     try:
         proc = subprocess.run(
             [python, "-c", _CHILD], input=spec, capture_output=True, text=True, timeout=timeout, env=env
@@ -231,6 +237,73 @@ def run_isolated(module, function, kwargs=None, python=None, timeout=600, thread
             return json.loads(line[len(_RESULT_MARK):])
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"exit code {proc.returncode}: {tail[:300]}"}
+
+
+class BusyProcess:
+    """``--busy``: one competing CPU-bound process (a Python busy loop) for the duration of the rows, like a
+    neighbour on a shared machine. Use as a context manager; ``ValueError`` (one line) when it cannot start."""
+
+    CODE = "while True: pass"
+
+    def __init__(self, python=None):
+        self.python = python or sys.executable
+        self.proc = None
+
+    def __enter__(self):
+        try:
+            self.proc = subprocess.Popen([self.python, "-c", self.CODE], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            raise ValueError(f"--busy: could not start the competing process ({self.python}): {exc}") from None
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise ValueError(f"--busy: the competing process exited at once (code {self.proc.returncode})")
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        return False
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+def threading_line():
+    """How this interpreter's led_ref rows are threaded (after led_ref.app.blas.configure)."""
+    from led_ref import threads
+    from led_ref.app.blas import blas_threads_now
+
+    ctl = threads.get_blas_controller()
+    blas = blas_threads_now()
+    return (f"led_ref threads {threads.get_num_threads()} ({threads.available_cores()} cores), BLAS controller "
+            f"{'threadpoolctl' if ctl is not None else 'none (pip install threadpoolctl)'}, BLAS threads outside "
+            f"led_ref calls {blas if blas is not None else 'unknown'}")
+
+
+def threading_line_row():
+    return {"line": threading_line()}
+
+
+def copy_bandwidth(nbytes=256 << 20, repeat=5):
+    """Measured memory bandwidth, bytes/s: (read + write) bytes of np.copyto over 256 MB arrays divided by the best
+    time, with the copy split over led_ref's threads (the same threads a decoding step uses)."""
+    import numpy as np
+
+    from led_ref import threads
+
+    a = np.ones(nbytes // 4, np.float32)
+    b = np.empty_like(a)
+    n = min(threads.get_num_threads(), threads.available_cores())
+    parts = threads.split(a.size, 4 * n)
+    best = float("inf")
+    with threads.num_threads(n):
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            threads.parallel_map(lambda s: np.copyto(b[s], a[s]), parts)
+            best = min(best, time.perf_counter() - t0)
+    return 2 * a.nbytes / best
 
 
 def optional_module(name):

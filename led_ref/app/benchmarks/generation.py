@@ -6,7 +6,10 @@
 One random led-base-shaped checkpoint (d_model 768, 6+6 layers, 12 heads, ffn 3072, window 1024, vocab 50265) is
 written with ``init_params`` + ``save_params``; led_ref loads it with ``from_pretrained`` and HF (in the interpreter
 given by ``--hf-python``, a subprocess) loads the same directory with ``LEDForConditionalGeneration.from_pretrained``.
-Each measurement runs in its own process. Both run the full ``generate()`` with ``min_new_tokens = max_new_tokens``
+Each measurement runs in its own process. Rows (``--rows``, BATCHxBEAMS): greedy, beam 4, and batch 8 greedy over
+documents of different lengths (seq_len down to seq_len/8); ``--busy`` repeats them beside one competing CPU-bound
+process. The bandwidth floor printed beside each row is the bytes a step must read (``step_bytes``: decoder weights,
+LM head, the inputs' cross-attention keys/values) over the copy bandwidth measured in the same process. Both run the full ``generate()`` with ``min_new_tokens = max_new_tokens``
 (so every run decodes the same number of steps) and global attention on the first token; a per-step timestamp
 (led_ref: ``step_callback``; HF: a no-op LogitsProcessor) gives:
   - ``ms_per_token``: steady-state decoding, (t_last_step - t_first_step) / (steps - 1), i.e. without the encoder
@@ -41,11 +44,22 @@ def make_checkpoint(directory, size="base", seq_len=4096, seed=0):
     return directory
 
 
-def _inputs(seq_len, vocab_size):
+def batch_lengths(seq_len, batch):
+    """Input lengths of a batch row set: documents of different lengths, seq_len down to seq_len / batch."""
+    return [max(8, seq_len * (batch - i) // batch) for i in range(batch)]
+
+
+def _inputs(seq_len, vocab_size, batch=1):
+    """(ids, mask, glob), batch rows of the lengths ``batch_lengths`` (padded on the right, masked)."""
     import numpy as np
 
-    ids = common._random_ids(1, seq_len, vocab_size)
-    mask = np.ones_like(ids)
+    lengths = batch_lengths(seq_len, batch)
+    ids = common._random_ids(batch, seq_len, vocab_size)
+    mask = np.zeros_like(ids)
+    for i, n in enumerate(lengths):
+        mask[i, :n] = 1
+        ids[i, n - 1] = 2  # </s>
+        ids[i, n:] = 1  # <pad>
     glob = np.zeros_like(ids)
     glob[:, 0] = 1
     return ids, mask, glob
@@ -63,14 +77,27 @@ def _summary(stamps, t_start, t_end, new_tokens, sequences):
     }
 
 
-def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32"):
+def step_bytes(params, config, lengths, itemsize=4):
+    """Bytes one decoding step must read: the decoder layers' weights (without the cross-attention key/value
+    projections, used at the first step only), the LM head, and each input's cross-attention keys/values."""
+    from led_ref.weights import flatten
+
+    skip = (".encoder_attn.k_proj.", ".encoder_attn.v_proj.")
+    weights = sum(a.nbytes for name, a in flatten(params["decoder"]["layers"]).items()
+                  if not any(s in "." + name + "." for s in skip))
+    weights += params["lm_head"]["weight"].nbytes + params["final_logits_bias"].nbytes
+    cross = sum(lengths) * 2 * config.decoder_layers * config.d_model * itemsize
+    return weights + cross
+
+
+def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", batch=1):
     """led_ref: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...), timed per step."""
     import numpy as np
 
     from led_ref.model import LEDForConditionalGeneration
 
     model = LEDForConditionalGeneration.from_pretrained(checkpoint, dtype=np.dtype(dtype).type)
-    ids, mask, glob = _inputs(seq_len, model.config.vocab_size)
+    ids, mask, glob = _inputs(seq_len, model.config.vocab_size, batch)
     model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
                    max_new_tokens=2, num_beams=num_beams)  # warm-up (imports, first BLAS calls)
     stamps = []
@@ -81,10 +108,13 @@ def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32"):
     t1 = time.perf_counter()
     res = _summary(stamps, t0, t1, new_tokens, out)
     res["backend"] = "numpy"
+    res["step_bytes"] = step_bytes(model.params, model.config, batch_lengths(seq_len, batch))
+    res["copy_bytes_per_s"] = common.copy_bandwidth()
+    res["threading"] = common.threading_line()
     return res
 
 
-def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None):
+def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None, batch=1):
     """HF transformers: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...) (torch eager, CPU)."""
     import torch
     import transformers
@@ -102,7 +132,7 @@ def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None):
             return scores
 
     model = transformers.LEDForConditionalGeneration.from_pretrained(checkpoint).eval()
-    ids, mask, glob = (torch.from_numpy(a) for a in _inputs(seq_len, model.config.vocab_size))
+    ids, mask, glob = (torch.from_numpy(a) for a in _inputs(seq_len, model.config.vocab_size, batch))
     with torch.no_grad():
         model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
                        max_new_tokens=2, num_beams=num_beams)  # warm-up
@@ -119,68 +149,133 @@ def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None):
 
 
 def generation_ms_per_token(seq_len=4096, new_tokens=32, num_beams=1, size="base", hf_python=None, timeout=1800,
-                            hf_threads=None):
-    """One benchmark row: {"numpy": {...}, "hf": {...} or None} for one beam width (each in its own process)."""
-    tmp = tempfile.mkdtemp(prefix="led-ref-genbench-")
+                            hf_threads=None, batch=1, threads=None, checkpoint=None):
+    """One benchmark row: {"numpy": {...}, "hf": {...} or None} for one beam width / batch (each in its own process)."""
+    tmp = None
     try:
-        make_checkpoint(tmp, size=size, seq_len=seq_len)
-        kw = dict(checkpoint=tmp, seq_len=seq_len, new_tokens=new_tokens, num_beams=num_beams)
-        row = {"numpy": common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate", kw, timeout=timeout)}
-        row["hf"] = (common.run_isolated("led_ref.app.benchmarks.generation", "hf_generate", dict(kw, threads=hf_threads),
-                                         python=hf_python, timeout=timeout) if hf_python else None)
+        if checkpoint is None:
+            tmp = checkpoint = tempfile.mkdtemp(prefix="led-ref-genbench-")
+            make_checkpoint(tmp, size=size, seq_len=seq_len)
+        kw = dict(checkpoint=checkpoint, seq_len=seq_len, new_tokens=new_tokens, num_beams=num_beams, batch=batch)
+        row = {"numpy": common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate", kw,
+                                            timeout=timeout, threads=threads)}
+        row["hf"] = (common.run_isolated("led_ref.app.benchmarks.generation", "hf_generate",
+                                         dict(kw, threads=hf_threads), python=hf_python, timeout=timeout,
+                                         threads=hf_threads) if hf_python else None)
         if row["hf"] and "sequences" in row["hf"] and "sequences" in row["numpy"]:
             row["tokens_equal"] = row["hf"]["sequences"] == row["numpy"]["sequences"]
         return row
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seq-len", type=int, default=4096)
     ap.add_argument("--new-tokens", type=int, default=32)
-    ap.add_argument("--beams", default="1,4", help="comma-separated beam widths")
+    ap.add_argument("--rows", default="1x1,1x4,8x1",
+                    help="comma-separated BATCHxBEAMS rows (default 1x1,1x4,8x1: greedy, beam 4, batch 8 greedy); "
+                         "a batch of B holds documents of lengths seq_len down to seq_len/B")
+    ap.add_argument("--beams", default=None, help="comma-separated beam widths at batch 1 (replaces --rows)")
     ap.add_argument("--size", choices=sorted(common.SIZES), default="base")
     ap.add_argument("--hf-python", default=None, help="python with transformers (e.g. /path/to/hf-venv/bin/python)")
-    ap.add_argument("--hf-threads", type=int, default=None, help="torch.set_num_threads for HF (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None, help="led_ref threads (default: its policy) and torch's")
+    ap.add_argument("--hf-threads", type=int, default=None, help="torch.set_num_threads for HF (default: --threads)")
+    ap.add_argument("--busy", action="store_true",
+                    help="run every row again beside one competing CPU-bound process started here")
     ap.add_argument("--json", action="store_true", help="print the raw JSON too")
     args = ap.parse_args(argv)
-    if args.seq_len < 8 or args.new_tokens < 2:
-        raise SystemExit("--seq-len must be >= 8 and --new-tokens >= 2")
-    beams = [int(b) for b in args.beams.split(",")]
+    if args.seq_len < 8 or args.new_tokens < 3:
+        ap.error("--seq-len must be >= 8 and --new-tokens >= 3")
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads must be >= 1, got {args.threads}")
+    try:
+        if args.beams:
+            rows = [(1, int(b)) for b in args.beams.split(",")]
+        else:
+            rows = [tuple(int(v) for v in r.lower().split("x")) for r in args.rows.split(",")]
+        if any(len(r) != 2 or min(r) < 1 for r in rows):
+            raise ValueError
+    except ValueError:
+        ap.error(f"--rows must be comma-separated BATCHxBEAMS pairs of integers >= 1, got {args.rows!r}")
+    hf_threads = args.hf_threads or args.threads
     info = common.machine_info()
-    print(f"machine: {info['cpu']}, {info['cores_usable']} usable cores, numpy {info['numpy']} ({info['blas']})")
+    print(f"machine: {info['cpu']}, {info['cores_usable']} usable cores, numpy {info['numpy']} ({info['blas']}), "
+          f"load average {info['load_avg_1m']} at the start")
     if args.hf_python:
         print(f"HF: {json.dumps(common.interpreter_versions(args.hf_python))}")
-    print(f"shape: {args.size}, input {args.seq_len} tokens (global attention on <s>), batch 1, "
-          f"{args.new_tokens} new tokens, KV cache on")
-    print(f"{'beams':>5} {'backend':>8} {'ms/token':>9} {'first step s':>12} {'total s':>8} {'peak RSS GB':>11}")
-    rows = {}
-    for nb in beams:
-        row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
-                                      hf_threads=args.hf_threads)
-        rows[nb] = row
-        for name in ("numpy", "hf"):
-            r = row.get(name)
-            if r is None:
+    print(f"shape: {args.size}, input {args.seq_len} tokens (global attention on <s>), {args.new_tokens} new tokens, "
+          f"KV cache on; batch B: lengths {args.seq_len} down to {args.seq_len}/B")
+    print(f"{'load':>5} {'batch':>5} {'beams':>5} {'backend':>7} {'ms/step':>8} {'new tok/s':>9} {'floor ms':>8} "
+          f"{'x floor':>7} {'first step s':>12} {'total s':>8} {'peak GB':>7}")
+    tmp = tempfile.mkdtemp(prefix="led-ref-genbench-")
+    results = {}
+    try:
+        make_checkpoint(tmp, size=args.size, seq_len=args.seq_len)
+        for load in (("quiet", "busy") if args.busy else ("quiet",)):
+            busy = common.BusyProcess() if load == "busy" else None
+            if busy is not None:
+                try:
+                    busy.__enter__()
+                except ValueError as exc:
+                    print(f"led_ref.app.benchmarks.generation: error: {exc}", file=sys.stderr)
+                    return 2
+            try:
+                for batch, nb in rows:
+                    row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
+                                                  hf_threads=hf_threads, batch=batch, threads=args.threads,
+                                                  checkpoint=tmp)
+                    results[(load, batch, nb)] = row
+                    _print_row(load, batch, nb, row)
+            finally:
+                if busy is not None:
+                    busy.__exit__(None, None, None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for load in ("quiet", "busy"):
+        for backend in ("numpy", "hf"):
+            base = results.get((load, 1, 1), {}).get(backend) or {}
+            if "ms_per_token" not in base:
                 continue
-            if "error" in r:
-                print(f"{nb:>5} {name:>8}  error: {r['error']}")
-                continue
-            print(f"{nb:>5} {name:>8} {r['ms_per_token']:>9.1f} {r['first_step_s']:>12.2f} {r['total_s']:>8.2f} "
-                  f"{r['peak_rss_bytes'] / 1e9:>11.2f}")
-        if row.get("hf") and "ms_per_token" in row["hf"] and "ms_per_token" in row["numpy"]:
-            print(f"{nb:>5} speed-up (HF ms/token / led_ref ms/token): "
-                  f"{row['hf']['ms_per_token'] / row['numpy']['ms_per_token']:.2f}x; "
-                  f"total: {row['hf']['total_s'] / row['numpy']['total_s']:.2f}x; "
-                  f"tokens equal: {row.get('tokens_equal')}")
+            for (ld, batch, nb), row in results.items():
+                r = (row.get(backend) or {})
+                if ld != load or (batch, nb) == (1, 1) or "ms_per_token" not in r:
+                    continue
+                if nb > 1:
+                    print(f"{load:>5} {backend:>7}: beam-{nb} step / greedy step = "
+                          f"{r['ms_per_token'] / base['ms_per_token']:.2f}x")
+                else:
+                    print(f"{load:>5} {backend:>7}: batch-{batch} new tokens/s / batch-1 = "
+                          f"{batch * base['ms_per_token'] / r['ms_per_token']:.2f}x")
     if args.json:
-        for r in rows.values():
+        for r in results.values():
             for side in ("numpy", "hf"):
                 if r.get(side):
                     r[side].pop("sequences", None)
-        print(json.dumps(rows, indent=1))
+        print(json.dumps({f"{k[0]} {k[1]}x{k[2]}": v for k, v in results.items()}, indent=1))
     return 0
+
+
+def _print_row(load, batch, nb, row):
+    for name in ("numpy", "hf"):
+        r = row.get(name)
+        if r is None:
+            continue
+        if "error" in r:
+            print(f"{load:>5} {batch:>5} {nb:>5} {name:>7}  error: {r['error']}")
+            continue
+        floor = ratio = ""
+        if r.get("step_bytes") and r.get("copy_bytes_per_s"):
+            floor_ms = 1000 * r["step_bytes"] / r["copy_bytes_per_s"]
+            floor, ratio = f"{floor_ms:.1f}", f"{r['ms_per_token'] / floor_ms:.2f}x"
+        print(f"{load:>5} {batch:>5} {nb:>5} {name:>7} {r['ms_per_token']:>8.1f} "
+              f"{1000 * batch / r['ms_per_token']:>9.1f} {floor:>8} {ratio:>7} {r['first_step_s']:>12.2f} "
+              f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f}", flush=True)
+    r = row.get("numpy") or {}
+    if r.get("step_bytes") and batch == 1 and nb == 1 and load == "quiet":
+        print(f"      floor = {r['step_bytes'] / 1e6:.0f} MB a step must read / measured copy bandwidth "
+              f"{r['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + write); {r.get('threading', '')}")
 
 
 if __name__ == "__main__":

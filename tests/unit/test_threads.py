@@ -1,0 +1,154 @@
+"""led_ref.threads: the threading policy is applied (pool size, BLAS threads during a band GEMM when threadpoolctl
+is installed) and results do not depend on the thread count. Not timed."""
+
+import numpy as np
+import pytest
+
+from led_ref import attention, threads
+from led_ref.config import LEDConfig
+from led_ref.model import LEDForConditionalGeneration
+from led_ref.weights import init_params
+
+CFG = LEDConfig(vocab_size=300, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, attention_window=[16, 32],
+                max_encoder_position_embeddings=1024, max_decoder_position_embeddings=64)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return LEDForConditionalGeneration(CFG, init_params(CFG, "lm", seed=0))
+
+
+@pytest.fixture(autouse=True)
+def restore_policy():
+    controller = threads.get_blas_controller()
+    yield
+    threads.set_num_threads(None)
+    threads.set_blas_controller(controller)
+
+
+def _inputs():
+    rng = np.random.default_rng(3)
+    ids = rng.integers(3, 300, (2, 300))
+    mask = np.ones_like(ids)
+    mask[1, 250:] = 0
+    glob = np.zeros_like(ids)
+    glob[:, 0] = 1
+    return ids, mask, glob
+
+
+def _run(model):
+    ids, mask, glob = _inputs()
+    out = model(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=ids[:, :7],
+                output_attentions=True)
+    return [out.encoder_last_hidden_state, out.logits] + list(out.encoder_attentions) + list(
+        out.encoder_global_attentions)
+
+
+def test_encoder_bit_identical_and_decoder_within_tolerance_across_thread_counts(model):
+    from led_ref.tolerances import TOLERANCE, relative_error
+
+    threads.set_num_threads(1)
+    ref = _run(model)
+    threads.set_num_threads(3)
+    got = _run(model)
+    # the encoder's pieces (heads, row chunks) do the same operations in any thread: bit-identical
+    for i in [0] + list(range(2, len(ref))):
+        np.testing.assert_array_equal(got[i], ref[i])
+    # decoder projections are split by output features with more threads: same dot products, BLAS kernels of
+    # another size may sum in another order
+    assert relative_error(got[1], ref[1]) <= TOLERANCE["float32"]
+
+
+def test_pool_size_follows_the_policy(model):
+    ids, mask, glob = _inputs()
+    threads.set_num_threads(3)
+    model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
+    assert threads.pool_size() == 3
+    threads.set_num_threads(2)
+    model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
+    assert threads.pool_size() == 2
+    with threads.num_threads(1):
+        assert threads.get_num_threads() == 1
+
+
+def test_pieces_run_on_several_threads():
+    import threading
+    import time
+
+    threads.set_num_threads(2)
+    seen = set()
+
+    def piece(i):
+        time.sleep(0.01)  # releases the GIL like a BLAS call
+        seen.add(threading.get_ident())
+        return i * i
+
+    assert threads.parallel_map(piece, range(8)) == [i * i for i in range(8)]
+    assert len(seen) == 2
+
+
+def test_piece_errors_reach_the_caller():
+    threads.set_num_threads(2)
+
+    def piece(i):
+        if i == 3:
+            raise KeyError("piece 3")
+        return i
+
+    with pytest.raises(KeyError, match="piece 3"):
+        threads.parallel_map(piece, range(6))
+
+
+def test_default_without_controller_is_one_thread():
+    threads.set_blas_controller(None)
+    threads.set_num_threads(None)
+    assert threads.default_threads() == 1 == threads.get_num_threads()
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), ("2", TypeError), (1.5, TypeError),
+                                      (True, TypeError)])
+def test_bad_thread_counts(bad, exc):
+    with pytest.raises(exc, match="threads"):
+        threads.set_num_threads(bad)
+
+
+def test_more_threads_than_cores_allowed():
+    threads.set_num_threads(threads.available_cores() + 3)
+    assert threads.parallel_map(lambda i: i + 1, range(5)) == [1, 2, 3, 4, 5]
+
+
+def test_bad_controller():
+    with pytest.raises(TypeError, match="limit"):
+        threads.set_blas_controller(object())
+
+
+def test_blas_threads_during_a_band_gemm(model, monkeypatch):
+    """With threadpoolctl installed: inside the encoder's band GEMMs BLAS runs one thread per call."""
+    pytest.importorskip("threadpoolctl")
+    from led_ref.app.blas import blas_threads_now, install_blas_controller
+
+    assert install_blas_controller()
+    threads.set_num_threads(2)
+    seen = []
+    original = attention._local_attention_head
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads_now())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "_local_attention_head", spy)
+    ids, mask, glob = _inputs()
+    model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
+    assert seen and set(seen) == {1}
+    # and the decoder step hands BLAS its own threads (min(threads, cores))
+    seen_dec = []
+    original_dec = attention.decoder_attention
+
+    def spy_dec(*args, **kwargs):
+        seen_dec.append(blas_threads_now())
+        return original_dec(*args, **kwargs)
+
+    monkeypatch.setattr("led_ref.model.decoder_attention", spy_dec)
+    model(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=ids[:, :3])
+    assert set(seen_dec) == {min(2, threads.available_cores())}
