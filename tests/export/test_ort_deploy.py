@@ -88,3 +88,87 @@ def test_merged_decoder_equals_separate_decoders(deploy, kwargs):
     la, _ = merged.decode(a[:, 4:5], h, mask, pa)
     lb, _ = separate.decode(a[:, 4:5], h, mask, pb)
     np.testing.assert_array_equal(la, lb)
+
+
+# -- int8 quantization ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def int8(deploy):
+    from led_ref.export.quantize import quantize_dir, validate_quantized
+
+    qdir = str(deploy["root"] / "int8")
+    res = quantize_dir(deploy["out"], qdir, log=lambda s: None)
+    metrics = validate_quantized(qdir, deploy["out"], deploy["config"], log=lambda s: None)
+    return {"dir": qdir, "result": res, "metrics": metrics}
+
+
+def test_int8_export_is_marked_validated_and_loads_with_the_same_class(deploy, int8):
+    import onnx
+
+    from led_ref.export.quantize import INT8_THRESHOLDS, QUANT_INFO_FILE, quantization_of
+
+    assert quantization_of(int8["dir"]) == "int8" and quantization_of(deploy["out"]) is None
+    with open(os.path.join(int8["dir"], QUANT_INFO_FILE)) as f:
+        info = json.load(f)
+    assert info["validation"]["passed"] is True
+    m = int8["metrics"]
+    assert m["encoder_relative_error"] <= INT8_THRESHOLDS["encoder_relative_error"]
+    assert m["logits_cosine"] >= INT8_THRESHOLDS["logits_cosine"]
+    assert m["top1_agreement"] >= INT8_THRESHOLDS["top1_agreement"]
+    assert m["encoder_relative_error"] > 0  # the weights really are quantized
+    enc = onnx.load(os.path.join(int8["dir"], "encoder_model.onnx"))
+    ops = {n.op_type for n in enc.graph.node}
+    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops or "DynamicQuantizeLinear" in ops
+    assert {p.key: p.value for p in enc.metadata_props}["led_ref.quantized"] == "int8"
+    q = OrtLEDForConditionalGeneration.from_pretrained(int8["dir"])
+    assert q.decoder.path.endswith(DECODER_MERGED_FILE)
+    ids = np.random.default_rng(2).integers(3, 50, size=(2, 17))
+    out = q.generate(ids, max_new_tokens=5)
+    assert out.shape[0] == 2 and out.min() >= 0
+
+
+def test_int8_validation_refuses_beyond_thresholds(deploy, int8):
+    from led_ref.export.quantize import validate_quantized
+
+    with pytest.raises(ValueError, match="int8 validation failed"):
+        validate_quantized(int8["dir"], deploy["out"], deploy["config"], thresholds={"encoder_relative_error": 1e-6},
+                           log=lambda s: None)
+    # the float model against itself passes with any thresholds: the check measures the difference
+    same = validate_quantized(deploy["out"], deploy["out"], deploy["config"], log=lambda s: None,
+                              thresholds={"encoder_relative_error": 0.0, "logits_cosine": 1 - 1e-9,
+                                          "top1_agreement": 1.0})
+    assert same["encoder_relative_error"] == 0.0
+
+
+def _one_error_line(err):
+    lines = [ln for ln in err.strip().splitlines() if "--debug" not in ln]  # the CLI's traceback hint aside
+    return len(lines) == 1 and "error:" in lines[0]
+
+
+def test_quantize_bad_input_is_one_line_naming_the_option(deploy, int8, tmp_path, capsys):
+    from led_ref.app.cli import main
+
+    # quantizing an already quantized directory
+    assert main(["export", int8["dir"], str(tmp_path / "again"), "--quantize", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert "--quantize" in err and "already quantized" in err and _one_error_line(err)
+    # float16 + int8
+    assert main(["export", deploy["ckpt"], str(tmp_path / "x"), "--dtype", "float16", "--quantize", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert "--quantize" in err and "float16" in err and _one_error_line(err)
+    # a CUDA-only option on a machine without CUDA
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        assert main(["export", deploy["ckpt"], str(tmp_path / "y"), "--device", "cuda"]) == 2
+        err = capsys.readouterr().err
+        assert "--device cuda" in err and _one_error_line(err)
+
+
+def test_cli_quantizes_an_existing_export(deploy, tmp_path, capsys):
+    from led_ref.app.cli import main
+    from led_ref.export.quantize import quantization_of
+
+    out = str(tmp_path / "q")
+    assert main(["export", deploy["out"], out, "--quantize", "int8"]) == 0
+    assert quantization_of(out) == "int8"
+    assert "top1_agreement" in capsys.readouterr().out
