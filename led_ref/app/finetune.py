@@ -403,7 +403,6 @@ def add_cli_arguments(p):
     p.add_argument("--eval-num-beams", type=int, default=1)
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N eval records only")
     p.add_argument("--log-every", type=int, default=10, help="print a progress line every N steps (0: never)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--progress", action="store_true", default=None, help="force the progress bar on")
 
 
@@ -412,7 +411,7 @@ def run_cli(args):
         import torch
     except ImportError as exc:
         raise ImportError(f"finetune needs torch ({exc}): pip install 'led-ref[export]'") from exc
-    if args.threads:
+    if args.threads:  # the global --threads also sets torch's intra-op threads here
         torch.set_num_threads(args.threads)
     run(args, log=lambda msg: print(msg, flush=True))
     return 0
