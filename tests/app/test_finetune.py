@@ -126,3 +126,12 @@ def test_nan_loss_names_step_and_cause(setup, tmp_path, capsys):
                 "--max-grad-norm", "0")
     err = capsys.readouterr().err
     assert code == 2 and "at optimizer step" in err and "learning rate" in err
+
+
+def test_training_benchmark_quick_row(capsys):
+    """The training-step benchmark runs a row in a child process and prints seconds and peak RSS."""
+    from led_ref.app.benchmarks import training
+
+    assert training.main(["--quick", "--only", "led-ref+ckpt", "--target-len", "8"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("led-ref+ckpt")]
+    assert row and float(row[0].split()[1]) > 0 and row[0].split()[3] == "G"
