@@ -1,0 +1,164 @@
+"""ONNX Runtime deployment rows (issue 11): float vs int8, batch 1 vs 8, merged vs separate decoders.
+
+    python -m led_ref.app.benchmarks.ort_deploy [--seq-len 1024] [--new-tokens 16] [--hf-python PATH] [--size base]
+
+Exports a seeded random model of the shape (led-base by default) once, quantizes it to int8, then each row in
+its own process: encoder seconds (float, int8), greedy decode ms/token and new tokens/s at batch 1 and 8 (float,
+int8; the encoder pass not counted), generation peak RSS with the merged decoder vs the two separate decoders,
+and HF transformers' decode ms/token (batch 1) with ``--hf-python``. File sizes float vs int8.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from led_ref.app.benchmarks import common
+
+_MOD = "led_ref.app.benchmarks.ort_deploy"  # rows run in child processes by module name
+
+
+def _config(size, seq_len):
+    from led_ref.config import LEDConfig
+
+    shape = dict(common.SIZES[size])
+    shape["max_encoder_position_embeddings"] = max(shape["max_encoder_position_embeddings"], seq_len)
+    return LEDConfig(**shape)
+
+
+def prepare(root, size, seq_len):
+    """float export in root/float, int8 in root/int8 (child process)."""
+    import numpy as np
+
+    from led_ref.export.onnx_export import export_model
+    from led_ref.export.quantize import quantize_dir
+    from led_ref.weights import init_params
+
+    cfg = _config(size, seq_len)
+    params = init_params(cfg, "lm", seed=0, dtype=np.float32)
+    t0 = time.perf_counter()
+    export_model(cfg, params, os.path.join(root, "float"), head="lm", log=lambda s: None)
+    t1 = time.perf_counter()
+    res = quantize_dir(os.path.join(root, "float"), os.path.join(root, "int8"), log=lambda s: None)
+    return {"export_seconds": t1 - t0, "quantize_seconds": time.perf_counter() - t1,
+            "bytes": {k: list(v) for k, v in res["bytes"].items()}}
+
+
+def _inputs(batch, seq_len, vocab):
+    import numpy as np
+
+    ids = common._random_ids(batch, seq_len, vocab)
+    glob = np.zeros_like(ids)
+    glob[:, 0] = 1
+    return ids, np.ones_like(ids), glob
+
+
+def row_encoder(onnx_dir, size, seq_len):
+    from led_ref.export.ort import OrtLEDForConditionalGeneration
+
+    m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    ids, mask, glob = _inputs(1, seq_len, _config(size, seq_len).vocab_size)
+    m.encode(ids[:, :8], mask[:, :8], glob[:, :8])
+    t = common.time_call(lambda: m.encode(ids, mask, glob))
+    return {"seconds": t["seconds"]}
+
+
+def row_decode(onnx_dir, size, seq_len, batch, new_tokens, use_merged=True):
+    """Encode a batch once, then greedy steps with the cache (the path generate() takes)."""
+    import numpy as np
+
+    from led_ref.export.ort import OrtLEDForConditionalGeneration
+
+    cfg = _config(size, seq_len)
+    m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, use_merged=use_merged)
+    ids, mask, glob = _inputs(batch, seq_len, cfg.vocab_size)
+    hidden, enc_mask = m.encode(ids, mask, glob)
+    dec = np.full((batch, 1), cfg.decoder_start_token_id, np.int64)
+    logits, past = m.decode(dec, hidden, enc_mask)  # step 1 (projects the cross-attention K/V): not timed
+    dec = logits[:, -1:].argmax(-1).astype(np.int64)
+    t0 = time.perf_counter()
+    for _ in range(new_tokens):
+        logits, past = m.decode(dec, hidden, enc_mask, past)
+        dec = logits[:, -1:].argmax(-1).astype(np.int64)
+    dt = time.perf_counter() - t0
+    return {"ms_per_step": 1000 * dt / new_tokens, "tokens_per_s": batch * new_tokens / dt}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks.ort_deploy", description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", choices=sorted(common.SIZES), default="base")
+    p.add_argument("--seq-len", type=int, default=1024, help="encoder input length per document (default 1024)")
+    p.add_argument("--encoder-lens", default="4096", help="lengths of the encoder float/int8 rows")
+    p.add_argument("--new-tokens", type=int, default=16)
+    p.add_argument("--hf-python", metavar="PATH")
+    p.add_argument("--timeout", type=int, default=900)
+    args = p.parse_args(argv)
+    enc_lens = [int(s) for s in args.encoder_lens.split(",") if s.strip()]
+    if args.seq_len < 2 or args.new_tokens < 1 or any(n < 2 for n in enc_lens):
+        raise SystemExit("--seq-len/--encoder-lens must be >= 2 and --new-tokens >= 1")
+    root = tempfile.mkdtemp(prefix="led-ref-ort-deploy-")
+    iso = dict(timeout=args.timeout)
+    try:
+        print(f"machine: {common.machine_info()}")
+        r = common.run_isolated(_MOD, "prepare", {"root": root, "size": args.size,
+                                                      "seq_len": max([args.seq_len] + enc_lens)}, **iso)
+        if "error" in r:
+            raise SystemExit(f"export failed: {r['error']}")
+        print(f"export {r['export_seconds']:.0f} s, int8 quantization {r['quantize_seconds']:.0f} s")
+        for name, (f, q) in r["bytes"].items():
+            print(f"  {name:<30} float {f / 2**20:8.1f} MB  int8 {q / 2**20:8.1f} MB  ({100 * q / f:.0f}%)")
+        fl, q8 = os.path.join(root, "float"), os.path.join(root, "int8")
+        for n in enc_lens:
+            a = common.run_isolated(_MOD, "row_encoder", {"onnx_dir": fl, "size": args.size, "seq_len": n}, **iso)
+            b = common.run_isolated(_MOD, "row_encoder", {"onnx_dir": q8, "size": args.size, "seq_len": n}, **iso)
+            if "error" in a or "error" in b:
+                print(f"encoder @ {n}: {a.get('error') or b.get('error')}")
+                continue
+            print(f"encoder @ {n:>5} tokens   float {a['seconds']:.2f} s ({a['peak_rss_bytes'] / 2**20:,.0f} MB)   "
+                  f"int8 {b['seconds']:.2f} s ({b['peak_rss_bytes'] / 2**20:,.0f} MB)   int8 speed-up "
+                  f"{a['seconds'] / b['seconds']:.2f}x (goal 1.7x)")
+        rows = {}
+        for kind, d in (("float", fl), ("int8", q8)):
+            for batch in (1, 8):
+                rows[kind, batch] = common.run_isolated(
+                    _MOD, "row_decode", {"onnx_dir": d, "size": args.size, "seq_len": args.seq_len,
+                                             "batch": batch, "new_tokens": args.new_tokens}, **iso)
+        sep = common.run_isolated(_MOD, "row_decode", {"onnx_dir": fl, "size": args.size, "seq_len": args.seq_len,
+                                                           "batch": 1, "new_tokens": args.new_tokens,
+                                                           "use_merged": False}, **iso)
+        hf = None
+        if args.hf_python:
+            hf = common.run_isolated("led_ref.app.benchmarks.common", "hf_decode_ms_per_token",
+                                     {"seq_len": args.seq_len, "new_tokens": args.new_tokens, "size": args.size},
+                                     python=args.hf_python, **iso)
+        print(f"greedy decoding, {args.seq_len}-token documents, {args.new_tokens} cached steps after step 1:")
+        for (kind, batch), res in rows.items():
+            if "error" in res:
+                print(f"  {kind:<5} batch {batch}: {res['error']}")
+                continue
+            print(f"  {kind:<5} batch {batch}: {res['ms_per_step']:7.1f} ms/step  {res['tokens_per_s']:7.1f} new tokens/s"
+                  f"  peak RSS {res['peak_rss_bytes'] / 2**20:,.0f} MB")
+        for kind in ("float", "int8"):
+            a, b = rows[kind, 1], rows[kind, 8]
+            if "error" not in a and "error" not in b:
+                print(f"  {kind}: batch 8 / batch 1 new tokens/s = {b['tokens_per_s'] / a['tokens_per_s']:.2f}x "
+                      "(goal 3x)")
+        a, b = rows["float", 1], rows["int8", 1]
+        if "error" not in a and "error" not in b:
+            print(f"  int8 / float decode step speed-up (batch 1) = {a['ms_per_step'] / b['ms_per_step']:.2f}x (goal 1.7x)")
+        if "error" not in sep and "error" not in a:
+            print(f"  generation peak RSS, float batch 1: merged decoder {a['peak_rss_bytes'] / 2**20:,.0f} MB vs "
+                  f"separate decoders {sep['peak_rss_bytes'] / 2**20:,.0f} MB "
+                  f"({sep['ms_per_step']:.1f} ms/step separate)")
+        if hf is not None:
+            print(f"  HF transformers batch 1: {hf.get('ms_per_token', float('nan')):.1f} ms/token "
+                  f"(incl. step 1), peak RSS {hf.get('peak_rss_bytes', 0) / 2**20:,.0f} MB {hf.get('error', '')}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
