@@ -102,6 +102,12 @@ def parallel_linear(p, x):
     x2 = np.ascontiguousarray(x2)
     w, b = p["weight"], p.get("bias")
     out = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
+    if x2.shape[0] == 1:
+        # one row is a GEMV, which BLAS splits over its own threads without packing (greedy LM head: 6.0 ms, as
+        # fast as the pool, and no switch between pool and BLAS threads inside a decoding step)
+        with threads.region(blas_threads=True):
+            _few_rows_product(x2, w, b, out, slice(0, w.shape[0]))
+        return out.reshape(*lead, -1)
     n_threads = threads.get_num_threads()
     pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
     threads.parallel_map(lambda cols: _few_rows_product(x2, w, b, out, cols), threads.split(w.shape[0], pieces))

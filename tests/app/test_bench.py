@@ -34,7 +34,8 @@ def _rows(stdout):
 
 def expected_rows():
     return ["GEMM peak GFLOP/s (float32)", "tokenizer tokens/s", "encoder seconds @ 64 tokens",
-            "encoder seconds @ 128 tokens", "encoder seconds @ 256 tokens", "decode ms/token (128 in, greedy)"]
+            "encoder seconds @ 128 tokens", "encoder seconds @ 256 tokens", "decode ms/token (128 in, greedy)",
+            "decode ms/step (128 in, beam 4)", "decode ms/step (128 in, batch 8)"]
 
 
 @pytest.mark.slow
@@ -66,7 +67,8 @@ def test_bench_quick_numpy_only_writes_json(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = _rows(r.stdout)
     assert set(rows) == {"GEMM peak GFLOP/s (float32)", "tokenizer tokens/s", "encoder seconds @ 64 tokens",
-                         "decode ms/token (64 in, greedy)"}
+                         "decode ms/token (64 in, greedy)", "decode ms/step (64 in, beam 4)",
+                         "decode ms/step (64 in, batch 8)"}
     import json
 
     data = json.loads(out.read_text())

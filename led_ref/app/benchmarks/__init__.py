@@ -238,6 +238,8 @@ def add_cli_arguments(parser):
     parser.add_argument("--new-tokens", type=int, metavar="N", help="decoding steps per ms/token row (default 32)")
     parser.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per row (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write all rows and the machine info as JSON")
+    parser.add_argument("--busy", action="store_true",
+                        help="run every row beside one competing CPU-bound process started (and stopped) here")
     scaling.add_cli_arguments(parser)
 
 
@@ -292,6 +294,14 @@ def _hf_python(args):
 def run_cli(args):
     if scaling.requested(args):  # `bench --scaling`: lengths x backends, slopes, the figure
         return scaling.run_cli(args)
+    if getattr(args, "busy", False):
+        _parse_args(args)  # bad arguments first, before starting anything
+        with common.BusyProcess():
+            return _run_cli(args)
+    return _run_cli(args)
+
+
+def _run_cli(args):
     plan = _parse_args(args)
     out = sys.stdout
     table = _Table(out)
@@ -301,7 +311,8 @@ def run_cli(args):
     info = common.machine_info()
     hf_python, hf_why, hf_versions = _hf_python(args) if "hf" in plan["backends"] else (None, "not requested", None)
     shape = common.SIZES[size]
-    print(f"led-ref bench{' --quick (tiny shape: smoke test, not figures)' if args.quick else ''}", file=out)
+    print(f"led-ref bench{' --quick (tiny shape: smoke test, not figures)' if args.quick else ''}"
+          f"{' --busy (one competing CPU-bound process runs during every row)' if args.busy else ''}", file=out)
     print(f"machine: {info['cpu']}, {info['cores_usable']} usable cores, {info['mem_gb']} GB RAM, {info['os']}, "
           f"load average {info['load_avg_1m']} at the start", file=out)
     print(f"versions: python {info['python']}, numpy {info['numpy']} ({info['blas']}), torch {info['torch']}, "
@@ -366,6 +377,7 @@ def run_cli(args):
                                              "threads": args.threads}, python=hf_python, **iso)
                 _encoder_row(table, rname, backend, r, gemm_peak)
 
+        greedy = {}
         n = min(plan["decode_len"], max(seq_lens)) if args.seq_lens else plan["decode_len"]
         rname = f"decode ms/token ({n} in, greedy)"
         for backend in plan["backends"]:
@@ -389,9 +401,11 @@ def run_cli(args):
             if "error" in r:
                 table.unavailable(rname, backend, r["error"])
             else:
+                greedy[backend] = r["ms_per_token"]
                 table.add(rname, backend, f"{r['ms_per_token']:.3g} ms", r.get("peak_rss_bytes"),
                           f"{r['new_tokens']} tokens with the cache (step 1 also projects the cross-attention "
                           f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted")
+        _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy)
     finally:
         if onnx_dir:
             shutil.rmtree(os.path.dirname(onnx_dir), ignore_errors=True)
@@ -404,6 +418,54 @@ def run_cli(args):
             json.dump({"machine": info, "hf_versions": hf_versions, "plan": plan, "rows": table.rows}, f, indent=1,
                       default=str)
     return 0
+
+
+def prepare_checkpoint(directory, size, seq_len):
+    """Seeded random LM checkpoint on disk for the generate() rows (child process)."""
+    from led_ref.app.benchmarks.generation import make_checkpoint
+
+    make_checkpoint(directory, size=size, seq_len=seq_len)
+    return {"dir": directory}
+
+
+def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy):
+    """generate() rows: beam 4, and batch 8 over documents of different lengths (n down to n/8), ms per step."""
+    steps = max(3, new_tokens)
+    tmp = tempfile.mkdtemp(prefix="led-ref-bench-gen-")
+    try:
+        ck = common.run_isolated("led_ref.app.benchmarks", "prepare_checkpoint",
+                                 {"directory": tmp, "size": size, "seq_len": n}, **iso)
+        for label, batch, beams in (("beam 4", 1, 4), ("batch 8", 8, 1)):
+            rname = f"decode ms/step ({n} in, {label})"
+            kw = dict(checkpoint=tmp, seq_len=n, new_tokens=steps, num_beams=beams, batch=batch)
+            for backend in plan["backends"]:
+                if "error" in ck:
+                    table.unavailable(rname, backend, ck["error"])
+                    continue
+                if backend == "numpy":
+                    r = common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate", kw, **iso)
+                elif backend == "onnx":
+                    table.add(rname, backend, "-", None, "not measured for this row (see the greedy row)")
+                    continue
+                elif not hf_python:
+                    table.unavailable(rname, backend, hf_why)
+                    continue
+                else:
+                    r = common.run_isolated("led_ref.app.benchmarks.generation", "hf_generate",
+                                            dict(kw, threads=args.threads), python=hf_python, **iso)
+                if "error" in r:
+                    table.unavailable(rname, backend, r["error"])
+                    continue
+                ms = r["ms_per_token"]
+                notes = f"{steps} steps of generate(); {1000 * batch / ms:.1f} new tokens/s"
+                if greedy.get(backend):
+                    notes += (f", {ms / greedy[backend]:.2f}x the greedy step" if beams > 1 else
+                              f", {batch * greedy[backend] / ms:.2f}x the greedy tokens/s")
+                if batch > 1:
+                    notes += f"; lengths {n} down to {n // batch}"
+                table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _tokenizer_row(table, name, backend, r):
