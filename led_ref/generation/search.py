@@ -321,12 +321,14 @@ def check_decoder_length(gc: GenerationConfig, config, prompt_len: int = 1) -> N
     """ValueError, before any decoding step, when the requested length passes the decoder's position limit."""
     max_positions = getattr(config, "max_decoder_position_embeddings", None)
     length = gc.max_new_tokens + prompt_len if gc.max_new_tokens is not None else gc.max_length
-    if max_positions is not None and length > max_positions:
+    # the last token of a sequence is returned, never fed back: the decoder reads positions 0 .. length - 2
+    fed = length - 1
+    if max_positions is not None and fed > max_positions:
         # the decoder has no position embedding past max_positions
         raise ValueError(
-            f"generate: max_new_tokens / max_length ask for {length} decoder positions (counting the start token), "
-            f"more than the decoder's max_decoder_position_embeddings={max_positions}; use max_new_tokens <= "
-            f"{max_positions - prompt_len}"
+            f"generate: max_new_tokens / max_length ask for {length} tokens, so the decoder would read {fed} "
+            f"positions (counting the start token), more than its max_decoder_position_embeddings={max_positions}; "
+            f"use max_new_tokens <= {max_positions - prompt_len + 1}"
         )
 
 

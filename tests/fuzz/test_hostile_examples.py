@@ -203,13 +203,15 @@ def test_max_new_tokens_beyond_decoder_positions_is_refused_up_front(ckpt):
     limit = model.config.max_decoder_position_embeddings
     steps = []
     ids = np.array([[0, 5, 6, 2]])
-    for kwargs in (dict(max_new_tokens=limit), dict(max_length=limit + 1), dict(max_new_tokens=10**9)):
+    # the last generated token is never fed back, so limit new tokens read positions 0 .. limit - 1: allowed
+    for kwargs in (dict(max_new_tokens=limit + 1), dict(max_length=limit + 2), dict(max_new_tokens=10**9)):
         with pytest.raises(ValueError, match=f"max_decoder_position_embeddings={limit}; use max_new_tokens <= "
-                                             f"{limit - 1}"):
+                                             f"{limit}"):
             generate(model, ids, step_callback=lambda done, total: steps.append(done), **kwargs)
     assert steps == []  # not one decoding step ran
-    out = generate(model, ids, max_new_tokens=limit - 1, min_new_tokens=limit - 1)
-    assert out.shape == (1, limit)
+    for use_cache in (True, False):
+        out = generate(model, ids, max_new_tokens=limit, min_new_tokens=limit, use_cache=use_cache)
+        assert out.shape == (1, limit + 1)
 
 
 def test_huge_num_beams_is_refused_before_allocating(ckpt):
