@@ -28,6 +28,7 @@ from typing import Dict
 import numpy as np
 
 from .errors import InputFileError
+from .safetensors import bf16_bits_to_float32
 
 # torch dtype name -> NumPy dtype ("bfloat16" is read as its uint16 bit pattern, then widened).
 _DTYPES = {
@@ -213,7 +214,7 @@ def _materialise(t: _Tensor, where: str, byteorder: str) -> np.ndarray:
                                                strides=tuple(s * dtype.itemsize for s in stride), writeable=False)
         out = np.array(view, dtype.newbyteorder("="), order="C")  # a fresh, writeable copy
     if dtype_name == "bfloat16":
-        out = (out.astype(np.uint32) << 16).view(np.float32)  # exact: bf16 is a truncated float32
+        out = bf16_bits_to_float32(out)  # exact: bf16 is a truncated float32
     return out
 
 
