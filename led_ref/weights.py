@@ -22,6 +22,7 @@ import numpy as np
 from . import heads as _heads
 from .hub import resolve_pretrained_dir  # noqa: F401  (historical import path)
 from . import safetensors as st
+from . import torch_pickle
 from .config import CONFIG_NAME, LEDConfig
 from .errors import check_allocation, read_json
 
@@ -284,29 +285,8 @@ def _read_index(index_path: str):
 
 
 def _load_torch_file(path: str) -> Dict[str, np.ndarray]:
-    try:
-        import torch
-    except ImportError:
-        raise ValueError(
-            f"{path} is a PyTorch pickle checkpoint; reading it needs torch (pip install torch), "
-            f"or convert it to {SAFE_WEIGHTS_NAME}"
-        ) from None
-    try:
-        # weights_only: never unpickle arbitrary objects from a checkpoint.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot read as a weights-only PyTorch checkpoint ({e})") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
-    out = {}
-    for name, t in state.items():
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{path}: entry {name!r} is a {type(t).__name__}, not a tensor")
-        t = t.detach().cpu()
-        if t.dtype == torch.bfloat16:
-            t = t.to(torch.float32)  # exact: bf16 is a truncated float32
-        out[name] = t.contiguous().numpy().copy()
-    return out
+    # torch-free: a restricted unpickler that rebuilds only tensors (no code from the file runs)
+    return torch_pickle.load(path)
 
 
 def load_state_dict(path) -> Dict[str, np.ndarray]:

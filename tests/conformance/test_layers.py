@@ -23,10 +23,8 @@ from testlib import ROOT
 FORBIDDEN_IN_CORE = ("torch", "onnx", "onnxruntime", "ray", "rouge_score", "matplotlib", "threadpoolctl",
                      "hypothesis", "transformers")
 # (module, imported top-level name) pairs outside the rules, each with its reason. Keep this short.
-KNOWN_EXCEPTIONS = {
-    ("led_ref.weights", "torch"): "pytorch_model.bin checkpoints are read with torch.load(weights_only=True), "
-                                  "imported only for such a file; a torch-free reader would remove it",
-}
+# Empty: .bin checkpoints are read by led_ref/torch_pickle.py without torch.
+KNOWN_EXCEPTIONS = {}
 
 
 def _modules():

@@ -314,8 +314,24 @@ def case_bin(rng, base):
     d = copy_base(base, "bin")
     path = os.path.join(d, "pytorch_model.bin")
     raw = open(path, "rb").read()
-    open(path, "wb").write(mutate_bytes(rng, raw))
-    return "pytorch_model.bin", lambda: _load_lm(d), names_for(path), False
+    if rng.random() < 0.5:
+        open(path, "wb").write(mutate_bytes(rng, raw))
+        return "pytorch_model.bin", lambda: _load_lm(d), names_for(path), False
+    # repack with a mutated data.pkl (valid zip CRCs), so the mutation reaches the restricted unpickler itself
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        records = [(i.filename, z.read(i)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in records:
+            if name.endswith("/data.pkl"):
+                data = bytearray(data)
+                for _ in range(rng.choice([1, 2, 4])):
+                    i = rng.randrange(len(data))
+                    data[i] = rng.choice([data[i] ^ (1 << rng.randrange(8)), 0x7F, 0xFF, 0x00, ord("K"), ord("J")])
+                data = bytes(data)
+            z.writestr(name, data)
+    return "pytorch_model.bin/data.pkl", lambda: _load_lm(d), names_for(path), False
 
 
 def case_tokenizer(rng, base):

@@ -59,16 +59,10 @@ def tiny_config(**kw):
     return LEDConfig.from_pretrained(fixture("lm"), **kw)
 
 
-def needs_torch(name):
-    if name == "lm_bin":
-        pytest.importorskip("torch")
-
-
 # -- loading what HF wrote --------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(CHECKPOINTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_hf_checkpoint_loads_equal_to_hf_state_dict(name, dtype):
-    needs_torch(name)
     head, ref_name = CHECKPOINTS[name]
     config, params = load_checkpoint(fixture(name), head, dtype=dtype)
     flat = flatten(params)
@@ -82,7 +76,6 @@ def test_hf_checkpoint_loads_equal_to_hf_state_dict(name, dtype):
 
 @pytest.mark.parametrize("name", list(CHECKPOINTS))
 def test_tied_parameters_are_one_array(name):
-    needs_torch(name)
     head, _ = CHECKPOINTS[name]
     config, params = load_checkpoint(fixture(name), head)
     shared = params["shared"]["weight"]
@@ -382,9 +375,11 @@ def test_hub_download_failure_is_one_clear_error(monkeypatch):
 
 
 def test_pytorch_bin_without_torch(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(ValueError, match=r"needs torch \(pip install torch\)"):
-        load_checkpoint(fixture("lm_bin"), "lm")
+    monkeypatch.setitem(sys.modules, "torch", None)  # the core reads .bin files without torch
+    config, params = load_checkpoint(fixture("lm_bin"), "lm")
+    ref = reference("lm", "lm")
+    for key, value in flatten(params).items():
+        np.testing.assert_array_equal(value, ref[key], err_msg=key)
 
 
 class Payload:
@@ -397,7 +392,7 @@ def test_pytorch_bin_refuses_arbitrary_pickles(tmp_path):
     d = tmp_path / "evil"
     d.mkdir()
     torch.save({"led.shared.weight": torch.zeros(2), "x": Payload()}, d / "pytorch_model.bin")
-    with pytest.raises(ValueError, match="weights-only"):
+    with pytest.raises(ValueError, match=r"pytorch_model\.bin: .*global posix\.getcwd.*refused"):
         load_state_dict(d)
     torch.save([torch.zeros(2)], d / "pytorch_model.bin")
     with pytest.raises(ValueError, match="expected a state_dict"):
