@@ -2,6 +2,7 @@
 is retried once, then its documents get error lines. Needs the scale extra (skipped without it)."""
 
 import json
+import os
 
 import pytest
 
@@ -12,6 +13,7 @@ from led_ref.app.corpus.ray_engine import RETRIED_ERROR  # noqa: E402
 from led_ref.app.corpus.summarize import summarize_corpus  # noqa: E402
 
 from corpuslib import demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus  # noqa: E402
+from testlib import ROOT  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]  # each starts a local Ray instance (~5-10 s)
 
@@ -74,7 +76,7 @@ def test_ray_job_that_cannot_start_is_one_clear_error(ckpt, tmp_path):
         summarize_corpus(inp, tmp_path / "o.jsonl", JobSpec(str(broken)), engine="ray", ray_num_cpus=2, log=quiet)
 
 
-def test_ray_address_of_a_running_cluster_ships_the_model(ckpt, tmp_path, monkeypatch):
+def test_ray_address_of_a_running_cluster_ships_the_model(ckpt, tmp_path):
     # a separate head process (what `ray start --head` gives), joined through --ray-address: the checkpoint files
     # then travel through the object store and each actor loads them from its own temporary directory
     import subprocess
@@ -83,13 +85,13 @@ def test_ray_address_of_a_running_cluster_ships_the_model(ckpt, tmp_path, monkey
 
     # Ray 2.60 enables token authentication for a cluster that ray.init starts; this test's head and driver are on
     # one machine and in one test, so it is switched off for both (a real cluster keeps it)
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     head = subprocess.Popen(
         [sys.executable, "-c", "import ray, sys, time\n"
          "ray.init(num_cpus=2, include_dashboard=False)\n"
          "print(ray.get_runtime_context().gcs_address, flush=True)\n"
          "sys.stdin.read()\n"],  # lives until its stdin closes
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     try:
         address = head.stdout.readline().strip()
         assert ":" in address, address
@@ -97,10 +99,15 @@ def test_ray_address_of_a_running_cluster_ships_the_model(ckpt, tmp_path, monkey
         write_bad_corpus(inp, n_good=4)
         spec = JobSpec(ckpt, gen_kwargs={"max_new_tokens": 5, "min_new_tokens": 2})
         summarize_corpus(inp, tmp_path / "local.jsonl", spec, log=quiet)
+        # the driver in a fresh process too: Ray keeps per-process state (auth mode) from this suite's other tests
         t0 = time.time()
-        summarize_corpus(inp, tmp_path / "ray.jsonl", spec, engine="ray", ray_address=address, ray_timeout=60,
-                         log=quiet)
-        assert time.time() - t0 < 120
+        r = subprocess.run([sys.executable, "-m", "led_ref", "summarize", str(inp), "-o", str(tmp_path / "ray.jsonl"),
+                            "--model", ckpt, "--max-new-tokens", "5", "--min-new-tokens", "2", "--engine", "ray",
+                            "--ray-address", address, "--ray-timeout", "60"],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT,
+                           env={**os.environ, "LED_REF_PROGRESS": "0", "RAY_AUTH_MODE": "disabled"})
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert time.time() - t0 < 180
         assert without_seconds(read_jsonl(tmp_path / "ray.jsonl")) == without_seconds(
             read_jsonl(tmp_path / "local.jsonl"))
     finally:
