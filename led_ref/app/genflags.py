@@ -34,9 +34,9 @@ CLI_FIELDS = [
 ]
 
 
-def add_model_arguments(parser, model_help) -> None:
-    """--model, --backend, --dtype."""
-    parser.add_argument("--model", required=True, metavar="DIR", help=model_help)
+def add_model_arguments(parser, model_help, default=None) -> None:
+    """--model (required unless ``default`` is given), --backend, --dtype."""
+    parser.add_argument("--model", required=default is None, default=default, metavar="DIR", help=model_help)
     parser.add_argument("--backend", choices=("numpy", "onnx"), default="numpy",
                         help="numpy (led_ref) or onnx (ONNX Runtime; needs the export extra)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="numpy backend dtype")

@@ -286,3 +286,17 @@ def test_corpus_benchmark_documents_span_the_asked_lengths(tmp_path):
     lengths = make_corpus(tmp_path / "c.jsonl", tok, 6, 500, 3000)
     assert len(read_jsonl(tmp_path / "c.jsonl")) == 6
     assert abs(lengths[0] - 500) <= 20 and abs(lengths[-1] - 3000) <= 60 and lengths == sorted(lengths)
+
+
+def test_summarize_and_evaluate_run_out_of_the_box(tmp_path, capsys):
+    """No INPUT and no --model: the bundled demo corpus through the bundled demo model, then ROUGE."""
+    from led_ref.app import cli
+    from led_ref.app.corpus.records import DEMO_CORPUS
+
+    out = tmp_path / "s.jsonl"
+    assert cli.main(["summarize", "-o", str(out), "--evaluate", "--max-new-tokens", "4"]) == 0
+    with open(DEMO_CORPUS, encoding="utf-8") as f:
+        ids = [json.loads(line)["id"] for line in f]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in lines) == sorted(ids) and all("summary" in r for r in lines)
+    assert "rougeLsum" in capsys.readouterr().out

@@ -175,8 +175,12 @@ def add_cli_arguments(parser) -> None:
                         help="JSONL file (one document a line: id, text) or a directory of .txt files (id = file "
                              "name); default: the bundled demo corpus (16 PEPs, led_ref/data/peps-demo.jsonl)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT.jsonl", help="results, one line a document")
+    from ..demo_data import DEMO_MODEL_DIR
+
     add_model_arguments(parser, "checkpoint directory (config.json, model.safetensors, tokenizer files; for "
-                                "--backend onnx an exported directory)")
+                                "--backend onnx an exported directory); default: the bundled demo model "
+                                "(led_ref/data/demo-model, trained on another task: its ROUGE here is low)",
+                        default=DEMO_MODEL_DIR)
     parser.add_argument("--id-field", default="id", help="JSONL field holding the document id (default: id)")
     parser.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
     add_generation_arguments(parser, skip=("--num-return-sequences",))
