@@ -84,14 +84,7 @@ def parse_json(raw: bytes, source: str, what: str = "JSON file") -> Any:
 def read_json(path, what: str = "JSON file", expect: type = dict, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """Read ``path`` as JSON whose top level is ``expect``; FileNotFoundError / InputFileError naming it."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise InputFileError(f"{path}: {size} bytes; a {what} may be at most {max_bytes} bytes")
-    with open(path, "rb") as f:
-        raw = f.read(max_bytes + 1)
-    data = parse_json(raw, path, what)
+    data = parse_json(_read_bounded(path, what, max_bytes), path, what)
     if expect is not None and not isinstance(data, expect):
         raise InputFileError(f"{path}: expected a JSON {_json_type(expect)} ({what}), got {_json_type(type(data))}")
     return data
@@ -105,14 +98,18 @@ def _json_type(t: type) -> str:
 def read_text(path, what: str = "text file", max_bytes: int = MAX_JSON_BYTES) -> str:
     """Read ``path`` as UTF-8 text (at most ``max_bytes``); FileNotFoundError / InputFileError naming it."""
     path = os.fspath(path)
+    return decode_text(_read_bounded(path, what, max_bytes), path, what)
+
+
+def _read_bounded(path: str, what: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refused (naming it) when missing or larger than ``max_bytes``."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} not found: {path}")
     size = os.path.getsize(path)
     if size > max_bytes:
         raise InputFileError(f"{path}: {size} bytes; a {what} may be at most {max_bytes} bytes")
     with open(path, "rb") as f:
-        raw = f.read(max_bytes + 1)
-    return decode_text(raw, path, what)
+        return f.read(max_bytes + 1)
 
 
 def read_input_text(path, flag: str, max_bytes: int = 1 << 30) -> str:

@@ -44,7 +44,7 @@ SUBCOMMANDS = {
         "summarize a corpus (JSONL or a directory of .txt) into JSONL: batched, resumable, local or on Ray",
         [
             "python -m led_ref summarize --model ./my-led corpus.jsonl -o summaries.jsonl",
-            "python -m led_ref summarize --model ./my-led -o demo.jsonl --evaluate   # bundled demo corpus",
+            "python -m led_ref summarize -o demo.jsonl --evaluate   # bundled demo corpus and demo model",
             "python -m led_ref summarize --model ./my-led-onnx --backend onnx docs/ -o out.jsonl --resume",
             "python -m led_ref summarize --model ./my-led corpus.jsonl -o out.jsonl --engine ray --num-actors 4",
         ],
