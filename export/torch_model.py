@@ -148,7 +148,6 @@ class LEDEncoderSelfAttention(nn.Module):
         gidx, slot_valid, slot_of_pos, is_global = glob
         w, H, d = self.w, self.num_heads, self.head_dim
         L = _shape(h, 1)
-        neg = torch.finfo(h.dtype).min
 
         q = self.query(h) / math.sqrt(d)
         k = self.key(h)

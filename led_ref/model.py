@@ -128,7 +128,6 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
     """
     enc = params["encoder"]
     embed = _token_embeddings(params)
-    dtype = embed.dtype
     input_ids, hidden = _input_embeddings(params, config, input_ids, inputs_embeds, "input_ids", "inputs_embeds")
     bsz, seq = hidden.shape[:2]  # hidden: (B, S, D)
 

@@ -18,7 +18,6 @@ import os
 import shlex
 import sys
 import time
-import traceback
 
 import numpy as np
 

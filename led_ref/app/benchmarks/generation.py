@@ -21,7 +21,6 @@ differ (``tokens_equal`` is reported, not asserted -- equality is tested on the 
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
