@@ -119,6 +119,13 @@ def test_int8_export_is_marked_validated_and_loads_with_the_same_class(deploy, i
     ops = {n.op_type for n in enc.graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops or "DynamicQuantizeLinear" in ops
     assert {p.key: p.value for p in enc.metadata_props}["led_ref.quantized"] == "int8"
+    # every constant weight a MatMul multiplies by is int8, the (H, d, D) global-attention stacks included (only
+    # the (H, d, 1) bias columns stay float)
+    inits = {t.name: t for t in enc.graph.initializer}
+    float_weights = [n.input[1] for n in enc.graph.node if n.op_type == "MatMul" and n.input[1] in inits
+                     and min(inits[n.input[1]].dims) > 1]
+    assert float_weights == []
+    assert any(len(t.dims) == 3 and t.data_type == onnx.TensorProto.INT8 for t in enc.graph.initializer)
     q = OrtLEDForConditionalGeneration.from_pretrained(int8["dir"])
     assert q.decoder.path.endswith(DECODER_MERGED_FILE)
     ids = np.random.default_rng(2).integers(3, 50, size=(2, 17))
