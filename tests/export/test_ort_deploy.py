@@ -209,3 +209,23 @@ def test_batched_generate_equals_each_document_alone(deploy, kwargs):
         row = batch[b]
         np.testing.assert_array_equal(row[: len(alone)], alone, err_msg=f"document {b} (length {len(d)})")
         assert (row[len(alone):] == pad).all()  # the batch only pads after a document has finished
+
+
+def test_merged_cached_branch_returns_empty_encoder_presents(deploy):
+    # the cached branch must not copy the cross-attention past into its outputs on every step (it is what
+    # the caller fed); its encoder presents are zero-length placeholders, as in optimum's merged decoders
+    merged = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"])
+    ids = np.random.default_rng(3).integers(3, 50, size=(2, 19))
+    h, mask = merged.encode(ids)
+    _, past = merged.decode(np.full((2, 1), 2, np.int64), h, mask)
+    feeds = {"input_ids": np.full((2, 1), 5, np.int64), "encoder_attention_mask": mask}
+    for i, layer in enumerate(past):
+        for (kind, kv), arr in zip((("decoder", "key"), ("decoder", "value"), ("encoder", "key"),
+                                    ("encoder", "value")), layer):
+            feeds[f"past_key_values.{i}.{kind}.{kv}"] = arr
+    out = merged.decoder_with_past.merged.run(dict(feeds, use_cache_branch=np.array([True]),
+                                                   encoder_hidden_states=np.zeros((2, 0, h.shape[-1]), np.float32)))
+    enc = [k for k in out if k.startswith("present.") and ".encoder." in k]
+    assert len(enc) == 2 * len(past)
+    assert all(out[k].shape == past[0][2].shape[:2] + (0,) + past[0][2].shape[3:] for k in enc)
+    assert out["present.0.decoder.key"].shape[2] == past[0][0].shape[2] + 1
