@@ -229,3 +229,15 @@ def test_merged_cached_branch_returns_empty_encoder_presents(deploy):
     assert len(enc) == 2 * len(past)
     assert all(out[k].shape == past[0][2].shape[:2] + (0,) + past[0][2].shape[3:] for k in enc)
     assert out["present.0.decoder.key"].shape[2] == past[0][0].shape[2] + 1
+
+
+# -- benchmark rows (led-ref bench / benchmarks.ort_deploy): they run, in-process, on the tiny export ------------------
+def test_bench_row_functions_run_on_float_and_int8(deploy, int8):
+    from led_ref.app.benchmarks import generation, ort_deploy
+
+    for d in (deploy["out"], int8["dir"]):
+        g = generation.ort_generate(d, seq_len=40, new_tokens=3, num_beams=1, batch=8)
+        assert g["steps"] == 3 and g["ms_per_token"] > 0 and len(g["sequences"]) == 8
+        for merged in (True, False):
+            r = ort_deploy.row_decode(d, "tiny", seq_len=40, batch=8, new_tokens=2, use_merged=merged)
+            assert r["ms_per_step"] > 0 and r["tokens_per_s"] > 0
