@@ -202,3 +202,13 @@ def test_batched_generate_equals_each_document_alone(deploy, kwargs):
         row = batch[b]
         np.testing.assert_array_equal(row[: len(alone)], alone, err_msg=f"document {b} (length {len(d)})")
         assert (row[len(alone):] == pad).all()  # the batch only pads after a document has finished
+
+
+# -- IO binding (float32; float16 in test_fp16.py) ------------------------------------------------------------------
+@pytest.mark.parametrize("merged", [True, False])
+def test_io_binding_generates_the_same_tokens_float32(deploy, merged):
+    from test_fp16 import _same_tokens
+
+    plain = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=False)
+    bound = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=True)
+    _same_tokens(plain, bound)
