@@ -208,3 +208,20 @@ def test_cuda_options_on_a_machine_without_cuda(fp16, tmp_path, capsys):
     assert gpu_check.main(["--skip-timing"]) == 2
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "CUDAExecutionProvider" in err and "onnxruntime-gpu" in err
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_on_cpu(tmp_path, capsys):
+    """The GPU check's own logic, on CPUExecutionProvider at a tiny shape (~25 s): every check passes and the
+    figures are written."""
+    import json
+
+    from led_ref.app import gpu_check
+
+    path = tmp_path / "g.json"
+    assert gpu_check.main(["--cpu", "--shape", "tiny", "--seq-lens", "64,100", "--new-tokens", "3", "--repeat", "1",
+                           "--json", str(path)]) == 0
+    rows = json.loads(path.read_text())["checks"]
+    assert all(r["ok"] for r in rows) and len(rows) == 18
+    assert any("ms_per_token" in r for r in rows) and any(r.get("tokens") == 100 for r in rows)
+    assert "PASS" in capsys.readouterr().out
