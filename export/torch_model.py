@@ -251,7 +251,7 @@ class LEDEncoderSelfAttention(nn.Module):
         return out_re, out_direct
 
 
-# -- the float16 mask rule (spec/SPEC.md#float16-masks): its one home, used by every attention of every graph -------
+# -- the float16 mask rule (spec/SPEC.md#float16-graphs): its one home, used by every attention of every graph -------
 def softmax_dtype(dtype):
     """The dtype attention masks, softmaxes and LayerNorm statistics are computed in for a graph of ``dtype``:
     float32 for float16/bfloat16 graphs, the graph's own dtype for float32/float64."""
