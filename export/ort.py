@@ -180,12 +180,11 @@ class OrtSession:
     def _run_bound(self, feeds, device_outputs):
         device, index = _device_of(self.session)
         binding = self.session.io_binding()
-        bound = []  # the DeviceTensors of the NumPy feeds: alive until the run is over
         for n, value in feeds.items():
-            if not isinstance(value, DeviceTensor):
-                value = self.to_device(value)
-                bound.append(value)
-            binding.bind_ortvalue_input(n, value.value)
+            if isinstance(value, DeviceTensor):
+                binding.bind_ortvalue_input(n, value.value)
+            else:  # ids, masks, empty merged-decoder inputs: ORT copies them where the graph needs them
+                binding.bind_cpu_input(n, value)
         for n in self.output_names:
             if n in device_outputs:
                 binding.bind_output(n, device, index)
