@@ -132,3 +132,23 @@ def test_gemm_and_time_call():
 def test_machine_info_names_the_machine():
     info = common.machine_info()
     assert info["cores_usable"] >= 1 and info["python"] and info["numpy"]
+
+
+def test_bench_quick_ort_deployment_rows():  # ~30 s: export + int8 + 13 row processes at the tiny shape
+    pytest.importorskip("onnxruntime")
+    r = bench("--backends", "onnx", "--seq-lens", "64", "--new-tokens", "3")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+
+    def row(name, backend):
+        got = [ln for ln in lines if ln.startswith(name) and ln[35:].split()[0] == backend]
+        assert len(got) == 1, (name, backend, r.stdout)
+        assert "not available" not in got[0], got[0]
+        return got[0]
+
+    assert "files int8/float: directory" in row("ONNX int8 quantization seconds", "onnx-i8")
+    for backend in ("onnx", "onnx-i8"):
+        for name in ("encoder seconds @ 64 tokens", "decode ms/token (64 in, greedy)", "decode ms/step (64 in, batch 8)",
+                     "decode ms/step (64 in, beam 4)"):
+            assert re.search(r" [\d.]+ (s|ms) ", row(name, backend)), row(name, backend)
+        assert "separate decoder sessions" in row("generation peak RSS (64 in)", backend)

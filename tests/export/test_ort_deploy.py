@@ -119,6 +119,13 @@ def test_int8_export_is_marked_validated_and_loads_with_the_same_class(deploy, i
     ops = {n.op_type for n in enc.graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops or "DynamicQuantizeLinear" in ops
     assert {p.key: p.value for p in enc.metadata_props}["led_ref.quantized"] == "int8"
+    # every constant weight a MatMul multiplies by is int8, the (H, d, D) global-attention stacks included (only
+    # the (H, d, 1) bias columns stay float)
+    inits = {t.name: t for t in enc.graph.initializer}
+    float_weights = [n.input[1] for n in enc.graph.node if n.op_type == "MatMul" and n.input[1] in inits
+                     and min(inits[n.input[1]].dims) > 1]
+    assert float_weights == []
+    assert any(len(t.dims) == 3 and t.data_type == onnx.TensorProto.INT8 for t in enc.graph.initializer)
     q = OrtLEDForConditionalGeneration.from_pretrained(int8["dir"])
     assert q.decoder.path.endswith(DECODER_MERGED_FILE)
     ids = np.random.default_rng(2).integers(3, 50, size=(2, 17))
@@ -212,3 +219,35 @@ def test_io_binding_generates_the_same_tokens_float32(deploy, merged):
     plain = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=False)
     bound = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=True)
     _same_tokens(plain, bound)
+
+
+def test_merged_cached_branch_returns_empty_encoder_presents(deploy):
+    # the cached branch must not copy the cross-attention past into its outputs on every step (it is what
+    # the caller fed); its encoder presents are zero-length placeholders, as in optimum's merged decoders
+    merged = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"])
+    ids = np.random.default_rng(3).integers(3, 50, size=(2, 19))
+    h, mask = merged.encode(ids)
+    _, past = merged.decode(np.full((2, 1), 2, np.int64), h, mask)
+    feeds = {"input_ids": np.full((2, 1), 5, np.int64), "encoder_attention_mask": mask}
+    for i, layer in enumerate(past):
+        for (kind, kv), arr in zip((("decoder", "key"), ("decoder", "value"), ("encoder", "key"),
+                                    ("encoder", "value")), layer):
+            feeds[f"past_key_values.{i}.{kind}.{kv}"] = arr
+    out = merged.decoder_with_past.merged.run(dict(feeds, use_cache_branch=np.array([True]),
+                                                   encoder_hidden_states=np.zeros((2, 0, h.shape[-1]), np.float32)))
+    enc = [k for k in out if k.startswith("present.") and ".encoder." in k]
+    assert len(enc) == 2 * len(past)
+    assert all(out[k].shape == past[0][2].shape[:2] + (0,) + past[0][2].shape[3:] for k in enc)
+    assert out["present.0.decoder.key"].shape[2] == past[0][0].shape[2] + 1
+
+
+# -- benchmark rows (led-ref bench / benchmarks.ort_deploy): they run, in-process, on the tiny export ------------------
+def test_bench_row_functions_run_on_float_and_int8(deploy, int8):
+    from led_ref.app.benchmarks import generation, ort_deploy
+
+    for d in (deploy["out"], int8["dir"]):
+        g = generation.ort_generate(d, seq_len=40, new_tokens=3, num_beams=1, batch=8)
+        assert g["steps"] == 3 and g["ms_per_token"] > 0 and len(g["sequences"]) == 8
+        for merged in (True, False):
+            r = ort_deploy.row_decode(d, "tiny", seq_len=40, batch=8, new_tokens=2, use_merged=merged)
+            assert r["ms_per_step"] > 0 and r["tokens_per_s"] > 0

@@ -2,8 +2,9 @@
 
 Rows: tokenizer tokens/s, encoder seconds at 1k/4k/16k tokens (with achieved GFLOP/s against a
 measured NumPy GEMM peak and the row's peak memory), and ms per generated token (greedy, with the
-cache, after a 4k-token encoder pass), for the NumPy reference, ONNX Runtime (when the export extra
-is installed) and HF transformers (when importable here, or in the interpreter given by
+cache, after a 4k-token encoder pass; beam 4; batch 8 of different lengths), for the NumPy reference, ONNX
+Runtime (when the export extra is installed: the float export ``onnx`` and its dynamic int8 copy ``onnx-i8``,
+plus generation peak RSS with the merged decoder vs the two separate decoder sessions) and HF transformers (when importable here, or in the interpreter given by
 ``--hf-python``). Every measurement runs in its own subprocess, so each row's peak memory is its own.
 Random led-base-shaped weights (seeded): speed does not depend on the values.
 ``--quick`` runs the same rows at a tiny shape and tiny lengths in seconds (used by the tests).
@@ -351,22 +352,26 @@ def _run_cli(args):
         else:
             table.unavailable(name, "hf", hf_why)
 
-    onnx_dir, onnx_why = None, None
+    onnx_dir, onnx_why, int8_dir, int8_why = None, None, None, None
     if "onnx" in plan["backends"]:
         onnx_dir, onnx_why = _prepare_onnx(table, size, iso)
+        int8_dir, int8_why = _prepare_int8(table, onnx_dir, onnx_why, iso)
+    # the ONNX Runtime deployment rows (issue 11): float ("onnx") and dynamic int8 ("onnx-i8") exports
+    ort_dirs = {"onnx": (onnx_dir, onnx_why), ONNX_INT8: (int8_dir, int8_why)}
     try:
         for n in seq_lens:
-            for backend in plan["backends"]:
+            for backend in _with_int8(plan["backends"]):
                 rname = f"encoder seconds @ {n} tokens"
                 if backend == "numpy":
                     r = common.run_isolated("led_ref.app.benchmarks", "row_encoder_numpy",
                                             {"seq_len": n, "size": size, "repeat": plan["repeat"]}, **iso)
-                elif backend == "onnx":
-                    if onnx_dir is None:
-                        table.unavailable(rname, backend, onnx_why)
+                elif backend in ort_dirs:
+                    d, why = ort_dirs[backend]
+                    if d is None:
+                        table.unavailable(rname, backend, why)
                         continue
                     r = common.run_isolated("led_ref.app.benchmarks", "row_encoder_onnx",
-                                            {"seq_len": n, "onnx_dir": onnx_dir, "size": size,
+                                            {"seq_len": n, "onnx_dir": d, "size": size,
                                              "repeat": plan["repeat"]}, **iso)
                 else:
                     if not hf_python:
@@ -380,16 +385,18 @@ def _run_cli(args):
         greedy = {}
         n = min(plan["decode_len"], max(seq_lens)) if args.seq_lens else plan["decode_len"]
         rname = f"decode ms/token ({n} in, greedy)"
-        for backend in plan["backends"]:
+        decode_rss = {}
+        for backend in _with_int8(plan["backends"]):
             if backend == "numpy":
                 r = common.run_isolated("led_ref.app.benchmarks", "row_decode_numpy",
                                         {"seq_len": n, "new_tokens": new_tokens, "size": size}, **iso)
-            elif backend == "onnx":
-                if onnx_dir is None:
-                    table.unavailable(rname, backend, onnx_why)
+            elif backend in ort_dirs:
+                d, why = ort_dirs[backend]
+                if d is None:
+                    table.unavailable(rname, backend, why)
                     continue
                 r = common.run_isolated("led_ref.app.benchmarks", "row_decode_onnx",
-                                        {"seq_len": n, "new_tokens": new_tokens, "onnx_dir": onnx_dir,
+                                        {"seq_len": n, "new_tokens": new_tokens, "onnx_dir": d,
                                          "size": size}, **iso)
             else:
                 if not hf_python:
@@ -402,10 +409,13 @@ def _run_cli(args):
                 table.unavailable(rname, backend, r["error"])
             else:
                 greedy[backend] = r["ms_per_token"]
+                decode_rss[backend] = r.get("peak_rss_bytes")
                 table.add(rname, backend, f"{r['ms_per_token']:.3g} ms", r.get("peak_rss_bytes"),
                           f"{r['new_tokens']} tokens with the cache (step 1 also projects the cross-attention "
                           f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted")
-        _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy)
+        _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
+        if "onnx" in plan["backends"]:
+            _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
     finally:
         if onnx_dir:
             shutil.rmtree(os.path.dirname(onnx_dir), ignore_errors=True)
@@ -428,7 +438,7 @@ def prepare_checkpoint(directory, size, seq_len):
     return {"dir": directory}
 
 
-def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy):
+def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs=None):
     """generate() rows: beam 4, and batch 8 over documents of different lengths (n down to n/8), ms per step."""
     steps = max(3, new_tokens)
     tmp = tempfile.mkdtemp(prefix="led-ref-bench-gen-")
@@ -438,15 +448,20 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
         for label, batch, beams in (("beam 4", 1, 4), ("batch 8", 8, 1)):
             rname = f"decode ms/step ({n} in, {label})"
             kw = dict(checkpoint=tmp, seq_len=n, new_tokens=steps, num_beams=beams, batch=batch)
-            for backend in plan["backends"]:
+            for backend in _with_int8(plan["backends"]):
                 if "error" in ck:
                     table.unavailable(rname, backend, ck["error"])
                     continue
                 if backend == "numpy":
                     r = common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate", kw, **iso)
-                elif backend == "onnx":
-                    table.add(rname, backend, "-", None, "not measured for this row (see the greedy row)")
-                    continue
+                elif backend in (ort_dirs or {}):
+                    d, why = ort_dirs[backend]
+                    if d is None:
+                        table.unavailable(rname, backend, why)
+                        continue
+                    r = common.run_isolated("led_ref.app.benchmarks.generation", "ort_generate",
+                                            {"onnx_dir": d, "seq_len": n, "new_tokens": steps, "num_beams": beams,
+                                             "batch": batch}, **iso)
                 elif not hf_python:
                     table.unavailable(rname, backend, hf_why)
                     continue
@@ -466,6 +481,61 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
                 table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+ONNX_INT8 = "onnx-i8"  # the table's backend name for the dynamic int8 export
+
+
+def _with_int8(backends):
+    """The backends of a row, with the int8 ONNX export right after the float one."""
+    return [b for backend in backends for b in ((backend, ONNX_INT8) if backend == "onnx" else (backend,))]
+
+
+def _prepare_int8(table, onnx_dir, onnx_why, iso):
+    """Quantize the float export once for the int8 rows (led_ref.app.benchmarks.ort_deploy.quantize)."""
+    if onnx_dir is None:
+        return None, onnx_why
+    int8_dir = onnx_dir + "-int8"
+    r = common.run_isolated("led_ref.app.benchmarks.ort_deploy", "quantize",
+                            {"float_dir": onnx_dir, "out_dir": int8_dir}, **iso)
+    if "error" in r:
+        table.unavailable("ONNX int8 quantization", ONNX_INT8, r["error"])
+        return None, f"int8 quantization failed: {r['error']}"
+    f, q = r["dir_bytes"]
+    files = ", ".join(f"{name.replace('_model', '').replace('.onnx', '')} {100 * b / a:.0f}%"
+                      for name, (a, b) in r["bytes"].items())
+    table.add("ONNX int8 quantization seconds", ONNX_INT8, f"{r['quantize_seconds']:.1f} s", r.get("peak_rss_bytes"),
+              f"files int8/float: directory {q / 2**20:,.0f} MB / {f / 2**20:,.0f} MB ({100 * q / f:.0f}%); {files}")
+    return int8_dir, None
+
+
+def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso):
+    """Generation peak RSS (encode + greedy steps, batch 1): ONNX Runtime with the merged decoder (one session,
+    decoder weights once) vs the two separate decoder sessions, each in its own process; HF: its greedy row's."""
+    rname = f"generation peak RSS ({n} in)"
+    for backend in _with_int8(plan["backends"]):
+        if backend == "numpy":
+            continue
+        if backend not in ort_dirs:
+            if decode_rss.get(backend):
+                table.add(rname, backend, _fmt_bytes(decode_rss[backend]), decode_rss[backend],
+                          "the greedy row's process (encoder + decoding)")
+            else:
+                table.unavailable(rname, backend, "no greedy row above (see its reason)")
+            continue
+        d, why = ort_dirs[backend]
+        if d is None:
+            table.unavailable(rname, backend, why)
+            continue
+        kw = {"onnx_dir": d, "size": size, "seq_len": n, "batch": 1, "new_tokens": new_tokens}
+        merged = common.run_isolated("led_ref.app.benchmarks.ort_deploy", "row_decode", kw, **iso)
+        sep = common.run_isolated("led_ref.app.benchmarks.ort_deploy", "row_decode", dict(kw, use_merged=False), **iso)
+        if "error" in merged or "error" in sep:
+            table.unavailable(rname, backend, merged.get("error") or sep.get("error"))
+            continue
+        table.add(rname, backend, _fmt_bytes(merged["peak_rss_bytes"]), merged["peak_rss_bytes"],
+                  f"merged decoder ({merged['ms_per_step']:.3g} ms/step); the two separate decoder sessions "
+                  f"{_fmt_bytes(sep['peak_rss_bytes'])} ({sep['ms_per_step']:.3g} ms/step)")
 
 
 def _tokenizer_row(table, name, backend, r):

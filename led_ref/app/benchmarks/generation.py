@@ -113,6 +113,26 @@ def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", 
     return res
 
 
+def ort_generate(onnx_dir, seq_len, new_tokens, num_beams, batch=1):
+    """ONNX Runtime: OrtLEDForConditionalGeneration.from_pretrained(onnx_dir).generate(...) (an export directory,
+    float or int8), timed per step like ``numpy_generate``."""
+    from led_ref.export.ort import OrtLEDForConditionalGeneration
+
+    model = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    ids, mask, glob = _inputs(seq_len, model.config.vocab_size, batch)
+    model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
+                   max_new_tokens=2, num_beams=num_beams)  # warm-up (session first runs)
+    stamps = []
+    t0 = time.perf_counter()
+    out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
+                         min_new_tokens=new_tokens, num_beams=num_beams,
+                         step_callback=lambda *_: stamps.append(time.perf_counter()))
+    t1 = time.perf_counter()
+    res = _summary(stamps, t0, t1, new_tokens, out)
+    res["backend"] = "onnx"
+    return res
+
+
 def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None, batch=1):
     """HF transformers: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...) (torch eager, CPU)."""
     import torch

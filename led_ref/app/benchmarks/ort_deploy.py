@@ -5,10 +5,13 @@
 Exports a seeded random model of the shape (led-base by default) once, quantizes it to int8, then each row in
 its own process: encoder seconds (float, int8), greedy decode ms/token and new tokens/s at batch 1 and 8 (float,
 int8; the encoder pass not counted), generation peak RSS with the merged decoder vs the two separate decoders,
-and HF transformers' decode ms/token (batch 1) with ``--hf-python``. File sizes float vs int8.
+and HF transformers' encoder seconds and decode ms/token (batch 1) with ``--hf-python``. File sizes float vs int8.
+``--rows`` picks a subset and ``--work-dir`` keeps the exports for the next run, so a long measurement can be split
+into short ones (the batch-8 rows decode documents of lengths seq_len down to seq_len/8, like `led-ref bench`).
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -33,17 +36,31 @@ def prepare(root, size, seq_len):
     import numpy as np
 
     from led_ref.export.onnx_export import export_model
-    from led_ref.export.quantize import quantize_dir
     from led_ref.weights import init_params
 
     cfg = _config(size, seq_len)
     params = init_params(cfg, "lm", seed=0, dtype=np.float32)
     t0 = time.perf_counter()
     export_model(cfg, params, os.path.join(root, "float"), head="lm", log=lambda s: None)
-    t1 = time.perf_counter()
-    res = quantize_dir(os.path.join(root, "float"), os.path.join(root, "int8"), log=lambda s: None)
-    return {"export_seconds": t1 - t0, "quantize_seconds": time.perf_counter() - t1,
-            "bytes": {k: list(v) for k, v in res["bytes"].items()}}
+    res = quantize(os.path.join(root, "float"), os.path.join(root, "int8"))
+    res["export_seconds"] = time.perf_counter() - t0 - res["quantize_seconds"]
+    return res
+
+
+def quantize(float_dir, out_dir):
+    """int8 copy of a float export (child process; also `led-ref bench`'s int8 rows): seconds and file sizes."""
+    from led_ref.export.quantize import quantize_dir
+
+    t0 = time.perf_counter()
+    res = quantize_dir(float_dir, out_dir, log=lambda s: None)
+    return {"quantize_seconds": time.perf_counter() - t0, "bytes": {k: list(v) for k, v in res["bytes"].items()},
+            "dir_bytes": [dir_bytes(float_dir), dir_bytes(out_dir)]}
+
+
+def dir_bytes(path):
+    """Total size of the files in an export directory."""
+    return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)
+               if os.path.isfile(os.path.join(path, f)))
 
 
 def _inputs(batch, seq_len, vocab):
@@ -71,9 +88,11 @@ def row_decode(onnx_dir, size, seq_len, batch, new_tokens, use_merged=True):
 
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
-    cfg = _config(size, seq_len)
+    from led_ref.app.benchmarks.generation import _inputs as documents
+
     m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, use_merged=use_merged)
-    ids, mask, glob = _inputs(batch, seq_len, cfg.vocab_size)
+    cfg = m.config  # the export's own vocabulary and start token (``size`` names the shape it was exported at)
+    ids, mask, glob = documents(seq_len, cfg.vocab_size, batch)  # batch > 1: lengths seq_len down to seq_len / batch
     hidden, enc_mask = m.encode(ids, mask, glob)
     dec = np.full((batch, 1), cfg.decoder_start_token_id, np.int64)
     logits, past = m.decode(dec, hidden, enc_mask)  # step 1 (projects the cross-attention K/V): not timed
@@ -86,6 +105,9 @@ def row_decode(onnx_dir, size, seq_len, batch, new_tokens, use_merged=True):
     return {"ms_per_step": 1000 * dt / new_tokens, "tokens_per_s": batch * new_tokens / dt}
 
 
+ROWS = ("sizes", "encoder", "decode", "rss", "hf")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks.ort_deploy", description=__doc__.split("\n\n")[0])
     p.add_argument("--size", choices=sorted(common.SIZES), default="base")
@@ -94,69 +116,99 @@ def main(argv=None):
     p.add_argument("--new-tokens", type=int, default=16)
     p.add_argument("--hf-python", metavar="PATH")
     p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--rows", default=",".join(ROWS),
+                   help=f"comma-separated subset of {','.join(ROWS)} (split a long run into several short ones)")
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="keep the float/int8 exports in DIR and reuse them on the next run (default: a temporary "
+                        "directory, removed)")
     args = p.parse_args(argv)
     enc_lens = [int(s) for s in args.encoder_lens.split(",") if s.strip()]
-    if args.seq_len < 2 or args.new_tokens < 1 or any(n < 2 for n in enc_lens):
-        raise SystemExit("--seq-len/--encoder-lens must be >= 2 and --new-tokens >= 1")
-    root = tempfile.mkdtemp(prefix="led-ref-ort-deploy-")
+    rows_wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
+    if rows_wanted - set(ROWS):
+        raise SystemExit(f"--rows: unknown {sorted(rows_wanted - set(ROWS))}; choose from {','.join(ROWS)}")
+    if args.seq_len < 8 or args.new_tokens < 1 or any(n < 2 for n in enc_lens):
+        raise SystemExit("--seq-len must be >= 8, --encoder-lens >= 2 and --new-tokens >= 1")
+    root = args.work_dir or tempfile.mkdtemp(prefix="led-ref-ort-deploy-")
     iso = dict(timeout=args.timeout)
+    fl, q8 = os.path.join(root, "float"), os.path.join(root, "int8")
     try:
         print(f"machine: {common.machine_info()}")
-        r = common.run_isolated(_MOD, "prepare", {"root": root, "size": args.size,
-                                                      "seq_len": max([args.seq_len] + enc_lens)}, **iso)
-        if "error" in r:
-            raise SystemExit(f"export failed: {r['error']}")
-        print(f"export {r['export_seconds']:.0f} s, int8 quantization {r['quantize_seconds']:.0f} s")
-        for name, (f, q) in r["bytes"].items():
-            print(f"  {name:<30} float {f / 2**20:8.1f} MB  int8 {q / 2**20:8.1f} MB  ({100 * q / f:.0f}%)")
-        fl, q8 = os.path.join(root, "float"), os.path.join(root, "int8")
-        for n in enc_lens:
-            a = common.run_isolated(_MOD, "row_encoder", {"onnx_dir": fl, "size": args.size, "seq_len": n}, **iso)
-            b = common.run_isolated(_MOD, "row_encoder", {"onnx_dir": q8, "size": args.size, "seq_len": n}, **iso)
-            if "error" in a or "error" in b:
-                print(f"encoder @ {n}: {a.get('error') or b.get('error')}")
-                continue
-            print(f"encoder @ {n:>5} tokens   float {a['seconds']:.2f} s ({a['peak_rss_bytes'] / 2**20:,.0f} MB)   "
-                  f"int8 {b['seconds']:.2f} s ({b['peak_rss_bytes'] / 2**20:,.0f} MB)   int8 speed-up "
-                  f"{a['seconds'] / b['seconds']:.2f}x (goal 1.7x)")
+        if not (os.path.isfile(os.path.join(fl, "encoder_model.onnx")) and os.path.isdir(q8)):
+            r = common.run_isolated(_MOD, "prepare", {"root": root, "size": args.size,
+                                                          "seq_len": max([args.seq_len] + enc_lens)}, **iso)
+            if "error" in r:
+                raise SystemExit(f"export failed: {r['error']}")
+            print(f"export {r['export_seconds']:.0f} s, int8 quantization {r['quantize_seconds']:.0f} s")
+        if "sizes" in rows_wanted:
+            from led_ref.export.quantize import QUANT_INFO_FILE
+
+            with open(os.path.join(q8, QUANT_INFO_FILE), encoding="utf-8") as f:
+                sizes = {k: (v["float"], v["quantized"]) for k, v in json.load(f)["bytes"].items()}
+            sizes["whole directory"] = (dir_bytes(fl), dir_bytes(q8))
+            for name, (f, q) in sizes.items():
+                print(f"  {name:<30} float {f / 2**20:8.1f} MB  int8 {q / 2**20:8.1f} MB  ({100 * q / f:.1f}%)")
+        if "encoder" in rows_wanted:
+            for n in enc_lens:
+                a = common.run_isolated(_MOD, "row_encoder", {"onnx_dir": fl, "size": args.size, "seq_len": n}, **iso)
+                b = common.run_isolated(_MOD, "row_encoder", {"onnx_dir": q8, "size": args.size, "seq_len": n}, **iso)
+                h = (common.run_isolated("led_ref.app.benchmarks.common", "hf_encoder_seconds",
+                                         {"seq_len": n, "size": args.size}, python=args.hf_python, **iso)
+                     if args.hf_python and "hf" in rows_wanted else None)
+                if "error" in a or "error" in b:
+                    print(f"encoder @ {n}: {a.get('error') or b.get('error')}")
+                    continue
+                line = (f"encoder @ {n:>5} tokens   float {a['seconds']:.2f} s ({a['peak_rss_bytes'] / 2**20:,.0f} MB)"
+                        f"   int8 {b['seconds']:.2f} s ({b['peak_rss_bytes'] / 2**20:,.0f} MB)   int8 speed-up "
+                        f"{a['seconds'] / b['seconds']:.2f}x (goal 1.7x)")
+                if h is not None:
+                    line += (f"   HF eager {h['seconds']:.2f} s ({h['peak_rss_bytes'] / 2**20:,.0f} MB)" if "error" not in h
+                             else f"   HF: {h['error']}")
+                print(line, flush=True)
         rows = {}
-        for kind, d in (("float", fl), ("int8", q8)):
-            for batch in (1, 8):
-                rows[kind, batch] = common.run_isolated(
-                    _MOD, "row_decode", {"onnx_dir": d, "size": args.size, "seq_len": args.seq_len,
-                                             "batch": batch, "new_tokens": args.new_tokens}, **iso)
-        sep = common.run_isolated(_MOD, "row_decode", {"onnx_dir": fl, "size": args.size, "seq_len": args.seq_len,
-                                                           "batch": 1, "new_tokens": args.new_tokens,
-                                                           "use_merged": False}, **iso)
-        hf = None
-        if args.hf_python:
+        if "decode" in rows_wanted:
+            for kind, d in (("float", fl), ("int8", q8)):
+                for batch in (1, 8):
+                    rows[kind, batch] = common.run_isolated(
+                        _MOD, "row_decode", {"onnx_dir": d, "size": args.size, "seq_len": args.seq_len,
+                                                 "batch": batch, "new_tokens": args.new_tokens}, **iso)
+            print(f"greedy decoding, {args.seq_len}-token documents (batch 8: lengths {args.seq_len} down to "
+                  f"{args.seq_len // 8}), {args.new_tokens} cached steps after step 1:")
+            for (kind, batch), res in rows.items():
+                if "error" in res:
+                    print(f"  {kind:<5} batch {batch}: {res['error']}")
+                    continue
+                print(f"  {kind:<5} batch {batch}: {res['ms_per_step']:7.1f} ms/step  {res['tokens_per_s']:7.1f} new "
+                      f"tokens/s  peak RSS {res['peak_rss_bytes'] / 2**20:,.0f} MB")
+            for kind in ("float", "int8"):
+                a, b = rows[kind, 1], rows[kind, 8]
+                if "error" not in a and "error" not in b:
+                    print(f"  {kind}: batch 8 / batch 1 new tokens/s = {b['tokens_per_s'] / a['tokens_per_s']:.2f}x "
+                          "(goal 3x)")
+            a, b = rows["float", 1], rows["int8", 1]
+            if "error" not in a and "error" not in b:
+                print(f"  int8 / float decode step speed-up (batch 1) = {a['ms_per_step'] / b['ms_per_step']:.2f}x "
+                      "(goal 1.7x)")
+        if "rss" in rows_wanted:
+            kw = {"size": args.size, "seq_len": args.seq_len, "batch": 1, "new_tokens": args.new_tokens}
+            for kind, d in (("float", fl), ("int8", q8)):
+                m = common.run_isolated(_MOD, "row_decode", dict(kw, onnx_dir=d), **iso)
+                sep = common.run_isolated(_MOD, "row_decode", dict(kw, onnx_dir=d, use_merged=False), **iso)
+                if "error" in m or "error" in sep:
+                    print(f"  generation peak RSS {kind}: {m.get('error') or sep.get('error')}")
+                    continue
+                print(f"  generation peak RSS, {kind} batch 1: merged decoder {m['peak_rss_bytes'] / 2**20:,.0f} MB "
+                      f"({m['ms_per_step']:.1f} ms/step) vs separate decoders {sep['peak_rss_bytes'] / 2**20:,.0f} MB "
+                      f"({sep['ms_per_step']:.1f} ms/step)", flush=True)
+        if args.hf_python and "hf" in rows_wanted:
             hf = common.run_isolated("led_ref.app.benchmarks.common", "hf_decode_ms_per_token",
                                      {"seq_len": args.seq_len, "new_tokens": args.new_tokens, "size": args.size},
                                      python=args.hf_python, **iso)
-        print(f"greedy decoding, {args.seq_len}-token documents, {args.new_tokens} cached steps after step 1:")
-        for (kind, batch), res in rows.items():
-            if "error" in res:
-                print(f"  {kind:<5} batch {batch}: {res['error']}")
-                continue
-            print(f"  {kind:<5} batch {batch}: {res['ms_per_step']:7.1f} ms/step  {res['tokens_per_s']:7.1f} new tokens/s"
-                  f"  peak RSS {res['peak_rss_bytes'] / 2**20:,.0f} MB")
-        for kind in ("float", "int8"):
-            a, b = rows[kind, 1], rows[kind, 8]
-            if "error" not in a and "error" not in b:
-                print(f"  {kind}: batch 8 / batch 1 new tokens/s = {b['tokens_per_s'] / a['tokens_per_s']:.2f}x "
-                      "(goal 3x)")
-        a, b = rows["float", 1], rows["int8", 1]
-        if "error" not in a and "error" not in b:
-            print(f"  int8 / float decode step speed-up (batch 1) = {a['ms_per_step'] / b['ms_per_step']:.2f}x (goal 1.7x)")
-        if "error" not in sep and "error" not in a:
-            print(f"  generation peak RSS, float batch 1: merged decoder {a['peak_rss_bytes'] / 2**20:,.0f} MB vs "
-                  f"separate decoders {sep['peak_rss_bytes'] / 2**20:,.0f} MB "
-                  f"({sep['ms_per_step']:.1f} ms/step separate)")
-        if hf is not None:
             print(f"  HF transformers batch 1: {hf.get('ms_per_token', float('nan')):.1f} ms/token "
-                  f"(incl. step 1), peak RSS {hf.get('peak_rss_bytes', 0) / 2**20:,.0f} MB {hf.get('error', '')}")
+                  f"(incl. step 1), generation peak RSS {hf.get('peak_rss_bytes', 0) / 2**20:,.0f} MB "
+                  f"{hf.get('error', '')}")
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.work_dir:
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
