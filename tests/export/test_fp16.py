@@ -4,6 +4,8 @@ binding (spec/SPEC.md#io-binding) and the float16 / CUDA bad-input rules.
 Every float16 check also runs against the naive mask (float16 ``finfo.min`` added to float16 scores, HF's float32
 recipe applied to a float16 graph) to show that it fails there."""
 
+import contextlib
+import io
 import os
 
 import numpy as np
@@ -102,14 +104,21 @@ def fp16(tmp_path_factory):
     root = tmp_path_factory.mktemp("fp16")
     ckpt, out = str(root / "ckpt"), str(root / "onnx")
     config, params = make_checkpoint(ckpt, "lm", seed=6)
-    return {"root": root, "ckpt": ckpt, "out": out, "config": config, "params": params,
-            "rc": main(["export", ckpt, out, "--dtype", "float16"])}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        rc = main(["export", ckpt, out, "--dtype", "float16"])
+    return {"root": root, "ckpt": ckpt, "out": out, "config": config, "params": params, "rc": rc,
+            "stdout": printed.getvalue()}
 
 
-def test_cli_float16_export_reports_the_float16_check(fp16, capfd):
+def test_cli_float16_export_reports_the_float16_check(fp16):
     import onnx
 
     assert fp16["rc"] == 0
+    lines = fp16["stdout"].splitlines()
+    checks = [ln for ln in lines if ln.startswith("validate: float16: ")]
+    assert len(checks) == 3 and any("fully padded row" in ln for ln in checks)
+    assert f"tolerance {FP16_TOL:g} (fp16)" in fp16["stdout"]
     m = onnx.load(os.path.join(fp16["out"], "decoder_model_merged.onnx"))
     meta = {p.key: p.value for p in m.metadata_props}
     assert meta["led_ref.fp16"] == "1"
