@@ -168,7 +168,10 @@ class MergedBranch:
         heads = int(config.decoder_attention_heads)
         self.heads, self.head_dim, self.d_model = heads, int(config.d_model) // heads, int(config.d_model)
 
-    def run(self, feeds):
+    def to_device(self, arr):
+        return self.merged.to_device(arr)
+
+    def run(self, feeds, device_outputs=None):
         import numpy as np
 
         batch = int(np.shape(feeds["input_ids"])[0])
@@ -182,7 +185,7 @@ class MergedBranch:
                 full[name] = np.zeros((batch, 0, self.d_model), dtype)
             elif name.startswith("past_key_values."):
                 full[name] = np.zeros((batch, self.heads, 0, self.head_dim), dtype)
-        out = self.merged.run(full)
+        out = self.merged.run(full, device_outputs)
         if self.use_cache:  # the separate with-past file returns no encoder presents
             out = {k: v for k, v in out.items() if not (k.startswith("present.") and ".encoder." in k)}
         return out

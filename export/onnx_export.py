@@ -49,6 +49,13 @@ detect_head = head_of_config  # the head of a checkpoint (led_ref.heads)
 
 
 # -- graph wrappers: plain tensor in, tuple out ---------------------------------------------------------------------
+def _logits_out(t):
+    """Logits outputs (LM, classification, QA) are float32 in every export, float16 graphs included
+    (spec/SPEC.md#float16-graphs): decoding's log-softmax and beam scores read them in float32; hidden states and
+    caches keep the graph's dtype."""
+    return t.float()
+
+
 def _wrappers():
     import torch
 
@@ -67,7 +74,7 @@ def _wrappers():
 
         def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask):
             h, present = self.model.led.decoder(input_ids, encoder_hidden_states, encoder_attention_mask)
-            return (self.model.logits(h),) + tuple(t for layer in present for t in layer)
+            return (_logits_out(self.model.logits(h)),) + tuple(t for layer in present for t in layer)
 
     class DecoderWithPast(torch.nn.Module):
         def __init__(self, model):
@@ -77,7 +84,7 @@ def _wrappers():
         def forward(self, input_ids, encoder_attention_mask, *past_flat):
             past = [tuple(past_flat[4 * i : 4 * i + 4]) for i in range(len(past_flat) // 4)]
             h, present = self.model.led.decoder(input_ids, None, encoder_attention_mask, past)
-            return (self.model.logits(h),) + tuple(t for layer in present for t in layer[:2])
+            return (_logits_out(self.model.logits(h)),) + tuple(t for layer in present for t in layer[:2])
 
     class Head(torch.nn.Module):
         def __init__(self, model, head):
@@ -90,7 +97,7 @@ def _wrappers():
                 dec, _ = self.model.decoder(self.model.shift_tokens_right(input_ids), enc, attention_mask)
                 return dec, enc
             out = self.model.export_forward(input_ids, attention_mask, global_attention_mask)
-            return out if isinstance(out, tuple) else (out,)
+            return tuple(_logits_out(t) for t in out) if isinstance(out, tuple) else (_logits_out(out),)
 
     return Encoder, Decoder, DecoderWithPast, Head
 
@@ -291,6 +298,39 @@ class NumpySteps(LEDStepModel):
         super().__init__(model, full_logits=True)
 
 
+FLOAT16_STRESS_SCALE = 16.0  # encoder states of the fully masked row, scaled: cross-attention scores 16x as large
+
+
+def float16_checks(ort_model, ref, config, scale=FLOAT16_STRESS_SCALE, seed=7):
+    """The float16 mask rule's cases (spec/SPEC.md#float16-graphs), against the float32 NumPy reference ``ref``:
+    a batch whose second row is fully padded (every key of its encoder attention and of its decoder
+    cross-attention masked: HF and led_ref give a uniform row there, a float16 finfo.min mask gives a wrong or
+    NaN row), and that row's encoder states multiplied by ``scale`` so that its cross-attention scores are large
+    (score + float16 finfo.min overflows to -inf). Returns {name: relative error} (inf for a NaN/inf output)."""
+    vocab = int(config.vocab_size)
+    rng = np.random.default_rng(seed)
+    S = min(13, int(config.max_encoder_position_embeddings))
+    ids = rng.integers(3, max(4, vocab), size=(2, S)).astype(np.int64)
+    mask = np.ones_like(ids)
+    mask[1] = 0  # a fully padded row
+    glob = np.zeros_like(ids)
+    glob[0, 0] = 1
+    h_ref, _ = ref.encode(ids, mask, glob)
+    h_ort, _ = ort_model.encode(ids, mask, glob)
+    errors = {"float16: fully padded row (encoder)": _rel_err(h_ort, h_ref)}
+    hidden = np.array(h_ref, dtype=np.float32)
+    hidden[1] *= np.float32(scale)
+    dec = rng.integers(3, max(4, vocab), size=(2, 3)).astype(np.int64)
+    lg_ref, past_ref = ref.decode(dec, hidden, mask)
+    lg_ort, _ = ort_model.decode(dec, hidden, mask)
+    errors[f"float16: fully masked cross-attention, states x{scale:g} (logits)"] = _rel_err(lg_ort, lg_ref)
+    nxt = rng.integers(3, max(4, vocab), size=(2, 1)).astype(np.int64)
+    lg_ref, _ = ref.decode(nxt, hidden, mask, past_ref)
+    lg_ort, _ = ort_model.decode(nxt, hidden, mask, past_ref)
+    errors[f"float16: fully masked cross-attention, states x{scale:g} (logits with past)"] = _rel_err(lg_ort, lg_ref)
+    return errors
+
+
 def validate_export(out_dir, config, params, head="lm", fp16=False, providers=None, log=print):
     """Run the exported files on ONNX Runtime for the ``validation_cases`` and compare with the NumPy
     reference. Returns {output name: max relative error}; raises ValueError above the tolerance."""
@@ -338,6 +378,9 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
             for name in get_head(head).onnx_outputs:
                 record(name, _rel_err(out[name], getattr(ref, name)))
         log(f"validate: case {i + 1}: batch {B}, length {S}, global tokens per row {globs}: ok")
+    if fp16 and head == GENERATION_HEAD:
+        for name, err in float16_checks(ort_model, NumpySteps(ref_model), config).items():
+            record(name, err)
     worst = max(errors.values())
     for name, err in errors.items():
         log(f"validate: {name}: max error {err:.3e} (led_ref.tolerances.relative_error)")

@@ -44,6 +44,56 @@ def default_providers():
     return ["CPUExecutionProvider"]
 
 
+def _device_of(session):
+    """(device_type, device_id) where ``session`` keeps tensors bound to its device: its first provider's."""
+    provider = session.get_providers()[0]
+    if provider == "CUDAExecutionProvider":
+        opts = session.get_provider_options().get(provider, {})
+        return "cuda", int(opts.get("device_id", 0) or 0)
+    return "cpu", 0
+
+
+class DeviceTensor:
+    """A tensor that ONNX Runtime holds on a session's device (an ``OrtValue``): what ``decode`` returns as past
+    with IO binding, so the cache is fed back to the next step without a copy to NumPy (spec/SPEC.md#io-binding).
+    ``shape``/``dtype`` are read without copying; ``np.asarray(t)``, ``t.numpy()`` and ``t[idx]`` copy to the
+    host (the generic beam code reorders the self-attention cache that way)."""
+
+    __slots__ = ("value", "_host")
+
+    def __init__(self, value, host=None):
+        self.value = value
+        self._host = host  # an OrtValue made from a NumPy array on the CPU device aliases that array: keep it alive
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape())
+
+    @property
+    def dtype(self):
+        return np.dtype(_ORT_DTYPES[self.value.data_type()])
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def numpy(self):
+        return self.value.numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.value.numpy()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __getitem__(self, idx):
+        return self.numpy()[idx]
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"DeviceTensor(shape={self.shape}, dtype={self.dtype.name}, device={self.value.device_name()})"
+
+
 class OrtSession:
     """An InferenceSession that checks the names, dtypes and ranks of what it is fed."""
 
@@ -56,6 +106,13 @@ class OrtSession:
                 f"{os.path.dirname(path) or '.'}"
             )
         providers = providers or default_providers()
+        available = ort.get_available_providers()
+        for p in providers:
+            name = p[0] if isinstance(p, (tuple, list)) else p
+            if name not in available:  # ORT itself would only warn and fall back to the CPU
+                raise ValueError(f"providers: {name} is not available in this onnxruntime (available: {available}); "
+                                 + ("CUDAExecutionProvider needs onnxruntime-gpu and a CUDA device"
+                                    if name == "CUDAExecutionProvider" else "install the package that provides it"))
         try:
             self.session = ort.InferenceSession(path, sess_options=session_options or _runtime.session_options(),
                                                 providers=providers)
@@ -81,8 +138,11 @@ class OrtSession:
         # the encoder's activations are large and used once per document: give them back after each run
         self.run_options = _runtime.run_options(shrink_arena=expect_file == "encoder", providers=providers)
 
-    def run(self, feeds):
-        """Run with ``feeds`` {name: array}; returns {output name: array}."""
+    def run(self, feeds, device_outputs=None):
+        """Run with ``feeds`` {name: array or DeviceTensor}; returns {output name: array}. With
+        ``device_outputs`` (a set of output names), or when a feed is a DeviceTensor, the run uses IO binding:
+        DeviceTensor feeds are bound where they are, NumPy feeds are copied to the session's device once, and the
+        outputs named in ``device_outputs`` come back as DeviceTensors left on the device."""
         name = os.path.basename(self.path)
         unknown = sorted(set(feeds) - set(self.inputs))
         if unknown:
@@ -93,7 +153,7 @@ class OrtSession:
         checked = {}
         for n, value in feeds.items():
             spec = self.inputs[n]
-            arr = np.asarray(value)
+            arr = value if isinstance(value, DeviceTensor) else np.asarray(value)
             want = self.input_dtypes[n]
             if arr.dtype != want:
                 raise TypeError(f"{name}: input {n!r} has dtype {arr.dtype}, expected {np.dtype(want).name} "
@@ -104,8 +164,35 @@ class OrtSession:
             for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape)):
                 if isinstance(dim, int) and got != dim:
                     raise ValueError(f"{name}: input {n!r} has size {got} on axis {axis}, expected {dim}")
-            checked[n] = np.ascontiguousarray(arr)
-        return dict(zip(self.output_names, self.session.run(None, checked, self.run_options)))
+            checked[n] = arr if isinstance(arr, DeviceTensor) else np.ascontiguousarray(arr)
+        if device_outputs is None and not any(isinstance(v, DeviceTensor) for v in checked.values()):
+            return dict(zip(self.output_names, self.session.run(None, checked, self.run_options)))
+        return self._run_bound(checked, set(device_outputs or ()))
+
+    def to_device(self, arr):
+        """A NumPy array copied to this session's device (a DeviceTensor)."""
+        import onnxruntime as ort
+
+        arr = np.ascontiguousarray(arr)
+        device, index = _device_of(self.session)
+        return DeviceTensor(ort.OrtValue.ortvalue_from_numpy(arr, device, index), arr if device == "cpu" else None)
+
+    def _run_bound(self, feeds, device_outputs):
+        device, index = _device_of(self.session)
+        binding = self.session.io_binding()
+        for n, value in feeds.items():
+            if isinstance(value, DeviceTensor):
+                binding.bind_ortvalue_input(n, value.value)
+            else:  # ids, masks, empty merged-decoder inputs: ORT copies them where the graph needs them
+                binding.bind_cpu_input(n, value)
+        for n in self.output_names:
+            if n in device_outputs:
+                binding.bind_output(n, device, index)
+            else:
+                binding.bind_output(n, "cpu")
+        self.session.run_with_iobinding(binding, self.run_options)
+        values = binding.get_outputs()
+        return {n: DeviceTensor(v) if n in device_outputs else v.numpy() for n, v in zip(self.output_names, values)}
 
 
 def _load_config(onnx_dir):
@@ -133,24 +220,30 @@ class OrtLEDForConditionalGeneration:
     """LED conditional generation on ONNX Runtime: ``encode``/``decode`` (Seq2SeqStepModel) and
     ``generate`` through led_ref.generation (spec/SPEC.md#generation)."""
 
-    def __init__(self, config, encoder, decoder, decoder_with_past, generation_config=None, model_dir=None):
+    def __init__(self, config, encoder, decoder, decoder_with_past, generation_config=None, model_dir=None,
+                 io_binding=None):
         self.config = config
         self.encoder, self.decoder, self.decoder_with_past = encoder, decoder, decoder_with_past
         self.generation_config = generation_config
         self.model_dir = model_dir
         self.num_layers = int(config.decoder_layers)
         self.float_dtype = decoder.input_dtypes["encoder_hidden_states"]
+        if io_binding is None:  # on by default where the cache would otherwise cross the PCIe bus every step
+            io_binding = decoder.session.get_providers()[0] == "CUDAExecutionProvider"
+        self.io_binding = bool(io_binding)
         n_present = sum(1 for n in decoder.output_names if n.startswith("present."))
         if n_present != 4 * self.num_layers:
             raise ValueError(f"{decoder.path} has {n_present // 4} decoder layers but config.json says "
                              f"decoder_layers={self.num_layers}: the files belong to another model")
 
     @classmethod
-    def from_pretrained(cls, onnx_dir, providers=None, session_options=None, use_merged=None):
+    def from_pretrained(cls, onnx_dir, providers=None, session_options=None, use_merged=None, io_binding=None):
         """Load ``encoder_model.onnx``, ``decoder_model.onnx``, ``decoder_with_past_model.onnx`` and
         ``config.json`` (+ ``generation_config.json``) from an export directory. ``providers``: ORT execution
         providers (default: CUDA when available, else CPU). ``use_merged``: decode with
-        ``decoder_model_merged.onnx`` instead of the two decoder files (default: when it is there)."""
+        ``decoder_model_merged.onnx`` instead of the two decoder files (default: when it is there).
+        ``io_binding``: keep the decoder's key/value cache on the session's device between steps (DeviceTensor
+        past); default on when the decoder runs on CUDAExecutionProvider, True/False force it."""
         from led_ref.generation import GENERATION_CONFIG_NAME, GenerationConfig
 
         config = _load_config(onnx_dir)
@@ -170,7 +263,7 @@ class OrtLEDForConditionalGeneration:
             ]
         gc_path = os.path.join(onnx_dir, GENERATION_CONFIG_NAME)
         gc = GenerationConfig.from_pretrained(gc_path) if os.path.isfile(gc_path) else None
-        return cls(config, *sessions, generation_config=gc, model_dir=os.fspath(onnx_dir))
+        return cls(config, *sessions, generation_config=gc, model_dir=os.fspath(onnx_dir), io_binding=io_binding)
 
     # -- Seq2SeqStepModel ---------------------------------------------------------------------------------------------
     def encode(self, input_ids, attention_mask=None, global_attention_mask=None):
@@ -188,12 +281,15 @@ class OrtLEDForConditionalGeneration:
             raise ValueError(f"attention_mask must have shape (batch, sequence_length), got shape {enc_mask.shape}")
         mask = inputs.mask("attention_mask", enc_mask, (ids.shape[0], enc_mask.shape[1]))
         past_len = 0 if past_key_values is None else int(np.shape(past_key_values[0][0])[2])
+        # IO binding: the present tensors stay on the device and are fed back as past as they are
+        on_device = ({n for n in self.decoder.output_names if n.startswith("present.")} if self.io_binding
+                     else None)
         inputs.check_decoder_length(past_len, ids.shape[1], cfg.max_decoder_position_embeddings)
         if past_key_values is None:
             hidden = inputs.encoder_hidden_states(encoder_hidden_states, ids.shape[0], cfg.d_model)
             inputs.cross_attention_mask(mask, hidden.shape)
             out = self.decoder.run({"input_ids": ids, "encoder_hidden_states": hidden.astype(self.float_dtype),
-                                    "encoder_attention_mask": mask})
+                                    "encoder_attention_mask": mask}, on_device)
             past = tuple(
                 tuple(out[f"present.{i}.{kind}.{kv}"] for kind in ("decoder", "encoder") for kv in ("key", "value"))
                 for i in range(self.num_layers)
@@ -206,10 +302,15 @@ class OrtLEDForConditionalGeneration:
         for i, layer in enumerate(past_key_values):
             for (kind, kv), arr in zip((("decoder", "key"), ("decoder", "value"), ("encoder", "key"),
                                         ("encoder", "value")), layer):
-                feeds[f"past_key_values.{i}.{kind}.{kv}"] = np.asarray(arr).astype(self.float_dtype, copy=False)
-        out = self.decoder_with_past.run(feeds)
+                if not isinstance(arr, DeviceTensor):
+                    arr = np.asarray(arr).astype(self.float_dtype, copy=False)
+                    if self.io_binding:  # copied to the device once; returned as past, so not copied again
+                        arr = self.decoder_with_past.to_device(arr)
+                feeds[f"past_key_values.{i}.{kind}.{kv}"] = arr
+        out = self.decoder_with_past.run(feeds, on_device)
         past = tuple(
-            (out[f"present.{i}.decoder.key"], out[f"present.{i}.decoder.value"]) + tuple(past_key_values[i][2:])
+            (out[f"present.{i}.decoder.key"], out[f"present.{i}.decoder.value"])
+            + (feeds[f"past_key_values.{i}.encoder.key"], feeds[f"past_key_values.{i}.encoder.value"])
             for i in range(self.num_layers)
         )
         return self._logits(out), past
@@ -267,4 +368,4 @@ def load_exported(onnx_dir, providers=None):
     return OrtLEDModel.from_pretrained(onnx_dir, providers)
 
 
-__all__ = ["OrtLEDForConditionalGeneration", "OrtLEDModel", "OrtSession", "default_providers", "load_exported"]
+__all__ = ["DeviceTensor", "OrtLEDForConditionalGeneration", "OrtLEDModel", "OrtSession", "default_providers", "load_exported"]

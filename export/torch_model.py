@@ -177,9 +177,9 @@ class LEDEncoderSelfAttention(nn.Module):
         kok = around(key_ok.reshape(key_ok.shape[0], -1, c), 1)  # (B, nb, (2kb+1)c)
         valid = self.band & kok[:, None, :, None, :]  # (B, 1, nb, c, (2kb+1)c)
         # each block's keys are [x global keys, (2kb+1)c window keys]: one matmul and one softmax, no
-        # concatenation of (large) score tensors; invalid entries get an additive finfo.min
+        # concatenation of (large) score tensors; invalid entries get the additive mask_bias
         glob_ok = slot_valid[:, None, None, None, :] & torch.ones_like(valid[..., :1])  # (B, 1, nb, c, x)
-        bias = _bias(~torch.cat([glob_ok, valid], -1), h.dtype)  # (B, 1, nb, c, x + (2kb+1)c)
+        bias = mask_bias(~torch.cat([glob_ok, valid], -1), h.dtype)  # (B, 1, nb, c, x + (2kb+1)c)
         # Heads are processed in groups of `heads_per_chunk` (a static unrolled loop): the score
         # and probability tensors (B, hc, nb, c, x + (2kb+1)c) are then H / hc times smaller than for all
         # heads at once (806 MB -> 67 MB per head at 16k tokens, led-base), which keeps the working
@@ -197,7 +197,7 @@ class LEDEncoderSelfAttention(nn.Module):
             nblk = qb[:, :, :, :1, :1]  # (B, hc, nb, 1, 1): broadcasts the global keys over blocks
             kx = torch.cat([kg[:, h0:h1] + torch.zeros_like(nblk), around(head_blocks(k), 2)], 3)  # (B, hc, nb, x+(2kb+1)c, d)
             vx = torch.cat([vg[:, h0:h1] + torch.zeros_like(nblk), around(head_blocks(v), 2)], 3)
-            probs = torch.softmax(torch.matmul(qb, kx.transpose(-1, -2)) + bias, -1)  # (B, hc, nb, c, x + (2kb+1)c)
+            probs = attention_probs(torch.matmul(qb, kx.transpose(-1, -2)), bias)  # (B, hc, nb, c, x + (2kb+1)c)
             probs = _dropout(self, probs, self.attention_dropout)
             outs.append(torch.matmul(probs, vx))  # (B, hc, nb, c, d)
         out = torch.cat(outs, 1) if len(outs) > 1 else outs[0]  # (B, H, nb, c, d)
@@ -225,7 +225,7 @@ class LEDEncoderSelfAttention(nn.Module):
         spec/SPEC.md#encoder-self-attention). The choice is data-dependent, so instead of a branch
         both forms are in the graph and the unused one runs on empty tensors (0 slots / 0 rows)."""
         H, d, D = self.num_heads, self.head_dim, self.embed_dim
-        neg = torch.finfo(h.dtype).min
+        masked = mask_bias(is_masked[:, None, None, :], h.dtype)  # (B, 1, 1, L)
         x, L = _shape(qG, 2), _shape(h, 1)
         zero = torch.zeros_like(x)
         reassoc = x * H < D + x
@@ -236,7 +236,7 @@ class LEDEncoderSelfAttention(nn.Module):
         wk = self.key_global.weight.reshape(H, d, D)
         s = torch.matmul(torch.matmul(q, wk), h[:, None].transpose(-1, -2))  # (B, H, x_re, L)
         s = s + torch.matmul(q, self.key_global.bias.reshape(H, d, 1))
-        p = _dropout(self, torch.softmax(s.masked_fill(is_masked[:, None, None, :], neg), -1), self.attention_dropout)
+        p = _dropout(self, attention_probs(s, masked), self.attention_dropout)
         wv = self.value_global.weight.reshape(H, d, D).transpose(-1, -2)  # (H, D, d)
         out_re = torch.matmul(torch.matmul(p, h[:, None]), wv)  # (B, H, x_re, d)
         out_re = out_re + p.sum(-1, keepdim=True) * self.value_global.bias.reshape(H, 1, d)
@@ -246,14 +246,49 @@ class LEDEncoderSelfAttention(nn.Module):
         hs = h.index_select(1, idx)  # (B, L or 0, D)
         kG, vG = self._split_heads(self.key_global(hs)), self._split_heads(self.value_global(hs))
         s = torch.matmul(q, kG.transpose(-1, -2))  # (B, H, x_direct, L)
-        s = s.masked_fill(is_masked.index_select(1, idx)[:, None, None, :], neg)
-        out_direct = torch.matmul(_dropout(self, torch.softmax(s, -1), self.attention_dropout), vG)  # (B, H, x_direct, d)
+        p = attention_probs(s, mask_bias(is_masked.index_select(1, idx)[:, None, None, :], h.dtype))
+        out_direct = torch.matmul(_dropout(self, p, self.attention_dropout), vG)  # (B, H, x_direct, d)
         return out_re, out_direct
 
 
-def _bias(masked, dtype):
-    """0 where attended, finfo(dtype).min where ``masked`` (HF's additive masks)."""
-    return torch.zeros_like(masked, dtype=dtype).masked_fill(masked, torch.finfo(dtype).min)
+# -- the float16 mask rule (spec/SPEC.md#float16-graphs): its one home, used by every attention of every graph -------
+def softmax_dtype(dtype):
+    """The dtype attention masks, softmaxes and LayerNorm statistics are computed in for a graph of ``dtype``:
+    float32 for float16/bfloat16 graphs, the graph's own dtype for float32/float64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def mask_bias(masked, dtype):
+    """Additive mask for a graph of ``dtype``: 0 where attended, finfo(softmax_dtype(dtype)).min where ``masked``
+    (HF's value), in softmax_dtype(dtype): for float16 graphs a float32 tensor, never float16's finfo.min (which
+    overflows to -inf when a negative score is added to it; a fully masked row of -inf is NaN)."""
+    d = softmax_dtype(dtype)
+    return torch.zeros_like(masked, dtype=d).masked_fill(masked, torch.finfo(d).min)
+
+
+def attention_probs(scores, bias):
+    """softmax(scores + bias) over the last axis, computed in softmax_dtype(scores.dtype) and returned in
+    scores.dtype. ``bias`` is one ``mask_bias`` in every exported graph (only the training-only
+    decoder_attention_mask adds a second one, as HF's LED does). For float16 scores, a product that
+    overflowed to +-inf is clamped to float16's largest finite value first, so every score + bias is finite and
+    a fully masked row is uniform (as the NumPy reference), never NaN."""
+    d = softmax_dtype(scores.dtype)
+    s = scores.to(d)  # a no-op (no graph node) for float32/float64 graphs
+    if d != scores.dtype:
+        big = float(torch.finfo(scores.dtype).max)
+        s = s.clamp(-big, big)
+    return torch.softmax(s + bias, -1).to(scores.dtype)
+
+
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm (HF's parameter names) whose statistics are computed in softmax_dtype: float16 graphs
+    normalize in float32 (a float16 variance of activations in the hundreds overflows)."""
+
+    def forward(self, x):
+        d = softmax_dtype(x.dtype)
+        if d == x.dtype:
+            return super().forward(x)
+        return F.layer_norm(x.to(d), self.normalized_shape, self.weight.to(d), self.bias.to(d), self.eps).to(x.dtype)
 
 
 def global_slots(is_global):
@@ -290,9 +325,9 @@ class LEDEncoderLayer(nn.Module):
         super().__init__()
         d, ffn = int(_cfg(config, "d_model")), int(_cfg(config, "encoder_ffn_dim"))
         self.self_attn = LEDEncoderAttention(config, layer_id)
-        self.self_attn_layer_norm = nn.LayerNorm(d)
+        self.self_attn_layer_norm = LayerNorm(d)
         self.fc1, self.fc2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
-        self.final_layer_norm = nn.LayerNorm(d)
+        self.final_layer_norm = LayerNorm(d)
         self.act = _activation(config)
         self.dropout = float(_cfg(config, "dropout", 0.0))
         self.activation_dropout = float(_cfg(config, "activation_dropout", 0.0))
@@ -310,7 +345,7 @@ class LEDEncoder(nn.Module):
         self.embed_tokens = embed_tokens
         self.embed_positions = LEDLearnedPositionalEmbedding(int(_cfg(config, "max_encoder_position_embeddings")), d)
         self.layers = nn.ModuleList([LEDEncoderLayer(config, i) for i in range(int(_cfg(config, "encoder_layers")))])
-        self.layernorm_embedding = nn.LayerNorm(d)
+        self.layernorm_embedding = LayerNorm(d)
         self.dropout = float(_cfg(config, "dropout", 0.0))
         self.layerdrop = float(_cfg(config, "encoder_layerdrop", 0.0))
         self.gradient_checkpointing = False
@@ -351,9 +386,9 @@ class LEDDecoderAttention(nn.Module):
         return x.reshape(x.shape[0], -1, self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(self, h, k, v, bias):
-        """h (B, T, D); k, v (B, H, S, d); bias broadcastable to (B, H, T, S) (0 or finfo.min)."""
+        """h (B, T, D); k, v (B, H, S, d); bias broadcastable to (B, H, T, S) (mask_bias)."""
         q = self.split(self.q_proj(h) * self.scaling)
-        p = _dropout(self, torch.softmax(torch.matmul(q, k.transpose(-1, -2)) + bias, -1), self.dropout)
+        p = _dropout(self, attention_probs(torch.matmul(q, k.transpose(-1, -2)), bias), self.dropout)
         out = torch.matmul(p, v).transpose(1, 2)  # (B, T, H, d)
         return self.out_proj(out.reshape(out.shape[0], -1, self.num_heads * self.head_dim))
 
@@ -365,11 +400,11 @@ class LEDDecoderLayer(nn.Module):
         ffn = int(_cfg(config, "decoder_ffn_dim"))
         attn_dropout = _cfg(config, "attention_dropout", 0.0)
         self.self_attn = LEDDecoderAttention(d, heads, attn_dropout)
-        self.self_attn_layer_norm = nn.LayerNorm(d)
+        self.self_attn_layer_norm = LayerNorm(d)
         self.encoder_attn = LEDDecoderAttention(d, heads, attn_dropout)
-        self.encoder_attn_layer_norm = nn.LayerNorm(d)
+        self.encoder_attn_layer_norm = LayerNorm(d)
         self.fc1, self.fc2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
-        self.final_layer_norm = nn.LayerNorm(d)
+        self.final_layer_norm = LayerNorm(d)
         self.act = _activation(config)
         self.dropout = float(_cfg(config, "dropout", 0.0))
         self.activation_dropout = float(_cfg(config, "activation_dropout", 0.0))
@@ -398,7 +433,7 @@ class LEDDecoder(nn.Module):
         self.embed_tokens = embed_tokens
         self.embed_positions = LEDLearnedPositionalEmbedding(int(_cfg(config, "max_decoder_position_embeddings")), d)
         self.layers = nn.ModuleList([LEDDecoderLayer(config) for _ in range(int(_cfg(config, "decoder_layers")))])
-        self.layernorm_embedding = nn.LayerNorm(d)
+        self.layernorm_embedding = LayerNorm(d)
         self.dropout = float(_cfg(config, "dropout", 0.0))
         self.layerdrop = float(_cfg(config, "decoder_layerdrop", 0.0))
         self.gradient_checkpointing = False
@@ -414,10 +449,10 @@ class LEDDecoder(nn.Module):
         dtype = h.dtype
         # query t (absolute position P + t) sees key j iff j <= P + t
         keys = torch.arange(P + _shape(t, 0), device=h.device)
-        self_bias = _bias(keys[None, :] > (t + P)[:, None], dtype)  # (T, P+T)
+        self_bias = mask_bias(keys[None, :] > (t + P)[:, None], dtype)  # (T, P+T)
         if attention_mask is not None:  # HF: causal + inverted padding mask, summed
-            self_bias = self_bias + _bias(attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, T, P+T)
-        cross_bias = _bias(encoder_attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, 1, S)
+            self_bias = self_bias + mask_bias(attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, T, P+T)
+        cross_bias = mask_bias(encoder_attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, 1, S)
         h = _dropout(self, h, self.dropout)
         present = []
         for i, layer in enumerate(self.layers):

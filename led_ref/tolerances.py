@@ -10,7 +10,7 @@ __all__ = ["TOLERANCE", "GRADIENT_TOLERANCE", "tolerance", "relative_error", "wi
 
 # Bound on relative_error per compute dtype of the implementation under test. float64: the reference's own
 # precision class; float32: summation-order differences over led-large shapes; float16: export --dtype float16
-# against the float32 reference.
+# against the float32 reference (the validation cases and the float16 mask rule's cases, spec/SPEC.md#float16-graphs).
 TOLERANCE = {"float64": 1e-9, "float32": 2e-4, "float16": 2e-2}
 
 # Bound on relative_error of every parameter's gradient (and the loss) of the torch graph in training mode against

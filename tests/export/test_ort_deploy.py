@@ -211,6 +211,16 @@ def test_batched_generate_equals_each_document_alone(deploy, kwargs):
         assert (row[len(alone):] == pad).all()  # the batch only pads after a document has finished
 
 
+# -- IO binding (float32; float16 in test_fp16.py) ------------------------------------------------------------------
+@pytest.mark.parametrize("merged", [True, False])
+def test_io_binding_generates_the_same_tokens_float32(deploy, merged):
+    from test_fp16 import _same_tokens
+
+    plain = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=False)
+    bound = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=True)
+    _same_tokens(plain, bound)
+
+
 def test_merged_cached_branch_returns_empty_encoder_presents(deploy):
     # the cached branch must not copy the cross-attention past into its outputs on every step (it is what
     # the caller fed); its encoder presents are zero-length placeholders, as in optimum's merged decoders
