@@ -8,12 +8,7 @@ from led_ref.app.benchmarks import common
 from led_ref.app.blas import configure
 
 
-@pytest.fixture(autouse=True)
-def restore_policy():
-    controller = threads.get_blas_controller()
-    yield
-    threads.set_num_threads(None)
-    threads.set_blas_controller(controller)
+pytestmark = pytest.mark.usefixtures("restore_policy")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("value", ["0", "-3"])

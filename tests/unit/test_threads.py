@@ -19,12 +19,7 @@ def model():
     return LEDForConditionalGeneration(CFG, init_params(CFG, "lm", seed=0))
 
 
-@pytest.fixture(autouse=True)
-def restore_policy():
-    controller = threads.get_blas_controller()
-    yield
-    threads.set_num_threads(None)
-    threads.set_blas_controller(controller)
+pytestmark = pytest.mark.usefixtures("restore_policy")  # tests/conftest.py
 
 
 def _inputs():

@@ -239,6 +239,10 @@ def run_isolated(module, function, kwargs=None, python=None, timeout=600, thread
     return {"error": f"exit code {proc.returncode}: {tail[:300]}"}
 
 
+class BusyStartError(ValueError):
+    """The ``--busy`` competing process could not start (or exited at once)."""
+
+
 class BusyProcess:
     """``--busy``: one competing CPU-bound process (a Python busy loop) for the duration of the rows, like a
     neighbour on a shared machine. Use as a context manager; ``ValueError`` (one line) when it cannot start."""
@@ -254,10 +258,10 @@ class BusyProcess:
             self.proc = subprocess.Popen([self.python, "-c", self.CODE], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except OSError as exc:
-            raise ValueError(f"--busy: could not start the competing process ({self.python}): {exc}") from None
+            raise BusyStartError(f"--busy: could not start the competing process ({self.python}): {exc}") from None
         time.sleep(0.3)
         if self.proc.poll() is not None:
-            raise ValueError(f"--busy: the competing process exited at once (code {self.proc.returncode})")
+            raise BusyStartError(f"--busy: the competing process exited at once (code {self.proc.returncode})")
         return self
 
     def __exit__(self, *exc):
@@ -268,6 +272,22 @@ class BusyProcess:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+
+def loads(busy):
+    """The loads a benchmark row runs under: yields "quiet", then with ``busy`` "busy" while one competing
+    ``BusyProcess`` runs (started before and stopped after the caller's loop body, also on break or error).
+    A competing process that cannot start raises ``BusyStartError`` (a ValueError, one line); ``busy_error`` reports it."""
+    yield "quiet"
+    if busy:
+        with BusyProcess():
+            yield "busy"
+
+
+def busy_error(prog, exc):
+    """The one-line error (stderr) and exit code 2 of a benchmark whose ``--busy`` process could not start."""
+    print(f"{prog}: error: {exc}", file=sys.stderr)
+    return 2
 
 
 def threading_line():

@@ -150,23 +150,15 @@ def main(argv=None):
         header += f" {'HF seconds (runs)':>20} {'HF peak MB':>10} {'speed-up':>8}"
     print(header, flush=True)
     worst = {}
-    for n in lens:
-        for load in (("quiet", "busy") if args.busy else ("quiet",)):
-            busy = common.BusyProcess() if load == "busy" else None
-            if busy is not None:
-                try:
-                    busy.__enter__()
-                except ValueError as exc:
-                    print(f"led_ref.app.benchmarks.encoder: error: {exc}", file=sys.stderr)
-                    return 2
-            try:
+    try:
+        for n in lens:
+            for load in common.loads(args.busy):
                 line, r = _encoder_line(args, n, load)
-            finally:
-                if busy is not None:
-                    busy.__exit__(None, None, None)
-            print(line, flush=True)
-            if "runs" in r:
-                worst[(n, load)] = r
+                print(line, flush=True)
+                if "runs" in r:
+                    worst[(n, load)] = r
+    except common.BusyStartError as exc:
+        return common.busy_error("led_ref.app.benchmarks.encoder", exc)
     for n in lens:
         q, b = worst.get((n, "quiet")), worst.get((n, "busy"))
         if q and b:

@@ -232,24 +232,15 @@ def main(argv=None):
     results = {}
     try:
         make_checkpoint(tmp, size=args.size, seq_len=args.seq_len)
-        for load in (("quiet", "busy") if args.busy else ("quiet",)):
-            busy = common.BusyProcess() if load == "busy" else None
-            if busy is not None:
-                try:
-                    busy.__enter__()
-                except ValueError as exc:
-                    print(f"led_ref.app.benchmarks.generation: error: {exc}", file=sys.stderr)
-                    return 2
-            try:
-                for batch, nb in rows:
-                    row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
-                                                  hf_threads=hf_threads, batch=batch, threads=args.threads,
-                                                  checkpoint=tmp)
-                    results[(load, batch, nb)] = row
-                    _print_row(load, batch, nb, row)
-            finally:
-                if busy is not None:
-                    busy.__exit__(None, None, None)
+        for load in common.loads(args.busy):
+            for batch, nb in rows:
+                row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
+                                              hf_threads=hf_threads, batch=batch, threads=args.threads,
+                                              checkpoint=tmp)
+                results[(load, batch, nb)] = row
+                _print_row(load, batch, nb, row)
+    except common.BusyStartError as exc:
+        return common.busy_error("led_ref.app.benchmarks.generation", exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for load in ("quiet", "busy"):
