@@ -109,6 +109,7 @@ class LEDEncoderSelfAttention(nn.Module):
     """Longformer self-attention: sliding window + global tokens (spec/SPEC.md#encoder-self-attention)."""
 
     heads_per_chunk = 1  # heads per local-attention group (see forward)
+    recompute_heads = False  # set by gradient_checkpointing_enable(): per-group recompute in backward
     blocks_per_window = 2  # query blocks per one-sided window (see __init__)
 
     def __init__(self, config, layer_id):
@@ -168,13 +169,7 @@ class LEDEncoderSelfAttention(nn.Module):
         q, k, v = (t.index_select(1, src) for t in (q, k, v))  # (B, Lp, D)
         key_ok = is_local.index_select(1, src) & in_range  # (B, Lp)
 
-        def around(x, dim):  # blocks [i - kb .. i + kb] of every block i along `dim`, concatenated on dim + 1
-            n = x.shape[dim]
-            zeros = torch.zeros_like(x.narrow(dim, 0, 1))
-            xp = torch.cat([zeros] * kb + [x] + [zeros] * kb, dim)  # kb zero blocks either side
-            return torch.cat([xp.narrow(dim, s, n) for s in range(2 * kb + 1)], dim + 1)
-
-        kok = around(key_ok.reshape(key_ok.shape[0], -1, c), 1)  # (B, nb, (2kb+1)c)
+        kok = _around(key_ok.reshape(key_ok.shape[0], -1, c), 1, kb)  # (B, nb, (2kb+1)c)
         valid = self.band & kok[:, None, :, None, :]  # (B, 1, nb, c, (2kb+1)c)
         # each block's keys are [x global keys, (2kb+1)c window keys]: one matmul and one softmax, no
         # concatenation of (large) score tensors; invalid entries get the additive mask_bias
@@ -185,21 +180,17 @@ class LEDEncoderSelfAttention(nn.Module):
         # heads at once (806 MB -> 67 MB per head at 16k tokens, led-base), which keeps the working
         # set of the exported graph linear in length with a small constant (spec/DESIGN.md#lean-encoder).
         hc = max(1, min(H, int(self.heads_per_chunk)))
+        # With gradient checkpointing each head group is recomputed once more in backward (a nested
+        # checkpoint), so a layer's recompute holds one group's probabilities at a time instead of all H
+        # (at 4,096 tokens, led-base: 21 MB instead of 252 MB); same values, so the same gradients.
+        nested = self.recompute_heads and self.training and torch.is_grad_enabled()
         outs = []
         for h0 in range(0, H, hc):
             h1 = min(H, h0 + hc)
-
-            def head_blocks(x):  # (B, Lp, D) -> (B, h1 - h0, nb, c, d): this group's heads only
-                x = x[:, :, h0 * d : h1 * d].reshape(x.shape[0], -1, h1 - h0, d).transpose(1, 2)
-                return x.reshape(x.shape[0], h1 - h0, -1, c, d)
-
-            qb = head_blocks(q)
-            nblk = qb[:, :, :, :1, :1]  # (B, hc, nb, 1, 1): broadcasts the global keys over blocks
-            kx = torch.cat([kg[:, h0:h1] + torch.zeros_like(nblk), around(head_blocks(k), 2)], 3)  # (B, hc, nb, x+(2kb+1)c, d)
-            vx = torch.cat([vg[:, h0:h1] + torch.zeros_like(nblk), around(head_blocks(v), 2)], 3)
-            probs = attention_probs(torch.matmul(qb, kx.transpose(-1, -2)), bias)  # (B, hc, nb, c, x + (2kb+1)c)
-            probs = _dropout(self, probs, self.attention_dropout)
-            outs.append(torch.matmul(probs, vx))  # (B, hc, nb, c, d)
+            if nested:
+                outs.append(_checkpoint(self._local_heads, q, k, v, kg, vg, bias, h0, h1, c, use_reentrant=False))
+            else:
+                outs.append(self._local_heads(q, k, v, kg, vg, bias, h0, h1, c))
         out = torch.cat(outs, 1) if len(outs) > 1 else outs[0]  # (B, H, nb, c, d)
         out = out.reshape(out.shape[0], H, -1, d).transpose(1, 2)  # (B, Lp, H, d)
         out = out.reshape(out.shape[0], -1, self.embed_dim).narrow(1, 0, h.shape[1])  # (B, L, D)
@@ -215,6 +206,22 @@ class LEDEncoderSelfAttention(nn.Module):
         og = torch.gather(og, 1, slot_of_pos[:, :, None].expand(-1, -1, self.embed_dim))  # (B, L, D)
         return torch.where(is_global[:, :, None], og, out)
 
+    def _local_heads(self, q, k, v, kg, vg, bias, h0, h1, c):
+        """Local attention output (B, h1 - h0, nb, c, d) of heads h0 .. h1 - 1: q, k, v (B, Lp, D), kg/vg the
+        global keys/values (B, H, 1, x, d), bias (B, 1, nb, c, x + (2kb+1)c)."""
+        d = self.head_dim
+
+        def head_blocks(x):  # (B, Lp, D) -> (B, h1 - h0, nb, c, d): this group's heads only
+            x = x[:, :, h0 * d : h1 * d].reshape(x.shape[0], -1, h1 - h0, d).transpose(1, 2)
+            return x.reshape(x.shape[0], h1 - h0, -1, c, d)
+
+        qb = head_blocks(q)
+        nblk = qb[:, :, :, :1, :1]  # (B, hc, nb, 1, 1): broadcasts the global keys over blocks
+        kx = torch.cat([kg[:, h0:h1] + torch.zeros_like(nblk), _around(head_blocks(k), 2, self.blocks)], 3)  # (B, hc, nb, x+(2kb+1)c, d)
+        vx = torch.cat([vg[:, h0:h1] + torch.zeros_like(nblk), _around(head_blocks(v), 2, self.blocks)], 3)
+        probs = attention_probs(torch.matmul(qb, kx.transpose(-1, -2)), bias)  # (B, hc, nb, c, x + (2kb+1)c)
+        probs = _dropout(self, probs, self.attention_dropout)
+        return torch.matmul(probs, vx)  # (B, hc, nb, c, d)
 
     def _global_rows(self, h, qG, is_masked):
         """Outputs of the x global queries, as [reassociated rows, direct rows] (one of them empty).
@@ -289,6 +296,16 @@ class LayerNorm(nn.LayerNorm):
         if d == x.dtype:
             return super().forward(x)
         return F.layer_norm(x.to(d), self.normalized_shape, self.weight.to(d), self.bias.to(d), self.eps).to(x.dtype)
+
+
+def _around(x, dim, kb):
+    """Blocks [i - kb .. i + kb] of every block i along ``dim`` (zero blocks beyond the ends), concatenated on
+    dim + 1: (..., n, c, ...) -> (..., n, (2kb+1)c, ...)."""
+    n = x.shape[dim]
+    zeros = torch.zeros_like(x.narrow(dim, 0, 1))
+    xp = torch.cat([zeros] * kb + [x] + [zeros] * kb, dim)  # kb zero blocks either side
+    return torch.cat([xp.narrow(dim, s, n) for s in range(2 * kb + 1)], dim + 1)
+
 
 
 def global_slots(is_global):
@@ -501,12 +518,16 @@ class _TrainingAPI:
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
         """Recompute each encoder and decoder layer in backward (torch.utils.checkpoint, non-reentrant) instead
         of keeping its activations; active in train() mode only, like HF. Turns the decoder cache off there."""
-        for part in (self._base().encoder, self._base().decoder):
-            part.gradient_checkpointing = True
+        self._set_checkpointing(True)
 
     def gradient_checkpointing_disable(self):
+        self._set_checkpointing(False)
+
+    def _set_checkpointing(self, on):
         for part in (self._base().encoder, self._base().decoder):
-            part.gradient_checkpointing = False
+            part.gradient_checkpointing = on
+        for layer in self._base().encoder.layers:
+            layer.self_attn.longformer_self_attn.recompute_heads = on
 
     @property
     def is_gradient_checkpointing(self):

@@ -184,22 +184,12 @@ def summarize(np_model, tokenizer, texts, max_input, max_new_tokens, num_beams=1
     return out
 
 
-def _trim_heap():
-    """Return freed heap to the OS (glibc): every input length allocates differently sized activations, and
-    without this the process RSS creeps up over thousands of steps (observed: ~7 GB after 3,500 steps)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def run(args, log=print):
     import torch
 
     from led_ref.config import LEDConfig
     from led_ref.export.torch_model import LEDForConditionalGeneration
+    from led_ref.export.training import adamw, limit_heap_retention, restore_adamw_options, trim_heap
     from led_ref.generation import GenerationConfig
     from led_ref.tokenizer import LEDTokenizerFast
 
@@ -229,6 +219,8 @@ def run(args, log=print):
     if eval_records is not None:
         rouge_scores(["x"], ["x"])  # fail now, not after an epoch, when rouge-score is missing
 
+    # before the first tensor: freed activations of every input length go back to the OS (RSS stays flat)
+    limit_heap_retention()
     model = LEDForConditionalGeneration.from_pretrained(args.model, dtype=torch.float32)
     config = model.config
     if args.resume:
@@ -254,13 +246,14 @@ def run(args, log=print):
 
     decay = [p for n, p in model.named_parameters() if not (n.endswith(".bias") or "norm" in n)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith(".bias") or "norm" in n]
-    optim = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                               {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    optim = adamw([{"params": decay, "weight_decay": args.weight_decay},
+                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_lambda(args.warmup_steps, total_steps))
     state = {"global_step": 0, "epoch": 0, "batch_in_epoch": 0, "history": [], "seed": args.seed}
     if args.resume:
         blob = torch.load(os.path.join(ckpt_dir, OPTIM_FILE), weights_only=False)
         optim.load_state_dict(blob["optimizer"])
+        restore_adamw_options(optim)  # the saved groups carry the saving run's options
         sched.load_state_dict(blob["scheduler"])
         torch.set_rng_state(blob["torch_rng"])
         state = json.loads(open(os.path.join(ckpt_dir, STATE_FILE)).read())
@@ -326,7 +319,7 @@ def run(args, log=print):
             bar.set_description(f"finetune loss {avg:.3f}  {tok_s:,.0f} tok/s")
             bar.update()
             if state["global_step"] % 50 == 0:
-                _trim_heap()
+                trim_heap()
             if args.log_every and state["global_step"] % args.log_every == 0:
                 left = (total_steps - state["global_step"]) * elapsed / steps_run
                 log(f"step {state['global_step']}/{total_steps}  loss {avg:.4f}  lr {sched.get_last_lr()[0]:.2e}  "

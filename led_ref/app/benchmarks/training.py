@@ -5,7 +5,9 @@ led-base shape, batch 1, with and without gradient checkpointing, for led-ref's 
     python -m led_ref.app.benchmarks.training --hf-python /work/hfvenv/bin/python            # 4,096 tokens
     python -m led_ref.app.benchmarks.training --quick                                         # tiny, seconds
 
-A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown).
+A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown). Every row, HF's
+too, uses led-ref's training settings (``led_ref.export.training``, as ``led-ref finetune``): fused AdamW and a
+fixed glibc mmap threshold (``MALLOC_MMAP_THRESHOLD_``; ``--glibc-default-heap`` leaves glibc's default).
 """
 
 import argparse
@@ -15,6 +17,7 @@ import subprocess
 import sys
 
 from led_ref.app.benchmarks import common
+from led_ref.export import training
 
 # The child: builds the model (led-ref or HF) from a config dict, runs the steps, prints one JSON line.
 _CHILD = r"""
@@ -38,7 +41,7 @@ else:
 model.train()
 if spec["checkpointing"]:
     model.gradient_checkpointing_enable()
-opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-5, **spec["optimizer"])
 S, T, V = spec["seq_len"], spec["target_len"], cfg["vocab_size"]
 g = torch.Generator().manual_seed(0)
 ids = torch.randint(3, V, (1, S), generator=g)
@@ -60,10 +63,14 @@ print(json.dumps({"seconds": sorted(times)[len(times) // 2], "all_seconds": time
 """
 
 
-def run_row(python, impl, checkpointing, config, seq_len, target_len, steps, threads, timeout=900):
+def run_row(python, impl, checkpointing, config, seq_len, target_len, steps, threads, timeout=900,
+            heap_mmap_threshold=training.HEAP_MMAP_THRESHOLD):
     spec = dict(impl=impl, checkpointing=checkpointing, config=config, seq_len=seq_len, target_len=target_len,
-                steps=steps, threads=threads)
+                steps=steps, threads=threads, optimizer=training.ADAMW_OPTIONS)
     env = dict(os.environ)
+    env.pop("MALLOC_MMAP_THRESHOLD_", None)
+    if heap_mmap_threshold:  # glibc reads it at start-up: the same as limit_heap_retention() in led-ref finetune
+        env["MALLOC_MMAP_THRESHOLD_"] = str(heap_mmap_threshold)
     if impl == "hf":  # the HF interpreter must not pick up this checkout's led_ref
         env.pop("PYTHONPATH", None)
     proc = subprocess.run([python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout,
@@ -83,6 +90,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--quick", action="store_true", help="tiny shape, 256 tokens")
     p.add_argument("--only", default="", help="comma list of rows to run: led-ref,led-ref+ckpt,hf,hf+ckpt")
+    p.add_argument("--glibc-default-heap", action="store_true",
+                   help="every row with glibc's default (dynamic) mmap threshold instead of led-ref's fixed one")
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
     size = "tiny" if args.quick else "base"
@@ -97,13 +106,17 @@ def main(argv=None):
     info = common.machine_info()
     print(f"training step (forward + backward + AdamW), {size} shape, batch 1, {seq_len} input tokens, "
           f"{args.target_len} target tokens")
+    threshold = 0 if args.glibc_default_heap else training.HEAP_MMAP_THRESHOLD
+    print(f"every row: AdamW {json.dumps(training.ADAMW_OPTIONS)}, "
+          + (f"MALLOC_MMAP_THRESHOLD_={threshold}" if threshold else "glibc's default heap"))
     print(f"machine: {json.dumps(info)}")
     print(f"{'row':<14}{'s / step':>12}{'peak RSS':>12}  notes")
     results = {}
     for name, python, impl, ckpt in rows:
         if only and name not in only:
             continue
-        r = run_row(python, impl, ckpt, config, seq_len, args.target_len, args.steps, args.threads)
+        r = run_row(python, impl, ckpt, config, seq_len, args.target_len, args.steps, args.threads,
+                    heap_mmap_threshold=threshold)
         results[name] = r
         if "error" in r:
             print(f"{name:<14}{'-':>12}{'-':>12}  failed: {r['error']}")
@@ -120,7 +133,8 @@ def main(argv=None):
                   f"peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "seq_len": seq_len, "rows": results}, f, indent=1)
+            json.dump({"machine": info, "seq_len": seq_len, "optimizer": training.ADAMW_OPTIONS,
+                   "malloc_mmap_threshold": threshold, "rows": results}, f, indent=1)
     return 0
 
 
