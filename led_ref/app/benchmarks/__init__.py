@@ -31,16 +31,6 @@ QUICK = dict(size="tiny", seq_lens=(64, 128, 256), decode_len=128, new_tokens=4,
 # ================================================================ rows (each runs in a child process)
 
 
-def _inputs(seq_len, vocab_size, batch=1):
-    import numpy as np
-
-    ids = common._random_ids(batch, seq_len, vocab_size)
-    mask = np.ones_like(ids)
-    glob = np.zeros_like(ids)
-    glob[:, 0] = 1  # LED's usual setting for summarization: global attention on <s>
-    return ids, mask, glob
-
-
 def _config(size, seq_len=0):
     from led_ref.config import LEDConfig
 
@@ -108,7 +98,7 @@ def _row_encoder_numpy(seq_len, size="base", repeat=1):
 
     model, cfg = _numpy_model(size, seq_len, "base")
     encoder = model.get_encoder()
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     encoder(input_ids=ids[:, :8], attention_mask=mask[:, :8], global_attention_mask=glob[:, :8])  # warm-up
     t = common.time_call(lambda: encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob),
                          repeat=repeat)
@@ -128,7 +118,7 @@ def row_encoder_onnx(seq_len, onnx_dir, size="base", repeat=1):
 
     ort_model = _load_ort(onnx_dir)
     cfg = _config(size, seq_len)
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     ort_model.encode(ids[:, :8], mask[:, :8], glob[:, :8])  # session warm-up, not part of the figure
     t = common.time_call(lambda: ort_model.encode(ids, mask, glob), repeat=repeat)
     hidden = t["result"][0]
@@ -160,7 +150,7 @@ def row_decode_numpy(seq_len, new_tokens, size="base"):
 
     model, cfg = _numpy_model(size, seq_len, "lm")
     steps = as_step_model(model)
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
 
     def decode(dec, hidden, enc_mask, past):
         return steps.decode(dec, hidden, enc_mask, past_key_values=past)
@@ -171,7 +161,7 @@ def row_decode_numpy(seq_len, new_tokens, size="base"):
 def row_decode_onnx(seq_len, new_tokens, onnx_dir, size="base"):
     ort_model = _load_ort(onnx_dir)
     cfg = _config(size, seq_len)
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
 
     def decode(dec, hidden, enc_mask, past):
         return ort_model.decode(dec, hidden, enc_mask, past_key_values=past)

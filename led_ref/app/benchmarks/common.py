@@ -362,6 +362,17 @@ def _random_ids(batch, seq_len, vocab, seed=0):
     return ids
 
 
+def random_inputs(batch, seq_len, vocab, seed=0):
+    """(ids, mask, glob) int64 NumPy arrays for a timing row: ``_random_ids``, every token attended, global
+    attention on <s> (LED's usual setting for summarization)."""
+    import numpy as np
+
+    ids = _random_ids(batch, seq_len, vocab, seed)
+    glob = np.zeros_like(ids)
+    glob[:, 0] = 1
+    return ids, np.ones_like(ids), glob
+
+
 def hf_encoder_seconds(seq_len, size="base", repeat=1, threads=None):
     """HF transformers LEDModel encoder (torch eager, float32, CPU, no_grad), one global token."""
     import numpy as np
@@ -373,10 +384,7 @@ def hf_encoder_seconds(seq_len, size="base", repeat=1, threads=None):
     torch.manual_seed(0)
     cfg = _hf_config(size, seq_len)
     encoder = transformers.LEDModel(cfg).eval().get_encoder()
-    ids = torch.from_numpy(_random_ids(1, seq_len, cfg.vocab_size))
-    mask = torch.ones_like(ids)
-    glob = torch.zeros_like(ids)
-    glob[:, 0] = 1
+    ids, mask, glob = (torch.from_numpy(a) for a in random_inputs(1, seq_len, cfg.vocab_size))
     with torch.no_grad():
         encoder(input_ids=ids[:, :8], attention_mask=mask[:, :8], global_attention_mask=glob[:, :8])  # warm-up
         t = time_call(lambda: encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob), repeat=repeat)
@@ -398,10 +406,7 @@ def hf_decode_ms_per_token(seq_len, new_tokens, size="base", threads=None):
     torch.manual_seed(0)
     cfg = _hf_config(size, seq_len)
     model = transformers.LEDForConditionalGeneration(cfg).eval()
-    ids = torch.from_numpy(_random_ids(1, seq_len, cfg.vocab_size))
-    mask = torch.ones_like(ids)
-    glob = torch.zeros_like(ids)
-    glob[:, 0] = 1
+    ids, mask, glob = (torch.from_numpy(a) for a in random_inputs(1, seq_len, cfg.vocab_size))
     with torch.no_grad():
         t0 = time.perf_counter()
         enc = model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)

@@ -96,17 +96,7 @@ def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", 
     from led_ref.model import LEDForConditionalGeneration
 
     model = LEDForConditionalGeneration.from_pretrained(checkpoint, dtype=np.dtype(dtype).type)
-    ids, mask, glob = _inputs(seq_len, model.config.vocab_size, batch)
-    model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
-                   max_new_tokens=2, num_beams=num_beams)  # warm-up (imports, first BLAS calls)
-    stamps = []
-    t0 = time.perf_counter()
-    out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
-                         min_new_tokens=new_tokens, num_beams=num_beams,
-                         step_callback=lambda *_: stamps.append(time.perf_counter()))
-    t1 = time.perf_counter()
-    res = _summary(stamps, t0, t1, new_tokens, out)
-    res["backend"] = "numpy"
+    res = _timed_generate(model, "numpy", seq_len, new_tokens, num_beams, batch)
     res["step_bytes"] = step_bytes(model.params, model.config, batch_lengths(seq_len, batch))
     res["copy_bytes_per_s"] = common.copy_bandwidth()
     res["threading"] = common.threading_line()
@@ -119,9 +109,15 @@ def ort_generate(onnx_dir, seq_len, new_tokens, num_beams, batch=1):
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
     model = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    return _timed_generate(model, "onnx", seq_len, new_tokens, num_beams, batch)
+
+
+def _timed_generate(model, backend, seq_len, new_tokens, num_beams, batch):
+    """One warm-up generate (imports, first BLAS calls / session runs), then the timed one with a time stamp per
+    step; the same for every backend whose model has led_ref's ``generate`` (``step_callback``)."""
     ids, mask, glob = _inputs(seq_len, model.config.vocab_size, batch)
     model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
-                   max_new_tokens=2, num_beams=num_beams)  # warm-up (session first runs)
+                   max_new_tokens=2, num_beams=num_beams)
     stamps = []
     t0 = time.perf_counter()
     out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
@@ -129,7 +125,7 @@ def ort_generate(onnx_dir, seq_len, new_tokens, num_beams, batch=1):
                          step_callback=lambda *_: stamps.append(time.perf_counter()))
     t1 = time.perf_counter()
     res = _summary(stamps, t0, t1, new_tokens, out)
-    res["backend"] = "onnx"
+    res["backend"] = backend
     return res
 
 

@@ -31,15 +31,6 @@ def _config(seq_len):
     return LEDConfig(**shape)
 
 
-def _inputs(seq_len, vocab):
-    import numpy as np
-
-    ids = common._random_ids(1, seq_len, vocab)
-    glob = np.zeros_like(ids)
-    glob[:, 0] = 1
-    return ids, np.ones_like(ids), glob
-
-
 def export_encoder(out_dir, max_len, fp16=False):
     """Seeded random led-base weights -> ``encoder_model.onnx`` in out_dir (run in a child process)."""
     import numpy as np
@@ -68,7 +59,7 @@ def ort_encoder_seconds(onnx_dir, seq_len, repeat=1, threads=None, providers=Non
     sess = OrtSession(os.path.join(onnx_dir, "encoder_model.onnx"), providers=providers, session_options=opts,
                       expect_file="encoder")
     cfg = _config(seq_len)
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     feeds = {"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob}
     sess.run({k: v[:, :64] for k, v in feeds.items()})  # warm-up
     t = common.time_call(lambda: sess.run(feeds), repeat=repeat)
@@ -94,7 +85,7 @@ def numpy_encoder_output(seq_len):
 
     cfg = _config(seq_len)
     model = led_model.LEDForConditionalGeneration(cfg, init_params(cfg, "lm", seed=0, dtype=np.float32))
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     return model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state
 
 
@@ -106,7 +97,7 @@ def numpy_encoder_seconds(seq_len, repeat=1):
 
     cfg = _config(seq_len)
     model = led_model.LEDForConditionalGeneration(cfg, init_params(cfg, "lm", seed=0, dtype=np.float32))
-    ids, mask, glob = _inputs(seq_len, cfg.vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     enc = model.get_encoder()
     t = common.time_call(lambda: enc(input_ids=ids, attention_mask=mask, global_attention_mask=glob), repeat=repeat)
     return {"seconds": t["seconds"], "runs": t["runs"]}

@@ -63,20 +63,11 @@ def dir_bytes(path):
                if os.path.isfile(os.path.join(path, f)))
 
 
-def _inputs(batch, seq_len, vocab):
-    import numpy as np
-
-    ids = common._random_ids(batch, seq_len, vocab)
-    glob = np.zeros_like(ids)
-    glob[:, 0] = 1
-    return ids, np.ones_like(ids), glob
-
-
 def row_encoder(onnx_dir, size, seq_len):
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
     m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
-    ids, mask, glob = _inputs(1, seq_len, _config(size, seq_len).vocab_size)
+    ids, mask, glob = common.random_inputs(1, seq_len, _config(size, seq_len).vocab_size)
     m.encode(ids[:, :8], mask[:, :8], glob[:, :8])
     t = common.time_call(lambda: m.encode(ids, mask, glob))
     return {"seconds": t["seconds"]}
