@@ -96,6 +96,29 @@ def _reorder_past(past, idx):
     return tuple((layer[0][idx], layer[1][idx]) + tuple(layer[2:]) for layer in past)
 
 
+TOP_K_CHUNK = 256  # scores per chunk maximum in _top_k
+
+
+def _top_k(row: np.ndarray, k: int) -> np.ndarray:
+    """Flat indices of the k largest scores of a 1-D row, descending, ties to the lower index.
+
+    A full partition of num_beams x vocab scores was a beam step's largest cost after the model (4 ms of ~50);
+    instead: the k-th largest chunk maximum is a lower bound of the k-th largest score (those k maxima are k
+    distinct scores), so only the few scores at or above it are sorted. Same result as a stable full sort."""
+    starts = np.arange(0, row.size, TOP_K_CHUNK)
+    if starts.size >= k:
+        bound = np.partition(np.maximum.reduceat(row, starts), starts.size - k)[starts.size - k]
+        idx = np.flatnonzero(row >= bound)
+        if idx.size < k:  # NaN scores: no order to rely on; the full partition below
+            idx = np.arange(row.size)
+    else:
+        idx = np.arange(row.size)
+    vals = row[idx]
+    kth = np.partition(vals, vals.size - k)[vals.size - k] if vals.size > k else vals.min()
+    idx = idx[vals >= kth]
+    return idx[np.argsort(-row[idx], kind="stable")][:k]
+
+
 class _Stepper:
     """Runs decoder steps for the decoding loops: cache on/off, prefill on the unexpanded batch."""
 
@@ -204,15 +227,7 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
             cand_scores = np.take_along_axis(total, cand, axis=1)
             order = np.argsort(-cand_scores, axis=1, kind="stable")
         else:
-            # top n_keep, descending, ties to the lower flat index
-            part = np.argpartition(-total, n_keep - 1, axis=1)[:, :n_keep]
-            kth = np.take_along_axis(total, part, axis=1).min(axis=1, keepdims=True)
-            cand = []
-            for row, t in zip(total, kth[:, 0]):
-                idx = np.flatnonzero(row >= t)
-                idx = idx[np.argsort(-row[idx], kind="stable")][:n_keep]
-                cand.append(idx)
-            cand = np.stack(cand)
+            cand = np.stack([_top_k(row, n_keep) for row in total])
             cand_scores = np.take_along_axis(total, cand, axis=1)
             order = np.arange(n_keep)[None, :].repeat(batch_size, 0)
         cand = np.take_along_axis(cand, order, axis=1)

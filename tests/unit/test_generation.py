@@ -467,3 +467,17 @@ def test_fields_and_defaults_are_hf_4_46_3s():
     assert set(hf) - set(ours) == set(GC.INERT_FIELDS)
     for name, value in ours.items():
         assert hf[name] == value, (name, hf[name], value)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_top_k_equals_a_stable_full_sort(seed):
+    """The beam step's candidate selection (chunk-maximum bound, then a sort of the few scores above it) picks what
+    a stable descending sort of all scores picks, ties to the lower index, -inf and repeated values included."""
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        n = int(rng.integers(1, 2000))
+        k = int(rng.integers(1, min(n, 24) + 1))
+        row = (rng.integers(-4, 4, n) if seed % 2 else rng.standard_normal(n)).astype(np.float32)
+        row[rng.integers(0, n, 3)] = -np.inf
+        expected = np.argsort(-row, kind="stable")[:k]
+        np.testing.assert_array_equal(S._top_k(row, k), expected)
