@@ -45,6 +45,10 @@ FEW_ROWS = 64
 SMALL_PRODUCT = 4 * 768 * 256
 # Query rows per cross-attention head (beams x new tokens) up to which scores and weighted sums are GEMVs.
 FEW_QUERY_ROWS = 8
+# Cached keys (rows x heads x positions x head size) up to which a decoding step's attention is one piece on the calling
+# thread: a decoder self-attention cache of up to ~100 positions at batch 8 (the pool's hand-over costs more than the
+# GEMVs); cross-attention over thousands of positions goes to the pool.
+SMALL_ATTENTION = 1 << 20
 
 
 def linear(p, x):
@@ -404,37 +408,66 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
     ctx = np.empty((groups, n_heads, rows, hd), dtype=q.dtype)  # (B, H, T, hd), or (G, H, r*T, hd)
     probs_all = np.empty((groups, n_heads, rows, k.shape[2]), dtype=q.dtype) if output_attentions else None
 
+    def few_rows(gs, hs):
+        # A decoding step: GEMVs, one per (row, head, query row). A (4, 64) @ (64, 4096) GEMM packs the keys and was
+        # measured 3x slower than reading them once. One query row: numpy's stacked matmul makes the same GEMV call
+        # for every (row, head) of the slice in its C loop (bit-identical to one np.matmul per head, without ~20 us
+        # of Python each: 1,152 heads per batch-8 step). Several query rows: head by head, so the head's keys stay
+        # in cache for its next query row (stacked over heads per query row re-reads them: 2x slower).
+        n = key_len[gs.start]
+        qs, ks, vs = q[gs, hs], k[gs, hs, :n], v[gs, hs, :n]  # (g, h, rows, hd), (g, h, n, hd), (g, h, n, hd)
+        scores = np.empty(qs.shape[:2] + (rows, n), dtype=q.dtype)  # (g, h, rows, n)
+        if rows == 1:
+            np.matmul(ks, qs.swapaxes(-1, -2), out=scores.swapaxes(-1, -2))
+        else:
+            for g in range(scores.shape[0]):
+                for h in range(scores.shape[1]):
+                    for i in range(rows):
+                        np.matmul(ks[g, h], qs[g, h, i], out=scores[g, h, i])
+        if attention_mask is not None:
+            with np.errstate(over="ignore"):
+                scores += attention_mask[gs, :, :, :n]  # (g, 1, rows, n): the same for every head
+        probs = softmax(scores)
+        if rows == 1:
+            np.matmul(probs, vs, out=ctx[gs, hs])
+        else:
+            for g in range(scores.shape[0]):
+                for h in range(scores.shape[1]):
+                    for i in range(rows):
+                        np.matmul(probs[g, h, i], vs[g, h], out=ctx[gs, hs][g, h, i])
+        if probs_all is not None:
+            probs_all[gs, hs, :, :n] = probs
+            probs_all[gs, hs, :, n:] = 0
+
     def one_head(g, h):
         n = key_len[g]
         qh, kh, vh = q[g, h], k[g, h, :n], v[g, h, :n]  # (rows, hd), (src, hd), (src, hd)
-        if rows <= FEW_QUERY_ROWS:
-            # GEMVs, one per query row: a (4, 64) @ (64, 4096) GEMM packs the keys and was measured 3x slower
-            # than reading them once; the keys stay in cache for the next row
-            scores = np.empty((rows, kh.shape[0]), dtype=q.dtype)
-            for i in range(rows):
-                np.matmul(kh, qh[i], out=scores[i])
-        else:
-            scores = qh @ kh.T  # (T, src), or (r*T, src) when shared
+        scores = qh @ kh.T  # (T, src), or (r*T, src) when shared
         if attention_mask is not None:
             with np.errstate(over="ignore"):
                 scores += attention_mask[g, 0, :, :n]
         probs = softmax(scores)
-        if rows <= FEW_QUERY_ROWS:
-            for i in range(rows):
-                np.matmul(probs[i], vh, out=ctx[g, h, i])
-        else:
-            np.matmul(probs, vh, out=ctx[g, h])
+        np.matmul(probs, vh, out=ctx[g, h])
         if probs_all is not None:
             probs_all[g, h, :, :n] = probs
             probs_all[g, h, :, n:] = 0
 
-    def piece(gh):  # (row, heads): reads those heads' keys/values once (led_ref.threads)
-        g, heads = gh
-        for h in range(heads.start, heads.stop):
-            one_head(g, h)
+    def piece(item):  # (rows, heads): reads those heads' keys/values once (led_ref.threads)
+        gs, hs = item
+        if rows <= FEW_QUERY_ROWS:
+            few_rows(gs, hs)
+        else:
+            for g in range(gs.start, gs.stop):
+                for h in range(hs.start, hs.stop):
+                    one_head(g, h)
 
-    n_pieces = max(1, -(-2 * threads.get_num_threads() // groups))  # per row: about two pieces per thread overall
-    threads.parallel_map(piece, [(g, hs) for g in range(groups) for hs in threads.split(n_heads, n_pieces)])
+    if rows <= FEW_QUERY_ROWS and len(set(key_len)) == 1 and groups * n_heads * key_len[0] * hd <= SMALL_ATTENTION:
+        # self-attention of a decoding step over a short cache: one piece, a few numpy calls in all
+        items = [(slice(0, groups), slice(0, n_heads))]
+    else:
+        n_pieces = max(1, -(-2 * threads.get_num_threads() // groups))  # per row: ~two pieces per thread overall
+        items = [(slice(g, g + 1), hs) for g in range(groups) for hs in threads.split(n_heads, n_pieces)]
+    threads.parallel_map(piece, items)
     probs = probs_all
     if groups != bsz:
         ctx = ctx.reshape(groups, n_heads, r, tgt, hd).swapaxes(1, 2).reshape(bsz, n_heads, tgt, hd)

@@ -45,6 +45,7 @@ __all__ = [
     "get_blas_controller",
     "num_threads",
     "region",
+    "pool_phase",
     "in_region",
     "pool_size",
     "parallel_map",
@@ -159,7 +160,8 @@ def region(blas_threads: bool = False):
     Default: led_ref's pieces run on the pool and, when a BLAS controller is installed, BLAS is capped at one
     thread per call meanwhile. ``blas_threads=True`` (a decoder step: ~50 short GEMV-sized products, where waking
     pool threads for each costs more than it gains; measured 43 vs 31 ms per led-base step with 2 vs 1 threads):
-    no pool inside, and BLAS gets min(threads, cores) threads of its own for each call."""
+    no pool inside (except the parts wrapped in ``pool_phase()``), and BLAS gets min(threads, cores) threads of its
+    own for each call."""
     local = _policy.local
     depth = getattr(local, "depth", 0)
     local.depth = depth + 1
@@ -168,9 +170,14 @@ def region(blas_threads: bool = False):
         if depth or getattr(local, "in_worker", False):
             yield
         elif blas_threads:
-            n = min(get_num_threads(), available_cores())
+            threads_before = get_num_threads()
+            n = min(threads_before, available_cores())
             with (controller.limit(n) if controller is not None else contextlib.nullcontext()), num_threads(1):
-                yield
+                local.blas_region = threads_before  # what pool_phase() gives back to a part of this region
+                try:
+                    yield
+                finally:
+                    local.blas_region = None
         elif controller is not None:
             with controller.limit(1):
                 yield
@@ -178,6 +185,30 @@ def region(blas_threads: bool = False):
             yield
     finally:
         local.depth = depth
+
+
+@contextlib.contextmanager
+def pool_phase():
+    """Inside ``region(blas_threads=True)``: run a part on led_ref's pool after all, BLAS capped at one thread.
+
+    For decoder steps of several rows (beams, a batch): their projections are small GEMMs that BLAS packs, and their
+    cross-attention is one GEMV-shaped piece per input row (and heads); split by output features / rows over the
+    pool they were measured faster than with BLAS's own threads (see ``led_ref.model.decoder``). Only with a BLAS
+    controller (pool threads over multi-threaded BLAS calls oversubscribe the cores: an LM-head GEMV in two halves on
+    two threads was measured 12.1 ms vs 6.5 ms at one BLAS thread each) and more than one thread; elsewhere it
+    changes nothing. One switch of the BLAS thread count costs ~8 us (threadpoolctl)."""
+    local = _policy.local
+    n = getattr(local, "blas_region", None)
+    controller = _policy.controller
+    if not n or n == 1 or controller is None or getattr(local, "in_worker", False):
+        yield
+        return
+    with controller.limit(1), num_threads(n):
+        local.blas_region = None  # nested pool_phase(): nothing more
+        try:
+            yield
+        finally:
+            local.blas_region = n
 
 
 def in_region(fn=None, *, blas_threads=False):

@@ -240,3 +240,59 @@ def test_memory_grows_linearly_with_sequence_length():
     assert peaks[1] < 5 * peaks[0], peaks
     # and in absolute terms: far below one dense (heads, S, S) float32 score matrix at 8192 tokens
     assert peaks[1] < 4 * 8192 * 8192 * 4 / 20, peaks
+
+
+def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
+    """A decoding step's cross-attention the plain way: for every (row, head, query row) one GEMV for the scores and
+    one for the weighted sum, over the keys up to the row's last unmasked one (what led_ref computed before its heads
+    were stacked). Returns (output, probs) with probs zero past each row's keys."""
+    bsz, tgt, dim = hidden.shape
+    hd = dim // n_heads
+    q = A.parallel_linear(p["q_proj"], hidden)
+    q *= hidden.dtype.type(hd**-0.5)
+    q = q.reshape(bsz, tgt, n_heads, hd).transpose(0, 2, 1, 3)
+    r = bsz // k.shape[0]
+    ctx = np.empty((bsz, n_heads, tgt, hd), hidden.dtype)
+    probs_all = np.zeros((bsz, n_heads, tgt, k.shape[2]), hidden.dtype)
+    for b in range(bsz):
+        g = b // r
+        valid = mask[b, 0, 0] == 0
+        n = k.shape[2] - int(np.argmax(valid[::-1])) if valid.any() else k.shape[2]
+        for h in range(n_heads):
+            scores = np.empty((tgt, n), hidden.dtype)
+            for i in range(tgt):
+                np.matmul(k[g, h, :n], q[b, h, i], out=scores[i])
+            with np.errstate(over="ignore"):
+                scores += mask[b, 0, :, :n]
+            probs = A.softmax(scores)
+            for i in range(tgt):
+                np.matmul(probs[i], v[g, h, :n], out=ctx[b, h, i])
+            probs_all[b, h, :, :n] = probs
+    out = A.parallel_linear(p["out_proj"], ctx.transpose(0, 2, 1, 3).reshape(bsz, tgt, dim))
+    return out, probs_all
+
+
+@pytest.mark.parametrize("groups, beams, tgt", [(1, 1, 1), (3, 1, 1), (2, 4, 1), (1, 3, 2)])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_decoding_step_attention_is_per_head_gemvs_bit_for_bit(groups, beams, tgt, n_threads, restore_policy):
+    """Stacking a decoding step's heads into one matmul call per piece (and spreading pieces over threads) keeps every
+    head's GEMVs as they were: output and probabilities bit-identical to one GEMV per (row, head, query row), with
+    inputs of different lengths (masked tails) and beams sharing one cross-attention cache row."""
+    from led_ref import threads
+
+    threads.set_num_threads(n_threads)
+    rng = np.random.default_rng(groups * 10 + beams)
+    dim, heads, src = 48, 4, 700
+    p = {n: {"weight": rng.standard_normal((dim, dim)).astype(np.float32),
+             "bias": rng.standard_normal(dim).astype(np.float32)} for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    bsz = groups * beams
+    hidden = rng.standard_normal((bsz, tgt, dim)).astype(np.float32)
+    k, v = (rng.standard_normal((groups, heads, src, dim // heads)).astype(np.float32) for _ in range(2))
+    mask = np.zeros((bsz, 1, tgt, src), np.float32)
+    for b in range(bsz):
+        mask[b, ..., src - 100 * (b // beams):] = np.finfo(np.float32).min  # input g has src - 100 g keys
+    out, probs, _ = A.decoder_attention(p, hidden, heads, key_value_states=np.zeros((bsz, src, dim), np.float32),
+                                        past_key_value=(k, v), attention_mask=mask, output_attentions=True)
+    exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
+    np.testing.assert_array_equal(probs, exp_probs)
+    np.testing.assert_array_equal(out, exp_out)

@@ -136,14 +136,47 @@ def test_blas_threads_during_a_band_gemm(model, monkeypatch):
     ids, mask, glob = _inputs()
     model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
     assert seen and set(seen) == {1}
-    # and the decoder step hands BLAS its own threads (min(threads, cores))
+    # a one-row decoder step (greedy, batch 1) hands BLAS its own threads (min(threads, cores)) and uses no pool;
+    # a step of several rows (beams, a batch) runs on the pool with BLAS at one thread
     seen_dec = []
     original_dec = attention.decoder_attention
 
     def spy_dec(*args, **kwargs):
-        seen_dec.append(blas_threads_now())
+        seen_dec.append((blas_threads_now(), threads.get_num_threads()))
         return original_dec(*args, **kwargs)
 
     monkeypatch.setattr("led_ref.model.decoder_attention", spy_dec)
+    model(input_ids=ids[:1], attention_mask=mask[:1], global_attention_mask=glob[:1], decoder_input_ids=ids[:1, :1])
+    assert set(seen_dec) == {(min(2, threads.available_cores()), 1)}
+    seen_dec.clear()
     model(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=ids[:, :3])
-    assert set(seen_dec) == {min(2, threads.available_cores())}
+    assert set(seen_dec) == {(1, 2)}
+
+
+def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
+    """With a BLAS controller and 2 threads, a decoding step of several rows (beam search) hands its projections and
+    cross-attention heads to led_ref's pool (threadpoolctl reports one BLAS thread inside them), and the tokens are
+    those of a single-threaded run."""
+    pytest.importorskip("threadpoolctl")
+    import threading
+
+    from led_ref.app.blas import blas_threads_now, install_blas_controller
+
+    ids, mask, glob = _inputs()
+    threads.set_num_threads(1)
+    expected = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=3)
+    assert install_blas_controller()
+    threads.set_num_threads(2)
+    seen = []
+    original = attention._few_rows_product
+
+    def spy(*args, **kwargs):
+        seen.append((threading.current_thread().name, blas_threads_now()))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "_few_rows_product", spy)
+    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=3)
+    np.testing.assert_array_equal(got, expected)
+    assert {b for _, b in seen} == {1}
+    assert any(name.startswith("led_ref-") for name, _ in seen)  # some pieces ran on a pool worker
+    assert threads.pool_size() == 2
