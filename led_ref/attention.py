@@ -125,6 +125,16 @@ def softmax(x, axis=-1):
     return e
 
 
+def _softmax_in_place(x):
+    """``softmax(x)`` over the last axis, computed in x's own memory: the same operations in the same order
+    (bit-identical), without two temporaries of x's size (a decoding step's scores: tens of thousands per head)."""
+    m = x.max(axis=-1, keepdims=True)
+    np.subtract(x, m, out=x)
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
+    return x
+
+
 def _heads(x, n_heads):
     """(B, S, D) -> (B, H, S, hd), contiguous."""
     b, s, d = x.shape
@@ -408,6 +418,12 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
     ctx = np.empty((groups, n_heads, rows, hd), dtype=q.dtype)  # (B, H, T, hd), or (G, H, r*T, hd)
     probs_all = np.empty((groups, n_heads, rows, k.shape[2]), dtype=q.dtype) if output_attentions else None
 
+    # Inputs whose mask is 0 on all their keys (no padding before the last key): adding it changes no score (x + 0
+    # is x), so the pass over the scores is skipped (batch-8 decoding: ~1.3M scores a step).
+    mask_is_zero = [False] * groups
+    if attention_mask is not None and rows <= FEW_QUERY_ROWS:
+        mask_is_zero = [not attention_mask[g, :, :, :n].any() for g, n in enumerate(key_len)]
+
     def few_rows(gs, hs):
         # A decoding step: GEMVs, one per (row, head, query row). A (4, 64) @ (64, 4096) GEMM packs the keys and was
         # measured 3x slower than reading them once. One query row: numpy's stacked matmul makes the same GEMV call
@@ -424,10 +440,10 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
                 for h in range(scores.shape[1]):
                     for i in range(rows):
                         np.matmul(ks[g, h], qs[g, h, i], out=scores[g, h, i])
-        if attention_mask is not None:
+        if attention_mask is not None and not mask_is_zero[gs.start]:
             with np.errstate(over="ignore"):
                 scores += attention_mask[gs, :, :, :n]  # (g, 1, rows, n): the same for every head
-        probs = softmax(scores)
+        probs = _softmax_in_place(scores)
         if rows == 1:
             np.matmul(probs, vs, out=ctx[gs, hs])
         else:

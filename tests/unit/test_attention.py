@@ -291,6 +291,7 @@ def test_decoding_step_attention_is_per_head_gemvs_bit_for_bit(groups, beams, tg
     mask = np.zeros((bsz, 1, tgt, src), np.float32)
     for b in range(bsz):
         mask[b, ..., src - 100 * (b // beams):] = np.finfo(np.float32).min  # input g has src - 100 g keys
+    mask[-1, ..., 5] = np.finfo(np.float32).min  # and a masked key before the last one
     out, probs, _ = A.decoder_attention(p, hidden, heads, key_value_states=np.zeros((bsz, src, dim), np.float32),
                                         past_key_value=(k, v), attention_mask=mask, output_attentions=True)
     exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
