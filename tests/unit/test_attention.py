@@ -274,15 +274,22 @@ def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
 
 @pytest.mark.parametrize("groups, beams, tgt", [(1, 1, 1), (3, 1, 1), (2, 4, 1), (1, 3, 2)])
 @pytest.mark.parametrize("n_threads", [1, 3])
-def test_decoding_step_attention_is_per_head_gemvs_bit_for_bit(groups, beams, tgt, n_threads, restore_policy):
-    """Stacking a decoding step's heads into one matmul call per piece (and spreading pieces over threads) keeps every
-    head's GEMVs as they were: output and probabilities bit-identical to one GEMV per (row, head, query row), with
-    inputs of different lengths (masked tails) and beams sharing one cross-attention cache row."""
+def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_threads, restore_policy, monkeypatch):
+    """A decoding step's attention against one GEMV per (row, head, query row), with inputs of different lengths
+    (masked tails, a masked key inside) and beams sharing one cross-attention cache row, on 1 and 3 threads.
+
+    One query row per input (greedy, batch, self-attention): the heads stacked into one matmul call per piece keep
+    every head's GEMVs as they were, so output and probabilities are bit-identical. Several query rows (beams sharing
+    an input's keys): block GEMMs and per-block partial sums (here blocks of 64 keys, so several blocks and a shorter
+    last one) sum in another order: within the float32 tolerance (led_ref.tolerances)."""
     from led_ref import threads
+    from led_ref.tolerances import TOLERANCE, relative_error
 
     threads.set_num_threads(n_threads)
     rng = np.random.default_rng(groups * 10 + beams)
     dim, heads, src = 48, 4, 700
+    rows = beams * tgt
+    monkeypatch.setattr(A, "SMALL_PRODUCT", rows * (dim // heads) * 64)  # 64 keys per block
     p = {n: {"weight": rng.standard_normal((dim, dim)).astype(np.float32),
              "bias": rng.standard_normal(dim).astype(np.float32)} for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
     bsz = groups * beams
@@ -295,5 +302,10 @@ def test_decoding_step_attention_is_per_head_gemvs_bit_for_bit(groups, beams, tg
     out, probs, _ = A.decoder_attention(p, hidden, heads, key_value_states=np.zeros((bsz, src, dim), np.float32),
                                         past_key_value=(k, v), attention_mask=mask, output_attentions=True)
     exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
-    np.testing.assert_array_equal(probs, exp_probs)
-    np.testing.assert_array_equal(out, exp_out)
+    if rows == 1:
+        np.testing.assert_array_equal(probs, exp_probs)
+        np.testing.assert_array_equal(out, exp_out)
+    else:
+        np.testing.assert_array_equal(probs == 0, exp_probs == 0)  # the same keys take part
+        assert relative_error(probs, exp_probs) <= TOLERANCE["float32"]
+        assert relative_error(out, exp_out) <= TOLERANCE["float32"]
