@@ -447,7 +447,7 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
                     for b0 in range(0, n, block):
                         np.matmul(ks[g, h, b0 : b0 + block], qt, out=scores_t[b0 : b0 + block])
                     scores[g, h] = scores_t.T
-        if attention_mask is not None and not mask_is_zero[gs.start]:
+        if attention_mask is not None and not all(mask_is_zero[gs]):
             with np.errstate(over="ignore"):
                 scores += attention_mask[gs, :, :, :n]  # (g, 1, rows, n): the same for every head
         probs = _softmax_in_place(scores)

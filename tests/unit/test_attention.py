@@ -309,3 +309,28 @@ def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_thr
         np.testing.assert_array_equal(probs == 0, exp_probs == 0)  # the same keys take part
         assert relative_error(probs, exp_probs) <= TOLERANCE["float32"]
         assert relative_error(out, exp_out) <= TOLERANCE["float32"]
+
+
+@pytest.mark.parametrize("tgt", [1, 2])
+def test_decoding_step_self_attention_with_a_padded_row(tgt):
+    """Self-attention of a step over a cache (one piece for all rows and heads): a row whose mask hides some cached
+    positions gets them hidden, the other rows are unaffected -- as one GEMV per (row, head, query row)."""
+    rng = np.random.default_rng(tgt)
+    dim, heads, past, bsz = 32, 4, 9, 3
+    p = {n: {"weight": rng.standard_normal((dim, dim)).astype(np.float32),
+             "bias": rng.standard_normal(dim).astype(np.float32)} for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    hidden = rng.standard_normal((bsz, tgt, dim)).astype(np.float32)
+    pk, pv = (rng.standard_normal((bsz, heads, past, dim // heads)).astype(np.float32) for _ in range(2))
+    mask = np.zeros((bsz, 1, tgt, past + tgt), np.float32)
+    mask[1, ..., :4] = np.finfo(np.float32).min  # row 1: its first 4 positions are padding
+    out, probs, (k, v) = A.decoder_attention(p, hidden, heads, past_key_value=(pk, pv), attention_mask=mask,
+                                             output_attentions=True)
+    exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
+    assert np.all(probs[1, :, :, :4] == 0) and np.all(probs[0] > 0)
+    if tgt == 1:
+        np.testing.assert_array_equal(probs, exp_probs)
+        np.testing.assert_array_equal(out, exp_out)
+    else:
+        from led_ref.tolerances import TOLERANCE, relative_error
+
+        assert relative_error(out, exp_out) <= TOLERANCE["float32"]
