@@ -114,7 +114,8 @@ def parallel_linear(p, x):
         return out.reshape(*lead, -1)
     n_threads = threads.get_num_threads()
     pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
-    threads.parallel_map(lambda cols: _few_rows_product(x2, w, b, out, cols), threads.split(w.shape[0], pieces))
+    with threads.one_per_core():  # decoding-sized calls (see threads.one_per_core)
+        threads.parallel_map(lambda cols: _few_rows_product(x2, w, b, out, cols), threads.split(w.shape[0], pieces))
     return out.reshape(*lead, -1)
 
 

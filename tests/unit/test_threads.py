@@ -180,3 +180,26 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
     assert {b for _, b in seen} == {1}
     assert any(name.startswith("led_ref-") for name, _ in seen)  # some pieces ran on a pool worker
     assert threads.pool_size() == 2
+    # more threads than cores: the pool keeps the policy's size, but a step's pieces run on at most one thread per
+    # core at a time (a third thread on 2 cores is often descheduled holding the piece the step waits for)
+    import time
+
+    threads.set_num_threads(threads.available_cores() + 2)
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def counting_spy(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002)  # releases the GIL like a BLAS call: other threads take their pieces meanwhile
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(attention, "_few_rows_product", counting_spy)
+    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=3)
+    np.testing.assert_array_equal(got, expected)
+    assert 1 <= most[0] <= threads.available_cores()
+    assert threads.pool_size() == threads.available_cores() + 2
