@@ -159,6 +159,7 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
     those of a single-threaded run."""
     pytest.importorskip("threadpoolctl")
     import threading
+    import time
 
     from led_ref.app.blas import blas_threads_now, install_blas_controller
 
@@ -172,6 +173,7 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
 
     def spy(*args, **kwargs):
         seen.append((threading.current_thread().name, blas_threads_now()))
+        time.sleep(0.001)  # a piece as long as a real one: the woken worker finds pieces left to take
         return original(*args, **kwargs)
 
     monkeypatch.setattr(attention, "_few_rows_product", spy)
@@ -182,8 +184,6 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
     assert threads.pool_size() == 2
     # more threads than cores: the pool keeps the policy's size, but a step's pieces run on at most one thread per
     # core at a time (a third thread on 2 cores is often descheduled holding the piece the step waits for)
-    import time
-
     threads.set_num_threads(threads.available_cores() + 2)
     lock, running, most = threading.Lock(), [0], [0]
 
