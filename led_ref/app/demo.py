@@ -378,6 +378,11 @@ def _fmt_s(x):
     return f"{x:.2f} s" if x >= 1 else f"{1000 * x:.1f} ms"
 
 
+def _title_list(text):
+    """One title per line (the demo model's output and references) as "A | B | C" for a one-line report."""
+    return " | ".join(t.strip() for t in text.split("\n") if t.strip())
+
+
 def print_report(rep, file=None):
     """The short human report of ``demo()``."""
     file = sys.stdout if file is None else file
@@ -429,12 +434,14 @@ def print_report(rep, file=None):
             p(f"            generated tokens identical: NO (first difference at position {a['first_token_difference']})")
         p(f"            => {'NumPy and ONNX Runtime agree' if rep['agree'] else 'DISAGREEMENT: please report it'}")
     p("")
+    d = rep.get("demo_model")
     for n in names:
-        txt = steps[n]["text"].replace("\n", " ")
+        # the demo model writes one title per line: shown as "A | B | C"
+        txt = _title_list(steps[n]["text"]) if d is not None else steps[n]["text"].replace("\n", " ")
         p(f"output ({n}): {txt[:300]!r}{' ...' if len(txt) > 300 else ''}")
-    d = rep.get("demo_model", {})
+    d = d or {}
     if "reference" in d:
-        p(f"reference   : {d['reference']!r}  (the document's section titles, in order)")
+        p(f"reference   : {_title_list(d['reference'])!r}  (the document's section titles, in order)")
     if "heldout_rouge" in d:
         r = d["heldout_rouge"]
         p(f"held-out ROUGE ({d['heldout_docs']} documents never trained on): ROUGE-1 {r['rouge1']:.3f}  "
