@@ -478,7 +478,9 @@ def train(out_dir, threads=2):
                "training_minutes": {k: round(v, 1) for k, v in minutes.items()},
                "training_minutes_total": round(sum(minutes.values()), 1)}
     try:
-        held = [json.loads(line) for line in open(os.path.join(out_dir, "heldout.jsonl"), encoding="utf-8")]
+        from led_ref.app.finetune import read_jsonl
+
+        held, _ = read_jsonl(os.path.join(out_dir, "heldout.jsonl"), ("text", "summary"), name="held-out set")
         scores, _ = heldout_rouge(model_dir, held)
         metrics.update(scores, heldout_docs=len(held), scorer=ROUGE_SCORER)
     except ImportError as exc:  # rouge-score is the eval extra
