@@ -423,22 +423,24 @@ def build(out_dir, seed=0):
     config = LEDConfig(vocab_size=vocab_size, **DEMO_SHAPE)
     save_checkpoint(init, config, hf_init(config, seed), "lm")
     GenerationConfig(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2, pad_token_id=1,
-                     forced_bos_token_id=0, max_length=128, num_beams=1).save_pretrained(init)
+                     forced_bos_token_id=0, max_length=128, num_beams=4,
+                     no_repeat_ngram_size=3).save_pretrained(init)
     return dict({k: len(v) for k, v in sets.items()}, vocab_size=vocab_size)
 
 
-ROUGE_SCORER = ("rouge-score, F1, use_stemmer=True, mean over documents; led_ref NumPy greedy generation (the "
-                "checkpoint's generation_config), global attention on <s>")
+ROUGE_SCORER = ("rouge-score, F1, use_stemmer=True, mean over documents; led_ref NumPy generation (the checkpoint"
+                "'s generation_config: 4 beams, no_repeat_ngram_size 3), global attention on <s>")
 
 # The training recipe: `led-ref finetune` runs, each starting from the previous one's model (``train``):
 # (stage, its data OUT/<data>.jsonl, options).
 RECIPE = (
     ("copy", "copy", ["--batch-size", "16", "--lr", "5e-4", "--warmup-steps", "100", "--max-steps", "500"]),
     ("headings", "headings", ["--batch-size", "16", "--lr", "5e-4", "--warmup-steps", "50", "--max-steps", "300"]),
-    ("documents", "train", ["--batch-size", "2", "--lr", "3e-4", "--warmup-steps", "50", "--max-steps", "800"]),
-    ("documents-2", "train", ["--batch-size", "2", "--lr", "3e-4", "--warmup-steps", "50", "--max-steps", "800",
-                              "--seed", "1"]),
+    ("documents", "train", ["--batch-size", "2", "--lr", "3e-4", "--warmup-steps", "50", "--max-steps", "1600"]),
 )
+# Every stage: bfloat16 mixed precision, with batch lengths padded to multiples of 64 so that the bfloat16 kernels
+# see a few recurring shapes (1.08-1.16x faster steps than float32 here, measured 2026-11-30).
+RECIPE_OPTIONS = ["--bf16", "--pad-to-multiple-of", "64"]
 
 
 def recipe_commands(out_dir, threads=2):
@@ -449,7 +451,7 @@ def recipe_commands(out_dir, threads=2):
         opts = opts if "--seed" in opts else ["--seed", "0", *opts]
         cmds.append((stage, ["finetune", "--threads", str(threads), "--model", model, "--train",
                              os.path.join(out_dir, data + ".jsonl"), "-o", dest, "--epochs", "1",
-                             "--max-target-tokens", "128", "--log-every", "50", *opts]))
+                             "--max-target-tokens", "128", "--log-every", "50", *RECIPE_OPTIONS, *opts]))
         model = dest
     return cmds
 

@@ -5,7 +5,8 @@ Data: JSONL, one object a line with ``text`` and ``summary`` (and ``question`` f
 question``). Records with a missing or empty field are skipped, counted and listed at the end; a line that is not
 a JSON object makes the file malformed (error naming file and line). Training: AdamW (no weight decay on biases
 and layer norms, like HF's Trainer), linear warm-up then linear decay to 0, gradient accumulation, gradient-norm
-clipping, global attention on ``<s>`` (or on the question tokens), optional gradient checkpointing. After each
+clipping, global attention on ``<s>`` (or on the question tokens), optional gradient checkpointing, optional
+bfloat16 mixed precision (``--bf16``). After each
 epoch: an HF-format checkpoint (model.safetensors, config.json, generation_config.json, tokenizer files) in
 OUT_DIR/checkpoint-last with the optimizer/schedule/RNG state for ``--resume``, ROUGE on ``--eval`` (rouge-score,
 the ``eval`` extra) with led_ref's generation, and at the end the final model in OUT_DIR.
@@ -105,10 +106,15 @@ def encode_records(tokenizer, records, max_input, max_target, global_mode):
     return out
 
 
-def collate(batch, pad_id):
-    """Right-padded int64 arrays: input_ids, attention_mask, global_attention_mask, labels (-100 on padding)."""
+def collate(batch, pad_id, pad_to_multiple_of=None):
+    """Right-padded int64 arrays: input_ids, attention_mask, global_attention_mask, labels (-100 on padding).
+    ``pad_to_multiple_of`` (HF's DataCollatorForSeq2Seq option) rounds both lengths up: the loss is unchanged
+    (masked inputs; -100 labels after the last target token, which the causal decoder never looks back on), and
+    a few recurring shapes let bfloat16 kernels be reused instead of prepared anew for every batch."""
     S = max(len(b[0]) for b in batch)
     T = max(len(b[2]) for b in batch)
+    if pad_to_multiple_of:
+        S, T = (-(-n // pad_to_multiple_of) * pad_to_multiple_of for n in (S, T))
     ids = np.full((len(batch), S), pad_id, np.int64)
     mask = np.zeros((len(batch), S), np.int64)
     glob = np.zeros((len(batch), S), np.int64)
@@ -195,7 +201,8 @@ def run(args, log=print):
 
     if not (args.lr > 0 and math.isfinite(args.lr)):
         raise FinetuneError(f"--lr must be > 0, got {args.lr}")
-    for name in ("epochs", "batch_size", "grad_accum", "max_input_tokens", "max_target_tokens"):
+    for name in ("epochs", "batch_size", "grad_accum", "max_input_tokens", "max_target_tokens", "pad_to_multiple_of",
+                 "eval_num_beams"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise FinetuneError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
@@ -234,8 +241,15 @@ def run(args, log=print):
     max_input = min(args.max_input_tokens or config.max_encoder_position_embeddings,
                     config.max_encoder_position_embeddings)
     max_target = min(args.max_target_tokens, config.max_decoder_position_embeddings)
+    m = args.pad_to_multiple_of
+    if m and (-(-max_input // m) * m > config.max_encoder_position_embeddings
+              or -(-max_target // m) * m > config.max_decoder_position_embeddings):
+        raise FinetuneError(f"--pad-to-multiple-of {m} pads past the model's position limits (inputs up to "
+                            f"{max_input} of {config.max_encoder_position_embeddings} tokens, targets up to "
+                            f"{max_target} of {config.max_decoder_position_embeddings}): pick a divisor of both")
     gen_config = GenerationConfig.for_model(args.model)
-    gen_config.update(max_length=max_target + 1, num_beams=args.eval_num_beams)
+    # the model's own generation defaults (num_beams, no_repeat_ngram_size, ...) unless --eval-num-beams is given
+    gen_config.update(max_length=max_target + 1, **({"num_beams": args.eval_num_beams} if args.eval_num_beams else {}))
 
     data = encode_records(tokenizer, train_records, max_input, max_target, args.global_attention)
     batches_per_epoch = math.ceil(len(data) / args.batch_size)
@@ -279,7 +293,8 @@ def run(args, log=print):
     n_params = sum(p.numel() for p in model.parameters())
     log(f"finetune: {len(data)} training records ({len(skipped)} skipped), {n_params / 1e6:.2f} M parameters, "
         f"{total_steps} optimizer steps (batch {args.batch_size} x accumulation {args.grad_accum}), "
-        f"gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}")
+        f"gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}, "
+        f"{'bfloat16 mixed precision' if args.bf16 else 'float32'}")
     bar = Progress(total=total_steps, desc="finetune", unit="step", enable=args.progress)
     bar.n = state["global_step"]
     t0, tokens_done, recent, steps_run = time.perf_counter(), 0, [], 0
@@ -292,8 +307,10 @@ def run(args, log=print):
             group = batches[state["batch_in_epoch"]: state["batch_in_epoch"] + args.grad_accum]
             step_loss = 0.0
             for idx in group:
-                b = {k: torch.from_numpy(v) for k, v in collate([data[i] for i in idx], config.pad_token_id).items()}
-                loss = model(**b, use_cache=False).loss
+                b = {k: torch.from_numpy(v) for k, v in collate([data[i] for i in idx], config.pad_token_id,
+                                                                   args.pad_to_multiple_of).items()}
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                    loss = model(**b, use_cache=False).loss
                 if not torch.isfinite(loss):
                     raise FinetuneError(
                         f"loss is {loss.item()} at optimizer step {state['global_step'] + 1} (epoch "
@@ -339,7 +356,7 @@ def run(args, log=print):
                           "train_loss": sum(recent) / max(1, len(recent))}
             if eval_records is not None:
                 epoch_info.update(evaluate(model, tokenizer, eval_records, max_input, max_target,
-                                           args.eval_num_beams, args.eval_limit))
+                                           gen_config.num_beams, args.eval_limit))
                 model.train()
             state.setdefault("epochs", []).append(epoch_info)
             log("epoch " + json.dumps(epoch_info))
@@ -386,13 +403,21 @@ def add_cli_arguments(p):
     p.add_argument("--global-attention", choices=("bos", "question", "none"), default="bos",
                    help="global attention on <s> (default), on a `question` field put before the text, or none")
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward (memory)")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 mixed precision (HF Trainer's bf16): matmuls in bfloat16 under torch.autocast, "
+                        "weights, optimizer and saved checkpoints stay float32; ~1.5x faster steps on CPUs with "
+                        "AVX512-BF16/AMX")
+    p.add_argument("--pad-to-multiple-of", type=int, default=None, metavar="N",
+                   help="pad each batch's input and target lengths up to a multiple of N (same loss; with --bf16, "
+                        "recurring shapes make steps faster)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-steps", type=int, default=0, help="also checkpoint every N steps (0: per epoch only)")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint-last")
     p.add_argument("--stop-after", type=int, default=0,
                    help="stop after N optimizer steps of this run, with a checkpoint (split a run; --resume continues)")
     p.add_argument("--overwrite", action="store_true", help="start over even if OUT_DIR holds a checkpoint")
-    p.add_argument("--eval-num-beams", type=int, default=1)
+    p.add_argument("--eval-num-beams", type=int, default=None,
+                   help="beams for the evaluation and the saved generation_config (default: the model's own)")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N eval records only")
     p.add_argument("--log-every", type=int, default=10, help="print a progress line every N steps (0: never)")
     p.add_argument("--progress", action="store_true", default=None, help="force the progress bar on")

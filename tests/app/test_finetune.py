@@ -72,6 +72,41 @@ def test_tiny_finetune_end_to_end(setup, capsys):
     assert not np.array_equal(params["shared"]["weight"], start["shared"]["weight"])
 
 
+def test_bf16_mixed_precision(setup):
+    """--bf16: the forward runs under bfloat16 autocast (its losses differ from float32's), padded batches stay
+    finite, the loss goes down, and the saved weights are float32."""
+    d, model, train = setup
+    runs = {}
+    for name, extra in (("fp32", ()), ("bf16", ("--bf16",))):
+        assert _run("--model", model, "--train", train, "-o", d / name, *COMMON, *extra) == 0
+        runs[name] = [json.loads(line)["loss"] for line in open(d / name / "training_log.jsonl")]
+    b = runs["bf16"]
+    assert len(b) == 8 and all(np.isfinite(b)) and np.mean(b[-2:]) < np.mean(b[:2]) - 0.5
+    assert b[0] != runs["fp32"][0] and abs(b[0] - runs["fp32"][0]) < 0.05  # bfloat16 matmuls, same model
+    params = load_checkpoint(str(d / "bf16"), "lm")[1]
+    from led_ref.weights import flatten
+
+    assert all(v.dtype == np.float32 for v in flatten(params).values())
+
+
+def test_pad_to_multiple_of_keeps_the_loss(setup):
+    """collate(pad_to_multiple_of=) adds masked input and -100 label positions only: the loss is the same."""
+    from led_ref.app.finetune import collate, encode_records
+    from led_ref.export.torch_model import LEDForConditionalGeneration
+    from led_ref.tokenizer import LEDTokenizerFast
+
+    d, model, _ = setup
+    tok = LEDTokenizerFast.from_pretrained(model)
+    data = encode_records(tok, RECORDS[:2], 64, 8, "bos")
+    m = LEDForConditionalGeneration.from_pretrained(model, dtype=torch.float64).eval()
+    losses = []
+    for mult in (None, 16):
+        b = collate(data, 1, mult)
+        assert mult is None or b["input_ids"].shape[1] % 16 == 0 and b["labels"].shape[1] == 16
+        losses.append(m(**{k: torch.from_numpy(v) for k, v in b.items()}, use_cache=False).loss.item())
+    assert abs(losses[0] - losses[1]) < 1e-12 * abs(losses[0]) and np.isfinite(losses[0])
+
+
 def test_resume_continues_exactly(setup):
     """A run stopped after 3 steps and resumed ends with the same weights as an uninterrupted one."""
     d, model, train = setup
@@ -98,6 +133,8 @@ def test_bad_input(setup, tmp_path, capsys):
         (["--train", train, "--lr", "0"], "--lr must be > 0"),
         (["--train", train, "--lr=-1e-3"], "--lr must be > 0"),
         (["--train", train, "--resume"], "no checkpoint"),
+        (["--train", train, "--pad-to-multiple-of", "0"], "--pad-to-multiple-of must be >= 1"),
+        (["--train", train, "--pad-to-multiple-of", "48"], "pads past the model's position limits"),
     ]
     for extra, message in cases:
         out = tmp_path / "o"
