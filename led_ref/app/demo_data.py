@@ -265,9 +265,8 @@ def heldout_rouge(model_dir=DEMO_MODEL_DIR, examples_=None, progress=None):
     rows = heldout_examples(model_dir) if examples_ is None else examples_
     model = LEDForConditionalGeneration.from_pretrained(model_dir)
     tok = LEDTokenizerFast.from_pretrained(model_dir)
-    gc = model.generation_config
     preds = summarize(model, tok, [r["text"] for r in rows], model.config.max_encoder_position_embeddings,
-                      gc.max_length - 1, gc.num_beams, log=progress)
+                      model.generation_config, log=progress)
     return rouge_scores(preds, [r["summary"] for r in rows]), preds
 
 
@@ -428,8 +427,8 @@ def build(out_dir, seed=0):
     return dict({k: len(v) for k, v in sets.items()}, vocab_size=vocab_size)
 
 
-ROUGE_SCORER = ("rouge-score, F1, use_stemmer=True, mean over documents; led_ref NumPy generation (the checkpoint"
-                "'s generation_config: 4 beams, no_repeat_ngram_size 3), global attention on <s>")
+ROUGE_SCORER = ("rouge-score, F1, use_stemmer=True, mean over documents; led_ref NumPy generation with the "
+                "checkpoint's generation_config (4 beams, no_repeat_ngram_size 3), global attention on <s>")
 
 # The training recipe: `led-ref finetune` runs, each starting from the previous one's model (``train``):
 # (stage, its data OUT/<data>.jsonl, options).

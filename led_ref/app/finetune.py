@@ -174,8 +174,9 @@ def numpy_model(model):
     return LEDForConditionalGeneration(model.config, params_from_state_dict(state, model.config, "lm", np.float32))
 
 
-def summarize(np_model, tokenizer, texts, max_input, max_new_tokens, num_beams=1, log=None):
-    """Generated summaries (led_ref generation, global attention on <s>) of ``texts``, one at a time."""
+def summarize(np_model, tokenizer, texts, max_input, generation_config, log=None):
+    """Generated summaries (led_ref generation with ``generation_config``, global attention on <s>) of ``texts``,
+    one at a time."""
     from led_ref.generation import generate
 
     out = []
@@ -183,7 +184,7 @@ def summarize(np_model, tokenizer, texts, max_input, max_new_tokens, num_beams=1
         ids = np.asarray([tokenizer(text, truncation=True, max_length=max_input)["input_ids"]], np.int64)
         glob = np.zeros_like(ids)
         glob[:, 0] = 1
-        seq = generate(np_model, ids, np.ones_like(ids), glob, max_new_tokens=max_new_tokens, num_beams=num_beams)
+        seq = generate(np_model, ids, np.ones_like(ids), glob, generation_config)
         out.append(tokenizer.decode(seq[0], skip_special_tokens=True).strip())
         if log:
             log(i + 1, len(texts))
@@ -355,8 +356,7 @@ def run(args, log=print):
             epoch_info = {"epoch": state["epoch"], "step": state["global_step"],
                           "train_loss": sum(recent) / max(1, len(recent))}
             if eval_records is not None:
-                epoch_info.update(evaluate(model, tokenizer, eval_records, max_input, max_target,
-                                           gen_config.num_beams, args.eval_limit))
+                epoch_info.update(evaluate(model, tokenizer, eval_records, max_input, gen_config, args.eval_limit))
                 model.train()
             state.setdefault("epochs", []).append(epoch_info)
             log("epoch " + json.dumps(epoch_info))
@@ -376,10 +376,11 @@ def run(args, log=print):
     return state
 
 
-def evaluate(model, tokenizer, records, max_input, max_target, num_beams=1, limit=None):
-    """ROUGE of greedy/beam summaries of ``records`` by the current weights."""
+def evaluate(model, tokenizer, records, max_input, generation_config, limit=None):
+    """ROUGE of the summaries of ``records`` by the current weights (the run's generation_config: the model's own
+    with max_length from --max-target-tokens and --eval-num-beams if given)."""
     records = records[:limit] if limit else records
-    preds = summarize(numpy_model(model), tokenizer, [r["text"] for r in records], max_input, max_target, num_beams)
+    preds = summarize(numpy_model(model), tokenizer, [r["text"] for r in records], max_input, generation_config)
     return {f"eval_{k}": round(v, 4) for k, v in rouge_scores(preds, [r["summary"] for r in records]).items()}
 
 
@@ -405,8 +406,8 @@ def add_cli_arguments(p):
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward (memory)")
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 mixed precision (HF Trainer's bf16): matmuls in bfloat16 under torch.autocast, "
-                        "weights, optimizer and saved checkpoints stay float32; ~1.5x faster steps on CPUs with "
-                        "AVX512-BF16/AMX")
+                        "weights, optimizer and saved checkpoints stay float32; faster on CPUs with AVX512-BF16/AMX "
+                        "(README: Fine-tuning)")
     p.add_argument("--pad-to-multiple-of", type=int, default=None, metavar="N",
                    help="pad each batch's input and target lengths up to a multiple of N (same loss; with --bf16, "
                         "recurring shapes make steps faster)")

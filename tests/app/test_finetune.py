@@ -89,6 +89,22 @@ def test_bf16_mixed_precision(setup):
     assert all(v.dtype == np.float32 for v in flatten(params).values())
 
 
+def test_eval_rouge_each_epoch_with_the_models_generation_config(setup):
+    """--eval: ROUGE after every epoch (in the log and trainer_state), generated with the model's
+    generation_config; --eval-num-beams overrides its beams, also in the saved generation_config."""
+    pytest.importorskip("rouge_score")
+    d, model, train = setup
+    ev = _jsonl(d / "eval.jsonl", RECORDS)
+    for name, extra, beams in (("ev-default", (), 1), ("ev-beams", ("--eval-num-beams", "2"), 2)):
+        out = d / name
+        args = ("--epochs", "2", "--lr", "3e-3", "--max-target-tokens", "8", "--batch-size", "2")
+        assert _run("--model", model, "--train", train, "--eval", ev, "-o", out, *args, *extra) == 0
+        epochs = json.loads((out / "checkpoint-last" / "trainer_state.json").read_text())["epochs"]
+        assert [e["epoch"] for e in epochs] == [1, 2]
+        assert all(0.0 <= e[f"eval_{k}"] <= 1.0 for e in epochs for k in ("rouge1", "rouge2", "rougeL"))
+        assert json.loads((out / "generation_config.json").read_text()).get("num_beams", 1) == beams  # HF omits defaults
+
+
 def test_pad_to_multiple_of_keeps_the_loss(setup):
     """collate(pad_to_multiple_of=) adds masked input and -100 label positions only: the loss is the same."""
     from led_ref.app.finetune import collate, encode_records
