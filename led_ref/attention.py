@@ -109,20 +109,29 @@ def parallel_linear(p, x):
     inputs), slices of the output features for few rows (decoding: the weight read is the cost, and each
     thread reads its own slice once, see ``_few_rows_product``; ``threads.region(decoding=True)`` decides whether
     the slices go to the pool or one call uses BLAS's own threads)."""
+    return parallel_linears((p,), x)[0]
+
+
+def parallel_linears(ps, x):
+    """``[parallel_linear(p, x) for p in ps]``; for few rows all the weights' slices are one parallel call (a
+    decoding step's self-attention q/k/v: one hand-over to the pool instead of three, the same products)."""
     lead, dim = x.shape[:-1], x.shape[-1]
     x2 = x.reshape(-1, dim)
     if x2.shape[0] > FEW_ROWS:
         if threads.get_num_threads() == 1:
-            return linear(p, x)
-        return project_rows((p,), x2)[0].reshape(*lead, -1)
+            return [linear(p, x) for p in ps]
+        return [o.reshape(*lead, -1) for o in project_rows(ps, x2)]
     x2 = np.ascontiguousarray(x2)
-    w, b = p["weight"], p.get("bias")
-    out = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
+    outs = [np.empty((x2.shape[0], p["weight"].shape[0]), dtype=x.dtype) for p in ps]
     with threads.region(decoding=True):
         n_threads = threads.get_num_threads()
-        pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
-        threads.parallel_map(lambda cols: _few_rows_product(x2, w, b, out, cols), _feature_slices(w.shape[0], pieces))
-    return out.reshape(*lead, -1)
+        items = []
+        for p, out in zip(ps, outs):
+            w = p["weight"]
+            pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
+            items += [(w, p.get("bias"), out, cols) for cols in _feature_slices(w.shape[0], pieces)]
+        threads.parallel_map(lambda item: _few_rows_product(x2, *item), items)
+    return [o.reshape(*lead, -1) for o in outs]
 
 
 def _feature_slices(n, pieces):
@@ -400,7 +409,10 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
     """
     bsz, tgt, dim = hidden.shape
     hd = dim // n_heads
-    q = parallel_linear(p["q_proj"], hidden)
+    if key_value_states is None:  # self-attention: q, k, v of the same rows in one parallel call
+        q, k_new, v_new = parallel_linears((p["q_proj"], p["k_proj"], p["v_proj"]), hidden)
+    else:
+        q = parallel_linear(p["q_proj"], hidden)
     q *= hidden.dtype.type(hd**-0.5)  # HF scales after q_proj, bias included
     q = _heads(q, n_heads)  # (B, H, T, hd)
     if key_value_states is not None and past_key_value is not None:
@@ -409,8 +421,7 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         k = _heads(parallel_linear(p["k_proj"], key_value_states), n_heads)
         v = _heads(parallel_linear(p["v_proj"], key_value_states), n_heads)
     else:
-        k = _heads(parallel_linear(p["k_proj"], hidden), n_heads)
-        v = _heads(parallel_linear(p["v_proj"], hidden), n_heads)
+        k, v = _heads(k_new, n_heads), _heads(v_new, n_heads)
         if past_key_value is not None:
             k = np.concatenate([past_key_value[0], k], axis=2)
             v = np.concatenate([past_key_value[1], v], axis=2)
