@@ -38,6 +38,8 @@ PROJECTION_ROWS = 256
 # Weights per output-feature slice when few rows are projected (decoding): about 1 MB of float32, so a
 # thread's slice read outlasts the pool's per-piece overhead (tens of microseconds).
 COLUMN_PIECE = 1 << 18
+# Output features per aligned group when a few-row product is split over threads (see _feature_slices).
+FEATURE_ALIGN = 64
 # "Few rows" (decoding steps: beams x batch) are projected by output-feature slices, not row chunks.
 FEW_ROWS = 64
 # Multiply-adds per GEMM call below which OpenBLAS (0.3.31, SkylakeX kernels) skips packing: measured, a
@@ -74,21 +76,30 @@ def project_rows(ps, x, rows_per_chunk=None):
 
 
 def _few_rows_product(x, w, b, out, cols):
-    """out[:, cols] = x @ w[cols].T + b[cols] for a few rows x (M, K), as GEMMs small enough (M' x N' x K up to
-    SMALL_PRODUCT) that OpenBLAS runs them without packing the weight: one (4, K) @ (K, 50265) GEMM packs the whole
-    LM-head weight and was measured 3x slower than reading it once (29 vs 10 ms; 256-feature slices: 12.7 ms).
-    One row uses GEMV (no packing either) on the whole slice."""
+    """out[:, cols] = x @ w[cols].T + b[cols] for a few rows x (M, K) (a decoding step), reading the weight slice once.
+
+    One row: one GEMV over the slice (no packing). Several rows: the slice as a stack of blocks of ``blk`` output
+    features, (nb, blk, K) @ (K, M) in one matmul call (NumPy loops over the blocks in C), each block GEMM small
+    enough (blk x M x K up to SMALL_PRODUCT) that OpenBLAS runs it without packing the weight: one (4, K) @ (K, 50265)
+    GEMM packs the whole LM-head weight and was measured 3x slower than reading it once (29 vs 10 ms). One call per
+    slice instead of one per 256 features x 4 rows: a few Python calls per piece, so the pool's threads rarely wait
+    for the GIL (beam-4 LM head: 8.1 ms on 2 threads on a quiet machine, 12.2 ms with one call per 256 features x 4 rows
+    in an earlier run; 12.0 vs 14.2 ms in one run beside a busy process). Every output feature is one dot
+    product over K computed by one BLAS call whichever thread runs its slice (led-base beam-4 and batch-8 logits were
+    bit-identical to those of the per-256-feature calls; tests/unit/test_threads.py checks equal tokens across thread
+    counts)."""
     m, k = x.shape
     if m == 1:
         np.matmul(w[cols], x[0], out=out[0, cols])
     else:
-        m_step = min(m, 4)
-        n_step = max(16, SMALL_PRODUCT // (m_step * k) // 16 * 16)
-        for c0 in range(cols.start, cols.stop, n_step):
-            c1 = min(cols.stop, c0 + n_step)
-            wt = w[c0:c1].T
-            for r0 in range(0, m, m_step):
-                np.matmul(x[r0 : r0 + m_step], wt, out=out[r0 : r0 + m_step, c0:c1])
+        blk = max(16, SMALL_PRODUCT // (m * k) // 16 * 16)
+        c0, n = cols.start, cols.stop - cols.start
+        nb = n // blk
+        if nb:
+            part = np.matmul(w[c0 : c0 + nb * blk].reshape(nb, blk, k), x.T)  # (nb, blk, M)
+            out[:, c0 : c0 + nb * blk] = part.reshape(nb * blk, m).T
+        if nb * blk < n:  # the last, shorter block
+            out[:, c0 + nb * blk : cols.stop] = np.matmul(w[c0 + nb * blk : cols.stop], x.T).T
     if b is not None:
         out[:, cols] += b[cols]
 
@@ -96,27 +107,39 @@ def _few_rows_product(x, w, b, out, cols):
 def parallel_linear(p, x):
     """``linear(p, x)`` with the work spread over led_ref's threads: row chunks for many rows (encoder-sized
     inputs), slices of the output features for few rows (decoding: the weight read is the cost, and each
-    thread reads its own slice once, see ``_few_rows_product``)."""
+    thread reads its own slice once, see ``_few_rows_product``; ``threads.region(decoding=True)`` decides whether
+    the slices go to the pool or one call uses BLAS's own threads)."""
+    return parallel_linears((p,), x)[0]
+
+
+def parallel_linears(ps, x):
+    """``[parallel_linear(p, x) for p in ps]``; for few rows all the weights' slices are one parallel call (a
+    decoding step's self-attention q/k/v: one hand-over to the pool instead of three, the same products)."""
     lead, dim = x.shape[:-1], x.shape[-1]
     x2 = x.reshape(-1, dim)
     if x2.shape[0] > FEW_ROWS:
         if threads.get_num_threads() == 1:
-            return linear(p, x)
-        return project_rows((p,), x2)[0].reshape(*lead, -1)
+            return [linear(p, x) for p in ps]
+        return [o.reshape(*lead, -1) for o in project_rows(ps, x2)]
     x2 = np.ascontiguousarray(x2)
-    w, b = p["weight"], p.get("bias")
-    out = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
-    if x2.shape[0] == 1:
-        # one row is a GEMV, which BLAS splits over its own threads without packing (greedy LM head: 6.0 ms, as
-        # fast as the pool, and no switch between pool and BLAS threads inside a decoding step)
-        with threads.region(blas_threads=True):
-            _few_rows_product(x2, w, b, out, slice(0, w.shape[0]))
-        return out.reshape(*lead, -1)
-    n_threads = threads.get_num_threads()
-    pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
-    with threads.one_per_core():  # decoding-sized calls (see threads.one_per_core)
-        threads.parallel_map(lambda cols: _few_rows_product(x2, w, b, out, cols), threads.split(w.shape[0], pieces))
-    return out.reshape(*lead, -1)
+    outs = [np.empty((x2.shape[0], p["weight"].shape[0]), dtype=x.dtype) for p in ps]
+    with threads.region(decoding=True):
+        n_threads = threads.get_num_threads()
+        items = []
+        for p, out in zip(ps, outs):
+            w = p["weight"]
+            pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
+            items += [(w, p.get("bias"), out, cols) for cols in _feature_slices(w.shape[0], pieces)]
+        threads.parallel_map(lambda item: _few_rows_product(x2, *item), items)
+    return [o.reshape(*lead, -1) for o in outs]
+
+
+def _feature_slices(n, pieces):
+    """~``pieces`` slices of range(n) whose boundaries are multiples of FEATURE_ALIGN: BLAS's GEMV kernels compute
+    output features in groups and a group cut by a slice boundary is summed by another code path, so aligned slices
+    give every feature the same sums as one whole GEMV (or OpenBLAS's own thread split)."""
+    bounds = sorted({min(n, n * i // pieces // FEATURE_ALIGN * FEATURE_ALIGN) for i in range(pieces)} | {n})
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def softmax(x, axis=-1):
@@ -386,7 +409,10 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
     """
     bsz, tgt, dim = hidden.shape
     hd = dim // n_heads
-    q = parallel_linear(p["q_proj"], hidden)
+    if key_value_states is None:  # self-attention: q, k, v of the same rows in one parallel call
+        q, k_new, v_new = parallel_linears((p["q_proj"], p["k_proj"], p["v_proj"]), hidden)
+    else:
+        q = parallel_linear(p["q_proj"], hidden)
     q *= hidden.dtype.type(hd**-0.5)  # HF scales after q_proj, bias included
     q = _heads(q, n_heads)  # (B, H, T, hd)
     if key_value_states is not None and past_key_value is not None:
@@ -395,8 +421,7 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         k = _heads(parallel_linear(p["k_proj"], key_value_states), n_heads)
         v = _heads(parallel_linear(p["v_proj"], key_value_states), n_heads)
     else:
-        k = _heads(parallel_linear(p["k_proj"], hidden), n_heads)
-        v = _heads(parallel_linear(p["v_proj"], hidden), n_heads)
+        k, v = _heads(k_new, n_heads), _heads(v_new, n_heads)
         if past_key_value is not None:
             k = np.concatenate([past_key_value[0], k], axis=2)
             v = np.concatenate([past_key_value[1], v], axis=2)

@@ -244,7 +244,7 @@ def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None
     return x, self_probs, cross_probs, present
 
 
-@threads.in_region(blas_threads=True)
+@threads.in_region(decoding=True)
 def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None,
             decoder_attention_mask=None, past_key_values=None, inputs_embeds=None, use_cache=None,
             output_attentions=False, output_hidden_states=False):
@@ -298,13 +298,12 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
 
     act = get_activation(config.activation_function)
     states, self_attns, cross_attns, cache = [], [], [], []
-    # One row (greedy, batch 1): every projection is one weight GEMV, fastest with BLAS's own threads, and the
-    # attention heads are one stacked GEMV call (a pool for them was measured slower: 27.8 vs 26.0 ms per led-base
-    # step). Several rows (beams, a batch): the whole step on led_ref's pool, BLAS at one thread, projections split
-    # by output features and cross-attention by input rows / heads (measured for led-base's 36 decoder projections
-    # + LM head: 4 rows 19.5 vs 24.0 ms, 8 rows 24.5-30.8 vs 35.3 ms with BLAS's 2 threads per call); one BLAS switch
-    # per step.
-    with threads.pool_phase() if bsz * tgt > 1 else contextlib.nullcontext():
+    # With a BLAS controller a step runs on led_ref's pool with BLAS at one thread (threads.region(decoding=True)):
+    # projections split by output features, cross-attention by input rows / heads. A one-row step (greedy, batch 1)
+    # with a cache keeps BLAS's own threads while the machine is quiet (threads.one_row_step; not the first step, whose
+    # cross-attention keys/values are GEMMs of many rows, in row chunks on the pool: the same results either way).
+    one_row = bsz * tgt == 1 and past_key_values is not None
+    with threads.one_row_step() if one_row else contextlib.nullcontext():
         for i, layer in enumerate(dec["layers"]):
             if output_hidden_states:
                 states.append(hidden)

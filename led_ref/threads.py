@@ -33,6 +33,7 @@ import itertools
 import os
 import queue
 import threading
+import time
 from typing import Callable, Iterable, List, Optional, Sequence
 
 __all__ = [
@@ -45,8 +46,9 @@ __all__ = [
     "get_blas_controller",
     "num_threads",
     "region",
-    "pool_phase",
     "one_per_core",
+    "one_row_step",
+    "one_row_state",
     "in_region",
     "pool_size",
     "parallel_map",
@@ -80,6 +82,43 @@ def check_threads(n, name: str = "threads") -> int:
     return n
 
 
+# A one-row step's CPU share (process CPU time / (wall time x threads)) below which the machine counts as busy: with
+# BLAS's own threads on a quiet machine it is ~1 (OpenBLAS's threads spin between calls); beside one CPU-bound process
+# on 2 cores the kernel gives our 2 threads ~2/3 of a core each or less.
+BUSY_SHARE = 0.75
+# Two steps in a row below it switch to the pool. One-row steps on the pool before one tries BLAS's own threads again (doubling while the machine stays busy).
+REPROBE_STEPS = 16
+MAX_REPROBE_STEPS = 256
+
+
+class _OneRowMonitor:
+    """Whether the last one-row decoding steps found the machine busy (see ``one_row_step``)."""
+
+    def __init__(self):
+        self.busy = False
+        self.since = 0  # pool steps since the machine was last found busy
+        self.wait = REPROBE_STEPS
+        self.last_share = None  # CPU share of the last timed step (diagnostics)
+        self.low = False  # the last step with BLAS's threads had a low share
+
+    def use_blas_threads(self) -> bool:
+        return not self.busy or self.since >= self.wait
+
+    def record(self, used_blas_threads: bool, share: float) -> None:
+        self.last_share = share
+        if not used_blas_threads:
+            self.since += 1
+        elif share < BUSY_SHARE and (self.busy or self.low):
+            # busy (a second low step in a row, or a failed try): the pool, and the next try only after twice as many
+            # steps if this was a try
+            self.wait = min(2 * self.wait, MAX_REPROBE_STEPS) if self.busy else REPROBE_STEPS
+            self.busy, self.since, self.low = True, 0, False
+        else:
+            # one low step alone is not enough (e.g. BLAS's threads waking after the pool's LM head or an encoder)
+            self.low = share < BUSY_SHARE
+            self.busy, self.wait = False, REPROBE_STEPS
+
+
 class _Policy:
     def __init__(self):
         self.lock = threading.Lock()
@@ -88,6 +127,7 @@ class _Policy:
         self.pool: Optional["_Pool"] = None
         self.pool_size = 0
         self.local = threading.local()  # per-thread: region depth, inside-a-worker flag
+        self.one_row = _OneRowMonitor()
 
     def reset_after_fork(self):
         # a forked child has none of the parent's pool threads
@@ -155,14 +195,19 @@ def num_threads(n: Optional[int]):
 
 
 @contextlib.contextmanager
-def region(blas_threads: bool = False):
-    """Wrap one top-level computation (an encoder pass, a decoder step). Nested regions do nothing more.
+def region(decoding: bool = False):
+    """Wrap one top-level computation (an encoder pass, a decoding step). Nested regions do nothing more.
 
     Default: led_ref's pieces run on the pool and, when a BLAS controller is installed, BLAS is capped at one
-    thread per call meanwhile. ``blas_threads=True`` (a decoder step: ~50 short GEMV-sized products, where waking
-    pool threads for each costs more than it gains; measured 43 vs 31 ms per led-base step with 2 vs 1 threads):
-    no pool inside (except the parts wrapped in ``pool_phase()``), and BLAS gets min(threads, cores) threads of its
-    own for each call."""
+    thread per call meanwhile. ``decoding=True`` (a decoder step, the LM head of a step: ~50 short, bandwidth-bound
+    products of 1-64 rows): with a BLAS controller and more than one thread, the same pool with BLAS at one thread,
+    but at most one thread per core taking pieces (``one_per_core``) -- whatever the number of rows. Without a
+    controller (or with one thread): no pool inside, and BLAS gets min(threads, cores) threads of its own per call
+    (a pool over multi-threaded BLAS calls oversubscribes the cores: an LM-head GEMV in two halves on two threads was
+    measured 12.1 ms vs 6.5 ms at one BLAS thread each).
+
+    A one-row step (greedy, batch 1) may take BLAS's own threads back for its layers while the machine is quiet
+    (``one_row_step``)."""
     local = _policy.local
     depth = getattr(local, "depth", 0)
     local.depth = depth + 1
@@ -170,15 +215,19 @@ def region(blas_threads: bool = False):
         controller = _policy.controller
         if depth or getattr(local, "in_worker", False):
             yield
-        elif blas_threads:
-            threads_before = get_num_threads()
-            n = min(threads_before, available_cores())
-            with (controller.limit(n) if controller is not None else contextlib.nullcontext()), num_threads(1):
-                local.blas_region = threads_before  # what pool_phase() gives back to a part of this region
+        elif decoding:
+            n = get_num_threads()
+            if controller is not None and min(n, available_cores()) > 1:
+                local.decoding_pool = True  # what one_row_step() may hand back to BLAS
                 try:
-                    yield
+                    with controller.limit(1), one_per_core():
+                        yield
                 finally:
-                    local.blas_region = None
+                    local.decoding_pool = False
+            else:
+                with (controller.limit(min(n, available_cores())) if controller is not None
+                      else contextlib.nullcontext()), num_threads(1):
+                    yield
         elif controller is not None:
             with controller.limit(1):
                 yield
@@ -189,27 +238,58 @@ def region(blas_threads: bool = False):
 
 
 @contextlib.contextmanager
-def pool_phase():
-    """Inside ``region(blas_threads=True)``: run a part on led_ref's pool after all, BLAS capped at one thread.
+def one_row_step():
+    """Inside ``region(decoding=True)``: a one-row decoder step with a cache (greedy, batch 1), LM head included.
 
-    For decoder steps of several rows (beams, a batch): their projections are small GEMMs that BLAS packs, and their
-    cross-attention is one GEMV-shaped piece per input row (and heads); split by output features / rows over the
-    pool they were measured faster than with BLAS's own threads (see ``led_ref.model.decoder``). Only with a BLAS
-    controller (pool threads over multi-threaded BLAS calls oversubscribe the cores: an LM-head GEMV in two halves on
-    two threads was measured 12.1 ms vs 6.5 ms at one BLAS thread each) and more than one thread; elsewhere it
-    changes nothing. One switch of the BLAS thread count costs ~8 us (threadpoolctl)."""
+    Such a step is ~50 GEMVs of ~0.1 ms. On a quiet machine BLAS's own threads run them fastest: they spin between
+    calls, while a pool thread sleeps and is woken for each (led-base greedy step, quiet, measured in one run:
+    23-26 ms with BLAS's threads vs 33 ms on the pool). Beside a busy process every threaded BLAS call waits at
+    OpenBLAS's barrier for a descheduled thread (measured 55-105 ms, and 400 ms beside a process using ~1.4 cores)
+    while the pool does not (38-45 ms). So the block runs with BLAS's own threads (min(threads, cores), no pool) while
+    the previous steps' CPU share says the machine is quiet, on the pool (BLAS at one thread) while it is busy, and
+    retries BLAS's threads after ``REPROBE_STEPS`` pool steps (doubling while still busy). Both ways give the same
+    results: each output feature / head is one dot product of the same BLAS GEMV kernel whichever thread computes it
+    (checked bit-for-bit for led-base's projection and attention shapes), except the LM head, where OpenBLAS's threaded
+    GEMV sums in another order (within the float32 tolerance). ``LEDStepModel.decode`` wraps the decoder and the LM head
+    in one such block. Changes nothing outside a decoding region on the pool."""
     local = _policy.local
-    n = getattr(local, "blas_region", None)
     controller = _policy.controller
-    if not n or n == 1 or controller is None or getattr(local, "in_worker", False):
-        yield
+    if (not getattr(local, "decoding_pool", False) or controller is None or getattr(local, "in_worker", False)
+            or getattr(local, "one_row", False)):
+        yield  # not on the decoding pool, or inside a one_row_step already (the decoder inside a step's decode())
         return
-    with controller.limit(1), num_threads(n), one_per_core():
-        local.blas_region = None  # nested pool_phase(): nothing more
-        try:
+    local.one_row = True
+    try:
+        with _one_row_step(local, controller):
             yield
+    finally:
+        local.one_row = False
+
+
+@contextlib.contextmanager
+def _one_row_step(local, controller):
+    monitor = _policy.one_row
+    use_blas = monitor.use_blas_threads()
+    k = min(get_num_threads(), available_cores())
+    t0, c0 = time.perf_counter(), time.process_time()
+    if use_blas:
+        local.decoding_pool = False
+        try:
+            with controller.limit(k), num_threads(1):
+                yield
         finally:
-            local.blas_region = n
+            local.decoding_pool = True
+    else:
+        yield
+    wall = time.perf_counter() - t0
+    monitor.record(use_blas, (time.process_time() - c0) / (wall * k) if wall > 0 else 1.0)
+
+
+def one_row_state() -> dict:
+    """What ``one_row_step`` last found (for benchmarks): ``busy`` (its one-row steps run on the pool) and the last
+    timed step's CPU share (None before the first)."""
+    m = _policy.one_row
+    return {"busy": m.busy, "last_share": m.last_share}
 
 
 @contextlib.contextmanager
@@ -228,13 +308,13 @@ def one_per_core():
         local.cap = prev
 
 
-def in_region(fn=None, *, blas_threads=False):
-    """Decorator: run ``fn`` inside ``region(blas_threads)`` (top-level entry points: the encoder, a decoder step)."""
+def in_region(fn=None, *, decoding=False):
+    """Decorator: run ``fn`` inside ``region(decoding)`` (top-level entry points: the encoder, a decoder step)."""
 
     def wrap(f):
         @functools.wraps(f)
         def wrapper(*args, **kwargs):
-            with region(blas_threads):
+            with region(decoding):
                 return f(*args, **kwargs)
 
         return wrapper
@@ -330,7 +410,7 @@ def parallel_map(fn: Callable, items: Iterable) -> List:
     items = list(items)
     n = get_num_threads()
     local = _policy.local
-    use = min(n, getattr(local, "cap", None) or n)  # threads that take pieces (pool_phase: at most the cores)
+    use = min(n, getattr(local, "cap", None) or n)  # threads that take pieces (decoding: at most the cores)
     if use == 1 or len(items) <= 1 or getattr(local, "in_worker", False):
         return [fn(item) for item in items]
     with region():

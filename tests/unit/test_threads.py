@@ -118,6 +118,92 @@ def test_bad_controller():
         threads.set_blas_controller(object())
 
 
+class _FixedLoad(threads._OneRowMonitor):
+    """A one-row step monitor that always finds the machine busy (or quiet) and learns nothing."""
+
+    def __init__(self, busy):
+        super().__init__()
+        self.fixed_busy = busy
+        self.steps = 0
+
+    def use_blas_threads(self):
+        return not self.fixed_busy
+
+    def record(self, used_blas_threads, share):
+        self.steps += 1
+
+
+def test_one_row_monitor_switches_on_the_cpu_share():
+    """The decision rule of threads.one_row_step: BLAS's own threads while quiet; after two steps in a row whose CPU
+    share is low (busy), the pool for REPROBE_STEPS steps, then one try of BLAS's threads; a failed try doubles the
+    wait."""
+    m = threads._OneRowMonitor()
+    assert m.use_blas_threads()
+    m.record(True, 0.95)
+    low = threads.BUSY_SHARE / 2
+    m.record(True, low)  # one low step alone: still BLAS's threads
+    assert m.use_blas_threads() and not m.busy
+    m.record(True, 0.95)
+    m.record(True, low)
+    assert m.use_blas_threads() and not m.busy
+    m.record(True, low)  # the second in a row: busy
+    assert m.busy
+    for _ in range(threads.REPROBE_STEPS):
+        assert not m.use_blas_threads()
+        m.record(False, 0.5)
+    assert m.use_blas_threads()  # the try
+    m.record(True, 0.4)  # still busy: twice as long
+    for _ in range(2 * threads.REPROBE_STEPS):
+        assert not m.use_blas_threads()
+        m.record(False, 0.5)
+    assert m.use_blas_threads()
+    m.record(True, 0.9)  # quiet again
+    assert m.use_blas_threads() and not m.busy and m.wait == threads.REPROBE_STEPS
+    for _ in range(20):  # the wait never grows past its cap
+        m.record(True, 0.1)
+        m.since = m.wait
+    assert m.wait == threads.MAX_REPROBE_STEPS
+
+
+def test_one_row_step_follows_the_machine_load(model, monkeypatch):
+    """With threadpoolctl and 2 threads: a one-row decoder step with a cache runs its layers with BLAS's own threads
+    (no pool) when the monitor finds the machine quiet and on the pool with BLAS at one thread when busy; the step is
+    timed into the monitor; the tokens are the same both ways (and those of one thread)."""
+    pytest.importorskip("threadpoolctl")
+    from led_ref.app.blas import blas_threads_now, install_blas_controller
+
+    ids, mask, glob = _inputs()
+    ids, mask, glob = ids[:1], mask[:1], glob[:1]
+    threads.set_num_threads(1)
+    expected = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4)
+    assert install_blas_controller()
+    threads.set_num_threads(2)
+    seen = []
+    original = attention.decoder_attention
+
+    def spy(*args, **kwargs):
+        seen.append((blas_threads_now(), threads.get_num_threads()))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("led_ref.model.decoder_attention", spy)
+    cores = threads.available_cores()
+    for busy, want in ((False, (min(2, cores), 1)), (True, (1, 2) if cores > 1 else (1, 1))):
+        monitor = _FixedLoad(busy)
+        monkeypatch.setattr(threads._policy, "one_row", monitor)
+        seen.clear()
+        got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4)
+        np.testing.assert_array_equal(got, expected)
+        if cores > 1:
+            per_step = 2 * CFG.decoder_layers  # self- and cross-attention per layer
+            assert set(seen[:per_step]) == {(1, 2)}  # the first step (no cache) always on the pool
+            assert set(seen[per_step:]) == {want}
+            assert monitor.steps == 3  # the 3 steps with a cache are timed
+    # a plain monitor learns from real steps and never breaks a run
+    monkeypatch.setattr(threads._policy, "one_row", threads._OneRowMonitor())
+    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_blas_threads_during_a_band_gemm(model, monkeypatch):
     """With threadpoolctl installed: inside the encoder's band GEMMs BLAS runs one thread per call."""
     pytest.importorskip("threadpoolctl")
@@ -136,8 +222,8 @@ def test_blas_threads_during_a_band_gemm(model, monkeypatch):
     ids, mask, glob = _inputs()
     model.get_encoder()(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
     assert seen and set(seen) == {1}
-    # a one-row decoder step (greedy, batch 1) hands BLAS its own threads (min(threads, cores)) and uses no pool;
-    # a step of several rows (beams, a batch) runs on the pool with BLAS at one thread
+    # every decoder step -- one row (greedy, batch 1) or several (beams, a batch) -- runs on the pool with BLAS at one
+    # thread (threads.region(decoding=True): BLAS's own threads stall beside a busy process)
     seen_dec = []
     original_dec = attention.decoder_attention
 
@@ -146,17 +232,25 @@ def test_blas_threads_during_a_band_gemm(model, monkeypatch):
         return original_dec(*args, **kwargs)
 
     monkeypatch.setattr("led_ref.model.decoder_attention", spy_dec)
+    monkeypatch.setattr(threads._policy, "one_row", _FixedLoad(busy=True))  # one-row steps: see the next test
     model(input_ids=ids[:1], attention_mask=mask[:1], global_attention_mask=glob[:1], decoder_input_ids=ids[:1, :1])
-    assert set(seen_dec) == {(min(2, threads.available_cores()), 1)}
+    assert set(seen_dec) == {(1, 2)} if threads.available_cores() > 1 else {b for b, _ in seen_dec} == {1}
     seen_dec.clear()
     model(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=ids[:, :3])
-    assert set(seen_dec) == {(1, 2)}
+    assert set(seen_dec) == {(1, 2)} if threads.available_cores() > 1 else {b for b, _ in seen_dec} == {1}
+    # without a BLAS controller a step keeps BLAS's own threads and no pool (a pool over multi-threaded BLAS calls
+    # oversubscribes the cores)
+    threads.set_blas_controller(None)
+    seen_dec.clear()
+    model(input_ids=ids[:1], attention_mask=mask[:1], global_attention_mask=glob[:1], decoder_input_ids=ids[:1, :1])
+    assert {n for _, n in seen_dec} == {1}
 
 
-def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
-    """With a BLAS controller and 2 threads, a decoding step of several rows (beam search) hands its projections and
-    cross-attention heads to led_ref's pool (threadpoolctl reports one BLAS thread inside them), and the tokens are
-    those of a single-threaded run."""
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_decoding_step_pieces_reach_the_pool(model, monkeypatch, num_beams):
+    """With a BLAS controller and 2 threads, a decoding step -- one row (greedy) or several (beam search) -- hands its
+    projections and cross-attention heads to led_ref's pool (threadpoolctl reports one BLAS thread inside them), and
+    the tokens are those of a single-threaded run."""
     pytest.importorskip("threadpoolctl")
     import threading
     import time
@@ -164,8 +258,12 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
     from led_ref.app.blas import blas_threads_now, install_blas_controller
 
     ids, mask, glob = _inputs()
+    if num_beams == 1:  # greedy on one input: one-row steps, on the pool when the machine is busy
+        ids, mask, glob = ids[:1], mask[:1], glob[:1]
+        monkeypatch.setattr(threads._policy, "one_row", _FixedLoad(busy=True))
     threads.set_num_threads(1)
-    expected = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=3)
+    expected = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4,
+                              num_beams=num_beams)
     assert install_blas_controller()
     threads.set_num_threads(2)
     seen = []
@@ -177,7 +275,7 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(attention, "_few_rows_product", spy)
-    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=3)
+    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=num_beams)
     np.testing.assert_array_equal(got, expected)
     assert {b for _, b in seen} == {1}
     assert any(name.startswith("led_ref-") for name, _ in seen)  # some pieces ran on a pool worker
@@ -199,7 +297,7 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch):
                 running[0] -= 1
 
     monkeypatch.setattr(attention, "_few_rows_product", counting_spy)
-    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=3)
+    got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=num_beams)
     np.testing.assert_array_equal(got, expected)
     assert 1 <= most[0] <= threads.available_cores()
     assert threads.pool_size() == threads.available_cores() + 2

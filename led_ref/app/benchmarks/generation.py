@@ -93,6 +93,7 @@ def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", 
     """led_ref: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...), timed per step."""
     import numpy as np
 
+    from led_ref import threads
     from led_ref.model import LEDForConditionalGeneration
 
     model = LEDForConditionalGeneration.from_pretrained(checkpoint, dtype=np.dtype(dtype).type)
@@ -100,6 +101,7 @@ def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", 
     res["step_bytes"] = step_bytes(model.params, model.config, batch_lengths(seq_len, batch))
     res["copy_bytes_per_s"] = common.copy_bandwidth()
     res["threading"] = common.threading_line()
+    res["one_row"] = threads.one_row_state()
     return res
 
 
@@ -282,6 +284,10 @@ def _print_row(load, batch, nb, row):
     if r.get("step_bytes") and batch == 1 and nb == 1 and load == "quiet":
         print(f"      floor = {r['step_bytes'] / 1e6:.0f} MB a step must read / measured copy bandwidth "
               f"{r['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + write); {r.get('threading', '')}")
+    if r.get("one_row") and batch == 1 and nb == 1 and r["one_row"].get("last_share") is not None:
+        state = r["one_row"]
+        print(f"      {load} greedy: one-row steps ended {'on the pool (busy)' if state['busy'] else 'with BLAS threads'}"
+              f", last step's CPU share {state['last_share']:.2f} (threads.one_row_step)")
 
 
 if __name__ == "__main__":
