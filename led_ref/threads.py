@@ -239,7 +239,7 @@ def region(decoding: bool = False):
 
 @contextlib.contextmanager
 def one_row_step():
-    """Inside ``region(decoding=True)``: the decoder layers of a one-row step with a cache (greedy, batch 1).
+    """Inside ``region(decoding=True)``: a one-row decoder step with a cache (greedy, batch 1), LM head included.
 
     Such a step is ~50 GEMVs of ~0.1 ms. On a quiet machine BLAS's own threads run them fastest: they spin between
     calls, while a pool thread sleeps and is woken for each (led-base greedy step, quiet, measured in one run:
@@ -249,9 +249,9 @@ def one_row_step():
     the previous steps' CPU share says the machine is quiet, on the pool (BLAS at one thread) while it is busy, and
     retries BLAS's threads after ``REPROBE_STEPS`` pool steps (doubling while still busy). Both ways give the same
     results: each output feature / head is one dot product of the same BLAS GEMV kernel whichever thread computes it
-    (checked bit-for-bit for led-base's projection and attention shapes). Not the LM head: OpenBLAS's threaded GEMV
-    sums it in another order, so ``LEDStepModel.decode`` runs it after the block, on the pool, whatever the load.
-    Changes nothing outside a decoding region on the pool."""
+    (checked bit-for-bit for led-base's projection and attention shapes), except the LM head, where OpenBLAS's threaded
+    GEMV sums in another order (within the float32 tolerance). ``LEDStepModel.decode`` wraps the decoder and the LM head
+    in one such block. Changes nothing outside a decoding region on the pool."""
     local = _policy.local
     controller = _policy.controller
     if (not getattr(local, "decoding_pool", False) or controller is None or getattr(local, "in_worker", False)

@@ -75,19 +75,15 @@ class LEDStepModel:
 
     def decode(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None):
         if not self.full_logits and callable(getattr(self.model, "lm_logits", None)):
-            # decoder + LM head on the last position only: decoding never needs the earlier positions' logits. One
-            # threading region for both; a one-row step with a cache runs its decoder layers with BLAS's own threads
-            # or on the pool (led_ref.threads.one_row_step: the same results either way), while the LM head always
-            # takes the pool's vocabulary slices at one BLAS thread: OpenBLAS's threaded GEMV sums the LM head in
-            # another order (3.3e-6 apart at led-base), and the logits must not depend on the machine's load.
+            # decoder + LM head on the last position only: decoding never needs the earlier positions' logits; one
+            # threading region for both (a one-row step with a cache: BLAS's own threads or the pool as one block,
+            # led_ref.threads.one_row_step)
             one_row = np.shape(decoder_input_ids)[:2] == (1, 1) and past_key_values is not None
-            with threads.region(decoding=True):
-                with threads.one_row_step() if one_row else contextlib.nullcontext():
-                    dec = self.model.get_decoder()(
-                        input_ids=decoder_input_ids, encoder_hidden_states=encoder_hidden_states,
-                        encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
-                        use_cache=True,
-                    )
+            with threads.region(decoding=True), threads.one_row_step() if one_row else contextlib.nullcontext():
+                dec = self.model.get_decoder()(
+                    input_ids=decoder_input_ids, encoder_hidden_states=encoder_hidden_states,
+                    encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values, use_cache=True,
+                )
                 last = np.ascontiguousarray(dec.last_hidden_state[:, -1, :])  # (B, D): one 2-D GEMM, not B GEMVs
                 return self.model.lm_logits(last)[:, None, :], dec.past_key_values
         out = self.model(
