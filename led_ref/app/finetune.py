@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from ..inputs import padded_length
 from .progress import Progress
 
 CHECKPOINT = "checkpoint-last"
@@ -114,7 +115,7 @@ def collate(batch, pad_id, pad_to_multiple_of=None):
     S = max(len(b[0]) for b in batch)
     T = max(len(b[2]) for b in batch)
     if pad_to_multiple_of:
-        S, T = (-(-n // pad_to_multiple_of) * pad_to_multiple_of for n in (S, T))
+        S, T = padded_length(S, pad_to_multiple_of), padded_length(T, pad_to_multiple_of)
     ids = np.full((len(batch), S), pad_id, np.int64)
     mask = np.zeros((len(batch), S), np.int64)
     glob = np.zeros((len(batch), S), np.int64)
@@ -243,8 +244,8 @@ def run(args, log=print):
                     config.max_encoder_position_embeddings)
     max_target = min(args.max_target_tokens, config.max_decoder_position_embeddings)
     m = args.pad_to_multiple_of
-    if m and (-(-max_input // m) * m > config.max_encoder_position_embeddings
-              or -(-max_target // m) * m > config.max_decoder_position_embeddings):
+    if m and (padded_length(max_input, m) > config.max_encoder_position_embeddings
+              or padded_length(max_target, m) > config.max_decoder_position_embeddings):
         raise FinetuneError(f"--pad-to-multiple-of {m} pads past the model's position limits (inputs up to "
                             f"{max_input} of {config.max_encoder_position_embeddings} tokens, targets up to "
                             f"{max_target} of {config.max_decoder_position_embeddings}): pick a divisor of both")
