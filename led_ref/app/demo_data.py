@@ -249,9 +249,10 @@ def demo_tokenizer(model_dir=DEMO_MODEL_DIR):
     return LEDTokenizerFast.from_pretrained(model_dir)
 
 
-def heldout_examples(model_dir=DEMO_MODEL_DIR):
-    """The held-out examples (never trained on), rebuilt from the bundle: [{"id", "text", "summary"}]."""
-    count = _counter(demo_tokenizer(model_dir))
+def heldout_examples(model_dir=DEMO_MODEL_DIR, tokenizer=None):
+    """The held-out examples (never trained on), rebuilt from the bundle: [{"id", "text", "summary"}], sized in
+    ``tokenizer``'s tokens (default: the one in ``model_dir``)."""
+    count = _counter(tokenizer or demo_tokenizer(model_dir))
     return [e for p in held_out(load_bundle())[1] for e in examples(p, count)]
 
 
@@ -260,11 +261,10 @@ def heldout_rouge(model_dir=DEMO_MODEL_DIR, examples_=None, progress=None):
     NumPy model, the checkpoint's generation defaults, global attention on <s> (needs rouge-score)."""
     from led_ref.app.finetune import rouge_scores, summarize
     from led_ref.model import LEDForConditionalGeneration
-    from led_ref.tokenizer import LEDTokenizerFast
 
-    rows = heldout_examples(model_dir) if examples_ is None else examples_
+    tok = demo_tokenizer(model_dir)
+    rows = heldout_examples(tokenizer=tok) if examples_ is None else examples_
     model = LEDForConditionalGeneration.from_pretrained(model_dir)
-    tok = LEDTokenizerFast.from_pretrained(model_dir)
     preds = summarize(model, tok, [r["text"] for r in rows], model.config.max_encoder_position_embeddings,
                       model.generation_config, log=progress)
     return rouge_scores(preds, [r["summary"] for r in rows]), preds
