@@ -133,6 +133,21 @@ class _FixedLoad(threads._OneRowMonitor):
         self.steps += 1
 
 
+def _spy_decoder_attention(monkeypatch):
+    """A list that every decoder-attention call appends (BLAS threads now, led_ref threads now) to."""
+    from led_ref.app.blas import blas_threads_now
+
+    seen = []
+    original = attention.decoder_attention
+
+    def spy(*args, **kwargs):
+        seen.append((blas_threads_now(), threads.get_num_threads()))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("led_ref.model.decoder_attention", spy)
+    return seen
+
+
 def test_one_row_monitor_switches_on_the_cpu_share():
     """The decision rule of threads.one_row_step: BLAS's own threads while quiet; after two steps in a row whose CPU
     share is low (busy), the pool for REPROBE_STEPS steps, then one try of BLAS's threads; a failed try doubles the
@@ -170,7 +185,7 @@ def test_one_row_step_follows_the_machine_load(model, monkeypatch):
     (no pool) when the monitor finds the machine quiet and on the pool with BLAS at one thread when busy; the step is
     timed into the monitor; the tokens are the same both ways (and those of one thread)."""
     pytest.importorskip("threadpoolctl")
-    from led_ref.app.blas import blas_threads_now, install_blas_controller
+    from led_ref.app.blas import install_blas_controller
 
     ids, mask, glob = _inputs()
     ids, mask, glob = ids[:1], mask[:1], glob[:1]
@@ -178,14 +193,7 @@ def test_one_row_step_follows_the_machine_load(model, monkeypatch):
     expected = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4)
     assert install_blas_controller()
     threads.set_num_threads(2)
-    seen = []
-    original = attention.decoder_attention
-
-    def spy(*args, **kwargs):
-        seen.append((blas_threads_now(), threads.get_num_threads()))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr("led_ref.model.decoder_attention", spy)
+    seen = _spy_decoder_attention(monkeypatch)
     cores = threads.available_cores()
     for busy, want in ((False, (min(2, cores), 1)), (True, (1, 2) if cores > 1 else (1, 1))):
         monitor = _FixedLoad(busy)
@@ -224,14 +232,7 @@ def test_blas_threads_during_a_band_gemm(model, monkeypatch):
     assert seen and set(seen) == {1}
     # every decoder step -- one row (greedy, batch 1) or several (beams, a batch) -- runs on the pool with BLAS at one
     # thread (threads.region(decoding=True): BLAS's own threads stall beside a busy process)
-    seen_dec = []
-    original_dec = attention.decoder_attention
-
-    def spy_dec(*args, **kwargs):
-        seen_dec.append((blas_threads_now(), threads.get_num_threads()))
-        return original_dec(*args, **kwargs)
-
-    monkeypatch.setattr("led_ref.model.decoder_attention", spy_dec)
+    seen_dec = _spy_decoder_attention(monkeypatch)
     monkeypatch.setattr(threads._policy, "one_row", _FixedLoad(busy=True))  # one-row steps: see the next test
     model(input_ids=ids[:1], attention_mask=mask[:1], global_attention_mask=glob[:1], decoder_input_ids=ids[:1, :1])
     assert set(seen_dec) == {(1, 2)} if threads.available_cores() > 1 else {b for b, _ in seen_dec} == {1}
