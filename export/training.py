@@ -17,6 +17,7 @@ import ctypes.util
 
 ADAMW_OPTIONS = {"fused": True}
 HEAP_MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's initial (static) threshold
+HEAP_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's largest on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX); mallopt refuses more
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 
 

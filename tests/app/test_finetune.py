@@ -123,6 +123,22 @@ def test_pad_to_multiple_of_keeps_the_loss(setup):
     assert abs(losses[0] - losses[1]) < 1e-12 * abs(losses[0]) and np.isfinite(losses[0])
 
 
+def test_heap_mmap_threshold_is_applied(setup, monkeypatch):
+    """--heap-mmap-threshold reaches glibc's mallopt (led_ref.export.training.limit_heap_retention); 0 leaves glibc's
+    dynamic threshold alone; the default is HEAP_MMAP_THRESHOLD."""
+    from led_ref.export import training
+
+    d, model, train = setup
+    calls = []
+    monkeypatch.setattr(training, "limit_heap_retention", lambda threshold=None: calls.append(threshold) or True)
+    for extra, expected in (([], [training.HEAP_MMAP_THRESHOLD]), (["--heap-mmap-threshold", "0"], []),
+                            (["--heap-mmap-threshold", "8388608"], [8388608])):
+        calls.clear()
+        assert _run("--model", model, "--train", train, "-o", d / "heap", "--overwrite", "--max-steps", "1",
+                    *extra) == 0
+        assert calls == expected, extra
+
+
 def test_resume_continues_exactly(setup):
     """A run stopped after 3 steps and resumed ends with the same weights as an uninterrupted one."""
     d, model, train = setup
@@ -151,6 +167,8 @@ def test_bad_input(setup, tmp_path, capsys):
         (["--train", train, "--resume"], "no checkpoint"),
         (["--train", train, "--pad-to-multiple-of", "0"], "--pad-to-multiple-of must be >= 1"),
         (["--train", train, "--pad-to-multiple-of", "48"], "pads past the model's position limits"),
+        (["--train", train, "--heap-mmap-threshold=-1"], "--heap-mmap-threshold must be 0"),
+        (["--train", train, "--heap-mmap-threshold", str(2**25 + 1)], "(glibc's maximum), got 33554433"),
     ]
     for extra, message in cases:
         out = tmp_path / "o"

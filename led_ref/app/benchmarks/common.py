@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from led_ref.inputs import padded_length  # the encoder's pad-to-window rule (numpy only: fine in the HF interpreter)
+
 REPO_ROOT = Path(__file__).resolve().parents[3]  # the directory holding the led_ref package
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 BUNDLED_TEXT = DATA_DIR / "python-reference-excerpt.txt"
@@ -74,11 +76,6 @@ def time_call(fn, repeat=1, warmup=0):
         result = fn()
         runs.append(time.perf_counter() - t0)
     return {"seconds": statistics.median(runs), "runs": runs, "result": result}
-
-
-def padded_length(seq_len, window):
-    """Encoder length after LED pads it to a multiple of the attention window (spec/SPEC.md#encoder)."""
-    return -(-seq_len // window) * window
 
 
 def encoder_flops(seq_len, d_model, ffn_dim, layers, window, num_global=1):
