@@ -1,7 +1,7 @@
 """Generation benchmark: ms per generated token (KV cache on), led_ref vs HF transformers generate().
 
     python -m led_ref.app.benchmarks.generation [--seq-len 4096] [--new-tokens 32] [--beams 1,4]
-                                            [--hf-python /path/to/hf-venv/bin/python] [--size base|tiny]
+                                            [--hf-python /path/to/hf-venv/bin/python] [--size base|tiny] [--breakdown]
 
 One random led-base-shaped checkpoint (d_model 768, 6+6 layers, 12 heads, ffn 3072, window 1024, vocab 50265) is
 written with ``init_params`` + ``save_params``; led_ref loads it with ``from_pretrained`` and HF (in the interpreter
@@ -89,16 +89,73 @@ def step_bytes(params, config, lengths, itemsize=4):
     return weights + cross
 
 
-def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", batch=1):
-    """led_ref: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...), timed per step."""
+# A decoding step's parts (--breakdown): where the time of led_ref's step goes, and the bytes each part must read.
+PARTS = ("self-attn", "cross-attn", "feed-forward", "LM head")
+
+
+def part_bytes(params, config, lengths, itemsize=4):
+    """``step_bytes`` split by part: {"self-attn": q/k/v/out projections, "cross-attn": q/out projections + the
+    inputs' keys/values, "feed-forward": fc1 + fc2, "LM head": weight + final_logits_bias, "rest": layer norms}. The
+    values add up to ``step_bytes`` exactly."""
+    from led_ref.weights import flatten
+
+    parts = dict.fromkeys(PARTS + ("rest",), 0)
+    for name, a in flatten(params["decoder"]["layers"]).items():
+        n = "." + name + "."
+        if ".encoder_attn.k_proj." in n or ".encoder_attn.v_proj." in n:
+            continue  # used at the first step only
+        part = ("self-attn" if ".self_attn." in n else "cross-attn" if ".encoder_attn." in n
+                else "feed-forward" if (".fc1." in n or ".fc2." in n) else "rest")
+        parts[part] += a.nbytes
+    parts["cross-attn"] += sum(lengths) * 2 * config.decoder_layers * config.d_model * itemsize
+    parts["LM head"] = params["lm_head"]["weight"].nbytes + params["final_logits_bias"].nbytes
+    return parts
+
+
+def _part_timers(model, stamps):
+    """Wrap led_ref.model's decoder_attention and feed_forward and ``model.lm_logits`` with wall-clock timers (on the
+    calling thread: a parallel call returns when its pieces are done). Returns (times {part: seconds over the steps
+    after the first, as ``ms_per_token`` counts them}, undo)."""
+    import led_ref.model as M
+
+    times = dict.fromkeys(PARTS, 0.0)
+    orig_attention, orig_ffn = M.decoder_attention, M.feed_forward
+
+    def timed(part_of, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            out = fn(*args, **kwargs)
+            if len(stamps) >= 1:  # after the first step's callback: steady-state steps only
+                times[part_of(args, kwargs)] += time.perf_counter() - t0
+            return out
+        return wrapper
+
+    M.decoder_attention = timed(
+        lambda a, kw: "cross-attn" if (a[3] if len(a) > 3 else kw.get("key_value_states")) is not None
+        else "self-attn", orig_attention)
+    M.feed_forward = timed(lambda a, kw: "feed-forward", orig_ffn)
+    model.lm_logits = timed(lambda a, kw: "LM head", model.lm_logits)
+
+    def undo():
+        M.decoder_attention, M.feed_forward = orig_attention, orig_ffn
+        del model.lm_logits
+    return times, undo
+
+
+def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", batch=1, breakdown=False):
+    """led_ref: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...), timed per step; ``breakdown``
+    also times the step's parts (``PARTS``; the last step's calls, after its callback, fall outside the count)."""
     import numpy as np
 
     from led_ref import threads
     from led_ref.model import LEDForConditionalGeneration
 
     model = LEDForConditionalGeneration.from_pretrained(checkpoint, dtype=np.dtype(dtype).type)
-    res = _timed_generate(model, "numpy", seq_len, new_tokens, num_beams, batch)
-    res["step_bytes"] = step_bytes(model.params, model.config, batch_lengths(seq_len, batch))
+    res = _timed_generate(model, "numpy", seq_len, new_tokens, num_beams, batch, breakdown=breakdown)
+    lengths = batch_lengths(seq_len, batch)
+    res["step_bytes"] = step_bytes(model.params, model.config, lengths)
+    if breakdown:
+        res["part_bytes"] = part_bytes(model.params, model.config, lengths)
     res["copy_bytes_per_s"] = common.copy_bandwidth()
     res["threading"] = common.threading_line()
     res["one_row"] = threads.one_row_state()
@@ -114,19 +171,26 @@ def ort_generate(onnx_dir, seq_len, new_tokens, num_beams, batch=1):
     return _timed_generate(model, "onnx", seq_len, new_tokens, num_beams, batch)
 
 
-def _timed_generate(model, backend, seq_len, new_tokens, num_beams, batch):
+def _timed_generate(model, backend, seq_len, new_tokens, num_beams, batch, breakdown=False):
     """One warm-up generate (imports, first BLAS calls / session runs), then the timed one with a time stamp per
     step; the same for every backend whose model has led_ref's ``generate`` (``step_callback``)."""
     ids, mask, glob = _inputs(seq_len, model.config.vocab_size, batch)
     model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
                    max_new_tokens=2, num_beams=num_beams)
     stamps = []
-    t0 = time.perf_counter()
-    out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
-                         min_new_tokens=new_tokens, num_beams=num_beams,
-                         step_callback=lambda *_: stamps.append(time.perf_counter()))
-    t1 = time.perf_counter()
+    parts, undo = _part_timers(model, stamps) if breakdown else (None, None)
+    try:
+        t0 = time.perf_counter()
+        out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
+                             min_new_tokens=new_tokens, num_beams=num_beams,
+                             step_callback=lambda *_: stamps.append(time.perf_counter()))
+        t1 = time.perf_counter()
+    finally:
+        if undo:
+            undo()
     res = _summary(stamps, t0, t1, new_tokens, out)
+    if parts is not None:  # per steady-state step, like ms_per_token
+        res["part_ms"] = {k: 1000 * v / max(len(stamps) - 1, 1) for k, v in parts.items()}
     res["backend"] = backend
     return res
 
@@ -166,7 +230,7 @@ def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None, batch=
 
 
 def generation_ms_per_token(seq_len=4096, new_tokens=32, num_beams=1, size="base", hf_python=None, timeout=1800,
-                            hf_threads=None, batch=1, threads=None, checkpoint=None):
+                            hf_threads=None, batch=1, threads=None, checkpoint=None, breakdown=False):
     """One benchmark row: {"numpy": {...}, "hf": {...} or None} for one beam width / batch (each in its own process)."""
     tmp = None
     try:
@@ -174,8 +238,8 @@ def generation_ms_per_token(seq_len=4096, new_tokens=32, num_beams=1, size="base
             tmp = checkpoint = tempfile.mkdtemp(prefix="led-ref-genbench-")
             make_checkpoint(tmp, size=size, seq_len=seq_len)
         kw = dict(checkpoint=checkpoint, seq_len=seq_len, new_tokens=new_tokens, num_beams=num_beams, batch=batch)
-        row = {"numpy": common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate", kw,
-                                            timeout=timeout, threads=threads)}
+        row = {"numpy": common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate",
+                                            dict(kw, breakdown=breakdown), timeout=timeout, threads=threads)}
         row["hf"] = (common.run_isolated("led_ref.app.benchmarks.generation", "hf_generate",
                                          dict(kw, threads=hf_threads), python=hf_python, timeout=timeout,
                                          threads=hf_threads) if hf_python else None)
@@ -201,6 +265,9 @@ def main(argv=None):
     ap.add_argument("--hf-threads", type=int, default=None, help="torch.set_num_threads for HF (default: --threads)")
     ap.add_argument("--busy", action="store_true",
                     help="run every row again beside one competing CPU-bound process started here")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time led_ref's step by part (self-attention, cross-attention, feed-forward, LM head) "
+                         "with the bytes each reads")
     ap.add_argument("--json", action="store_true", help="print the raw JSON too")
     args = ap.parse_args(argv)
     if args.seq_len < 8 or args.new_tokens < 3:
@@ -234,7 +301,7 @@ def main(argv=None):
             for batch, nb in rows:
                 row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
                                               hf_threads=hf_threads, batch=batch, threads=args.threads,
-                                              checkpoint=tmp)
+                                              checkpoint=tmp, breakdown=args.breakdown)
                 results[(load, batch, nb)] = row
                 _print_row(load, batch, nb, row)
     except common.BusyStartError as exc:
@@ -281,6 +348,11 @@ def _print_row(load, batch, nb, row):
               f"{1000 * batch / r['ms_per_token']:>9.1f} {floor:>8} {ratio:>7} {r['first_step_s']:>12.2f} "
               f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f}", flush=True)
     r = row.get("numpy") or {}
+    if r.get("part_ms"):
+        ms, nbytes = r["part_ms"], r["part_bytes"]
+        shown = ", ".join(f"{k} {ms[k]:.1f} ({nbytes[k] / 1e6:.1f} MB, {nbytes[k] / ms[k] / 1e6:.1f} GB/s)"
+                          if ms[k] > 0 else f"{k} 0" for k in PARTS)
+        print(f"      numpy ms/step by part: {shown}, rest {r['ms_per_token'] - sum(ms.values()):.1f}")
     if r.get("step_bytes") and batch == 1 and nb == 1 and load == "quiet":
         print(f"      floor = {r['step_bytes'] / 1e6:.0f} MB a step must read / measured copy bandwidth "
               f"{r['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + write); {r.get('threading', '')}")
