@@ -17,6 +17,16 @@ def test_part_bytes_add_up_to_the_step_bytes():
     parts = generation.part_bytes(params, config, lengths)
     assert set(parts) == set(generation.PARTS) | {"rest"}
     assert sum(parts.values()) == generation.step_bytes(params, config, lengths)
+    # the total, counted independently: every decoder-layer array but the cross-attention k/v projections (first
+    # step only), the LM head and its bias, and the keys/values of every input
+    from led_ref.weights import flatten
+
+    layer_arrays = flatten(params["decoder"]["layers"])
+    weights = sum(a.nbytes for k, a in layer_arrays.items() if "encoder_attn.k_proj" not in k
+                  and "encoder_attn.v_proj" not in k)
+    keys_values = sum(lengths) * 2 * config.decoder_layers * config.d_model * 4
+    assert sum(parts.values()) == weights + parts["LM head"] + keys_values
+    assert parts["rest"] == sum(a.nbytes for k, a in layer_arrays.items() if "layer_norm" in k)
     d, layers = config.d_model, config.decoder_layers
     assert parts["LM head"] == params["lm_head"]["weight"].nbytes + params["final_logits_bias"].nbytes
     # cross-attention: q/out projections of every layer plus every input's keys and values

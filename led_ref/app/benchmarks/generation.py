@@ -78,15 +78,9 @@ def _summary(stamps, t_start, t_end, new_tokens, sequences):
 
 def step_bytes(params, config, lengths, itemsize=4):
     """Bytes one decoding step must read: the decoder layers' weights (without the cross-attention key/value
-    projections, used at the first step only), the LM head, and each input's cross-attention keys/values."""
-    from led_ref.weights import flatten
-
-    skip = (".encoder_attn.k_proj.", ".encoder_attn.v_proj.")
-    weights = sum(a.nbytes for name, a in flatten(params["decoder"]["layers"]).items()
-                  if not any(s in "." + name + "." for s in skip))
-    weights += params["lm_head"]["weight"].nbytes + params["final_logits_bias"].nbytes
-    cross = sum(lengths) * 2 * config.decoder_layers * config.d_model * itemsize
-    return weights + cross
+    projections, used at the first step only), the LM head, and each input's cross-attention keys/values
+    (the sum of ``part_bytes``)."""
+    return sum(part_bytes(params, config, lengths, itemsize).values())
 
 
 # A decoding step's parts (--breakdown): where the time of led_ref's step goes, and the bytes each part must read.
