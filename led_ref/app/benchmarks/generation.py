@@ -138,7 +138,7 @@ def _part_timers(model, stamps):
 
 def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", batch=1, breakdown=False):
     """led_ref: LEDForConditionalGeneration.from_pretrained(checkpoint).generate(...), timed per step; ``breakdown``
-    also times the step's parts (``PARTS``; the last step's calls, after its callback, fall outside the count)."""
+    also times the step's parts (``PARTS``) over the steps after the first, the ones ``ms_per_token`` counts."""
     import numpy as np
 
     from led_ref import threads
