@@ -6,8 +6,6 @@ spec/SPEC.md#forward-pass. Parameter tree layout: see ``led_ref.weights`` (HF na
 length, P cached decoder length, D d_model, H heads, hd head size, x global tokens per row.
 """
 
-import contextlib
-
 import numpy as np
 
 from . import threads
@@ -300,10 +298,9 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
     states, self_attns, cross_attns, cache = [], [], [], []
     # With a BLAS controller a step runs on led_ref's pool with BLAS at one thread (threads.region(decoding=True)):
     # projections split by output features, cross-attention by input rows / heads. A one-row step (greedy, batch 1)
-    # with a cache keeps BLAS's own threads while the machine is quiet (threads.one_row_step; not the first step, whose
-    # cross-attention keys/values are GEMMs of many rows, in row chunks on the pool: the same results either way).
-    one_row = bsz * tgt == 1 and past_key_values is not None
-    with threads.one_row_step() if one_row else contextlib.nullcontext():
+    # with a cache keeps BLAS's own threads while the machine is quiet (threads.one_row_step: the same results either
+    # way).
+    with threads.one_row_step(bsz * tgt, past_key_values is not None):
         for i, layer in enumerate(dec["layers"]):
             if output_hidden_states:
                 states.append(hidden)

@@ -238,8 +238,11 @@ def region(decoding: bool = False):
 
 
 @contextlib.contextmanager
-def one_row_step():
-    """Inside ``region(decoding=True)``: a one-row decoder step with a cache (greedy, batch 1), LM head included.
+def one_row_step(rows: int, cached: bool):
+    """Inside ``region(decoding=True)``: a decoder step of ``rows`` query rows (batch x beams x new tokens), with a
+    cache when ``cached``. Only a one-row step with a cache (greedy, batch 1, after the first step) is treated here; any
+    other step passes through unchanged (the first step's cross-attention keys/values are GEMMs of many rows, in row
+    chunks on the pool).
 
     Such a step is ~50 GEMVs of ~0.1 ms. On a quiet machine BLAS's own threads run them fastest: they spin between
     calls, while a pool thread sleeps and is woken for each (led-base greedy step, quiet, measured in one run:
@@ -254,10 +257,10 @@ def one_row_step():
     in one such block. Changes nothing outside a decoding region on the pool."""
     local = _policy.local
     controller = _policy.controller
-    if (not getattr(local, "decoding_pool", False) or controller is None or getattr(local, "in_worker", False)
-            or getattr(local, "one_row", False)):
-        yield  # not on the decoding pool, or inside a one_row_step already (the decoder inside a step's decode())
-        return
+    if (rows != 1 or not cached or not getattr(local, "decoding_pool", False) or controller is None
+            or getattr(local, "in_worker", False) or getattr(local, "one_row", False)):
+        yield  # not a one-row cached step, not on the decoding pool, or inside a one_row_step already (the decoder
+        return  # inside a step's decode())
     local.one_row = True
     try:
         with _one_row_step(local, controller):

@@ -6,7 +6,6 @@ decoding code in ``led_ref.generation.search``.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Optional, Protocol, Tuple
 
 import numpy as np
@@ -78,8 +77,8 @@ class LEDStepModel:
             # decoder + LM head on the last position only: decoding never needs the earlier positions' logits; one
             # threading region for both (a one-row step with a cache: BLAS's own threads or the pool as one block,
             # led_ref.threads.one_row_step)
-            one_row = np.shape(decoder_input_ids)[:2] == (1, 1) and past_key_values is not None
-            with threads.region(decoding=True), threads.one_row_step() if one_row else contextlib.nullcontext():
+            rows = int(np.prod(np.shape(decoder_input_ids)[:2]))
+            with threads.region(decoding=True), threads.one_row_step(rows, past_key_values is not None):
                 dec = self.model.get_decoder()(
                     input_ids=decoder_input_ids, encoder_hidden_states=encoder_hidden_states,
                     encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values, use_cache=True,
