@@ -454,38 +454,42 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         # A decoding step. One query row: GEMVs, one per (row, head): numpy's stacked matmul makes the same GEMV call
         # for every (row, head) of the slice in its C loop (bit-identical to one np.matmul per head, without ~20 us
         # of Python each: 1,152 heads per batch-8 step). Several query rows (the beams sharing an input's keys):
-        # per head, GEMMs over blocks of keys small enough (SMALL_PRODUCT) that OpenBLAS does not pack them, so each
+        # GEMMs over blocks of keys small enough (SMALL_PRODUCT) that OpenBLAS does not pack them, so each
         # key/value is read once for all query rows: measured for 4 rows x 4,096 keys x 72 heads, 14-15 ms vs
-        # 19-20 ms with one GEMV per query row, and 2x faster than unblocked GEMMs (which pack the keys). The weighted
-        # sums then add per-block partial sums: another summation order than one GEMV over all keys (within the
-        # float32 tolerance, tests/unit/test_attention.py).
+        # 19-20 ms with one GEMV per query row, and 2x faster than unblocked GEMMs (which pack the keys). All the
+        # slice's (row, head, block) GEMMs are again one stacked matmul call (numpy loops in C): the beam-4 step
+        # took 34.4 vs 42.8 ms with a Python loop over heads and blocks (median of 7 alternating runs, led-base,
+        # 4,096 tokens, faster in all 7), the same bits. The weighted sums then add the per-block partial sums in
+        # block order: another summation order than one GEMV over all keys (within the float32 tolerance,
+        # tests/unit/test_attention.py).
         n = key_len[gs.start]
         qs, ks, vs = q[gs, hs], k[gs, hs, :n], v[gs, hs, :n]  # (g, h, rows, hd), (g, h, n, hd), (g, h, n, hd)
-        scores = np.empty(qs.shape[:2] + (rows, n), dtype=q.dtype)  # (g, h, rows, n)
+        gh = qs.shape[:2]
+        scores = np.empty(gh + (rows, n), dtype=q.dtype)  # (g, h, rows, n)
         block = max(16, SMALL_PRODUCT // (rows * hd) // 16 * 16)  # keys per GEMM
+        full = n // block * block  # keys in whole blocks; the rest is one shorter block
         if rows == 1:
             np.matmul(ks, qs.swapaxes(-1, -2), out=scores.swapaxes(-1, -2))
         else:
-            scores_t = np.empty((n, rows), dtype=q.dtype)  # one head's scores, keys first: the GEMM's own layout
-            for g in range(scores.shape[0]):
-                for h in range(scores.shape[1]):
-                    qt = np.ascontiguousarray(qs[g, h].T)  # (hd, rows)
-                    for b0 in range(0, n, block):
-                        np.matmul(ks[g, h, b0 : b0 + block], qt, out=scores_t[b0 : b0 + block])
-                    scores[g, h] = scores_t.T
+            qt = np.ascontiguousarray(qs.swapaxes(-1, -2))  # (g, h, hd, rows)
+            if full:  # keys first, the GEMM's own layout: (g, h, nb, block, hd) @ (g, h, 1, hd, rows)
+                blocks = np.matmul(ks[:, :, :full].reshape(gh + (-1, block, hd)), qt[:, :, None])
+                scores[..., :full] = blocks.reshape(gh + (full, rows)).swapaxes(-1, -2)
+            if full < n:
+                scores[..., full:] = np.matmul(ks[:, :, full:], qt).swapaxes(-1, -2)
         if attention_mask is not None and not all(mask_is_zero[gs]):
             with np.errstate(over="ignore"):
                 scores += attention_mask[gs, :, :, :n]  # (g, 1, rows, n): the same for every head
         probs = _softmax_in_place(scores)
-        if rows == 1:
-            np.matmul(probs, vs, out=ctx[gs, hs])
-        else:
-            out = ctx[gs, hs]
-            for g in range(scores.shape[0]):
-                for h in range(scores.shape[1]):
-                    np.matmul(probs[g, h, :, :block], vs[g, h, :block], out=out[g, h])  # (rows, hd)
-                    for b0 in range(block, n, block):
-                        out[g, h] += probs[g, h, :, b0 : b0 + block] @ vs[g, h, b0 : b0 + block]
+        out = ctx[gs, hs]  # (g, h, rows, hd), a view
+        if rows == 1 or not full:
+            np.matmul(probs, vs, out=out)
+        else:  # (g, h, nb, rows, block) @ (g, h, nb, block, hd): per-block partial sums, added in block order
+            parts = np.matmul(probs[..., :full].reshape(gh + (rows, -1, block)).swapaxes(2, 3),
+                              vs[:, :, :full].reshape(gh + (-1, block, hd)))
+            np.add.reduce(parts, axis=2, out=out)
+            if full < n:
+                out += np.matmul(probs[..., full:], vs[:, :, full:])
         if probs_all is not None:
             probs_all[gs, hs, :, :n] = probs
             probs_all[gs, hs, :, n:] = 0

@@ -2,14 +2,17 @@
 
     python -m led_ref.app.benchmarks.generation [--seq-len 4096] [--new-tokens 32] [--beams 1,4]
                                             [--hf-python /path/to/hf-venv/bin/python] [--size base|tiny] [--breakdown]
+                                            [--rows 1x1,1x4,8x1] [--busy] [--repeat N]
 
 One random led-base-shaped checkpoint (d_model 768, 6+6 layers, 12 heads, ffn 3072, window 1024, vocab 50265) is
 written with ``init_params`` + ``save_params``; led_ref loads it with ``from_pretrained`` and HF (in the interpreter
 given by ``--hf-python``, a subprocess) loads the same directory with ``LEDForConditionalGeneration.from_pretrained``.
 Each measurement runs in its own process. Rows (``--rows``, BATCHxBEAMS): greedy, beam 4, and batch 8 greedy over
 documents of different lengths (seq_len down to seq_len/8); ``--busy`` repeats them beside one competing CPU-bound
-process. The bandwidth floor printed beside each row is the bytes a step must read (``step_bytes``: decoder weights,
-LM head, the inputs' cross-attention keys/values) over the copy bandwidth measured in the same process. Both run the full ``generate()`` with ``min_new_tokens = max_new_tokens``
+process; ``--repeat N`` runs N interleaved rounds of the rows and takes each ratio within a round (``summary_lines``).
+The bandwidth floor printed beside each row is the bytes a step must read (``step_bytes``: decoder weights,
+LM head, the inputs' cross-attention keys/values) over the copy bandwidth measured in the same process. Both run the
+full ``generate()`` with ``min_new_tokens = max_new_tokens``
 (so every run decodes the same number of steps) and global attention on the first token; a per-step timestamp
 (led_ref: ``step_callback``; HF: a no-op LogitsProcessor) gives:
   - ``ms_per_token``: steady-state decoding, (t_last_step - t_first_step) / (steps - 1), i.e. without the encoder
@@ -262,10 +265,16 @@ def main(argv=None):
     ap.add_argument("--breakdown", action="store_true",
                     help="also time led_ref's step by part (self-attention, cross-attention, feed-forward, LM head) "
                          "with the bytes each reads")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of all the rows, interleaved (round 1: every row, round 2: every row, ...): a ratio "
+                         "is taken within each round, so a machine whose speed drifts between rows moves both sides; "
+                         "the summary prints each round's ratio and their median")
     ap.add_argument("--json", action="store_true", help="print the raw JSON too")
     args = ap.parse_args(argv)
     if args.seq_len < 8 or args.new_tokens < 3:
         ap.error("--seq-len must be >= 8 and --new-tokens >= 3")
+    if not 1 <= args.repeat <= 100:
+        ap.error(f"--repeat must be between 1 and 100, got {args.repeat}")
     if args.threads is not None and args.threads < 1:
         ap.error(f"--threads must be >= 1, got {args.threads}")
     try:
@@ -292,38 +301,78 @@ def main(argv=None):
     try:
         make_checkpoint(tmp, size=args.size, seq_len=args.seq_len)
         for load in common.loads(args.busy):
-            for batch, nb in rows:
-                row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
-                                              hf_threads=hf_threads, batch=batch, threads=args.threads,
-                                              checkpoint=tmp, breakdown=args.breakdown)
-                results[(load, batch, nb)] = row
-                _print_row(load, batch, nb, row)
+            for _ in range(args.repeat):
+                for batch, nb in rows:
+                    row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
+                                                  hf_threads=hf_threads, batch=batch, threads=args.threads,
+                                                  checkpoint=tmp, breakdown=args.breakdown)
+                    results.setdefault((load, batch, nb), []).append(row)
+                    _print_row(load, batch, nb, row)
     except common.BusyStartError as exc:
         return common.busy_error("led_ref.app.benchmarks.generation", exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for load in ("quiet", "busy"):
-        for backend in ("numpy", "hf"):
-            base = results.get((load, 1, 1), {}).get(backend) or {}
-            if "ms_per_token" not in base:
-                continue
-            for (ld, batch, nb), row in results.items():
-                r = (row.get(backend) or {})
-                if ld != load or (batch, nb) == (1, 1) or "ms_per_token" not in r:
-                    continue
-                if nb > 1:
-                    print(f"{load:>5} {backend:>7}: beam-{nb} step / greedy step = "
-                          f"{r['ms_per_token'] / base['ms_per_token']:.2f}x")
-                else:
-                    print(f"{load:>5} {backend:>7}: batch-{batch} new tokens/s / batch-1 = "
-                          f"{batch * base['ms_per_token'] / r['ms_per_token']:.2f}x")
+    for line in summary_lines(results):
+        print(line)
     if args.json:
-        for r in results.values():
-            for side in ("numpy", "hf"):
-                if r.get(side):
-                    r[side].pop("sequences", None)
+        for runs in results.values():
+            for r in runs:
+                for side in ("numpy", "hf"):
+                    if r.get(side):
+                        r[side].pop("sequences", None)
         print(json.dumps({f"{k[0]} {k[1]}x{k[2]}": v for k, v in results.items()}, indent=1))
     return 0
+
+
+def _median(values):
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
+def summary_lines(results):
+    """The goals' ratios from ``results`` {(load, batch, beams): [row of round 1, row of round 2, ...]}, each taken
+    within a round (rows of one round ran minutes apart, rounds may not): greedy step / bandwidth floor (both
+    measured in the same process), beam-B step / greedy step, batch-B new tokens/s / batch-1 new tokens/s. Each
+    line gives the median over the rounds, then every round's value (a round whose either side failed is left
+    out)."""
+    def ms(row, backend):
+        r = (row or {}).get(backend) or {}
+        return r.get("ms_per_token")
+
+    def line(label, values):
+        values = [v for v in values if v is not None]
+        if not values:
+            return None
+        each = f" (rounds: {', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else ""
+        return f"{label} = {_median(values):.2f}x{each}"
+
+    out = []
+    for load in ("quiet", "busy"):
+        for backend in ("numpy", "hf"):
+            greedy = results.get((load, 1, 1), [])
+            if not any(ms(row, backend) for row in greedy):
+                continue
+            if backend == "numpy":
+                floors = []
+                for row in greedy:
+                    r = row.get("numpy") or {}
+                    ok = ms(row, backend) and r.get("step_bytes") and r.get("copy_bytes_per_s")
+                    floors.append(ms(row, backend) / (1000 * r["step_bytes"] / r["copy_bytes_per_s"]) if ok else None)
+                out.append(line(f"{load:>5} {backend:>7}: greedy step / bandwidth floor", floors))
+            for (ld, batch, nb), runs in results.items():
+                if ld != load or (batch, nb) == (1, 1):
+                    continue
+                pairs = [(ms(g, backend), ms(r, backend)) for g, r in zip(greedy, runs)]
+                if nb > 1:
+                    values = [r / g if g and r else None for g, r in pairs]
+                    label = f"{load:>5} {backend:>7}: beam-{nb} step / greedy step"
+                    if batch > 1:
+                        label = f"{load:>5} {backend:>7}: batch-{batch} beam-{nb} step / greedy step"
+                else:
+                    values = [batch * g / r if g and r else None for g, r in pairs]
+                    label = f"{load:>5} {backend:>7}: batch-{batch} new tokens/s / batch-1"
+                out.append(line(label, values))
+    return [l for l in out if l]
 
 
 def _print_row(load, batch, nb, row):
