@@ -25,6 +25,7 @@ differ (``tokens_equal`` is reported, not asserted -- equality is tested on the 
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -324,9 +325,12 @@ def main(argv=None):
     return 0
 
 
-def _median(values):
-    v = sorted(values)
-    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+def floor_ms(res):
+    """A led_ref row's bandwidth floor in ms (``step_bytes`` / the copy bandwidth measured in the same process), or
+    None when the row has no such figures (HF rows, failed rows)."""
+    if res.get("step_bytes") and res.get("copy_bytes_per_s"):
+        return 1000 * res["step_bytes"] / res["copy_bytes_per_s"]
+    return None
 
 
 def summary_lines(results):
@@ -344,7 +348,7 @@ def summary_lines(results):
         if not values:
             return None
         each = f" (rounds: {', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else ""
-        return f"{label} = {_median(values):.2f}x{each}"
+        return f"{label} = {statistics.median(values):.2f}x{each}"
 
     out = []
     for load in ("quiet", "busy"):
@@ -353,21 +357,17 @@ def summary_lines(results):
             if not any(ms(row, backend) for row in greedy):
                 continue
             if backend == "numpy":
-                floors = []
-                for row in greedy:
-                    r = row.get("numpy") or {}
-                    ok = ms(row, backend) and r.get("step_bytes") and r.get("copy_bytes_per_s")
-                    floors.append(ms(row, backend) / (1000 * r["step_bytes"] / r["copy_bytes_per_s"]) if ok else None)
-                out.append(line(f"{load:>5} {backend:>7}: greedy step / bandwidth floor", floors))
+                floors = [(ms(row, backend), floor_ms(row.get("numpy") or {})) for row in greedy]
+                out.append(line(f"{load:>5} {backend:>7}: greedy step / bandwidth floor",
+                                [m / f if m and f else None for m, f in floors]))
             for (ld, batch, nb), runs in results.items():
                 if ld != load or (batch, nb) == (1, 1):
                     continue
                 pairs = [(ms(g, backend), ms(r, backend)) for g, r in zip(greedy, runs)]
                 if nb > 1:
                     values = [r / g if g and r else None for g, r in pairs]
-                    label = f"{load:>5} {backend:>7}: beam-{nb} step / greedy step"
-                    if batch > 1:
-                        label = f"{load:>5} {backend:>7}: batch-{batch} beam-{nb} step / greedy step"
+                    rows_label = f"batch-{batch} beam-{nb}" if batch > 1 else f"beam-{nb}"
+                    label = f"{load:>5} {backend:>7}: {rows_label} step / greedy step"
                 else:
                     values = [batch * g / r if g and r else None for g, r in pairs]
                     label = f"{load:>5} {backend:>7}: batch-{batch} new tokens/s / batch-1"
@@ -384,9 +384,9 @@ def _print_row(load, batch, nb, row):
             print(f"{load:>5} {batch:>5} {nb:>5} {name:>7}  error: {r['error']}")
             continue
         floor = ratio = ""
-        if r.get("step_bytes") and r.get("copy_bytes_per_s"):
-            floor_ms = 1000 * r["step_bytes"] / r["copy_bytes_per_s"]
-            floor, ratio = f"{floor_ms:.1f}", f"{r['ms_per_token'] / floor_ms:.2f}x"
+        fl = floor_ms(r)
+        if fl:
+            floor, ratio = f"{fl:.1f}", f"{r['ms_per_token'] / fl:.2f}x"
         print(f"{load:>5} {batch:>5} {nb:>5} {name:>7} {r['ms_per_token']:>8.1f} "
               f"{1000 * batch / r['ms_per_token']:>9.1f} {floor:>8} {ratio:>7} {r['first_step_s']:>12.2f} "
               f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f}", flush=True)
