@@ -14,6 +14,7 @@ Standalone deep-dive scripts per area: ``python -m led_ref.app.benchmarks.gemm``
 """
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -209,13 +210,21 @@ class _Table:
         print(f"{'measurement':<34} {'backend':<7} {'value':>14}  {'peak mem':>9}  notes", file=self.out)
         print("-" * 100, file=self.out)
 
-    def add(self, name, backend, value, mem=None, notes=""):
+    def add(self, name, backend, value, mem=None, notes="", data=None):
+        """One row; ``data`` (the row's result dict) goes to --json as the row's raw figures."""
         self.rows.append({"measurement": name, "backend": backend, "value": value, "peak_rss_bytes": mem,
-                          "notes": notes})
+                          "notes": notes, "data": _raw(data)})
         print(f"{name:<34} {backend:<7} {value:>14}  {_fmt_bytes(mem):>9}  {notes}", file=self.out, flush=True)
 
     def unavailable(self, name, backend, why):
         self.add(name, backend, "n/a", None, f"not available: {why}")
+
+
+def _raw(result):
+    """A row's figures for --json: the result dict without the bulky or non-figure entries."""
+    if not result:
+        return {}
+    return {k: v for k, v in result.items() if k not in ("result", "sequences", "tokens", "text")}
 
 
 def add_cli_arguments(parser):
@@ -300,6 +309,7 @@ def _run_cli(args):
     iso = dict(timeout=timeout, threads=args.threads)
 
     info = common.machine_info()
+    started = datetime.datetime.now(datetime.timezone.utc)
     hf_python, hf_why, hf_versions = _hf_python(args) if "hf" in plan["backends"] else (None, "not requested", None)
     shape = common.SIZES[size]
     print(f"led-ref bench{' --quick (tiny shape: smoke test, not figures)' if args.quick else ''}"
@@ -323,7 +333,7 @@ def _run_cli(args):
     gemm_peak = g.get("gflops")
     if gemm_peak:
         detail = ", ".join(f"{k} {v:.0f}" for k, v in g["per_shape"].items())
-        table.add("GEMM peak GFLOP/s (float32)", "numpy", f"{gemm_peak:.1f}", g.get("peak_rss_bytes"), detail)
+        table.add("GEMM peak GFLOP/s (float32)", "numpy", f"{gemm_peak:.1f}", g.get("peak_rss_bytes"), detail, g)
     else:
         table.unavailable("GEMM peak GFLOP/s (float32)", "numpy", g.get("error"))
 
@@ -402,7 +412,7 @@ def _run_cli(args):
                 decode_rss[backend] = r.get("peak_rss_bytes")
                 table.add(rname, backend, f"{r['ms_per_token']:.3g} ms", r.get("peak_rss_bytes"),
                           f"{r['new_tokens']} tokens with the cache (step 1 also projects the cross-attention "
-                          f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted")
+                          f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted", r)
         _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
         if "onnx" in plan["backends"]:
             _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
@@ -415,9 +425,16 @@ def _run_cli(args):
           "encoder FLOPs of led_ref.app.benchmarks.common.encoder_flops.", file=out)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"machine": info, "hf_versions": hf_versions, "plan": plan, "rows": table.rows}, f, indent=1,
-                      default=str)
+            json.dump({"command": common.command_line(), "date_utc": f"{started:%Y-%m-%d %H:%M}",
+                       "led_ref": _version(), "busy": bool(args.busy), "machine": info, "hf_versions": hf_versions,
+                       "plan": plan, "shape": shape, "rows": table.rows}, f, indent=1, default=str)
     return 0
+
+
+def _version():
+    from led_ref import __version__
+
+    return __version__
 
 
 def prepare_checkpoint(directory, size, seq_len):
@@ -468,7 +485,7 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
                               f", {batch * greedy[backend] / ms:.2f}x the greedy tokens/s")
                 if batch > 1:
                     notes += f"; lengths {n} down to {n // batch}"
-                table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes)
+                table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes, r)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -495,7 +512,7 @@ def _prepare_int8(table, onnx_dir, onnx_why, iso):
     files = ", ".join(f"{name.replace('_model', '').replace('.onnx', '')} {100 * b / a:.0f}%"
                       for name, (a, b) in r["bytes"].items())
     table.add("ONNX int8 quantization seconds", ONNX_INT8, f"{r['quantize_seconds']:.1f} s", r.get("peak_rss_bytes"),
-              f"files int8/float: directory {q / 2**20:,.0f} MB / {f / 2**20:,.0f} MB ({100 * q / f:.0f}%); {files}")
+              f"files int8/float: directory {q / 2**20:,.0f} MB / {f / 2**20:,.0f} MB ({100 * q / f:.0f}%); {files}", r)
     return int8_dir, None
 
 
@@ -525,7 +542,8 @@ def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss,
             continue
         table.add(rname, backend, _fmt_bytes(merged["peak_rss_bytes"]), merged["peak_rss_bytes"],
                   f"merged decoder ({merged['ms_per_step']:.3g} ms/step); the two separate decoder sessions "
-                  f"{_fmt_bytes(sep['peak_rss_bytes'])} ({sep['ms_per_step']:.3g} ms/step)")
+                  f"{_fmt_bytes(sep['peak_rss_bytes'])} ({sep['ms_per_step']:.3g} ms/step)",
+                  {"merged": _raw(merged), "separate": _raw(sep)})
 
 
 def _tokenizer_row(table, name, backend, r):
@@ -539,7 +557,7 @@ def _tokenizer_row(table, name, backend, r):
     best = max(rates, key=rates.get)
     notes = ", ".join(f"{k.replace('_tokens_per_s', '') or 'all'} {_fmt_rate(v)}/s" for k, v in rates.items())
     table.add(name, backend, _fmt_rate(rates[best]) + "/s", r.get("peak_rss_bytes"),
-              f"{notes} on {r.get('bytes', 0) / 1e6:.2f} MB of text")
+              f"{notes} on {r.get('bytes', 0) / 1e6:.2f} MB of text", r)
 
 
 def _encoder_row(table, name, backend, r, gemm_peak):
@@ -554,7 +572,8 @@ def _encoder_row(table, name, backend, r, gemm_peak):
         notes += f", GEMM in the same process {r['gemm_now']:.0f} GFLOP/s"
     if r.get("threads"):
         notes += f", torch threads {r['threads']}"
-    table.add(name, backend, _fmt_seconds(r["seconds"]), r.get("peak_rss_bytes"), notes)
+    table.add(name, backend, _fmt_seconds(r["seconds"]), r.get("peak_rss_bytes"), notes,
+              dict(r, gflop_per_s=gflops))
 
 
 def _prepare_onnx(table, size, iso):
@@ -572,7 +591,7 @@ def _prepare_onnx(table, size, iso):
         table.unavailable("ONNX export", "onnx", r["error"])
         return None, f"export failed: {r['error']}"
     table.add("ONNX export seconds", "onnx", f"{r['export_seconds']:.1f} s", r.get("peak_rss_bytes"),
-              "one-off: torch graph -> ONNX (encoder, decoder, decoder with past)")
+              "one-off: torch graph -> ONNX (encoder, decoder, decoder with past)", r)
     return onnx_dir, None
 
 

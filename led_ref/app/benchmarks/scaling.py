@@ -221,7 +221,7 @@ def run_cli(args):
     print(f"  dense  seconds {_fmt_slope(dense['slope_seconds'])}, score memory {_fmt_slope(dense['slope_memory'])}"
           f"  (computed: dense attention of the same shape at the GEMM peak; not measured)", file=out)
 
-    report = {"command": "led-ref " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+    report = {"command": common.command_line(),
               "date_utc": f"{started:%Y-%m-%d %H:%M}", "machine": info, "hf_versions": hf_versions,
               "size": size, "shape": shape, "lengths": list(lengths), "backends": backends,
               "gemm_peak_gflops": gemm_peak, "entries": entries, "slopes": slopes, "dense_reference": dense}
