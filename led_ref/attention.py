@@ -12,134 +12,18 @@ import math
 
 import numpy as np
 
+from . import scheduling as sched
 from . import threads
 from .inputs import MaskKind
+from .scheduling import linear, parallel_linear, parallel_linears, project_rows
 
 __all__ = [
-    "linear",
     "softmax",
     "global_slots",
     "longformer_self_attention",
     "band_to_relative",
     "decoder_attention",
 ]
-
-# Bytes of scores computed per step (one or more (bs, bs + 2c) blocks of one head): small enough
-# that masking, max, exp and the second GEMM find them in the L2 cache.
-SCORE_BUDGET_BYTES = 1 << 20
-# Largest query block: 128 rows against 128 + 2c keys does 12% more band work than needed at
-# c = 512, but its GEMMs run faster than 64-row ones (same total time measured with 1 BLAS
-# thread) and it makes half as many BLAS calls, which matters with threaded BLAS
-# (spec/DESIGN.md#computation-order-and-speed).
-QUERY_BLOCK = 128
-# Rows per projection chunk (led_ref.threads): big enough for full-speed GEMMs, small enough to
-# give each thread several chunks (load balance when a thread loses its core for a while).
-PROJECTION_ROWS = 256
-# Weights per output-feature slice when few rows are projected (decoding): about 1 MB of float32, so a
-# thread's slice read outlasts the pool's per-piece overhead (tens of microseconds).
-COLUMN_PIECE = 1 << 18
-# Output features per aligned group when a few-row product is split over threads (see _feature_slices).
-FEATURE_ALIGN = 64
-# "Few rows" (decoding steps: beams x batch) are projected by output-feature slices, not row chunks.
-FEW_ROWS = 64
-# Multiply-adds per GEMM call below which OpenBLAS (0.3.31, SkylakeX kernels) skips packing: measured, a
-# (4, 768) @ (768, 256) product is fast and a (4, 768) @ (768, 512) one is not.
-SMALL_PRODUCT = 4 * 768 * 256
-# Query rows per cross-attention head (beams x new tokens) up to which scores and weighted sums are GEMVs.
-FEW_QUERY_ROWS = 8
-# Cached keys (rows x heads x positions x head size) up to which a decoding step's attention is one piece on the calling
-# thread: a decoder self-attention cache of up to ~100 positions at batch 8 (the pool's hand-over costs more than the
-# GEMVs); cross-attention over thousands of positions goes to the pool.
-SMALL_ATTENTION = 1 << 20
-
-
-def linear(p, x):
-    """HF nn.Linear: ``x @ W.T + b`` with W of shape (out, in)."""
-    y = x @ p["weight"].T
-    if p.get("bias") is not None:
-        y += p["bias"]
-    return y
-
-
-def project_rows(ps, x, rows_per_chunk=None):
-    """``[linear(p, x) for p in ps]`` for a 2-D x (N, D), in row chunks spread over led_ref's threads (each chunk
-    runs every projection on its rows while they are in cache). Returns the list of (N, out) arrays."""
-    n = x.shape[0]
-    outs = [np.empty((n, p["weight"].shape[0]), dtype=x.dtype) for p in ps]
-
-    def chunk(rows):
-        for p, o in zip(ps, outs):
-            o[rows] = linear(p, x[rows])
-
-    threads.parallel_rows(chunk, n, rows_per_chunk or PROJECTION_ROWS)
-    return outs
-
-
-def _few_rows_product(x, w, b, out, cols):
-    """out[:, cols] = x @ w[cols].T + b[cols] for a few rows x (M, K) (a decoding step), reading the weight slice once.
-
-    One row: one GEMV over the slice (no packing). Several rows: the slice as a stack of blocks of ``blk`` output
-    features, (nb, blk, K) @ (K, M) in one matmul call (NumPy loops over the blocks in C), each block GEMM small
-    enough (blk x M x K up to SMALL_PRODUCT) that OpenBLAS runs it without packing the weight: one (4, K) @ (K, 50265)
-    GEMM packs the whole LM-head weight and was measured 3x slower than reading it once (29 vs 10 ms). One call per
-    slice instead of one per 256 features x 4 rows: a few Python calls per piece, so the pool's threads rarely wait
-    for the GIL (beam-4 LM head: 8.1 ms on 2 threads on a quiet machine, 12.2 ms with one call per 256 features x 4 rows
-    in an earlier run; 12.0 vs 14.2 ms in one run beside a busy process). Every output feature is one dot
-    product over K computed by one BLAS call whichever thread runs its slice (led-base beam-4 and batch-8 logits were
-    bit-identical to those of the per-256-feature calls; tests/unit/test_threads.py checks equal tokens across thread
-    counts)."""
-    m, k = x.shape
-    if m == 1:
-        np.matmul(w[cols], x[0], out=out[0, cols])
-    else:
-        blk = max(16, SMALL_PRODUCT // (m * k) // 16 * 16)
-        c0, n = cols.start, cols.stop - cols.start
-        nb = n // blk
-        if nb:
-            part = np.matmul(w[c0 : c0 + nb * blk].reshape(nb, blk, k), x.T)  # (nb, blk, M)
-            out[:, c0 : c0 + nb * blk] = part.reshape(nb * blk, m).T
-        if nb * blk < n:  # the last, shorter block
-            out[:, c0 + nb * blk : cols.stop] = np.matmul(w[c0 + nb * blk : cols.stop], x.T).T
-    if b is not None:
-        out[:, cols] += b[cols]
-
-
-def parallel_linear(p, x):
-    """``linear(p, x)`` with the work spread over led_ref's threads: row chunks for many rows (encoder-sized
-    inputs), slices of the output features for few rows (decoding: the weight read is the cost, and each
-    thread reads its own slice once, see ``_few_rows_product``; ``threads.region(decoding=True)`` decides whether
-    the slices go to the pool or one call uses BLAS's own threads)."""
-    return parallel_linears((p,), x)[0]
-
-
-def parallel_linears(ps, x):
-    """``[parallel_linear(p, x) for p in ps]``; for few rows all the weights' slices are one parallel call (a
-    decoding step's self-attention q/k/v: one hand-over to the pool instead of three, the same products)."""
-    lead, dim = x.shape[:-1], x.shape[-1]
-    x2 = x.reshape(-1, dim)
-    if x2.shape[0] > FEW_ROWS:
-        if threads.get_num_threads() == 1:
-            return [linear(p, x) for p in ps]
-        return [o.reshape(*lead, -1) for o in project_rows(ps, x2)]
-    x2 = np.ascontiguousarray(x2)
-    outs = [np.empty((x2.shape[0], p["weight"].shape[0]), dtype=x.dtype) for p in ps]
-    with threads.region(decoding=True):
-        n_threads = threads.get_num_threads()
-        items = []
-        for p, out in zip(ps, outs):
-            w = p["weight"]
-            pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
-            items += [(w, p.get("bias"), out, cols) for cols in _feature_slices(w.shape[0], pieces)]
-        threads.parallel_map(lambda item: _few_rows_product(x2, *item), items)
-    return [o.reshape(*lead, -1) for o in outs]
-
-
-def _feature_slices(n, pieces):
-    """~``pieces`` slices of range(n) whose boundaries are multiples of FEATURE_ALIGN: BLAS's GEMV kernels compute
-    output features in groups and a group cut by a slice boundary is summed by another code path, so aligned slices
-    give every feature the same sums as one whole GEMV (or OpenBLAS's own thread split)."""
-    bounds = sorted({min(n, n * i // pieces // FEATURE_ALIGN * FEATURE_ALIGN) for i in range(pieces)} | {n})
-    return [slice(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def softmax(x, axis=-1):
@@ -209,7 +93,7 @@ def band_to_relative(block_probs, c):
 def query_block_size(c):
     """Queries per block: block b needs keys [b bs - c, b bs + bs + c), so bs + 2c scores per row
     of which 2c + 1 can be in the band; a smaller bs wastes less, a larger one makes bigger GEMMs."""
-    return max(1, min(c, QUERY_BLOCK))
+    return max(1, min(c, sched.QUERY_BLOCK))
 
 
 def _local_attention_head(h, q, k, v, key_ok, c, gidx, slot_ok, out, probs_band, probs_glob):
@@ -261,7 +145,7 @@ def _local_attention_head(h, q, k, v, key_ok, c, gidx, slot_ok, out, probs_band,
     qb = q_h.reshape(nb, bs, hd)
     kb = _blocks(k_pad, bs, span, nb)  # (nb, span, hd)
     vb = _blocks(v_pad, bs, span, nb)  # (nb, span, hd + 1)
-    step = max(1, min(nb, SCORE_BUDGET_BYTES // (bs * span * dtype.itemsize)))  # blocks per step
+    step = max(1, min(nb, sched.SCORE_BUDGET_BYTES // (bs * span * dtype.itemsize)))  # blocks per step
     buffer = np.empty((step, bs, span), dtype=dtype)
     for b0 in range(0, nb, step):
         b1 = min(nb, b0 + step)
@@ -447,14 +331,14 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
     # Inputs whose mask is 0 on all their keys (no padding before the last key): adding it changes no score (x + 0
     # is x), so the pass over the scores is skipped (batch-8 decoding: ~1.3M scores a step).
     mask_is_zero = [False] * groups
-    if attention_mask is not None and rows <= FEW_QUERY_ROWS:
+    if attention_mask is not None and rows <= sched.FEW_QUERY_ROWS:
         mask_is_zero = [not attention_mask[g, :, :, :n].any() for g, n in enumerate(key_len)]
 
     def few_rows(gs, hs):
         # A decoding step. One query row: GEMVs, one per (row, head): numpy's stacked matmul makes the same GEMV call
         # for every (row, head) of the slice in its C loop (bit-identical to one np.matmul per head, without ~20 us
         # of Python each: 1,152 heads per batch-8 step). Several query rows (the beams sharing an input's keys):
-        # GEMMs over blocks of keys small enough (SMALL_PRODUCT) that OpenBLAS does not pack them, so each
+        # GEMMs over blocks of keys small enough (sched.SMALL_PRODUCT) that OpenBLAS does not pack them, so each
         # key/value is read once for all query rows: measured for 4 rows x 4,096 keys x 72 heads, 14-15 ms vs
         # 19-20 ms with one GEMV per query row, and 2x faster than unblocked GEMMs (which pack the keys). All the
         # slice's (row, head, block) GEMMs are again one stacked matmul call (numpy loops in C): the beam-4 step
@@ -466,7 +350,7 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         qs, ks, vs = q[gs, hs], k[gs, hs, :n], v[gs, hs, :n]  # (g, h, rows, hd), (g, h, n, hd), (g, h, n, hd)
         gh = qs.shape[:2]
         scores = np.empty(gh + (rows, n), dtype=q.dtype)  # (g, h, rows, n)
-        block = max(16, SMALL_PRODUCT // (rows * hd) // 16 * 16)  # keys per GEMM
+        block = max(16, sched.SMALL_PRODUCT // (rows * hd) // 16 * 16)  # keys per GEMM
         full = n // block * block  # keys in whole blocks; the rest is one shorter block
         if rows == 1:
             np.matmul(ks, qs.swapaxes(-1, -2), out=scores.swapaxes(-1, -2))
@@ -509,14 +393,14 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
 
     def piece(item):  # (rows, heads): reads those heads' keys/values once (led_ref.threads)
         gs, hs = item
-        if rows <= FEW_QUERY_ROWS:
+        if rows <= sched.FEW_QUERY_ROWS:
             few_rows(gs, hs)
         else:
             for g in range(gs.start, gs.stop):
                 for h in range(hs.start, hs.stop):
                     one_head(g, h)
 
-    if rows <= FEW_QUERY_ROWS and len(set(key_len)) == 1 and groups * n_heads * key_len[0] * hd <= SMALL_ATTENTION:
+    if rows <= sched.FEW_QUERY_ROWS and len(set(key_len)) == 1 and groups * n_heads * key_len[0] * hd <= sched.SMALL_ATTENTION:
         # self-attention of a decoding step over a short cache: one piece, a few numpy calls in all
         items = [(slice(0, groups), slice(0, n_heads))]
     else:

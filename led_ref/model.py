@@ -13,7 +13,8 @@ from .activations import get_activation
 from . import inputs
 from .heads import get_head
 from .inputs import shift_tokens_right  # noqa: F401  (public here since the first release)
-from .attention import decoder_attention, linear, longformer_self_attention, parallel_linear
+from .attention import decoder_attention, longformer_self_attention
+from .scheduling import linear, parallel_linear
 from .outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
     LEDEncoderBaseModelOutput,

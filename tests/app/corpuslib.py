@@ -4,7 +4,7 @@ import json
 import os
 import shutil
 
-from testlib import DATA
+from tests.testlib import DATA
 
 # eos bias that makes this tiny random model stop early on some documents and run to max_new_tokens on others,
 # so that batches hold rows of different generated lengths (padding after eos is exercised)

@@ -1,4 +1,5 @@
-"""The bundled demo model and its data (led_ref/app/demo_data.py, led_ref/data/demo-model)."""
+"""The bundled demo model, its task and data (led_ref/app/demo_data.py, led_ref/data/demo-model) and its recipe
+(tools/demo_model/recipe.py)."""
 
 import json
 import os
@@ -7,9 +8,10 @@ import numpy as np
 import pytest
 
 from led_ref.app import demo_data
+from tools.demo_model import recipe
 from led_ref.tokenizer import LEDTokenizerFast
 from led_ref.weights import load_checkpoint
-from testlib import DATA
+from tests.testlib import DATA
 
 METRICS = os.path.join(demo_data.DEMO_MODEL_DIR, "metrics.json")
 
@@ -28,7 +30,7 @@ def test_sections_and_examples():
 def test_augmented_versions_retitle_text_and_target_consistently():
     peps = demo_data.held_out(demo_data.load_bundle())[0][:6]
     rng = np.random.default_rng(0)
-    aug = demo_data.augmented_peps(peps, rng, 4, (3, None))
+    aug = recipe.augmented_peps(peps, rng, 4, (3, None))
     assert len(aug) == 4 * len(peps)
     originals = {p["id"]: [t for t, _ in demo_data.sections(p["text"])] for p in peps}
     changed = 0
@@ -43,8 +45,8 @@ def test_augmented_versions_retitle_text_and_target_consistently():
 
 
 def test_retitle_resizes_the_adornments():
-    assert demo_data.retitle("Old\n===\n\nBody.", "A longer title") == "A longer title\n==============\n\nBody."
-    assert demo_data.retitle("---\nOld\n---\nBody.", "Two") == "---\nTwo\n---\nBody."
+    assert recipe.retitle("Old\n===\n\nBody.", "A longer title") == "A longer title\n==============\n\nBody."
+    assert recipe.retitle("---\nOld\n---\nBody.", "Two") == "---\nTwo\n---\nBody."
 
 
 def test_training_set_has_no_held_out_pep():
@@ -53,7 +55,7 @@ def test_training_set_has_no_held_out_pep():
             return {"input_ids": s.split()}
 
     peps = demo_data.load_bundle()
-    train, test = demo_data.build_sets(peps, WordCounter(), short=(1, (3,)), long=(1, (None,)))
+    train, test = recipe.build_sets(peps, WordCounter(), short=(1, (3,)), long=(1, (None,)))
     held = {p["id"] for p in demo_data.held_out(peps)[1]}
     assert test and all(e["id"].split("#")[0] in held for e in test)
     assert not {e["id"].split("#")[0].split("~")[0] for e in train} & held
@@ -64,10 +66,10 @@ def test_curriculum_stages_copy_from_the_input_and_hold_out_the_test_peps():
     peps = demo_data.load_bundle()
     tok = LEDTokenizerFast.from_pretrained(str(DATA))
     held = {p["id"] for p in demo_data.held_out(peps)[1]}
-    copy = demo_data.copy_examples(peps[:40], tok, copies=3, max_tokens=30)
+    copy = recipe.copy_examples(peps[:40], tok, copies=3, max_tokens=30)
     assert copy and all(e["summary"] == e["text"] for e in copy)
     assert all(len(tok(e["text"], add_special_tokens=False)["input_ids"]) <= 30 for e in copy)
-    heads = demo_data.heading_examples(peps[:40], tok, copies=2)
+    heads = recipe.heading_examples(peps[:40], tok, copies=2)
     assert heads
     for e in heads + copy:
         assert e["id"].split("~")[0] not in held
@@ -78,8 +80,8 @@ def test_curriculum_stages_copy_from_the_input_and_hold_out_the_test_peps():
 
 
 def test_recipe_chains_finetune_runs_into_out_model(tmp_path):
-    cmds = demo_data.recipe_commands(str(tmp_path), threads=1)
-    assert [s for s, _ in cmds] == [r[0] for r in demo_data.RECIPE]
+    cmds = recipe.recipe_commands(str(tmp_path), threads=1)
+    assert [s for s, _ in cmds] == [r[0] for r in recipe.RECIPE]
     models = [argv[argv.index("--model") + 1] for _, argv in cmds]
     outs = [argv[argv.index("-o") + 1] for _, argv in cmds]
     assert models[0] == str(tmp_path / "init") and models[1:] == outs[:-1] and outs[-1] == str(tmp_path / "model")
@@ -91,7 +93,7 @@ def test_recipe_chains_finetune_runs_into_out_model(tmp_path):
 
 def test_merge_cap_keeps_a_complete_bpe(tmp_path):
     texts = ["Backwards Compatibility\n=======================\n\nThe quick brown fox (PEP 8)."]
-    demo_data.write_pruned_tokenizer(texts, tmp_path, max_merges=300)
+    recipe.write_pruned_tokenizer(texts, tmp_path, max_merges=300)
     tok = LEDTokenizerFast.from_pretrained(str(tmp_path))
     full = LEDTokenizerFast.from_pretrained(str(DATA))
     merges = open(tmp_path / "merges.txt").read().splitlines()[1:]
@@ -106,7 +108,7 @@ def test_merge_cap_keeps_a_complete_bpe(tmp_path):
 
 def test_pruned_vocabulary_tokenizes_like_the_full_one(tmp_path):
     texts = ["Rationale\n=========\n\nThe quick brown fox jumps over the lazy dog (PEP 8).", "Backwards Compatibility"]
-    demo_data.write_pruned_tokenizer(texts, tmp_path)
+    recipe.write_pruned_tokenizer(texts, tmp_path)
     full, pruned = LEDTokenizerFast.from_pretrained(str(DATA)), LEDTokenizerFast.from_pretrained(str(tmp_path))
     assert len(pruned) < 2000
     for t in texts + ["unseen words still tokenize: Zyzzyva ü"]:

@@ -14,8 +14,8 @@ from rouge_score import rouge_scorer, scoring  # noqa: E402
 
 from led_ref.app.corpus.evaluate import ROUGE_TYPES, evaluate_files, rouge, sentences_per_line  # noqa: E402
 
-from corpuslib import DEMO, demo_records, tiny_checkpoint  # noqa: E402
-from testlib import ROOT  # noqa: E402
+from tests.app.corpuslib import DEMO, demo_records, tiny_checkpoint  # noqa: E402
+from tests.testlib import ROOT  # noqa: E402
 
 PAIRS = [
     ("The cats are running home.\nThey were hungry!", "A cat ran home because it was hungry. Then it slept."),

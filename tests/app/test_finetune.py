@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from led_ref.app import cli  # noqa: E402
 from led_ref.config import LEDConfig  # noqa: E402
 from led_ref.weights import init_params, load_checkpoint, save_checkpoint  # noqa: E402
-from testlib import DATA  # noqa: E402
+from tests.testlib import DATA  # noqa: E402
 
 pytestmark = pytest.mark.export
 
@@ -201,7 +201,7 @@ def test_nan_loss_names_step_and_cause(setup, tmp_path, capsys):
 
 def test_training_benchmark_quick_row(capsys):
     """The training-step benchmark runs a row in a child process and prints seconds and peak RSS."""
-    from led_ref.app.benchmarks import training
+    from tools.bench import training
 
     assert training.main(["--quick", "--only", "led-ref+ckpt", "--target-len", "8"]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("led-ref+ckpt")]

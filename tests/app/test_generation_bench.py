@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from led_ref.app.benchmarks import generation
+from tools.bench import generation as generation_tool
 from led_ref.config import LEDConfig
 from led_ref.weights import init_params
 
@@ -52,7 +53,7 @@ def test_breakdown_times_every_part_of_the_steady_state_steps(tmp_path):
 
 
 def test_breakdown_line_in_the_table(capsys):
-    assert generation.main(["--size", "tiny", "--seq-len", "32", "--new-tokens", "3", "--rows", "1x1",
+    assert generation_tool.main(["--size", "tiny", "--seq-len", "32", "--new-tokens", "3", "--rows", "1x1",
                             "--breakdown"]) == 0
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if "ms/step by part" in l)
@@ -76,7 +77,7 @@ def test_summary_takes_each_ratio_within_a_round():
         ("quiet", 1, 4): [_row(56.0), _row(28.0)],
         ("quiet", 8, 1): [_row(80.0), _row(40.0)],
     }
-    lines = generation.summary_lines(results)
+    lines = generation_tool.summary_lines(results)
     assert "quiet   numpy: greedy step / bandwidth floor = 2.00x (rounds: 2.00, 2.00)" in lines
     assert "quiet   numpy: beam-4 step / greedy step = 1.40x (rounds: 1.40, 1.40)" in lines
     assert "quiet   numpy: batch-8 new tokens/s / batch-1 = 4.00x (rounds: 4.00, 4.00)" in lines
@@ -88,7 +89,7 @@ def test_summary_median_over_rounds_and_failed_rounds_left_out():
         ("busy", 1, 1): [_row(10.0), _row(10.0), {"numpy": {"error": "timed out"}}, _row(10.0)],
         ("busy", 1, 4): [_row(12.0), _row(30.0), _row(14.0), _row(13.0)],
     }
-    line = next(l for l in generation.summary_lines(results) if "beam-4" in l)
+    line = next(l for l in generation_tool.summary_lines(results) if "beam-4" in l)
     # rounds 1, 2 and 4 (round 3's greedy failed): 1.2, 3.0, 1.3 -> median 1.3
     assert line.strip() == "busy   numpy: beam-4 step / greedy step = 1.30x (rounds: 1.20, 3.00, 1.30)"
 
@@ -103,8 +104,8 @@ def test_repeat_runs_interleaved_rounds(capsys, monkeypatch):
         return {"numpy": {"ms_per_token": 10.0 * nb * slow, "first_step_s": 1.0, "total_s": 2.0,
                           "peak_rss_bytes": 1e9}, "hf": None}
 
-    monkeypatch.setattr(generation, "generation_ms_per_token", fake_row)
-    assert generation.main(["--size", "tiny", "--seq-len", "32", "--new-tokens", "3", "--rows", "1x1,1x2",
+    monkeypatch.setattr(generation_tool, "generation_ms_per_token", fake_row)
+    assert generation_tool.main(["--size", "tiny", "--seq-len", "32", "--new-tokens", "3", "--rows", "1x1,1x2",
                             "--repeat", "3"]) == 0
     assert order == [(1, 1), (1, 2)] * 3  # round after round, not one row three times then the other
     out = capsys.readouterr().out
@@ -114,7 +115,7 @@ def test_repeat_runs_interleaved_rounds(capsys, monkeypatch):
 def test_repeat_out_of_range_is_a_one_line_error(capsys):
     for bad in ("0", "-1", "101"):
         try:
-            generation.main(["--size", "tiny", "--repeat", bad])
+            generation_tool.main(["--size", "tiny", "--repeat", bad])
         except SystemExit as exc:
             assert exc.code == 2
         else:

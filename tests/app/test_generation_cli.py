@@ -10,7 +10,7 @@ import pytest
 
 from led_ref.generation import generate
 
-from testlib import ROOT, TINY_CLI, tiny_config
+from tests.testlib import ROOT, TINY_CLI, tiny_config
 
 TEXT = "Longformer encoder-decoder models summarize long documents. " * 3
 

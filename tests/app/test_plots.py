@@ -18,7 +18,7 @@ from led_ref.app.benchmarks import scaling
 from led_ref.config import LEDConfig
 from led_ref.model import LEDModel
 from led_ref.weights import init_params, save_checkpoint
-from testlib import DATA, ROOT
+from tests.testlib import DATA, ROOT
 
 try:
     import matplotlib  # noqa: F401

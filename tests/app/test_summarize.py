@@ -14,8 +14,8 @@ from led_ref.app.corpus.engine import JobSpec, Prepared, Summarizer, make_batche
 from led_ref.app.corpus.summarize import summarize_corpus
 from led_ref.generation import generate
 
-from corpuslib import BAD_LINES, demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus
-from testlib import ROOT
+from tests.app.corpuslib import BAD_LINES, demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus
+from tests.testlib import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -278,9 +278,9 @@ def test_extras_are_imported_only_when_used():
 
 
 def test_corpus_benchmark_documents_span_the_asked_lengths(tmp_path):
-    from led_ref.app.benchmarks.corpus import make_corpus
+    from tools.bench.corpus import make_corpus
     from led_ref.tokenizer import LEDTokenizerFast
-    from testlib import DATA
+    from tests.testlib import DATA
 
     tok = LEDTokenizerFast.from_pretrained(str(DATA))
     lengths = make_corpus(tmp_path / "c.jsonl", tok, 6, 500, 3000)

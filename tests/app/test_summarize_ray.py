@@ -12,8 +12,8 @@ from led_ref.app.corpus.engine import JobSpec  # noqa: E402
 from led_ref.app.corpus.ray_engine import RETRIED_ERROR  # noqa: E402
 from led_ref.app.corpus.summarize import summarize_corpus  # noqa: E402
 
-from corpuslib import demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus  # noqa: E402
-from testlib import ROOT  # noqa: E402
+from tests.app.corpuslib import demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus  # noqa: E402
+from tests.testlib import ROOT  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]  # each starts a local Ray instance (~5-10 s)
 

@@ -1,6 +1,6 @@
 """Deliberately broken LED implementations: led-ref with one real-world bug each.
 
-Every function here is a ``python:`` candidate of ``led-ref verify`` (``python:mutants:NAME`` with this folder on
+Every function here is a ``python:`` candidate of ``led-ref verify`` (``python:tests.conformance.mutants:NAME`` with this folder on
 the path): ``NAME(config, params, inputs) -> dict``. Each runs led-ref's reference with one function patched for the
 duration of the call, reproducing a bug seen in LED/Longformer ports and exports. ``MUTANTS`` maps the name to the
 bug; tests/conformance/test_verify_kit.py checks that ``verify`` flags every one with its default settings.

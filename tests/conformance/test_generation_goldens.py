@@ -12,7 +12,7 @@ import pytest
 
 from led_ref.generation import GenerationConfig, generate
 
-from testlib import GOLDENS
+from tests.testlib import GOLDENS
 
 GOLDEN = str(GOLDENS / "generation")
 CASES = json.load(open(os.path.join(GOLDEN, "cases.json")))

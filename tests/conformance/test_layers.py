@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from testlib import ROOT
+from tests.testlib import ROOT
 
 # optional extras and test/peer tools: the core runs on numpy + regex alone
 FORBIDDEN_IN_CORE = ("torch", "onnx", "onnxruntime", "ray", "rouge_score", "matplotlib", "threadpoolctl",
@@ -111,6 +111,8 @@ def graph():
             if own is None:
                 if imported.split(".")[0] == "export":
                     raise AssertionError(f"{name} imports the top-level name {imported!r}: use led_ref.export")
+                if imported.split(".")[0] == "tools":
+                    raise AssertionError(f"{name} imports {imported!r}: tools/ is not installed, nothing shipped uses it")
                 external[name].add(imported.split(".")[0])
             elif own != name:
                 edges[name].add(own)
@@ -140,6 +142,19 @@ def test_layers_import_one_way():
     for (module, name), reason in KNOWN_EXCEPTIONS.items():  # an exception that no longer happens must go
         assert name in external.get(module, ()), f"{module} no longer imports {name}: drop it from KNOWN_EXCEPTIONS"
         assert reason
+
+
+def test_tools_stay_outside_the_installed_packages():
+    """tools/ (maintainer tools: the demo-model recipe, corpus builders, GPU check, deep-dive benchmarks) is not
+    installed, and no installed module imports it (graph() raises for such an import)."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = setuptools["packages"]
+    assert "led_ref" in packages and not any(p == "tools" or p.startswith("tools.") for p in packages)
+    assert all(not d.startswith("tools") for d in setuptools.get("package-dir", {}).values())
+    assert (ROOT / "tools" / "gpu_check.py").is_file() and not any(n.startswith("led_ref.tools") for n in MODULES)
+    graph()  # raises on an import of tools from led_ref or led_ref.export
 
 
 def _cycles(edges):

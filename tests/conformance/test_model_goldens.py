@@ -15,7 +15,7 @@ import led_ref.model as M
 from led_ref.tolerances import TOLERANCE, relative_error
 from led_ref.testing import hf_defined
 
-from testlib import GOLDENS as _G
+from tests.testlib import GOLDENS as _G
 
 GOLDENS = str(_G / "model")
 CASES = sorted(d for d in os.listdir(GOLDENS) if os.path.isdir(os.path.join(GOLDENS, d))) if os.path.isdir(GOLDENS) else []

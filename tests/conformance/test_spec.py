@@ -4,7 +4,7 @@ companions: every link to a heading of one of them must resolve."""
 import pathlib
 import re
 
-from testlib import ROOT
+from tests.testlib import ROOT
 
 
 def _anchors(markdown):

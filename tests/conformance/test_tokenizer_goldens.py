@@ -12,7 +12,7 @@ import pytest
 
 from led_ref.tokenizer import LEDTokenizer, LEDTokenizerFast
 
-from testlib import ROOT
+from tests.testlib import ROOT
 DATA = ROOT / "led_ref" / "data"
 GOLDENS = json.loads((ROOT / "spec" / "goldens" / "tokenizer" / "goldens.json").read_text(encoding="utf-8"))
 CLASSES = {"slow": LEDTokenizer, "fast": LEDTokenizerFast}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import mutants
+from tests.conformance import mutants
 from led_ref.app.cli import main
 from led_ref.app.verify_cli import DEFAULT_EXAMPLES
 from led_ref.testing import (
@@ -118,7 +118,7 @@ def test_reference_in_float32_passes_against_the_float64_oracle(capsys):
 
 @pytest.mark.parametrize("name", sorted(mutants.MUTANTS))
 def test_every_mutant_is_flagged_with_default_examples(capsys, name, tmp_path):
-    rc, out, _ = verify(capsys, "--candidate", f"python:mutants:{name}", "--timeout", "0", "--no-shrink",
+    rc, out, _ = verify(capsys, "--candidate", f"python:tests.conformance.mutants:{name}", "--timeout", "0", "--no-shrink",
                         "--save-dir", str(tmp_path))
     assert rc == 1, out
     failed = [p for p, (_, _, verdict) in table(out).items() if verdict == "FAIL"]
@@ -127,7 +127,7 @@ def test_every_mutant_is_flagged_with_default_examples(capsys, name, tmp_path):
 
 
 def test_counterexample_is_shrunk_saved_and_replays(capsys, tmp_path, monkeypatch):
-    rc, out, _ = verify(capsys, "--candidate", "python:mutants:global_tokens_assumed_prefix", "--timeout", "0",
+    rc, out, _ = verify(capsys, "--candidate", "python:tests.conformance.mutants:global_tokens_assumed_prefix", "--timeout", "0",
                         "--outputs", "encoder", "--save-dir", str(tmp_path))
     assert rc == 1 and "minimal counterexample (shrunk)" in out, out
     case, meta = load_case(tmp_path / "encoder.npz")
@@ -136,7 +136,7 @@ def test_counterexample_is_shrunk_saved_and_replays(capsys, tmp_path, monkeypatc
     assert any(g[0] != 1 and (g == 1).any() for g in glob), case.summary()
     ids = case.arrays["input_ids"]
     assert ids.shape[0] <= 2 and ids.shape[1] <= 3 and case.config.encoder_layers == 1, case.summary()
-    assert meta["candidate"] == "python:mutants:global_tokens_assumed_prefix"
+    assert meta["candidate"] == "python:tests.conformance.mutants:global_tokens_assumed_prefix"
     command = next(line for line in out.splitlines() if line.startswith("replay: "))[len("replay: "):]
     argv = shlex.split(command)
     assert argv[:2] == ["led-ref", "verify"]
@@ -149,7 +149,7 @@ def test_counterexample_is_shrunk_saved_and_replays(capsys, tmp_path, monkeypatc
 
 
 def test_worker_process_and_timeout_stop_a_hanging_candidate(capsys, tmp_path):
-    rc, out, _ = verify(capsys, "--candidate", "python:mutants:hangs_on_long_inputs", "--timeout", "2",
+    rc, out, _ = verify(capsys, "--candidate", "python:tests.conformance.mutants:hangs_on_long_inputs", "--timeout", "2",
                         "--outputs", "encoder", "--save-dir", str(tmp_path))
     assert rc == 1, out
     assert table(out)["encoder"][2] == "TIMEOUT"
@@ -159,14 +159,14 @@ def test_worker_process_and_timeout_stop_a_hanging_candidate(capsys, tmp_path):
 @pytest.mark.parametrize("spec, message", [
     ("nonsense", "expected python:MODULE:FUNCTION, hf:MODEL_DIR or onnx:EXPORT_DIR"),
     ("jax:foo", "unknown kind 'jax'"),
-    ("python:mutants", "expected python:MODULE:FUNCTION"),
+    ("python:tests.conformance.mutants", "expected python:MODULE:FUNCTION"),
     ("python:no_such_module_xyz:f", "no module named 'no_such_module_xyz'"),
-    ("python:mutants:nope", "module mutants has no callable 'nope'"),
-    ("python:mutants:raises", "raised RuntimeError: not implemented yet on the simplest case"),
-    ("python:mutants:returns_list", "must return a dict of HF-named outputs, got list"),
-    ("python:mutants:missing_logits", "missing output(s) ['logits']"),
-    ("python:mutants:wrong_shape", r"output logits has shape (2, 2, 31), expected (2, 2, 32)"),
-    ("python:mutants:integer_logits", "output logits must be floating point, got dtype int64"),
+    ("python:tests.conformance.mutants:nope", "module tests.conformance.mutants has no callable 'nope'"),
+    ("python:tests.conformance.mutants:raises", "raised RuntimeError: not implemented yet on the simplest case"),
+    ("python:tests.conformance.mutants:returns_list", "must return a dict of HF-named outputs, got list"),
+    ("python:tests.conformance.mutants:missing_logits", "missing output(s) ['logits']"),
+    ("python:tests.conformance.mutants:wrong_shape", r"output logits has shape (2, 2, 31), expected (2, 2, 32)"),
+    ("python:tests.conformance.mutants:integer_logits", "output logits must be floating point, got dtype int64"),
     ("hf:/no/such/dir", "/no/such/dir is not a directory"),
     ("onnx:/no/such/dir", "/no/such/dir is not a directory"),
 ])

@@ -35,8 +35,9 @@ from led_ref.export.torch_model import build_torch_model  # noqa: E402
 
 pytestmark = pytest.mark.export
 
-from testlib import GOLDENS as _G
-from testlib import TINY_EXPORT, tiny_checkpoint
+from tests.testlib import GOLDENS as _G
+from tests.export.exportlib import make_checkpoint
+from tests.testlib import TINY_EXPORT, tiny_checkpoint
 
 GOLDENS = str(_G / "model")
 
@@ -49,10 +50,6 @@ def encoder_inputs(max_len=40, max_batch=4):
     lengths_of = LEDConfig(**{**TINY, "max_encoder_position_embeddings": max_len})
     return encoder_strategy(lengths_of, max_batch=max_batch).map(
         lambda d: (d["input_ids"], d["attention_mask"], d["global_attention_mask"]))
-
-
-def make_checkpoint(directory, head, seed=0, **overrides):
-    return tiny_checkpoint(directory, head, seed, base=TINY_EXPORT, **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ from led_ref.export import torch_model as tm  # noqa: E402
 from led_ref.export.onnx_export import NumpySteps  # noqa: E402
 from led_ref.export.ort import DeviceTensor, OrtLEDForConditionalGeneration  # noqa: E402
 
-from testlib import TINY_EXPORT  # noqa: E402
-from test_export import make_checkpoint  # noqa: E402
+from tests.testlib import TINY_EXPORT  # noqa: E402
+from tests.export.exportlib import same_tokens
+from tests.export.exportlib import make_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.export
 
@@ -149,30 +150,7 @@ def test_float16_export_with_the_naive_mask_is_refused(fp16, monkeypatch, tmp_pa
 def test_io_binding_generates_the_same_tokens_float16(fp16, merged):
     plain = OrtLEDForConditionalGeneration.from_pretrained(fp16["out"], use_merged=merged, io_binding=False)
     bound = OrtLEDForConditionalGeneration.from_pretrained(fp16["out"], use_merged=merged, io_binding=True)
-    _same_tokens(plain, bound)
-
-
-def _same_tokens(plain, bound):
-    assert not plain.io_binding and bound.io_binding
-    ids = np.random.default_rng(3).integers(3, 50, size=(3, 19)).astype(np.int64)
-    mask = np.ones_like(ids)
-    mask[2, 8:] = 0
-    glob = np.zeros_like(ids)
-    glob[:, 0] = 1
-    for beams in (1, 3):
-        a = plain.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=10, num_beams=beams)
-        b = bound.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=10, num_beams=beams)
-        assert a.shape[1] > 2
-        np.testing.assert_array_equal(a, b)
-    # the cache stays an OrtValue between steps: fed back as it is, cross entries reused without a copy
-    h, m = bound.encode(ids, mask, glob)
-    _, past = bound.decode(ids[:, :2], h, m)
-    assert all(isinstance(t, DeviceTensor) for layer in past for t in layer)
-    _, past2 = bound.decode(ids[:, 2:3], h, m, past)
-    assert isinstance(past2[0][0], DeviceTensor) and past2[0][0].shape[2] == 3 and past2[0][2] is past[0][2]
-    lp, _ = plain.decode(ids[:, 2:3], h, m, plain.decode(ids[:, :2], h, m)[1])
-    lb, _ = bound.decode(ids[:, 2:3], h, m, past)
-    np.testing.assert_array_equal(lp, lb)
+    same_tokens(plain, bound)
 
 
 def test_io_binding_is_on_by_default_only_on_cuda(fp16):
@@ -205,7 +183,7 @@ def test_float16_with_int8_is_one_line_naming_both_options(fp16, tmp_path, capsy
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this machine has CUDA")
 def test_cuda_options_on_a_machine_without_cuda(fp16, tmp_path, capsys):
-    from led_ref.app import gpu_check
+    from tools import gpu_check
     from led_ref.app.cli import main
 
     assert main(["export", fp16["ckpt"], str(tmp_path / "y"), "--dtype", "float16", "--device", "cuda"]) == 2
@@ -225,7 +203,7 @@ def test_gpu_check_dry_run_on_cpu(tmp_path, capsys):
     figures are written."""
     import json
 
-    from led_ref.app import gpu_check
+    from tools import gpu_check
 
     path = tmp_path / "g.json"
     assert gpu_check.main(["--cpu", "--shape", "tiny", "--seq-lens", "64,100", "--new-tokens", "3", "--repeat", "1",

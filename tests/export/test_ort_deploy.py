@@ -17,7 +17,7 @@ from led_ref.export import onnx_export  # noqa: E402
 from led_ref.export.onnx_export import DECODER_MERGED_FILE  # noqa: E402
 from led_ref.export.ort import OrtLEDForConditionalGeneration  # noqa: E402
 
-from test_export import make_checkpoint  # noqa: E402
+from tests.export.exportlib import make_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.export
 
@@ -214,11 +214,11 @@ def test_batched_generate_equals_each_document_alone(deploy, kwargs):
 # -- IO binding (float32; float16 in test_fp16.py) ------------------------------------------------------------------
 @pytest.mark.parametrize("merged", [True, False])
 def test_io_binding_generates_the_same_tokens_float32(deploy, merged):
-    from test_fp16 import _same_tokens
+    from tests.export.exportlib import same_tokens
 
     plain = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=False)
     bound = OrtLEDForConditionalGeneration.from_pretrained(deploy["out"], use_merged=merged, io_binding=True)
-    _same_tokens(plain, bound)
+    same_tokens(plain, bound)
 
 
 def test_merged_cached_branch_returns_empty_encoder_presents(deploy):

@@ -22,7 +22,7 @@ from led_ref.export.torch_model import (  # noqa: E402
 )
 from led_ref.tolerances import GRADIENT_TOLERANCE, relative_error  # noqa: E402
 from led_ref.weights import init_params, save_checkpoint  # noqa: E402
-from testlib import GOLDENS  # noqa: E402
+from tests.testlib import GOLDENS  # noqa: E402
 
 pytestmark = pytest.mark.export
 

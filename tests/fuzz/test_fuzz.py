@@ -74,11 +74,8 @@ def test_fuzz_family(family, fuzz_base):
 
 def test_classifier_catches_what_it_must():
     """The worker's oracle can fail: a NumPy error, a bare third-party error and a nameless message are 'bad'."""
-    sys.path.insert(0, HERE)
-    try:
-        import fuzz_worker as fw
-    finally:
-        sys.path.remove(HERE)
+    from tests.fuzz import fuzz_worker as fw
+
     import numpy as np
 
     def numpy_error():

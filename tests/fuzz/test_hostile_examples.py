@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from led_ref.errors import InputFileError, read_json
-from testlib import ROOT
+from tests.testlib import ROOT
 
 HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 

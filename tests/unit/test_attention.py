@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from led_ref import attention as A
+from led_ref import scheduling
 from led_ref.reference import longformer_self_attention as dense_reference
 
 
@@ -43,15 +44,15 @@ def test_blockwise_equals_dense_reference(case, query_block, budget):
     dim = n_heads * hd
     p = random_params(rng, dim)
     x = rng.standard_normal((bsz, seq, dim))
-    saved = A.QUERY_BLOCK, A.SCORE_BUDGET_BYTES
+    saved = scheduling.QUERY_BLOCK, scheduling.SCORE_BUDGET_BYTES
     # neither the block size nor the blocks per step may change anything
-    A.QUERY_BLOCK, A.SCORE_BUDGET_BYTES = query_block, budget
+    scheduling.QUERY_BLOCK, scheduling.SCORE_BUDGET_BYTES = query_block, budget
     try:
         out, local_probs, global_probs = A.longformer_self_attention(
             p, x, kind, window, n_heads, output_attentions=True
         )
     finally:
-        A.QUERY_BLOCK, A.SCORE_BUDGET_BYTES = saved
+        scheduling.QUERY_BLOCK, scheduling.SCORE_BUDGET_BYTES = saved
     ref_out, ref_local, ref_global = dense_reference(p, x, kind, window, n_heads)
     np.testing.assert_allclose(out, ref_out, rtol=1e-10, atol=1e-10)
 
@@ -165,7 +166,7 @@ def test_working_set_is_bounded(monkeypatch):
     kind = np.ones((1, 40), np.int64)
     kind[0, 5] = 2
     full, _, _ = A.longformer_self_attention(p, x, kind, 8, 4)
-    monkeypatch.setattr(A, "SCORE_BUDGET_BYTES", 1)  # one block of one head at a time
+    monkeypatch.setattr(scheduling, "SCORE_BUDGET_BYTES", 1)  # one block of one head at a time
     grouped, _, _ = A.longformer_self_attention(p, x, kind, 8, 4)
     np.testing.assert_allclose(grouped, full, rtol=1e-13, atol=1e-13)
 
@@ -248,7 +249,7 @@ def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
     were stacked). Returns (output, probs) with probs zero past each row's keys."""
     bsz, tgt, dim = hidden.shape
     hd = dim // n_heads
-    q = A.parallel_linear(p["q_proj"], hidden)
+    q = scheduling.parallel_linear(p["q_proj"], hidden)
     q *= hidden.dtype.type(hd**-0.5)
     q = q.reshape(bsz, tgt, n_heads, hd).transpose(0, 2, 1, 3)
     r = bsz // k.shape[0]
@@ -268,7 +269,7 @@ def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
             for i in range(tgt):
                 np.matmul(probs[i], v[g, h, :n], out=ctx[b, h, i])
             probs_all[b, h, :, :n] = probs
-    out = A.parallel_linear(p["out_proj"], ctx.transpose(0, 2, 1, 3).reshape(bsz, tgt, dim))
+    out = scheduling.parallel_linear(p["out_proj"], ctx.transpose(0, 2, 1, 3).reshape(bsz, tgt, dim))
     return out, probs_all
 
 
@@ -289,7 +290,7 @@ def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_thr
     rng = np.random.default_rng(groups * 10 + beams)
     dim, heads, src = 48, 4, 700
     rows = beams * tgt
-    monkeypatch.setattr(A, "SMALL_PRODUCT", rows * (dim // heads) * 64)  # 64 keys per block
+    monkeypatch.setattr(scheduling, "SMALL_PRODUCT", rows * (dim // heads) * 64)  # 64 keys per block
     p = {n: {"weight": rng.standard_normal((dim, dim)).astype(np.float32),
              "bias": rng.standard_normal(dim).astype(np.float32)} for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
     bsz = groups * beams

@@ -7,7 +7,7 @@ import pytest
 
 from led_ref.config import ACTIVATION_NAMES, ATTRIBUTE_MAP, LEDConfig, activation_names
 
-from testlib import FIXTURES
+from tests.testlib import FIXTURES
 CHECKPOINTS = ["lm", "lm_sharded", "lm_bin", "lm_fp16", "lm_bf16", "lm_untied", "base", "seq_cls", "qa"]
 # Keys of HF's full to_dict() that are HF-runtime state, not configuration.
 HF_RUNTIME_KEYS = {"_name_or_path", "_attn_implementation_autoset", "transformers_version"}

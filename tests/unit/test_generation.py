@@ -12,7 +12,7 @@ import types
 
 import numpy as np
 
-from testlib import GOLDENS
+from tests.testlib import GOLDENS
 import pytest
 
 from led_ref import generation as G

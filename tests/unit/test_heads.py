@@ -7,7 +7,7 @@ from led_ref.config import LEDConfig
 from led_ref.heads import DEFAULT_HEAD, HEADS, get_head, head_for_architecture, head_of_config
 from led_ref.weights import parameter_shapes
 
-from testlib import TINY
+from tests.testlib import TINY
 
 
 @pytest.mark.parametrize("key", list(HEADS))

@@ -55,7 +55,7 @@ def test_checks_name_the_argument_and_wrong_dtype_is_both_error_types():
 ])
 def test_numpy_model_and_generate_reject_the_same_input_with_the_same_message(bad):
     """Without the export extra too (the ONNX Runtime backend joins in tests/export/test_export.py)."""
-    from testlib import tiny_model
+    from tests.testlib import tiny_model
 
     model = tiny_model("lm", np.float32)
     kw = {"input_ids": np.array([[5, 6, 7]]), **bad}

@@ -19,7 +19,7 @@ from led_ref.config import LEDConfig
 from led_ref.tolerances import TOLERANCE, relative_error
 from led_ref.weights import init_params
 
-from testlib import TINY, tiny_model
+from tests.testlib import TINY, tiny_model
 
 def make(head="lm", dtype=np.float64, **overrides):
     return tiny_model(head, dtype, seed=3, **overrides)
@@ -388,7 +388,8 @@ def test_unknown_activation_is_a_value_error():
 
 
 def test_encoder_benchmark_runs_at_tiny_shape():
-    from led_ref.app.benchmarks.encoder import encoder_seconds, main
+    from led_ref.app.benchmarks.encoder import encoder_seconds
+    from tools.bench.encoder import main
 
     r = encoder_seconds(70, size="tiny")
     assert r["seq_len"] == 70 and r["padded_len"] == 96  # tiny window 32

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from led_ref import safetensors as st
 
-from testlib import FIXTURES
+from tests.testlib import FIXTURES
 
 DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
           np.uint64, np.uint32, np.uint16, np.uint8, np.bool_]

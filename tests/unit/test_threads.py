@@ -4,7 +4,7 @@ is installed) and results do not depend on the thread count. Not timed."""
 import numpy as np
 import pytest
 
-from led_ref import attention, threads
+from led_ref import attention, scheduling, threads
 from led_ref.config import LEDConfig
 from led_ref.model import LEDForConditionalGeneration
 from led_ref.weights import init_params
@@ -268,14 +268,14 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch, num_beams):
     assert install_blas_controller()
     threads.set_num_threads(2)
     seen = []
-    original = attention._few_rows_product
+    original = scheduling.few_rows_product
 
     def spy(*args, **kwargs):
         seen.append((threading.current_thread().name, blas_threads_now()))
         time.sleep(0.001)  # a piece as long as a real one: the woken worker finds pieces left to take
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(attention, "_few_rows_product", spy)
+    monkeypatch.setattr(scheduling, "few_rows_product", spy)
     got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=num_beams)
     np.testing.assert_array_equal(got, expected)
     assert {b for _, b in seen} == {1}
@@ -297,7 +297,7 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch, num_beams):
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(attention, "_few_rows_product", counting_spy)
+    monkeypatch.setattr(scheduling, "few_rows_product", counting_spy)
     got = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=num_beams)
     np.testing.assert_array_equal(got, expected)
     assert 1 <= most[0] <= threads.available_cores()

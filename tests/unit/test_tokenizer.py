@@ -14,7 +14,7 @@ from led_ref.bpe import BYTE_ENCODER, bytes_to_unicode, get_pairs
 from led_ref.testing.strategies import tokenizer_texts
 from led_ref.tokenizer import BatchEncoding, LEDTokenizer, LEDTokenizerFast
 
-from testlib import DATA
+from tests.testlib import DATA
 VOCAB, MERGES = DATA / "vocab.json", DATA / "merges.txt"
 
 

@@ -11,7 +11,7 @@ import pytest
 from led_ref import torch_pickle
 from led_ref.weights import load_checkpoint, load_state_dict
 
-from testlib import FIXTURES
+from tests.testlib import FIXTURES
 
 BIN = os.path.join(FIXTURES, "lm_bin", "pytorch_model.bin")
 

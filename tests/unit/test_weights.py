@@ -27,7 +27,7 @@ from led_ref.weights import (
     unflatten,
 )
 
-from testlib import FIXTURES
+from tests.testlib import FIXTURES
 # checkpoint dir -> (head, reference npz of HF's state_dict)
 CHECKPOINTS = {
     "lm": ("lm", "lm"),

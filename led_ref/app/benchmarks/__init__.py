@@ -9,7 +9,7 @@ plus generation peak RSS with the merged decoder vs the two separate decoder ses
 Random led-base-shaped weights (seeded): speed does not depend on the values.
 ``--quick`` runs the same rows at a tiny shape and tiny lengths in seconds (used by the tests).
 
-Standalone deep-dive scripts per area: ``python -m led_ref.app.benchmarks.gemm`` and the modules
+Standalone deep-dive scripts per area: ``python -m tools.bench.gemm`` and the modules
 ``tokenizer``, ``encoder``, ``generation``, ``onnx`` in this package.
 """
 

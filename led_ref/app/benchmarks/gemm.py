@@ -1,10 +1,9 @@
 """Measured NumPy GEMM peak: the ceiling any NumPy encoder can reach on this machine.
 
 The shapes are the led-base encoder's own (4096 tokens x 768 -> 768 / 3072), plus a square one; the
-peak is the best GFLOP/s over them. Run: ``python -m led_ref.app.benchmarks.gemm``.
+peak is the best GFLOP/s over them. Run: ``python -m tools.bench.gemm``.
 """
 
-import argparse
 import time
 
 import numpy as np
@@ -41,19 +40,3 @@ def gemm_peak(quick=False, dtype="float32"):
     kw = dict(repeat=2, min_seconds=0.02) if quick else {}
     per = {f"{m}x{k}x{n}": gemm_gflops(m, k, n, dt, **kw) for m, k, n in shapes}
     return {"gflops": max(per.values()), "per_shape": per, "dtype": dt.name}
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="tiny shapes (seconds)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    args = p.parse_args(argv)
-    res = gemm_peak(quick=args.quick, dtype=args.dtype)
-    for shape, g in res["per_shape"].items():
-        print(f"{res['dtype']} GEMM {shape:>16}: {g:7.1f} GFLOP/s")
-    print(f"peak: {res['gflops']:.1f} GFLOP/s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

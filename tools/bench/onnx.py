@@ -1,6 +1,6 @@
 """ONNX Runtime encoder benchmark at the led-base shape (spec/SPEC.md#onnx-export).
 
-    python -m led_ref.app.benchmarks.onnx [--seq-lens 4096,16384] [--hf-python /path/to/venv/bin/python]
+    python -m tools.bench.onnx [--seq-lens 4096,16384] [--hf-python /path/to/venv/bin/python]
                                       [--providers CPUExecutionProvider] [--repeat 3] [--threads N]
 
 Exports the encoder of a seeded random led-base-shaped model (d_model 768, 6 layers, 12 heads,
@@ -104,7 +104,7 @@ def numpy_encoder_seconds(seq_len, repeat=1):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks.onnx", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.bench.onnx", description=__doc__.split("\n\n")[0])
     p.add_argument("--seq-lens", default="4096,16384", help="encoder lengths (default 4096,16384)")
     p.add_argument("--hf-python", metavar="PATH", help="interpreter with transformers + torch for the HF eager rows")
     p.add_argument("--providers", default=None,
@@ -131,7 +131,7 @@ def main(argv=None):
     print(f"led-base encoder (d_model 768, 6 layers, 12 heads, ffn 3072, window 1024), batch 1, 1 global token")
     print(f"machine: {common.machine_info()}")
     if not os.path.isfile(os.path.join(onnx_dir, "encoder_model.onnx")):
-        r = common.run_isolated("led_ref.app.benchmarks.onnx", "export_encoder",
+        r = common.run_isolated("tools.bench.onnx", "export_encoder",
                                 {"out_dir": onnx_dir, "max_len": max(seq_lens), "fp16": args.fp16},
                                 timeout=args.timeout)
         if "error" in r:
@@ -143,12 +143,12 @@ def main(argv=None):
         row = {}
         for rnd in range(max(1, args.rounds)):
             got = {"onnx": common.run_isolated(
-                "led_ref.app.benchmarks.onnx", "ort_encoder_seconds",
+                "tools.bench.onnx", "ort_encoder_seconds",
                 {"onnx_dir": onnx_dir, "seq_len": n, "repeat": args.repeat, "threads": args.threads,
                  "providers": providers, "check": rnd == 0 and not args.no_numpy and not args.fp16 and n <= 4096},
                 timeout=args.timeout, threads=args.threads)}
             if not args.no_numpy:
-                got["numpy"] = common.run_isolated("led_ref.app.benchmarks.onnx", "numpy_encoder_seconds",
+                got["numpy"] = common.run_isolated("tools.bench.onnx", "numpy_encoder_seconds",
                                                    {"seq_len": n, "repeat": args.repeat}, timeout=args.timeout,
                                                    threads=args.threads)
             if args.hf_python:

@@ -1,6 +1,6 @@
 """Corpus throughput of ``led-ref summarize`` on ONNX Runtime: length batching vs one document at a time vs Ray.
 
-    python -m led_ref.app.benchmarks.corpus [--docs 32] [--min-tokens 500] [--max-tokens 8000]
+    python -m tools.bench.corpus [--docs 32] [--min-tokens 500] [--max-tokens 8000]
                                             [--max-new-tokens 16] [--rows batched,single,ray] [--model ONNX_DIR]
 
 Builds (outside the timed part) a seeded random model of a small but real LED shape -- d_model 256, 2 encoder and
@@ -89,7 +89,7 @@ def run_row(name, corpus, onnx_dir, out, max_new_tokens, batch_tokens):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks.corpus", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.bench.corpus", description=__doc__.split("\n\n")[0])
     p.add_argument("--docs", type=int, default=32)
     p.add_argument("--min-tokens", type=int, default=500)
     p.add_argument("--max-tokens", type=int, default=8000)

@@ -1,6 +1,6 @@
 """GPU check of the ONNX export (issue 11): one command for a machine with a CUDA device.
 
-    python -m led_ref.app.gpu_check [--install] [--seq-lens 4096,16384] [--new-tokens 32] [--repeat 3]
+    python -m tools.gpu_check [--install] [--seq-lens 4096,16384] [--new-tokens 32] [--repeat 3]
                                     [--small-only] [--json PATH] [--out DIR]
 
 1. small model (tiny random LED), float32 and float16: export, then the exporter's validation on
@@ -170,12 +170,12 @@ def _install(argv):
     subprocess.call(pip + ["uninstall", "-y", "onnxruntime"])
     subprocess.check_call(pip + ["install", "onnxruntime-gpu"])
     rest = [a for a in argv if a != "--install"]
-    return subprocess.call([sys.executable, "-m", "led_ref.app.gpu_check"] + rest)
+    return subprocess.call([sys.executable, "-m", "tools.gpu_check"] + rest)
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m led_ref.app.gpu_check", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.gpu_check", description=__doc__.split("\n\n")[0])
     p.add_argument("--install", action="store_true", help="pip install onnxruntime-gpu first (replaces onnxruntime)")
     p.add_argument("--seq-lens", default="4096,16384", help="led-base encoder lengths (default 4096,16384)")
     p.add_argument("--new-tokens", type=int, default=32, help="cached decode steps timed (default 32)")

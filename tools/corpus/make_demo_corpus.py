@@ -1,6 +1,6 @@
 """Rebuild the bundled demo corpus ``led_ref/data/peps-demo.jsonl`` from the PEP corpus.
 
-    python -m led_ref.app.corpus.make_demo_corpus /path/to/peps.jsonl
+    python -m tools.corpus.make_demo_corpus /path/to/peps.jsonl
 
 Picks 16 PEPs whose text has 400-2,500 tokens (bundled LED tokenizer, special tokens included) and whose abstract
 has at least 30 tokens, evenly spread over that length range (every k-th document by text length, ties by id), and
@@ -16,11 +16,11 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "data", "peps-demo.jso
 
 
 def main(argv=None):
-    from ...tokenizer import LEDTokenizerFast
+    from led_ref.tokenizer import LEDTokenizerFast
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        raise SystemExit("usage: python -m led_ref.app.corpus.make_demo_corpus PEPS_JSONL")
+        raise SystemExit("usage: python -m tools.corpus.make_demo_corpus PEPS_JSONL")
     tok = LEDTokenizerFast.from_pretrained(os.path.join(os.path.dirname(__file__), "..", "..", "data"))
     pool = []
     with open(argv[0], encoding="utf-8") as f:

@@ -2,8 +2,8 @@
 led-base shape, batch 1, with and without gradient checkpointing, for led-ref's torch graph and HF transformers
 (``--hf-python``) side by side. Every row runs in its own subprocess (its own peak RSS); seeded random weights.
 
-    python -m led_ref.app.benchmarks.training --hf-python /work/hfvenv/bin/python            # 4,096 tokens
-    python -m led_ref.app.benchmarks.training --quick                                         # tiny, seconds
+    python -m tools.bench.training --hf-python /work/hfvenv/bin/python            # 4,096 tokens
+    python -m tools.bench.training --quick                                         # tiny, seconds
 
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown). Every row, HF's
 too, uses led-ref's training settings (``led_ref.export.training``, as ``led-ref finetune``): fused AdamW and a
@@ -82,7 +82,7 @@ def run_row(python, impl, checkpointing, config, seq_len, target_len, steps, thr
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks.training", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.bench.training", description=__doc__.split("\n")[0])
     p.add_argument("--hf-python", metavar="PATH", help="interpreter with transformers (HF rows)")
     p.add_argument("--seq-len", type=int, default=4096)
     p.add_argument("--target-len", type=int, default=128)
