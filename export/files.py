@@ -13,10 +13,20 @@ MODEL_FILE = "model.onnx"
 
 # config fields that fix the graphs; their hash is stored in every exported file
 ARCH_FIELDS = (
-    "vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
-    "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "activation_function",
-    "max_encoder_position_embeddings", "max_decoder_position_embeddings", "pad_token_id",
-    "eos_token_id", "decoder_start_token_id",
+    "vocab_size",
+    "d_model",
+    "encoder_layers",
+    "decoder_layers",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+    "activation_function",
+    "max_encoder_position_embeddings",
+    "max_decoder_position_embeddings",
+    "pad_token_id",
+    "eos_token_id",
+    "decoder_start_token_id",
 )
 
 

@@ -7,8 +7,8 @@ One graph holds both decoders behind an ``If`` on the boolean input ``use_cache_
 
 Inputs are the union of both files' inputs plus ``use_cache_branch`` (bool, shape [1]); outputs are
 ``logits`` and ``present.{i}.(decoder|encoder).(key|value)`` (the cached branch returns empty encoder presents,
-(B, H, 0, d): the caller keeps the cross-attention past it fed). The two branches' initializers are deduplicated by content
-(name, dtype, shape and bytes may differ in name only) and stored once in the outer graph, so ONNX Runtime
+(B, H, 0, d): the caller keeps the cross-attention past it fed). The two branches' initializers are deduplicated
+by content (name, dtype, shape and bytes may differ in name only) and stored once in the outer graph, so ONNX Runtime
 holds the decoder weights once instead of twice.
 """
 
@@ -87,25 +87,38 @@ def merge_decoders(decoder_path, with_past_path, out_path, log=print):
         inputs.setdefault(i.name, i)
     dec_outputs = [o.name for o in g_dec.output]  # logits, present.{i}.{decoder,encoder}.{key,value}
     past_outputs = {o.name for o in g_past.output}  # logits, present.{i}.decoder.{key,value}
-    missing_inputs = [n.replace("present.", "past_key_values.") for n in dec_outputs
-                      if n.startswith("present.") and n not in past_outputs]
+    missing_inputs = [
+        n.replace("present.", "past_key_values.")
+        for n in dec_outputs
+        if n.startswith("present.") and n not in past_outputs
+    ]
     for n in missing_inputs:
         if n not in inputs:
-            raise ValueError(f"{with_past_path}: no input {n!r} for the shape of {n.replace('past_key_values.', 'present.')}")
+            raise ValueError(
+                f"{with_past_path}: no input {n!r} for the shape of {n.replace('past_key_values.', 'present.')}"
+            )
 
     else_branch = _branch(g_dec, "decoder_without_past", "nopast/", shared, inputs)
     then_branch = _branch(g_past, "decoder_with_past", "past/", shared, inputs)
     # the cached branch returns empty (B, H, 0, d) cross-attention presents (optimum's merged decoders return
     # placeholder constants there too: callers keep the cross-attention past they already hold). Returning the
-    # past itself would copy every layer's cross-attention K/V on every step (300 MB per step at batch 8 with
-    # 1,024-token documents, led-base: the merged decoder was 1.6x slower than the separate files at batch 8).
+    # past itself would copy every layer's cross-attention K/V on every step (batch x layers x 2 x length x d_model
+    # floats: hundreds of MB a step for a batch of long documents).
     by_name = {o.name: o for o in g_past.output}
     ordered = []
     if missing_inputs:
-        then_branch.node.extend([
-            helper.make_node("Constant", [], [f"past/empty_{k}"], name=f"past/empty_{k}",
-                             value=helper.make_tensor(f"past/empty_{k}_value", onnx.TensorProto.INT64, [1], [v]))
-            for k, v in (("start", 0), ("end", 0), ("axis", 2))])
+        then_branch.node.extend(
+            [
+                helper.make_node(
+                    "Constant",
+                    [],
+                    [f"past/empty_{k}"],
+                    name=f"past/empty_{k}",
+                    value=helper.make_tensor(f"past/empty_{k}_value", onnx.TensorProto.INT64, [1], [v]),
+                )
+                for k, v in (("start", 0), ("end", 0), ("axis", 2))
+            ]
+        )
     for n in dec_outputs:
         if n in past_outputs:
             o = onnx.ValueInfoProto()
@@ -113,8 +126,14 @@ def merge_decoders(decoder_path, with_past_path, out_path, log=print):
             o.name = "past/" + n
         else:
             src = n.replace("present.", "past_key_values.")
-            then_branch.node.append(helper.make_node("Slice", [src, "past/empty_start", "past/empty_end",
-                                                              "past/empty_axis"], ["past/" + n], name="past/empty_" + n))
+            then_branch.node.append(
+                helper.make_node(
+                    "Slice",
+                    [src, "past/empty_start", "past/empty_end", "past/empty_axis"],
+                    ["past/" + n],
+                    name="past/empty_" + n,
+                )
+            )
             o = onnx.ValueInfoProto()
             o.CopyFrom(next(x for x in g_dec.output if x.name == n))
             o.name = "past/" + n
@@ -123,8 +142,9 @@ def merge_decoders(decoder_path, with_past_path, out_path, log=print):
     then_branch.output.extend(ordered)
 
     flag = helper.make_tensor_value_info(USE_CACHE_BRANCH, onnx.TensorProto.BOOL, [1])
-    node = helper.make_node("If", [USE_CACHE_BRANCH], dec_outputs, name="optimum::if",
-                            then_branch=then_branch, else_branch=else_branch)
+    node = helper.make_node(
+        "If", [USE_CACHE_BRANCH], dec_outputs, name="optimum::if", then_branch=then_branch, else_branch=else_branch
+    )
     outputs = []
     for o in g_dec.output:
         v = onnx.ValueInfoProto()
@@ -133,11 +153,11 @@ def merge_decoders(decoder_path, with_past_path, out_path, log=print):
             # the cached branch returns P + T positions: a name of its own for that axis
             v.type.tensor_type.shape.dim[2].dim_param = "present_decoder_sequence_length"
         outputs.append(v)
-    graph = helper.make_graph([node], "led_decoder_merged", list(inputs.values()) + [flag], outputs,
-                              initializer=inits)
+    graph = helper.make_graph([node], "led_decoder_merged", list(inputs.values()) + [flag], outputs, initializer=inits)
     opsets = {o.domain: o.version for o in list(dec.opset_import) + list(past.opset_import)}
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
-                              producer_name="led-ref")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()], producer_name="led-ref"
+    )
     model.ir_version = max(dec.ir_version, past.ir_version)
     meta = {p.key: p.value for p in dec.metadata_props}
     meta["led_ref.file"] = "decoder_merged"
@@ -146,12 +166,19 @@ def merge_decoders(decoder_path, with_past_path, out_path, log=print):
         p.key, p.value = k, v
     size = sum(len(t.raw_data) for t in inits)
     if size > EXTERNAL_DATA_LIMIT:
-        onnx.save(model, out_path, save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=os.path.basename(out_path) + "_data")
+        onnx.save(
+            model,
+            out_path,
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=os.path.basename(out_path) + "_data",
+        )
     else:
         onnx.save(model, out_path)
-    log(f"export: writing {out_path} ({len(inits)} initializers, {n_total - len(inits)} shared between the "
-        f"two decoders)")
+    log(
+        f"export: writing {out_path} ({len(inits)} initializers, {n_total - len(inits)} shared between the "
+        f"two decoders)"
+    )
     return {"bytes": os.path.getsize(out_path), "shared": n_total - len(inits), "initializers": len(inits)}
 
 

@@ -109,8 +109,15 @@ def _export(module, args, path, input_names, output_names, dynamic_axes, opset):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation/tracer notes
         with torch.no_grad():
             torch.onnx.export(
-                module, args, path, dynamo=False, opset_version=opset, input_names=input_names,
-                output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True,
+                module,
+                args,
+                path,
+                dynamo=False,
+                opset_version=opset,
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_axes=dynamic_axes,
+                do_constant_folding=True,
             )
 
 
@@ -144,8 +151,16 @@ def dummy_inputs(batch, length, global_rows, seed=0, vocab=50, pad_row=None):
     return ids, mask, glob
 
 
-def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=False, log=print,
-                 parts=("encoder", "decoder", "decoder_with_past")):
+def export_model(
+    config,
+    params,
+    out_dir,
+    head="lm",
+    opset=DEFAULT_OPSET,
+    fp16=False,
+    log=print,
+    parts=("encoder", "decoder", "decoder_with_past"),
+):
     """Write the ONNX files of ``head`` for (config, params) into ``out_dir`` (plus config.json when it
     is not there yet); returns their paths. ``parts`` limits a conditional-generation export to some
     of its three graphs (the benchmark exports only the encoder)."""
@@ -186,8 +201,15 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
     if "encoder" in parts:
         path = os.path.join(out_dir, ENCODER_FILE)
         log(f"export: writing {path}")
-        _export(enc_module, (ids, mask, glob), path, enc_names, ["last_hidden_state"],
-                {**enc_axes, "last_hidden_state": {0: "batch_size", 1: "encoder_sequence_length"}}, opset)
+        _export(
+            enc_module,
+            (ids, mask, glob),
+            path,
+            enc_names,
+            ["last_hidden_state"],
+            {**enc_axes, "last_hidden_state": {0: "batch_size", 1: "encoder_sequence_length"}},
+            opset,
+        )
         _tag(path, {**meta, "file": "encoder"})
         written.append(path)
     if "decoder" not in parts and "decoder_with_past" not in parts:
@@ -197,7 +219,10 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
     with torch.no_grad():
         hidden = enc_module(ids, mask, glob)
     dec_ids = torch.from_numpy(np.random.default_rng(1).integers(3, max(4, vocab), size=(2, 3)).astype(np.int64))
-    kv = lambda i, kind: [f"present.{i}.{kind}.key", f"present.{i}.{kind}.value"]  # noqa: E731
+
+    def kv(i, kind):
+        return [f"present.{i}.{kind}.key", f"present.{i}.{kind}.value"]
+
     present = [n for i in range(n_layers) for n in kv(i, "decoder") + kv(i, "encoder")]
     axes = {
         "input_ids": {0: "batch_size", 1: "decoder_sequence_length"},
@@ -211,8 +236,15 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
     if "decoder" in parts:
         path = os.path.join(out_dir, DECODER_FILE)
         log(f"export: writing {path}")
-        _export(dec, (dec_ids, hidden, mask), path, ["input_ids", "encoder_hidden_states", "encoder_attention_mask"],
-                ["logits"] + present, axes, opset)
+        _export(
+            dec,
+            (dec_ids, hidden, mask),
+            path,
+            ["input_ids", "encoder_hidden_states", "encoder_attention_mask"],
+            ["logits"] + present,
+            axes,
+            opset,
+        )
         _tag(path, {**meta, "file": "decoder"})
         written.append(path)
     if "decoder_with_past" not in parts:
@@ -234,8 +266,15 @@ def export_model(config, params, out_dir, head="lm", opset=DEFAULT_OPSET, fp16=F
         axes[n] = {0: "batch_size", 2: "past_decoder_sequence_length + decoder_sequence_length"}
     path = os.path.join(out_dir, DECODER_WITH_PAST_FILE)
     log(f"export: writing {path}")
-    _export(DecoderWithPast(model), (dec_ids[:, :1], mask) + tuple(past), path,
-            ["input_ids", "encoder_attention_mask"] + past_names, ["logits"] + self_present, axes, opset)
+    _export(
+        DecoderWithPast(model),
+        (dec_ids[:, :1], mask) + tuple(past),
+        path,
+        ["input_ids", "encoder_attention_mask"] + past_names,
+        ["logits"] + self_present,
+        axes,
+        opset,
+    )
     _tag(path, {**meta, "file": "decoder_with_past"})
     written.append(path)
     if "decoder" in parts:
@@ -362,8 +401,9 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
             lg_ort, past_ort = ort_model.decode(dec_ids, h_ref, mask)
             record("logits", _rel_err(lg_ort, lg_ref))
             for layer_ref, layer_ort in zip(past_ref, past_ort):
-                for kind, a, r in zip(("decoder.key", "decoder.value", "encoder.key", "encoder.value"),
-                                      layer_ort, layer_ref):
+                for kind, a, r in zip(
+                    ("decoder.key", "decoder.value", "encoder.key", "encoder.value"), layer_ort, layer_ref
+                ):
                     record(f"present.*.{kind}", _rel_err(a, r))
             nxt = np.random.default_rng(50 + i).integers(3, max(4, vocab), size=(B, 1)).astype(np.int64)
             lg_ref, _ = ref.decode(nxt, h_ref, mask, past_ref)
@@ -388,13 +428,16 @@ def validate_export(out_dir, config, params, head="lm", fp16=False, providers=No
     if not worst <= tol:
         from led_ref.errors import CheckFailedError
 
-        raise CheckFailedError(f"validation failed: max error {worst:.3e} > tolerance {tol:g}; the exported files in "
-                         f"{out_dir} do not match the NumPy reference")
+        raise CheckFailedError(
+            f"validation failed: max error {worst:.3e} > tolerance {tol:g}; the exported files in "
+            f"{out_dir} do not match the NumPy reference"
+        )
     return errors
 
 
-def export_checkpoint(model_dir, out_dir, opset=DEFAULT_OPSET, fp16=False, validate=True, head=None,
-                      providers=None, log=print):
+def export_checkpoint(
+    model_dir, out_dir, opset=DEFAULT_OPSET, fp16=False, validate=True, head=None, providers=None, log=print
+):
     """``python -m led_ref export``: load a checkpoint directory with led_ref, export, copy side files,
     validate. Returns a dict with the written files and validation errors."""
     from led_ref.config import LEDConfig

@@ -14,7 +14,6 @@ from led_ref import inputs
 from led_ref.heads import GENERATION_HEAD, HEADS
 
 from . import runtime_options as _runtime
-from .merged_decoder import MergedBranch
 from .files import (
     DECODER_FILE,
     DECODER_MERGED_FILE,
@@ -23,6 +22,7 @@ from .files import (
     MODEL_FILE,
     config_fingerprint,
 )
+from .merged_decoder import MergedBranch
 
 _ORT_DTYPES = {
     "tensor(int64)": np.int64,
@@ -110,24 +110,36 @@ class OrtSession:
         for p in providers:
             name = p[0] if isinstance(p, (tuple, list)) else p
             if name not in available:  # ORT itself would only warn and fall back to the CPU
-                raise ValueError(f"providers: {name} is not available in this onnxruntime (available: {available}); "
-                                 + ("CUDAExecutionProvider needs onnxruntime-gpu and a CUDA device"
-                                    if name == "CUDAExecutionProvider" else "install the package that provides it"))
+                raise ValueError(
+                    f"providers: {name} is not available in this onnxruntime (available: {available}); "
+                    + (
+                        "CUDAExecutionProvider needs onnxruntime-gpu and a CUDA device"
+                        if name == "CUDAExecutionProvider"
+                        else "install the package that provides it"
+                    )
+                )
         try:
-            self.session = ort.InferenceSession(path, sess_options=session_options or _runtime.session_options(),
-                                                providers=providers)
+            self.session = ort.InferenceSession(
+                path, sess_options=session_options or _runtime.session_options(), providers=providers
+            )
         except Exception as exc:  # onnxruntime raises its own exception types (e.g. InvalidProtobuf)
-            raise ValueError(f"{path}: onnxruntime cannot load it as an ONNX model ({exc}); re-export it with "
-                             "python -m led_ref export") from None
+            raise ValueError(
+                f"{path}: onnxruntime cannot load it as an ONNX model ({exc}); re-export it with "
+                "python -m led_ref export"
+            ) from None
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         if expect_fingerprint is not None:
             got = meta.get("led_ref.fingerprint")
             if got is None:
-                raise ValueError(f"{path} was not written by led-ref's exporter (no led_ref.fingerprint metadata); "
-                                 "re-export with python -m led_ref export")
+                raise ValueError(
+                    f"{path} was not written by led-ref's exporter (no led_ref.fingerprint metadata); "
+                    "re-export with python -m led_ref export"
+                )
             if got != expect_fingerprint:
-                raise ValueError(f"{path} belongs to another model: its config fingerprint {got} does not match "
-                                 f"config.json beside it ({expect_fingerprint}); re-export into a fresh directory")
+                raise ValueError(
+                    f"{path} belongs to another model: its config fingerprint {got} does not match "
+                    f"config.json beside it ({expect_fingerprint}); re-export into a fresh directory"
+                )
         if expect_file is not None and meta.get("led_ref.file") not in (None, expect_file):
             raise ValueError(f"{path} holds the {meta.get('led_ref.file')!r} graph, expected {expect_file!r}")
         self.path = path
@@ -156,11 +168,14 @@ class OrtSession:
             arr = value if isinstance(value, DeviceTensor) else np.asarray(value)
             want = self.input_dtypes[n]
             if arr.dtype != want:
-                raise TypeError(f"{name}: input {n!r} has dtype {arr.dtype}, expected {np.dtype(want).name} "
-                                f"({spec.type})")
+                raise TypeError(
+                    f"{name}: input {n!r} has dtype {arr.dtype}, expected {np.dtype(want).name} ({spec.type})"
+                )
             if arr.ndim != len(spec.shape):
-                raise ValueError(f"{name}: input {n!r} has rank {arr.ndim} (shape {arr.shape}), expected rank "
-                                 f"{len(spec.shape)} {tuple(spec.shape)}")
+                raise ValueError(
+                    f"{name}: input {n!r} has rank {arr.ndim} (shape {arr.shape}), expected rank "
+                    f"{len(spec.shape)} {tuple(spec.shape)}"
+                )
             for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape)):
                 if isinstance(dim, int) and got != dim:
                     raise ValueError(f"{name}: input {n!r} has size {got} on axis {axis}, expected {dim}")
@@ -200,8 +215,9 @@ def _load_config(onnx_dir):
 
     onnx_dir = os.fspath(onnx_dir)
     if not os.path.isdir(onnx_dir):
-        raise FileNotFoundError(f"{onnx_dir} is not a directory; export one with python -m led_ref export "
-                                "MODEL_DIR OUT_DIR")
+        raise FileNotFoundError(
+            f"{onnx_dir} is not a directory; export one with python -m led_ref export MODEL_DIR OUT_DIR"
+        )
     path = os.path.join(onnx_dir, "config.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} not found: an exported directory holds config.json beside the .onnx files")
@@ -211,8 +227,9 @@ def _load_config(onnx_dir):
 def _check_inputs(config, input_ids, attention_mask, global_attention_mask):
     """The encoder inputs, checked by led_ref.inputs exactly as the NumPy model checks them."""
     ids, mask, glob = inputs.encoder_inputs(input_ids, attention_mask, global_attention_mask, config.vocab_size)
-    inputs.encoder_padded_length(ids.shape[1], max(config.layer_attention_windows()),
-                                 config.max_encoder_position_embeddings)
+    inputs.encoder_padded_length(
+        ids.shape[1], max(config.layer_attention_windows()), config.max_encoder_position_embeddings
+    )
     return ids, mask, np.zeros_like(ids) if glob is None else glob
 
 
@@ -220,8 +237,9 @@ class OrtLEDForConditionalGeneration:
     """LED conditional generation on ONNX Runtime: ``encode``/``decode`` (Seq2SeqStepModel) and
     ``generate`` through led_ref.generation (spec/SPEC.md#generation)."""
 
-    def __init__(self, config, encoder, decoder, decoder_with_past, generation_config=None, model_dir=None,
-                 io_binding=None):
+    def __init__(
+        self, config, encoder, decoder, decoder_with_past, generation_config=None, model_dir=None, io_binding=None
+    ):
         self.config = config
         self.encoder, self.decoder, self.decoder_with_past = encoder, decoder, decoder_with_past
         self.generation_config = generation_config
@@ -233,8 +251,10 @@ class OrtLEDForConditionalGeneration:
         self.io_binding = bool(io_binding)
         n_present = sum(1 for n in decoder.output_names if n.startswith("present."))
         if n_present != 4 * self.num_layers:
-            raise ValueError(f"{decoder.path} has {n_present // 4} decoder layers but config.json says "
-                             f"decoder_layers={self.num_layers}: the files belong to another model")
+            raise ValueError(
+                f"{decoder.path} has {n_present // 4} decoder layers but config.json says "
+                f"decoder_layers={self.num_layers}: the files belong to another model"
+            )
 
     @classmethod
     def from_pretrained(cls, onnx_dir, providers=None, session_options=None, use_merged=None, io_binding=None):
@@ -258,8 +278,11 @@ class OrtLEDForConditionalGeneration:
         else:
             sessions = [
                 OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
-                for f, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder"),
-                                (DECODER_WITH_PAST_FILE, "decoder_with_past"))
+                for f, role in (
+                    (ENCODER_FILE, "encoder"),
+                    (DECODER_FILE, "decoder"),
+                    (DECODER_WITH_PAST_FILE, "decoder_with_past"),
+                )
             ]
         gc_path = os.path.join(onnx_dir, GENERATION_CONFIG_NAME)
         gc = GenerationConfig.from_pretrained(gc_path) if os.path.isfile(gc_path) else None
@@ -282,26 +305,33 @@ class OrtLEDForConditionalGeneration:
         mask = inputs.mask("attention_mask", enc_mask, (ids.shape[0], enc_mask.shape[1]))
         past_len = 0 if past_key_values is None else int(np.shape(past_key_values[0][0])[2])
         # IO binding: the present tensors stay on the device and are fed back as past as they are
-        on_device = ({n for n in self.decoder.output_names if n.startswith("present.")} if self.io_binding
-                     else None)
+        on_device = {n for n in self.decoder.output_names if n.startswith("present.")} if self.io_binding else None
         inputs.check_decoder_length(past_len, ids.shape[1], cfg.max_decoder_position_embeddings)
         if past_key_values is None:
             hidden = inputs.encoder_hidden_states(encoder_hidden_states, ids.shape[0], cfg.d_model)
             inputs.cross_attention_mask(mask, hidden.shape)
-            out = self.decoder.run({"input_ids": ids, "encoder_hidden_states": hidden.astype(self.float_dtype),
-                                    "encoder_attention_mask": mask}, on_device)
+            out = self.decoder.run(
+                {
+                    "input_ids": ids,
+                    "encoder_hidden_states": hidden.astype(self.float_dtype),
+                    "encoder_attention_mask": mask,
+                },
+                on_device,
+            )
             past = tuple(
                 tuple(out[f"present.{i}.{kind}.{kv}"] for kind in ("decoder", "encoder") for kv in ("key", "value"))
                 for i in range(self.num_layers)
             )
             return self._logits(out), past
         if len(past_key_values) != self.num_layers or any(len(layer) != 4 for layer in past_key_values):
-            raise ValueError(f"past_key_values must hold {self.num_layers} tuples of 4 arrays (self_k, self_v, "
-                             "cross_k, cross_v)")
+            raise ValueError(
+                f"past_key_values must hold {self.num_layers} tuples of 4 arrays (self_k, self_v, cross_k, cross_v)"
+            )
         feeds = {"input_ids": ids, "encoder_attention_mask": mask}
         for i, layer in enumerate(past_key_values):
-            for (kind, kv), arr in zip((("decoder", "key"), ("decoder", "value"), ("encoder", "key"),
-                                        ("encoder", "value")), layer):
+            for (kind, kv), arr in zip(
+                (("decoder", "key"), ("decoder", "value"), ("encoder", "key"), ("encoder", "value")), layer
+            ):
                 if not isinstance(arr, DeviceTensor):
                     arr = np.asarray(arr).astype(self.float_dtype, copy=False)
                     if self.io_binding:  # copied to the device once; returned as past, so not copied again
@@ -329,8 +359,7 @@ class OrtLEDForConditionalGeneration:
         return generate(self, input_ids, attention_mask, global_attention_mask, generation_config, **kwargs)
 
     def __repr__(self):
-        return (f"OrtLEDForConditionalGeneration({self.model_dir!r}, providers="
-                f"{self.encoder.session.get_providers()})")
+        return f"OrtLEDForConditionalGeneration({self.model_dir!r}, providers={self.encoder.session.get_providers()})"
 
 
 class OrtLEDModel:
@@ -344,8 +373,10 @@ class OrtLEDModel:
         config = _load_config(onnx_dir)
         path = os.path.join(onnx_dir, MODEL_FILE)
         if not os.path.isfile(path) and os.path.isfile(os.path.join(onnx_dir, ENCODER_FILE)):
-            raise FileNotFoundError(f"{path} not found: {onnx_dir} holds a conditional-generation export; load it "
-                                    "with OrtLEDForConditionalGeneration")
+            raise FileNotFoundError(
+                f"{path} not found: {onnx_dir} holds a conditional-generation export; load it "
+                "with OrtLEDForConditionalGeneration"
+            )
         session = OrtSession(path, providers, session_options, config_fingerprint(config), "model")
         head = session.meta.get("led_ref.head")
         if head not in HEADS or head == GENERATION_HEAD:
@@ -368,4 +399,11 @@ def load_exported(onnx_dir, providers=None):
     return OrtLEDModel.from_pretrained(onnx_dir, providers)
 
 
-__all__ = ["DeviceTensor", "OrtLEDForConditionalGeneration", "OrtLEDModel", "OrtSession", "default_providers", "load_exported"]
+__all__ = [
+    "DeviceTensor",
+    "OrtLEDForConditionalGeneration",
+    "OrtLEDModel",
+    "OrtSession",
+    "default_providers",
+    "load_exported",
+]

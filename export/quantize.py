@@ -4,8 +4,8 @@
 per output channel) and the embedding tables of ``Gather`` (int8) become integer initializers, activations
 are quantized at run time per tensor (uint8). The global-attention weight stacks (3-D B) are int8 too, one
 scale per stack (a second pass: ORT takes per-channel parameters for 2-D B only). Attention's activation x
-activation products stay float (``MatMulConstBOnly``). The merged decoder is rebuilt from the two quantized decoders (so it still holds
-their weights once). The result is its own directory, loaded by the same runtime class
+activation products stay float (``MatMulConstBOnly``). The merged decoder is rebuilt from the two quantized
+decoders (so it still holds their weights once). The result is its own directory, loaded by the same runtime class
 (``OrtLEDForConditionalGeneration.from_pretrained``), and is validated against the float export.
 """
 
@@ -76,17 +76,24 @@ def quantize_dir(float_dir, out_dir, mode="int8", per_channel=True, log=print):
         raise ValueError(f"--quantize {mode!r}: must be one of {', '.join(QUANT_MODES)}")
     got = quantization_of(float_dir)
     if got is not None:
-        raise ValueError(f"--quantize {mode}: {float_dir} is already quantized ({got}, see its {QUANT_INFO_FILE}); "
-                         "quantize the float export instead")
+        raise ValueError(
+            f"--quantize {mode}: {float_dir} is already quantized ({got}, see its {QUANT_INFO_FILE}); "
+            "quantize the float export instead"
+        )
     names = _graphs(float_dir)
     if not names:
-        raise FileNotFoundError(f"--quantize {mode}: {float_dir} holds no exported .onnx file (encoder_model.onnx or "
-                                "model.onnx)")
+        raise FileNotFoundError(
+            f"--quantize {mode}: {float_dir} holds no exported .onnx file (encoder_model.onnx or model.onnx)"
+        )
     for name in names:
-        meta = {p.key: p.value for p in onnx.load(os.path.join(float_dir, name), load_external_data=False).metadata_props}
+        meta = {
+            p.key: p.value for p in onnx.load(os.path.join(float_dir, name), load_external_data=False).metadata_props
+        }
         if meta.get("led_ref.fp16") == "1":
-            raise ValueError(f"--quantize {mode}: {os.path.join(float_dir, name)} is a float16 graph; "
-                             "--dtype float16 and --quantize int8 cannot be combined (quantize a float32 export)")
+            raise ValueError(
+                f"--quantize {mode}: {os.path.join(float_dir, name)} is a float16 graph; "
+                "--dtype float16 and --quantize int8 cannot be combined (quantize a float32 export)"
+            )
     if os.path.abspath(float_dir) == os.path.abspath(out_dir):
         raise ValueError(f"--quantize {mode}: the quantized directory must differ from the float export {float_dir}")
     os.makedirs(out_dir, exist_ok=True)
@@ -95,16 +102,28 @@ def quantize_dir(float_dir, out_dir, mode="int8", per_channel=True, log=print):
         src, dst = os.path.join(float_dir, name), os.path.join(out_dir, name)
         log(f"quantize: writing {dst}")
         stacks, quantized_stacks = _weight_stacks(src)
-        quantize_dynamic(src, dst, per_channel=per_channel, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gather"], nodes_to_exclude=stacks,
-                         extra_options={"MatMulConstBOnly": True})
+        quantize_dynamic(
+            src,
+            dst,
+            per_channel=per_channel,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gather"],
+            nodes_to_exclude=stacks,
+            extra_options={"MatMulConstBOnly": True},
+        )
         if quantized_stacks:  # second pass: the weight stacks, one scale per stack (2.36 MB -> 0.59 MB each, base)
             tmp = dst + ".pass1"
             os.replace(dst, tmp)
             try:
-                quantize_dynamic(tmp, dst, per_channel=False, weight_type=QuantType.QInt8,
-                                 op_types_to_quantize=["MatMul"], nodes_to_quantize=quantized_stacks,
-                                 extra_options={"MatMulConstBOnly": True})
+                quantize_dynamic(
+                    tmp,
+                    dst,
+                    per_channel=False,
+                    weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul"],
+                    nodes_to_quantize=quantized_stacks,
+                    extra_options={"MatMulConstBOnly": True},
+                )
             finally:
                 os.remove(tmp)
         model = onnx.load(dst)  # quantize_dynamic keeps the graph but not our metadata: copy it, mark the mode
@@ -117,23 +136,33 @@ def quantize_dir(float_dir, out_dir, mode="int8", per_channel=True, log=print):
         onnx.save(model, dst)
         sizes[name] = (os.path.getsize(src), os.path.getsize(dst))
     written = [os.path.join(out_dir, n) for n in names]
-    if DECODER_FILE in names and DECODER_WITH_PAST_FILE in names and os.path.isfile(
-            os.path.join(float_dir, DECODER_MERGED_FILE)):
+    if (
+        DECODER_FILE in names
+        and DECODER_WITH_PAST_FILE in names
+        and os.path.isfile(os.path.join(float_dir, DECODER_MERGED_FILE))
+    ):
         from .merged_decoder import merge_decoders
 
         merged = os.path.join(out_dir, DECODER_MERGED_FILE)
-        merge_decoders(os.path.join(out_dir, DECODER_FILE), os.path.join(out_dir, DECODER_WITH_PAST_FILE), merged,
-                       log=log)
-        sizes[DECODER_MERGED_FILE] = (os.path.getsize(os.path.join(float_dir, DECODER_MERGED_FILE)),
-                                      os.path.getsize(merged))
+        merge_decoders(
+            os.path.join(out_dir, DECODER_FILE), os.path.join(out_dir, DECODER_WITH_PAST_FILE), merged, log=log
+        )
+        sizes[DECODER_MERGED_FILE] = (
+            os.path.getsize(os.path.join(float_dir, DECODER_MERGED_FILE)),
+            os.path.getsize(merged),
+        )
         written.append(merged)
     for name in COPIED_FILES:
         if os.path.isfile(os.path.join(float_dir, name)):
             shutil.copyfile(os.path.join(float_dir, name), os.path.join(out_dir, name))
-    info = {"mode": mode, "per_channel": bool(per_channel),
-            "weights": "int8 (MatMul B per output channel, Gather; global-attention weight stacks per tensor)",
-            "activations": "uint8, dynamic per tensor", "float_export": os.path.abspath(float_dir),
-            "bytes": {n: {"float": f, "quantized": q} for n, (f, q) in sizes.items()}}
+    info = {
+        "mode": mode,
+        "per_channel": bool(per_channel),
+        "weights": "int8 (MatMul B per output channel, Gather; global-attention weight stacks per tensor)",
+        "activations": "uint8, dynamic per tensor",
+        "float_export": os.path.abspath(float_dir),
+        "bytes": {n: {"float": f, "quantized": q} for n, (f, q) in sizes.items()},
+    }
     with open(os.path.join(out_dir, QUANT_INFO_FILE), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=1)
     for n, (f, q) in sizes.items():
@@ -189,15 +218,24 @@ def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print)
             for a, b in ((lf, lq), (lf2, lq2)):
                 cos.extend(_cosine(b, a).tolist())
                 top.extend((a.argmax(-1) == b.argmax(-1)).reshape(-1).tolist())
-        metrics = {"encoder_relative_error": rel, "logits_cosine": float(np.mean(cos)),
-                   "logits_cosine_min": float(np.min(cos)), "top1_agreement": float(np.mean(top)),
-                   "positions": len(top)}
-        ok = (rel <= th["encoder_relative_error"] and metrics["logits_cosine"] >= th["logits_cosine"]
-              and metrics["top1_agreement"] >= th["top1_agreement"])
+        metrics = {
+            "encoder_relative_error": rel,
+            "logits_cosine": float(np.mean(cos)),
+            "logits_cosine_min": float(np.min(cos)),
+            "top1_agreement": float(np.mean(top)),
+            "positions": len(top),
+        }
+        ok = (
+            rel <= th["encoder_relative_error"]
+            and metrics["logits_cosine"] >= th["logits_cosine"]
+            and metrics["top1_agreement"] >= th["top1_agreement"]
+        )
     for k, v in metrics.items():
         log(f"validate int8: {k}: {v:.4g}" if isinstance(v, float) else f"validate int8: {k}: {v}")
-    log("validate int8: thresholds: encoder relative error <= {encoder_relative_error}, mean logits cosine >= "
-        "{logits_cosine}, top-1 agreement >= {top1_agreement}".format(**th))
+    log(
+        "validate int8: thresholds: encoder relative error <= {encoder_relative_error}, mean logits cosine >= "
+        "{logits_cosine}, top-1 agreement >= {top1_agreement}".format(**th)
+    )
     info_path = os.path.join(quant_dir, QUANT_INFO_FILE)
     if os.path.isfile(info_path):
         with open(info_path, encoding="utf-8") as f:
@@ -206,6 +244,8 @@ def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print)
         with open(info_path, "w", encoding="utf-8") as f:
             json.dump(info, f, indent=1)
     if not ok:
-        raise ValueError(f"int8 validation failed: {metrics} beyond the thresholds {th}; the quantized files in "
-                         f"{quant_dir} do not pass it (see spec/SPEC.md#int8-quantization)")
+        raise ValueError(
+            f"int8 validation failed: {metrics} beyond the thresholds {th}; the quantized files in "
+            f"{quant_dir} do not pass it (see spec/SPEC.md#int8-quantization)"
+        )
     return metrics

@@ -1,10 +1,9 @@
 """ONNX Runtime session and run options that led-ref's runtime classes set themselves
-(spec/DESIGN.md#lean-encoder): users get the measured memory/speed behaviour without tuning.
+(spec/DESIGN.md#lean-encoder): users get the lean memory/speed behaviour without tuning.
 
-Measured on the led-base encoder at 4,096 tokens (2-core EPYC, ORT 1.32, see README "ONNX Runtime
-deployment figures"): with the CPU arena off the peak RSS grew from 0.8 GB to 4.9 GB and the run took
-2.4x as long (every large intermediate went through malloc/free and the freed pages were not reused), so
-the arena stays on; the memory pattern planner changes neither figure much and stays on (ORT's default).
+The CPU arena stays on: without it every large intermediate goes through malloc/free and the freed pages are
+not reused, which multiplies the encoder's peak RSS and time (``python -m tools.bench.ort_deploy`` measures
+both); the memory pattern planner changes neither figure much and stays on (ORT's default).
 What keeps the encoder lean is the graph (export/torch_model.py: per-head local attention), plus arena
 shrinkage after each encoder run so that a 16k-token encoder pass does not keep its ~1 GB of
 activations reserved while the decoder runs.

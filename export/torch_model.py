@@ -25,8 +25,8 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from led_ref import activations
 from led_ref.config import LEDConfig
-from led_ref.inputs import MaskKind, merge_masks, padded_length
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
+from led_ref.inputs import MaskKind, merge_masks, padded_length
 
 # Every activation of led_ref.activations (ACT2FN, the one table), in torch, with that module's constants;
 # an alias (SAME_AS) is its target's function.
@@ -48,8 +48,11 @@ _TORCH_FUNCTIONS = {
     "tanh": torch.tanh,
     "linear": lambda x: x,
 }
-ACTIVATIONS = {name: _TORCH_FUNCTIONS[_A.SAME_AS.get(name, name)] for name in _A.ACT2FN
-               if _A.SAME_AS.get(name, name) in _TORCH_FUNCTIONS}
+ACTIVATIONS = {
+    name: _TORCH_FUNCTIONS[_A.SAME_AS.get(name, name)]
+    for name in _A.ACT2FN
+    if _A.SAME_AS.get(name, name) in _TORCH_FUNCTIONS
+}
 
 
 def _cfg(config, name, default=None):
@@ -68,8 +71,10 @@ def layer_attention_windows(config):
 def _activation(config):
     name = _cfg(config, "activation_function", "gelu")
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation_function {name!r} has no torch graph, so this checkpoint cannot be exported "
-                         f"(exportable: {', '.join(sorted(ACTIVATIONS))})")
+        raise ValueError(
+            f"activation_function {name!r} has no torch graph, so this checkpoint cannot be exported "
+            f"(exportable: {', '.join(sorted(ACTIVATIONS))})"
+        )
     return ACTIVATIONS[name]
 
 
@@ -217,7 +222,9 @@ class LEDEncoderSelfAttention(nn.Module):
 
         qb = head_blocks(q)
         nblk = qb[:, :, :, :1, :1]  # (B, hc, nb, 1, 1): broadcasts the global keys over blocks
-        kx = torch.cat([kg[:, h0:h1] + torch.zeros_like(nblk), _around(head_blocks(k), 2, self.blocks)], 3)  # (B, hc, nb, x+(2kb+1)c, d)
+        kx = torch.cat(
+            [kg[:, h0:h1] + torch.zeros_like(nblk), _around(head_blocks(k), 2, self.blocks)], 3
+        )  # (B, hc, nb, x+(2kb+1)c, d)
         vx = torch.cat([vg[:, h0:h1] + torch.zeros_like(nblk), _around(head_blocks(v), 2, self.blocks)], 3)
         probs = attention_probs(torch.matmul(qb, kx.transpose(-1, -2)), bias)  # (B, hc, nb, c, x + (2kb+1)c)
         probs = _dropout(self, probs, self.attention_dropout)
@@ -305,7 +312,6 @@ def _around(x, dim, kb):
     zeros = torch.zeros_like(x.narrow(dim, 0, 1))
     xp = torch.cat([zeros] * kb + [x] + [zeros] * kb, dim)  # kb zero blocks either side
     return torch.cat([xp.narrow(dim, s, n) for s in range(2 * kb + 1)], dim + 1)
-
 
 
 def global_slots(is_global):
@@ -478,8 +484,9 @@ class LEDDecoder(nn.Module):
                 continue
             pk, pv, ck, cv = past[i] if past is not None else (None, None, None, None)
             if self.gradient_checkpointing and self.training:
-                h, k, v, ck, cv = _checkpoint(layer, h, self_bias, cross_bias, pk, pv, ck, cv,
-                                              encoder_hidden_states, use_reentrant=False)
+                h, k, v, ck, cv = _checkpoint(
+                    layer, h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states, use_reentrant=False
+                )
             else:
                 h, k, v, ck, cv = layer(h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states)
             present.append((k, v, ck, cv))
@@ -557,7 +564,10 @@ def _encoder_inputs(config, input_ids, attention_mask, global_attention_mask):
     if S > max_pos:
         raise ValueError(f"input_ids has {S} tokens, more than max_encoder_position_embeddings={max_pos}")
     masks = []
-    for name, m, default in (("attention_mask", attention_mask, 1), ("global_attention_mask", global_attention_mask, 0)):
+    for name, m, default in (
+        ("attention_mask", attention_mask, 1),
+        ("global_attention_mask", global_attention_mask, 0),
+    ):
         m = _long(name, m, 2)
         if m is None:
             m = torch.full_like(input_ids, default)
@@ -572,8 +582,9 @@ class LEDModel(_TrainingAPI, nn.Module):
         super().__init__()
         self.config = config
         # padding_idx as HF: the pad token's embedding row gets no gradient
-        self.shared = nn.Embedding(int(_cfg(config, "vocab_size")), int(_cfg(config, "d_model")),
-                                   padding_idx=_cfg(config, "pad_token_id"))
+        self.shared = nn.Embedding(
+            int(_cfg(config, "vocab_size")), int(_cfg(config, "d_model")), padding_idx=_cfg(config, "pad_token_id")
+        )
         self.encoder = LEDEncoder(config, self.shared)
         self.decoder = LEDDecoder(config, self.shared)
 
@@ -582,8 +593,15 @@ class LEDModel(_TrainingAPI, nn.Module):
         shifted = torch.cat([start, input_ids[:, :-1]], 1)
         return shifted.masked_fill(shifted == -100, int(_cfg(self.config, "pad_token_id", 1)))
 
-    def run(self, input_ids, attention_mask, global_attention_mask, decoder_input_ids=None,
-            decoder_attention_mask=None, use_cache=False):
+    def run(
+        self,
+        input_ids,
+        attention_mask,
+        global_attention_mask,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        use_cache=False,
+    ):
         """(decoder hidden (B, T, D), encoder hidden (B, S, D), present per layer or None). Without
         decoder_input_ids the decoder reads shift_tokens_right(input_ids), like HF's LEDModel."""
         enc = self.encoder(input_ids, attention_mask, global_attention_mask)
@@ -598,15 +616,29 @@ class LEDModel(_TrainingAPI, nn.Module):
         """Inference graph: decoder last hidden state (B, S, D) on shift_tokens_right(input_ids)."""
         return self.run(input_ids, attention_mask, global_attention_mask)[0]
 
-    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                decoder_attention_mask=None, use_cache=False, return_dict=True):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        use_cache=False,
+        return_dict=True,
+    ):
         """HF's LEDModel.forward (keyword arguments as HF): LEDSeq2SeqModelOutput with last_hidden_state,
         encoder_last_hidden_state and, with use_cache, past_key_values."""
         from led_ref.outputs import LEDSeq2SeqModelOutput
 
         ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
-        dec, enc, past = self.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
-                                  _long("decoder_attention_mask", decoder_attention_mask, 2), use_cache)
+        dec, enc, past = self.run(
+            ids,
+            mask,
+            glob,
+            _long("decoder_input_ids", decoder_input_ids, 2),
+            _long("decoder_attention_mask", decoder_attention_mask, 2),
+            use_cache,
+        )
         out = LEDSeq2SeqModelOutput(last_hidden_state=dec, past_key_values=past, encoder_last_hidden_state=enc)
         return out if return_dict else out.to_tuple()
 
@@ -624,8 +656,17 @@ class LEDForConditionalGeneration(_TrainingAPI, nn.Module):
     def logits(self, h):
         return self.lm_head(h) + self.final_logits_bias
 
-    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                decoder_attention_mask=None, labels=None, use_cache=False, return_dict=True):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        labels=None,
+        use_cache=False,
+        return_dict=True,
+    ):
         """HF's forward: with ``labels`` (B, T) (-100 = ignored) the decoder reads shift_tokens_right(labels)
         unless decoder_input_ids are given, and ``loss`` is the mean cross-entropy over labels != -100."""
         from led_ref.outputs import LEDSeq2SeqLMOutput
@@ -640,14 +681,21 @@ class LEDForConditionalGeneration(_TrainingAPI, nn.Module):
             if decoder_input_ids is None:
                 decoder_input_ids = self.led.shift_tokens_right(labels)
         ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
-        dec, enc, past = self.led.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
-                                      _long("decoder_attention_mask", decoder_attention_mask, 2), use_cache)
+        dec, enc, past = self.led.run(
+            ids,
+            mask,
+            glob,
+            _long("decoder_input_ids", decoder_input_ids, 2),
+            _long("decoder_attention_mask", decoder_attention_mask, 2),
+            use_cache,
+        )
         logits = self.logits(dec)  # (B, T, V)
         loss = None
         if labels is not None:
             if labels.shape != logits.shape[:2]:
-                raise ValueError(f"labels shape {tuple(labels.shape)} must equal the decoder's (B, T) "
-                                 f"{tuple(logits.shape[:2])}")
+                raise ValueError(
+                    f"labels shape {tuple(labels.shape)} must equal the decoder's (B, T) {tuple(logits.shape[:2])}"
+                )
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
         out = LEDSeq2SeqLMOutput(loss=loss, logits=logits, past_key_values=past, encoder_last_hidden_state=enc)
         return out if return_dict else out.to_tuple()
@@ -678,8 +726,9 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
         self.config = config
         self.eos_token_id = int(_cfg(config, "eos_token_id", 2))
         self.led = LEDModel(config)
-        self.classification_head = LEDClassificationHead(d, d, _num_labels(config),
-                                                         _cfg(config, "classifier_dropout", 0.0))
+        self.classification_head = LEDClassificationHead(
+            d, d, _num_labels(config), _cfg(config, "classifier_dropout", 0.0)
+        )
 
     def _logits(self, input_ids, h):
         pos = torch.cumsum(torch.ones_like(input_ids), 1)  # 1-based positions
@@ -691,8 +740,17 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
         """Inference graph: logits (B, num_labels) from the decoder state at each row's last eos token."""
         return self._logits(input_ids, self.led.export_forward(input_ids, attention_mask, global_attention_mask))
 
-    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                decoder_attention_mask=None, labels=None, use_cache=False, return_dict=True):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        labels=None,
+        use_cache=False,
+        return_dict=True,
+    ):
         """HF's forward; the loss follows config.problem_type (inferred like HF when unset): regression (MSE),
         single_label_classification (cross-entropy, int labels) or multi_label_classification (BCE with logits)."""
         from led_ref.outputs import LEDSeq2SeqSequenceClassifierOutput
@@ -700,11 +758,18 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
         ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
         counts = (ids == self.eos_token_id).sum(1)
         if bool((counts != counts[0]).any()) or int(counts[0]) == 0:
-            raise ValueError(f"every row of input_ids must hold the same (nonzero) number of eos tokens "
-                             f"(id {self.eos_token_id}); got {counts.tolist()}")
-        dec, enc, past = self.led.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
-                                      _long("decoder_attention_mask", decoder_attention_mask, 2),
-                                      use_cache and labels is None)
+            raise ValueError(
+                f"every row of input_ids must hold the same (nonzero) number of eos tokens "
+                f"(id {self.eos_token_id}); got {counts.tolist()}"
+            )
+        dec, enc, past = self.led.run(
+            ids,
+            mask,
+            glob,
+            _long("decoder_input_ids", decoder_input_ids, 2),
+            _long("decoder_attention_mask", decoder_attention_mask, 2),
+            use_cache and labels is None,
+        )
         logits = self._logits(ids, dec)  # (B, num_labels)
         loss = None
         if labels is not None:
@@ -714,8 +779,13 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
             kind = _cfg(self.config, "problem_type")
             if kind is None:
                 integer = labels.dtype in (torch.int64, torch.int32)
-                kind = "regression" if n == 1 else "single_label_classification" if integer else \
-                    "multi_label_classification"
+                kind = (
+                    "regression"
+                    if n == 1
+                    else "single_label_classification"
+                    if integer
+                    else "multi_label_classification"
+                )
             if kind == "regression":
                 loss = F.mse_loss(logits.squeeze(), labels.squeeze()) if n == 1 else F.mse_loss(logits, labels)
             elif kind == "single_label_classification":
@@ -726,10 +796,13 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
             elif kind == "multi_label_classification":
                 loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
             else:
-                raise ValueError(f"config.problem_type={kind!r} is not one of regression, "
-                                 "single_label_classification, multi_label_classification")
-        out = LEDSeq2SeqSequenceClassifierOutput(loss=loss, logits=logits, past_key_values=past,
-                                                 encoder_last_hidden_state=enc)
+                raise ValueError(
+                    f"config.problem_type={kind!r} is not one of regression, "
+                    "single_label_classification, multi_label_classification"
+                )
+        out = LEDSeq2SeqSequenceClassifierOutput(
+            loss=loss, logits=logits, past_key_values=past, encoder_last_hidden_state=enc
+        )
         return out if return_dict else out.to_tuple()
 
 
@@ -745,18 +818,32 @@ class LEDForQuestionAnswering(_TrainingAPI, nn.Module):
         logits = self.qa_outputs(self.led.export_forward(input_ids, attention_mask, global_attention_mask))
         return logits[..., 0], logits[..., 1]
 
-    def forward(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                decoder_attention_mask=None, start_positions=None, end_positions=None, use_cache=False,
-                return_dict=True):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        start_positions=None,
+        end_positions=None,
+        use_cache=False,
+        return_dict=True,
+    ):
         """HF's forward; with both positions (B,) the loss is the mean of the start and end cross-entropies,
         positions clamped to [0, T] and T ignored (HF's out-of-sequence rule)."""
         from led_ref.outputs import LEDSeq2SeqQuestionAnsweringModelOutput
 
         ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
         with_loss = start_positions is not None and end_positions is not None
-        dec, enc, past = self.led.run(ids, mask, glob, _long("decoder_input_ids", decoder_input_ids, 2),
-                                      _long("decoder_attention_mask", decoder_attention_mask, 2),
-                                      use_cache and not with_loss)
+        dec, enc, past = self.led.run(
+            ids,
+            mask,
+            glob,
+            _long("decoder_input_ids", decoder_input_ids, 2),
+            _long("decoder_attention_mask", decoder_attention_mask, 2),
+            use_cache and not with_loss,
+        )
         logits = self.qa_outputs(dec)  # (B, T, 2)
         start, end = logits[..., 0].contiguous(), logits[..., 1].contiguous()
         loss = None
@@ -764,9 +851,12 @@ class LEDForQuestionAnswering(_TrainingAPI, nn.Module):
             ignored = start.shape[1]
             sp = _long("start_positions", start_positions).reshape(-1).clamp(0, ignored)
             ep = _long("end_positions", end_positions).reshape(-1).clamp(0, ignored)
-            loss = (F.cross_entropy(start, sp, ignore_index=ignored) + F.cross_entropy(end, ep, ignore_index=ignored)) / 2
-        out = LEDSeq2SeqQuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end,
-                                                     past_key_values=past, encoder_last_hidden_state=enc)
+            loss = (
+                F.cross_entropy(start, sp, ignore_index=ignored) + F.cross_entropy(end, ep, ignore_index=ignored)
+            ) / 2
+        out = LEDSeq2SeqQuestionAnsweringModelOutput(
+            loss=loss, start_logits=start, end_logits=end, past_key_values=past, encoder_last_hidden_state=enc
+        )
         return out if return_dict else out.to_tuple()
 
 

@@ -1,15 +1,15 @@
 """Process settings for training with the torch graph: the AdamW configuration and glibc heap limits that the
 finetune CLI and the training benchmark (both its led-ref and its HF rows) share (spec/SPEC.md#training).
 
-Why these settings (measured at led-base shape, 4,096 tokens, README "Training step"):
+Why these settings (``python -m tools.bench.training`` measures a led-base step's time and peak RSS):
 
 * ``ADAMW_OPTIONS``: torch's default multi-tensor ("foreach") AdamW makes temporaries the size of all
-  parameters (e.g. the square root of every second moment) during ``step()``: +0.29 GB at led-base. The fused
+  parameters (e.g. the square root of every second moment) during ``step()``. The fused
   CPU kernel updates each parameter in place in one pass.
 * ``HEAP_MMAP_THRESHOLD``: glibc serves an allocation from mmap (given back to the OS on free) only above a
   threshold that it raises, after the first large free, up to 32 MB; every activation below that (a 4,096 x 768
   float32 hidden state is 12.6 MB) then lives on the heap, whose freed pages glibc keeps. A fixed threshold
-  stops that: the checkpointed step's peak RSS went from 4.37 to 3.31 GB, the plain step's from 7.74 to 6.09 GB.
+  stops that, and freed activations go back to the OS between steps.
 """
 
 import ctypes
@@ -17,7 +17,9 @@ import ctypes.util
 
 ADAMW_OPTIONS = {"fused": True}
 HEAP_MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's initial (static) threshold
-HEAP_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's largest on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX); mallopt refuses more
+HEAP_MMAP_THRESHOLD_MAX = (
+    32 * 1024 * 1024
+)  # glibc's largest on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX); mallopt refuses more
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 
 

@@ -31,7 +31,9 @@ def _erf_table(width, x_max, degree):
     rows = []
     for i in range(int(round(x_max / width))):
         left = i * width
-        cheb = np.polynomial.chebyshev.chebinterpolate(lambda t: erf_vec(left + (t + 1.0) * width / 2.0), degree)
+        cheb = np.polynomial.chebyshev.chebinterpolate(
+            lambda t, left=left: erf_vec(left + (t + 1.0) * width / 2.0), degree
+        )
         rows.append(np.polynomial.chebyshev.cheb2poly(cheb)[::-1])
     return np.ascontiguousarray(np.array(rows).T)  # (degree + 1, n_intervals)
 
@@ -106,7 +108,7 @@ def _gelu32(x):
 
     With t = 1 / (1 + p |x| / sqrt 2) and q = 0.5 * poly(t) * exp(-x^2 / 2) = Phi(-|x|) (the
     erf formula above, rearranged): x Phi(x) = max(x, 0) - |x| q for either sign of x, which
-    needs no sign select (measured 2.5x faster than selecting between q and 1 - q).
+    needs no sign select (a select between q and 1 - q costs a pass over x and a temporary).
     """
     f = np.float32
     flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
@@ -247,7 +249,5 @@ SAME_AS = {"gelu_python": "gelu", "gelu_pytorch_tanh": "gelu_new", "gelu_accurat
 def get_activation(name):
     """The activation for an HF ``activation_function`` name; ValueError lists the supported names."""
     if name not in ACT2FN:
-        raise ValueError(
-            f"activation_function {name!r} is not supported; supported names: {', '.join(sorted(ACT2FN))}"
-        )
+        raise ValueError(f"activation_function {name!r} is not supported; supported names: {', '.join(sorted(ACT2FN))}")
     return ACT2FN[name]

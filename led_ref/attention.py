@@ -163,7 +163,9 @@ def _local_attention_head(h, q, k, v, key_ok, c, gidx, slot_ok, out, probs_band,
         np.exp(scores, out=scores)
         np.matmul(scores, vb[b0:b1], out=acc[rows].reshape(b1 - b0, bs, hd + 1))
         if probs_band is not None:
-            probs_band[h, rows.start : min(rows.stop, seq)] = band_to_relative(scores[None], c)[0][: max(0, seq - rows.start)]
+            probs_band[h, rows.start : min(rows.stop, seq)] = band_to_relative(scores[None], c)[0][
+                : max(0, seq - rows.start)
+            ]
     if n_glob:
         g_scores -= row_max[:, None]
         np.exp(g_scores, out=g_scores)
@@ -202,7 +204,7 @@ def _global_rows(p, x, gidx, slot_ok, is_masked, n_heads, reassociate=None):
         qk = (q @ wk).reshape(bsz, n_heads * n_glob, dim)  # (B, H x, D): Wk_h^T q per head and slot
         scores = (qk @ x.swapaxes(-1, -2)).reshape(bsz, n_heads, n_glob, seq)  # (B, H, x, S)
         if p["key_global"].get("bias") is not None:
-            scores += (q @ p["key_global"]["bias"].reshape(n_heads, hd, 1))  # (B, H, x, 1)
+            scores += q @ p["key_global"]["bias"].reshape(n_heads, hd, 1)  # (B, H, x, 1)
     else:
         k = _heads(linear(p["key_global"], x), n_heads)  # (B, H, S, hd)
         scores = q @ k.swapaxes(-1, -2)  # (B, H, x, S)
@@ -260,8 +262,16 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
     def piece(bh):  # one (batch row, head): independent work for the thread pool
         b, h = bh
         _local_attention_head(
-            h, q[b], k[b], v[b], key_ok[b], c, gidx[b] if any_global else None, slot_ok[b] if any_global else None,
-            out[b], local_probs[b, :, :, n_glob:] if output_attentions else None,
+            h,
+            q[b],
+            k[b],
+            v[b],
+            key_ok[b],
+            c,
+            gidx[b] if any_global else None,
+            slot_ok[b] if any_global else None,
+            out[b],
+            local_probs[b, :, :, n_glob:] if output_attentions else None,
             local_probs[b, :, :, :n_glob] if output_attentions else None,
         )
 
@@ -281,8 +291,9 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
     return out.reshape(bsz, seq, dim), local_probs, global_probs
 
 
-def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=None, attention_mask=None,
-                      output_attentions=False):
+def decoder_attention(
+    p, hidden, n_heads, key_value_states=None, past_key_value=None, attention_mask=None, output_attentions=False
+):
     """HF LEDDecoderAttention (spec/SPEC.md#decoder-attention): dense multi-head attention.
 
     hidden: (B, T, D). Self-attention when key_value_states is None (past (k, v) are prepended);
@@ -339,11 +350,10 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         # for every (row, head) of the slice in its C loop (bit-identical to one np.matmul per head, without ~20 us
         # of Python each: 1,152 heads per batch-8 step). Several query rows (the beams sharing an input's keys):
         # GEMMs over blocks of keys small enough (sched.SMALL_PRODUCT) that OpenBLAS does not pack them, so each
-        # key/value is read once for all query rows: measured for 4 rows x 4,096 keys x 72 heads, 14-15 ms vs
-        # 19-20 ms with one GEMV per query row, and 2x faster than unblocked GEMMs (which pack the keys). All the
-        # slice's (row, head, block) GEMMs are again one stacked matmul call (numpy loops in C): the beam-4 step
-        # took 34.4 vs 42.8 ms with a Python loop over heads and blocks (median of 7 alternating runs, led-base,
-        # 4,096 tokens, faster in all 7), the same bits. The weighted sums then add the per-block partial sums in
+        # key/value is read once for all query rows (one GEMV per query row reads them once per row; unblocked
+        # GEMMs pack the keys first). All the slice's (row, head, block) GEMMs are again one stacked matmul call
+        # (numpy loops in C, not Python: same bits; ``python -m tools.bench.generation --breakdown`` times the
+        # cross-attention of a beam step). The weighted sums then add the per-block partial sums in
         # block order: another summation order than one GEMV over all keys (within the float32 tolerance,
         # tests/unit/test_attention.py).
         n = key_len[gs.start]
@@ -369,8 +379,10 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
         if rows == 1 or not full:
             np.matmul(probs, vs, out=out)
         else:  # (g, h, nb, rows, block) @ (g, h, nb, block, hd): per-block partial sums, added in block order
-            parts = np.matmul(probs[..., :full].reshape(gh + (rows, -1, block)).swapaxes(2, 3),
-                              vs[:, :, :full].reshape(gh + (-1, block, hd)))
+            parts = np.matmul(
+                probs[..., :full].reshape(gh + (rows, -1, block)).swapaxes(2, 3),
+                vs[:, :, :full].reshape(gh + (-1, block, hd)),
+            )
             np.add.reduce(parts, axis=2, out=out)
             if full < n:
                 out += np.matmul(probs[..., full:], vs[:, :, full:])
@@ -400,7 +412,11 @@ def decoder_attention(p, hidden, n_heads, key_value_states=None, past_key_value=
                 for h in range(hs.start, hs.stop):
                     one_head(g, h)
 
-    if rows <= sched.FEW_QUERY_ROWS and len(set(key_len)) == 1 and groups * n_heads * key_len[0] * hd <= sched.SMALL_ATTENTION:
+    if (
+        rows <= sched.FEW_QUERY_ROWS
+        and len(set(key_len)) == 1
+        and groups * n_heads * key_len[0] * hd <= sched.SMALL_ATTENTION
+    ):
         # self-attention of a decoding step over a short cache: one piece, a few numpy calls in all
         items = [(slice(0, groups), slice(0, n_heads))]
     else:

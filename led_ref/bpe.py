@@ -160,7 +160,9 @@ def load_vocab(vocab_file):
     for tok, idx in vocab.items():
         if type(idx) is not int or not 0 <= idx < 2**31:
             raise ValueError(
-                f"vocab_file {vocab_file!r}: id of token {shown(tok)} must be an integer in [0, 2**31), got {shown(idx)}")
+                f"vocab_file {vocab_file!r}: id of token {shown(tok)} must be an integer in [0, 2**31), "
+                f"got {shown(idx)}"
+            )
         if not tok:
             raise ValueError(f"vocab_file {vocab_file!r}: the empty string is not a token (id {idx})")
     if len(set(vocab.values())) != len(vocab):
@@ -200,7 +202,6 @@ def load_merges(merges_file, vocab=None):
     return merges
 
 
-
 def _cached_per_word(cache, words, compute):
     """``[compute(w) for w in words]`` through ``cache``, computing each new word once; the cache
     is emptied when it would grow past _CACHE_LIMIT, so memory stays bounded on any input."""
@@ -212,6 +213,7 @@ def _cached_per_word(cache, words, compute):
         for w in missing:
             cache[w] = compute(w)
     return list(map(cache.__getitem__, words))
+
 
 class ByteLevelBPE:
     """Vocabulary + merge ranks + per-word caches: the hot path of both tokenizer classes."""

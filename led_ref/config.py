@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any, Dict, List, Union
+from typing import Any
 
 from .activations import ACT2FN
 from .errors import check_depth, read_json, shown
@@ -22,7 +22,7 @@ CONFIG_NAME = "config.json"
 ACTIVATION_NAMES = tuple(ACT2FN)
 
 # LEDConfig.__init__ arguments and their HF defaults (configuration_led.py).
-LED_DEFAULTS: Dict[str, Any] = {
+LED_DEFAULTS: dict[str, Any] = {
     "vocab_size": 50265,
     "max_encoder_position_embeddings": 16384,
     "max_decoder_position_embeddings": 1024,
@@ -52,7 +52,7 @@ LED_DEFAULTS: Dict[str, Any] = {
 
 # PretrainedConfig generation fallbacks (HF reads them from config.json when there is no
 # generation_config.json; LED hub checkpoints set num_beams, max_length, ... here).
-GENERATION_DEFAULTS: Dict[str, Any] = {
+GENERATION_DEFAULTS: dict[str, Any] = {
     "max_length": 20,
     "min_length": 0,
     "do_sample": False,
@@ -82,7 +82,7 @@ GENERATION_DEFAULTS: Dict[str, Any] = {
 
 # Other PretrainedConfig fields that appear in saved config.json files (token ids and
 # is_encoder_decoder are in LED_DEFAULTS because LED overrides their defaults).
-COMMON_DEFAULTS: Dict[str, Any] = {
+COMMON_DEFAULTS: dict[str, Any] = {
     "return_dict": True,
     "output_hidden_states": False,
     "output_attentions": False,
@@ -118,23 +118,44 @@ ATTRIBUTE_MAP = {
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 _POSITIVE_INT_FIELDS = (
-    "vocab_size", "max_encoder_position_embeddings", "max_decoder_position_embeddings",
-    "encoder_layers", "encoder_ffn_dim", "encoder_attention_heads", "decoder_layers",
-    "decoder_ffn_dim", "decoder_attention_heads", "d_model",
+    "vocab_size",
+    "max_encoder_position_embeddings",
+    "max_decoder_position_embeddings",
+    "encoder_layers",
+    "encoder_ffn_dim",
+    "encoder_attention_heads",
+    "decoder_layers",
+    "decoder_ffn_dim",
+    "decoder_attention_heads",
+    "d_model",
 )
 # Sane upper limits (any real LED is far below them); a config.json above one is refused before
 # anything is sized from it. Sizes fit int32 (ONNX / tokenizer ids); layer counts index Python lists.
 _MAX_SIZE = 2**31 - 1
 _MAX_LAYERS = 10_000
 _MAX_LABELS = 1_000_000
-_UPPER_LIMITS = {name: _MAX_LAYERS if name.endswith("_layers") else _MAX_SIZE for name in (
-    "vocab_size", "max_encoder_position_embeddings", "max_decoder_position_embeddings",
-    "encoder_layers", "encoder_ffn_dim", "encoder_attention_heads", "decoder_layers",
-    "decoder_ffn_dim", "decoder_attention_heads", "d_model",
-)}
+_UPPER_LIMITS = {
+    name: _MAX_LAYERS if name.endswith("_layers") else _MAX_SIZE
+    for name in (
+        "vocab_size",
+        "max_encoder_position_embeddings",
+        "max_decoder_position_embeddings",
+        "encoder_layers",
+        "encoder_ffn_dim",
+        "encoder_attention_heads",
+        "decoder_layers",
+        "decoder_ffn_dim",
+        "decoder_attention_heads",
+        "d_model",
+    )
+}
 _PROBABILITY_FIELDS = (
-    "dropout", "attention_dropout", "activation_dropout", "classifier_dropout",
-    "encoder_layerdrop", "decoder_layerdrop",
+    "dropout",
+    "attention_dropout",
+    "activation_dropout",
+    "classifier_dropout",
+    "encoder_layerdrop",
+    "decoder_layerdrop",
 )
 _FIELDS = tuple(LED_DEFAULTS) + tuple(COMMON_DEFAULTS)
 
@@ -244,8 +265,11 @@ class LEDConfig:
 
     def __setattr__(self, name, value):
         name = ATTRIBUTE_MAP.get(name, name)
-        if name in _FIELDS or name.startswith("_") and name in self.__dict__ or isinstance(
-            getattr(type(self), name, None), property
+        if (
+            name in _FIELDS
+            or name.startswith("_")
+            and name in self.__dict__
+            or isinstance(getattr(type(self), name, None), property)
         ):
             object.__setattr__(self, name, value)
         elif name in ("id2label", "label2id"):
@@ -271,9 +295,7 @@ class LEDConfig:
         for heads_name in ("encoder_attention_heads", "decoder_attention_heads"):
             heads = getattr(self, heads_name)
             if self.d_model % heads:
-                raise ValueError(
-                    f"config: d_model={self.d_model} is not divisible by {heads_name}={heads}"
-                )
+                raise ValueError(f"config: d_model={self.d_model} is not divisible by {heads_name}={heads}")
         names = activation_names()
         if self.activation_function not in names:
             raise ValueError(
@@ -295,11 +317,12 @@ class LEDConfig:
             )
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(
-                f"config: problem_type must be None or one of {', '.join(PROBLEM_TYPES)}, got {shown(self.problem_type)}"
+                f"config: problem_type must be None or one of {', '.join(PROBLEM_TYPES)}, "
+                f"got {shown(self.problem_type)}"
             )
         self.layer_attention_windows()
 
-    def layer_attention_windows(self) -> List[int]:
+    def layer_attention_windows(self) -> list[int]:
         """The local attention window (even, > 0) of each encoder layer; length encoder_layers.
 
         ``attention_window`` is one int for every layer or a per-layer list. The window is
@@ -316,9 +339,7 @@ class LEDConfig:
                 )
             windows = list(window)
         else:
-            raise TypeError(
-                f"config: attention_window must be an int or a list of ints, got {type(window).__name__}"
-            )
+            raise TypeError(f"config: attention_window must be an int or a list of ints, got {type(window).__name__}")
         for i, w in enumerate(windows):
             where = "attention_window" if _is_int(window) else f"attention_window[{i}]"
             if not _is_int(w):
@@ -329,7 +350,7 @@ class LEDConfig:
 
     # -- (de)serialisation ----------------------------------------------------------------
     @classmethod
-    def from_dict(cls, config_dict: Dict[str, Any], **overrides) -> "LEDConfig":
+    def from_dict(cls, config_dict: dict[str, Any], **overrides) -> LEDConfig:
         """Build a config from a config.json-style dict (HF field names; aliases allowed)."""
         if not isinstance(config_dict, dict):
             raise TypeError(f"config_dict must be a dict, got {type(config_dict).__name__}")
@@ -350,7 +371,7 @@ class LEDConfig:
         return cls(**{**base, **overrides})
 
     @classmethod
-    def from_json_file(cls, path: Union[str, os.PathLike]) -> "LEDConfig":
+    def from_json_file(cls, path: str | os.PathLike) -> LEDConfig:
         path = os.fspath(path)
         data = read_json(path, "config file (config.json)")
         try:
@@ -358,11 +379,11 @@ class LEDConfig:
         except (ValueError, TypeError) as e:
             # name the file: "config: vocab_size must be ..." -> "<path>: vocab_size must be ..."
             msg = str(e)
-            msg = msg[len("config: "):] if msg.startswith("config: ") else msg
+            msg = msg[len("config: ") :] if msg.startswith("config: ") else msg
             raise type(e)(f"{path}: {msg}") from None
 
     @classmethod
-    def from_pretrained(cls, path: Union[str, os.PathLike], **overrides) -> "LEDConfig":
+    def from_pretrained(cls, path: str | os.PathLike, **overrides) -> LEDConfig:
         """Read ``config.json`` from a checkpoint directory, a config file path or a hub id."""
         path = os.fspath(path)
         if os.path.isfile(path):
@@ -376,9 +397,9 @@ class LEDConfig:
             config = cls.from_dict(config.to_dict(), **overrides)
         return config
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Every field (HF names; no aliases) plus unknown keys; id2label keys are ints like HF."""
-        out: Dict[str, Any] = {"model_type": self.model_type}
+        out: dict[str, Any] = {"model_type": self.model_type}
         for name in _FIELDS:
             out[name] = copy.deepcopy(getattr(self, name))
         out["num_hidden_layers"] = self.encoder_layers
@@ -387,7 +408,7 @@ class LEDConfig:
         out.update(copy.deepcopy(self._extra))
         return dict(sorted(out.items()))
 
-    def to_diff_dict(self) -> Dict[str, Any]:
+    def to_diff_dict(self) -> dict[str, Any]:
         """What ``save_pretrained`` writes: like HF, LED fields always, common fields only when
         they differ from PretrainedConfig's defaults, labels only when not the default two."""
         full = self.to_dict()
@@ -395,8 +416,10 @@ class LEDConfig:
         for key, value in full.items():
             if key in COMMON_DEFAULTS and value == COMMON_DEFAULTS[key]:
                 continue
-            if key in ("id2label", "label2id") and self.id2label == {0: "LABEL_0", 1: "LABEL_1"} and (
-                self.label2id == {"LABEL_0": 0, "LABEL_1": 1}
+            if (
+                key in ("id2label", "label2id")
+                and self.id2label == {0: "LABEL_0", 1: "LABEL_1"}
+                and (self.label2id == {"LABEL_0": 0, "LABEL_1": 1})
             ):
                 continue
             out[key] = value
@@ -408,7 +431,7 @@ class LEDConfig:
             data["id2label"] = {str(k): v for k, v in data["id2label"].items()}
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
-    def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> str:
+    def save_pretrained(self, save_directory: str | os.PathLike) -> str:
         """Write ``config.json`` into ``save_directory`` (created if needed); returns its path."""
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
@@ -420,7 +443,7 @@ class LEDConfig:
         return path
 
     # -- misc -----------------------------------------------------------------------------
-    def copy(self) -> "LEDConfig":
+    def copy(self) -> LEDConfig:
         return type(self).from_dict(self.to_dict())
 
     def __eq__(self, other):

@@ -76,8 +76,9 @@ def parse_json(raw: bytes, source: str, what: str = "JSON file") -> Any:
     else:
         deep = _too_deep(data, MAX_JSON_DEPTH)
     if deep:
-        raise InputFileError(f"{source}: JSON nested deeper than {MAX_JSON_DEPTH} levels; a {what} may nest at most "
-                             f"{MAX_JSON_DEPTH}")
+        raise InputFileError(
+            f"{source}: JSON nested deeper than {MAX_JSON_DEPTH} levels; a {what} may nest at most {MAX_JSON_DEPTH}"
+        )
     return data
 
 
@@ -91,8 +92,15 @@ def read_json(path, what: str = "JSON file", expect: type = dict, max_bytes: int
 
 
 def _json_type(t: type) -> str:
-    return {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
-            type(None): "null"}.get(t, t.__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        int: "number",
+        float: "number",
+        bool: "boolean",
+        type(None): "null",
+    }.get(t, t.__name__)
 
 
 def read_text(path, what: str = "text file", max_bytes: int = MAX_JSON_BYTES) -> str:
@@ -135,8 +143,6 @@ def decode_text(raw: bytes, source: str, what: str = "text file") -> str:
         ) from None
 
 
-
-
 def memory_limit() -> int:
     """Bytes this process may allocate at most: physical memory, or RLIMIT_AS when that is lower."""
     limit = 1 << 62
@@ -159,8 +165,9 @@ def check_allocation(nbytes: int, what: str) -> None:
     """ValueError before allocating ``nbytes`` for ``what`` when that cannot fit in this machine's memory."""
     limit = memory_limit()
     if nbytes > limit:
-        raise ValueError(f"{what} needs {nbytes / 2**30:.3g} GiB, more than this process may allocate "
-                         f"({limit / 2**30:.3g} GiB)")
+        raise ValueError(
+            f"{what} needs {nbytes / 2**30:.3g} GiB, more than this process may allocate ({limit / 2**30:.3g} GiB)"
+        )
 
 
 def check_output_file(path, flag: str) -> None:
@@ -188,6 +195,20 @@ def shown(value, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-__all__ = ["CheckFailedError", "InputFileError", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "check_allocation", "check_depth", "check_output_file", "decode_text", "json_loads", "memory_limit",
-           "parse_json", "read_json",
-           "read_input_text", "read_text", "shown"]
+__all__ = [
+    "CheckFailedError",
+    "InputFileError",
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "check_allocation",
+    "check_depth",
+    "check_output_file",
+    "decode_text",
+    "json_loads",
+    "memory_limit",
+    "parse_json",
+    "read_json",
+    "read_input_text",
+    "read_text",
+    "shown",
+]

@@ -8,7 +8,7 @@ the ``led.`` prefix; spec/SPEC.md#checkpoints) and the output names of its ONNX 
 decoder, decoder with past), whose logits output is ``onnx_outputs``; the others as one ``model.onnx``.
 """
 
-from typing import NamedTuple, Tuple
+from typing import NamedTuple
 
 __all__ = [
     "Head",
@@ -26,18 +26,23 @@ class Head(NamedTuple):
     key: str  # led-ref's short name: "lm", "base", "seq_cls", "qa"
     hf_class: str  # HF transformers class name, as written in config.architectures
     numpy_class: str  # class name in led_ref.model
-    parameters: Tuple[str, ...]  # HF names of the head's own parameters (no "led." prefix)
-    onnx_outputs: Tuple[str, ...]  # output names of the exported graph(s), in order
+    parameters: tuple[str, ...]  # HF names of the head's own parameters (no "led." prefix)
+    onnx_outputs: tuple[str, ...]  # output names of the exported graph(s), in order
 
 
 HEADS = {
     "base": Head("base", "LEDModel", "LEDModel", (), ("last_hidden_state", "encoder_last_hidden_state")),
     "lm": Head(
-        "lm", "LEDForConditionalGeneration", "LEDForConditionalGeneration",
-        ("lm_head.weight", "final_logits_bias"), ("logits",),
+        "lm",
+        "LEDForConditionalGeneration",
+        "LEDForConditionalGeneration",
+        ("lm_head.weight", "final_logits_bias"),
+        ("logits",),
     ),
     "seq_cls": Head(
-        "seq_cls", "LEDForSequenceClassification", "LEDForSequenceClassification",
+        "seq_cls",
+        "LEDForSequenceClassification",
+        "LEDForSequenceClassification",
         (
             "classification_head.dense.weight",
             "classification_head.dense.bias",
@@ -47,8 +52,11 @@ HEADS = {
         ("logits",),
     ),
     "qa": Head(
-        "qa", "LEDForQuestionAnswering", "LEDForQuestionAnswering",
-        ("qa_outputs.weight", "qa_outputs.bias"), ("start_logits", "end_logits"),
+        "qa",
+        "LEDForQuestionAnswering",
+        "LEDForQuestionAnswering",
+        ("qa_outputs.weight", "qa_outputs.bias"),
+        ("start_logits", "end_logits"),
     ),
 }
 GENERATION_HEAD = "lm"  # the head that generates (exported as encoder / decoder / decoder-with-past graphs)

@@ -28,8 +28,6 @@ def resolve_pretrained_dir(path) -> str:
             f"model.safetensors) and pass its directory"
         ) from None
     try:
-        return snapshot_download(
-            path, allow_patterns=["*.json", "*.safetensors", "pytorch_model*.bin", "*.txt"]
-        )
+        return snapshot_download(path, allow_patterns=["*.json", "*.safetensors", "pytorch_model*.bin", "*.txt"])
     except Exception as e:  # network errors, unknown repos, gated repos: one clear line
         raise FileNotFoundError(f"could not download {path!r} from the Hugging Face Hub: {e}") from None

@@ -85,7 +85,10 @@ def position_ids(length, past_length=0):
 
 
 def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):
-    """Decoder inputs from labels: shift right by one, start token first, -100 -> pad (spec/SPEC.md#shift-tokens-right)."""
+    """Decoder inputs from labels: shift right by one, start token first, -100 -> pad.
+
+    spec/SPEC.md#shift-tokens-right.
+    """
     if pad_token_id is None:
         raise ValueError("config.pad_token_id has to be defined.")
     ids = np.asarray(input_ids)
@@ -195,8 +198,10 @@ def cross_attention_mask(value, hidden_shape):
     shape = tuple(hidden_shape[:2])
     arr = as_array("attention_mask", value)
     if arr.shape != shape:
-        raise ValueError(f"attention_mask must have shape {shape}, the (batch, length) of encoder_hidden_states "
-                         f"{tuple(hidden_shape)}, got {arr.shape}")
+        raise ValueError(
+            f"attention_mask must have shape {shape}, the (batch, length) of encoder_hidden_states "
+            f"{tuple(hidden_shape)}, got {arr.shape}"
+        )
     return mask("attention_mask", arr, shape)
 
 

@@ -8,13 +8,11 @@ length, P cached decoder length, D d_model, H heads, hd head size, x global toke
 
 import numpy as np
 
-from . import threads
+from . import inputs, threads
 from .activations import get_activation
-from . import inputs
-from .heads import get_head
-from .inputs import shift_tokens_right  # noqa: F401  (public here since the first release)
 from .attention import decoder_attention, longformer_self_attention
-from .scheduling import linear, parallel_linear
+from .heads import get_head
+from .inputs import shift_tokens_right
 from .outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
     LEDEncoderBaseModelOutput,
@@ -23,6 +21,7 @@ from .outputs import (
     LEDSeq2SeqQuestionAnsweringModelOutput,
     LEDSeq2SeqSequenceClassifierOutput,
 )
+from .scheduling import linear, parallel_linear
 
 __all__ = [
     "shift_tokens_right",
@@ -105,7 +104,6 @@ def _model_dtype(params):
     return _token_embeddings(params).dtype
 
 
-
 def _input_embeddings(params, config, input_ids, inputs_embeds, ids_name, embeds_name):
     """Checked ids (or None) and their token embeddings (B, L, D): exactly one of the two inputs."""
     if input_ids is not None and inputs_embeds is not None:
@@ -118,9 +116,19 @@ def _input_embeddings(params, config, input_ids, inputs_embeds, ids_name, embeds
     input_ids = inputs.token_ids(ids_name, input_ids, config.vocab_size)
     return input_ids, embed[input_ids]
 
+
 @threads.in_region
-def encoder(params, config, input_ids=None, attention_mask=None, global_attention_mask=None, inputs_embeds=None,
-            output_attentions=False, output_hidden_states=False, layer_callback=None):
+def encoder(
+    params,
+    config,
+    input_ids=None,
+    attention_mask=None,
+    global_attention_mask=None,
+    inputs_embeds=None,
+    output_attentions=False,
+    output_hidden_states=False,
+    layer_callback=None,
+):
     """LED encoder (spec/SPEC.md#encoder): merge masks, pad to the window, embed, layers, unpad.
 
     ``layer_callback(done_layers, n_layers, tokens)``, when given, is called before the first layer and after
@@ -132,10 +140,18 @@ def encoder(params, config, input_ids=None, attention_mask=None, global_attentio
     input_ids, hidden = _input_embeddings(params, config, input_ids, inputs_embeds, "input_ids", "inputs_embeds")
     bsz, seq = hidden.shape[:2]  # hidden: (B, S, D)
 
-    att = np.ones((bsz, seq), np.int64) if attention_mask is None else inputs.mask(
-        "attention_mask", attention_mask, (bsz, seq))
-    glob = None if global_attention_mask is None else inputs.mask(
-        "global_attention_mask", global_attention_mask, (bsz, seq), inputs.GLOBAL_ATTENTION_MASK_VALUES)
+    att = (
+        np.ones((bsz, seq), np.int64)
+        if attention_mask is None
+        else inputs.mask("attention_mask", attention_mask, (bsz, seq))
+    )
+    glob = (
+        None
+        if global_attention_mask is None
+        else inputs.mask(
+            "global_attention_mask", global_attention_mask, (bsz, seq), inputs.GLOBAL_ATTENTION_MASK_VALUES
+        )
+    )
     kind = inputs.merge_masks(att, glob)  # (B, S) MaskKind
 
     windows = config.layer_attention_windows()
@@ -218,15 +234,28 @@ def _check_past(past_key_values, n_layers, bsz, n_heads, hd):
     return past_len
 
 
-def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None, cross_mask=None,
-                  past_key_value=None, output_attentions=False):
+def decoder_layer(
+    p,
+    x,
+    n_heads,
+    act,
+    self_mask=None,
+    encoder_hidden_states=None,
+    cross_mask=None,
+    past_key_value=None,
+    output_attentions=False,
+):
     """Post-LN decoder layer: causal self-attention, cross-attention, feed-forward (spec/SPEC.md#decoder-layer).
 
     Returns (x, self_probs, cross_probs, present) with present = (self k, self v[, cross k, cross v]).
     """
     self_past = tuple(past_key_value[:2]) if past_key_value is not None else None
     attn, self_probs, present = decoder_attention(
-        p["self_attn"], x, n_heads, past_key_value=self_past, attention_mask=self_mask,
+        p["self_attn"],
+        x,
+        n_heads,
+        past_key_value=self_past,
+        attention_mask=self_mask,
         output_attentions=output_attentions,
     )
     x = layer_norm(p["self_attn_layer_norm"], x + attn)
@@ -234,8 +263,13 @@ def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None
     if encoder_hidden_states is not None:
         cross_past = tuple(past_key_value[-2:]) if past_key_value is not None and len(past_key_value) == 4 else None
         attn, cross_probs, cross_present = decoder_attention(
-            p["encoder_attn"], x, n_heads, key_value_states=encoder_hidden_states, past_key_value=cross_past,
-            attention_mask=cross_mask, output_attentions=output_attentions,
+            p["encoder_attn"],
+            x,
+            n_heads,
+            key_value_states=encoder_hidden_states,
+            past_key_value=cross_past,
+            attention_mask=cross_mask,
+            output_attentions=output_attentions,
         )
         x = layer_norm(p["encoder_attn_layer_norm"], x + attn)
         present = present + cross_present
@@ -244,9 +278,19 @@ def decoder_layer(p, x, n_heads, act, self_mask=None, encoder_hidden_states=None
 
 
 @threads.in_region(decoding=True)
-def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None,
-            decoder_attention_mask=None, past_key_values=None, inputs_embeds=None, use_cache=None,
-            output_attentions=False, output_hidden_states=False):
+def decoder(
+    params,
+    config,
+    input_ids=None,
+    encoder_hidden_states=None,
+    encoder_attention_mask=None,
+    decoder_attention_mask=None,
+    past_key_values=None,
+    inputs_embeds=None,
+    use_cache=None,
+    output_attentions=False,
+    output_hidden_states=False,
+):
     """LED decoder with KV cache (spec/SPEC.md#decoder). Returns BaseModelOutputWithPastAndCrossAttentions.
 
     Masks are HF's additive masks in the model dtype: the causal mask (built only when T > 1;
@@ -260,7 +304,8 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
     hd = config.d_model // n_heads
     use_cache = inputs.flag("use_cache", use_cache, config.use_cache)
     input_ids, hidden = _input_embeddings(
-        params, config, input_ids, inputs_embeds, "decoder_input_ids", "decoder_inputs_embeds")
+        params, config, input_ids, inputs_embeds, "decoder_input_ids", "decoder_inputs_embeds"
+    )
     bsz, tgt = hidden.shape[:2]  # hidden: (B, T, D)
     past_len = 0
     if past_key_values is not None:
@@ -306,8 +351,14 @@ def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_
             if output_hidden_states:
                 states.append(hidden)
             hidden, self_probs, cross_probs, present = decoder_layer(
-                layer, hidden, n_heads, act, self_mask=self_mask, encoder_hidden_states=encoder_hidden_states,
-                cross_mask=cross_mask, past_key_value=past_key_values[i] if past_key_values is not None else None,
+                layer,
+                hidden,
+                n_heads,
+                act,
+                self_mask=self_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                cross_mask=cross_mask,
+                past_key_value=past_key_values[i] if past_key_values is not None else None,
                 output_attentions=output_attentions,
             )
             if use_cache:
@@ -365,13 +416,31 @@ class _EncoderFn:
     def __init__(self, model):
         self._model = model
 
-    def __call__(self, input_ids=None, attention_mask=None, global_attention_mask=None, head_mask=None,
-                 inputs_embeds=None, output_attentions=False, output_hidden_states=False, return_dict=True):
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        head_mask=None,
+        inputs_embeds=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        return_dict=True,
+    ):
         if head_mask is not None:
             raise ValueError("head_mask is not supported by led-ref (HF 5 removed it); pass None")
         m = self._model
-        return encoder(m.params, m.config, input_ids, attention_mask, global_attention_mask, inputs_embeds,
-                       bool(output_attentions), bool(output_hidden_states), m.encoder_layer_callback)
+        return encoder(
+            m.params,
+            m.config,
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            inputs_embeds,
+            bool(output_attentions),
+            bool(output_hidden_states),
+            m.encoder_layer_callback,
+        )
 
 
 class _DecoderFn:
@@ -380,15 +449,38 @@ class _DecoderFn:
     def __init__(self, model):
         self._model = model
 
-    def __call__(self, input_ids=None, attention_mask=None, global_attention_mask=None, encoder_hidden_states=None,
-                 encoder_attention_mask=None, head_mask=None, cross_attn_head_mask=None, past_key_values=None,
-                 inputs_embeds=None, use_cache=None, output_attentions=False, output_hidden_states=False,
-                 return_dict=True):
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        head_mask=None,
+        cross_attn_head_mask=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        return_dict=True,
+    ):
         if head_mask is not None or cross_attn_head_mask is not None:
             raise ValueError("head_mask / cross_attn_head_mask are not supported by led-ref; pass None")
         m = self._model
-        return decoder(m.params, m.config, input_ids, encoder_hidden_states, encoder_attention_mask, attention_mask,
-                       past_key_values, inputs_embeds, use_cache, bool(output_attentions), bool(output_hidden_states))
+        return decoder(
+            m.params,
+            m.config,
+            input_ids,
+            encoder_hidden_states,
+            encoder_attention_mask,
+            attention_mask,
+            past_key_values,
+            inputs_embeds,
+            use_cache,
+            bool(output_attentions),
+            bool(output_hidden_states),
+        )
 
 
 class LEDModel:
@@ -432,9 +524,21 @@ class LEDModel:
     def get_decoder(self):
         return _DecoderFn(self)
 
-    def _seq2seq(self, input_ids, attention_mask, global_attention_mask, decoder_input_ids, decoder_attention_mask,
-                 encoder_outputs, past_key_values, inputs_embeds, use_cache, output_attentions,
-                 output_hidden_states, decoder_inputs_embeds=None):
+    def _seq2seq(
+        self,
+        input_ids,
+        attention_mask,
+        global_attention_mask,
+        decoder_input_ids,
+        decoder_attention_mask,
+        encoder_outputs,
+        past_key_values,
+        inputs_embeds,
+        use_cache,
+        output_attentions,
+        output_hidden_states,
+        decoder_inputs_embeds=None,
+    ):
         """The LEDModel.forward computation; returns (encoder output, decoder output)."""
         cfg = self.config
         output_attentions = inputs.flag("output_attentions", output_attentions, False)
@@ -448,13 +552,32 @@ class LEDModel:
             ids = inputs.token_ids("input_ids", input_ids, cfg.vocab_size)
             decoder_input_ids = shift_tokens_right(ids, cfg.pad_token_id, cfg.decoder_start_token_id)
         if encoder_outputs is None:
-            enc = encoder(self.params, cfg, input_ids, attention_mask, global_attention_mask, inputs_embeds,
-                          output_attentions, output_hidden_states, self.encoder_layer_callback)
+            enc = encoder(
+                self.params,
+                cfg,
+                input_ids,
+                attention_mask,
+                global_attention_mask,
+                inputs_embeds,
+                output_attentions,
+                output_hidden_states,
+                self.encoder_layer_callback,
+            )
         else:
             enc = _wrap_encoder_outputs(encoder_outputs)
-        dec = decoder(self.params, cfg, decoder_input_ids, enc.last_hidden_state, attention_mask,
-                      decoder_attention_mask, past_key_values, decoder_inputs_embeds, use_cache,
-                      output_attentions, output_hidden_states)
+        dec = decoder(
+            self.params,
+            cfg,
+            decoder_input_ids,
+            enc.last_hidden_state,
+            attention_mask,
+            decoder_attention_mask,
+            past_key_values,
+            decoder_inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
+        )
         return enc, dec
 
     @staticmethod
@@ -470,15 +593,38 @@ class LEDModel:
             encoder_global_attentions=enc.global_attentions,
         )
 
-    def __call__(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                 decoder_attention_mask=None, encoder_outputs=None, past_key_values=None, inputs_embeds=None,
-                 labels=None, use_cache=None, output_attentions=False, output_hidden_states=False,
-                 decoder_inputs_embeds=None):
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        decoder_inputs_embeds=None,
+    ):
         if labels is not None:
             raise ValueError("labels are not used by LEDModel (it has no head); use LEDForConditionalGeneration")
-        enc, dec = self._seq2seq(input_ids, attention_mask, global_attention_mask, decoder_input_ids,
-                                 decoder_attention_mask, encoder_outputs, past_key_values, inputs_embeds, use_cache,
-                                 output_attentions, output_hidden_states, decoder_inputs_embeds)
+        enc, dec = self._seq2seq(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
+            encoder_outputs,
+            past_key_values,
+            inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
+            decoder_inputs_embeds,
+        )
         return LEDSeq2SeqModelOutput(last_hidden_state=dec.last_hidden_state, **self._fields(enc, dec))
 
     forward = __call__
@@ -510,10 +656,22 @@ class LEDForConditionalGeneration(LEDModel):
         if self.generation_config is not None and hasattr(self.generation_config, "save_pretrained"):
             self.generation_config.save_pretrained(save_directory)
 
-    def __call__(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                 decoder_attention_mask=None, encoder_outputs=None, past_key_values=None, inputs_embeds=None,
-                 labels=None, use_cache=None, output_attentions=False, output_hidden_states=False,
-                 decoder_inputs_embeds=None):
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        decoder_inputs_embeds=None,
+    ):
         cfg = self.config
         if labels is not None:
             labels_arr = np.asarray(labels)
@@ -523,14 +681,27 @@ class LEDForConditionalGeneration(LEDModel):
             use_cache = False
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = shift_tokens_right(labels_arr, cfg.pad_token_id, cfg.decoder_start_token_id)
-        enc, dec = self._seq2seq(input_ids, attention_mask, global_attention_mask, decoder_input_ids,
-                                 decoder_attention_mask, encoder_outputs, past_key_values, inputs_embeds, use_cache,
-                                 output_attentions, output_hidden_states, decoder_inputs_embeds)
+        enc, dec = self._seq2seq(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
+            encoder_outputs,
+            past_key_values,
+            inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
+            decoder_inputs_embeds,
+        )
         logits = self.lm_logits(dec.last_hidden_state)
         loss = None
         if labels is not None:
             if labels_arr.shape != logits.shape[:2]:
-                raise ValueError(f"labels must have shape {logits.shape[:2]} (batch, decoder length), got {labels_arr.shape}")
+                raise ValueError(
+                    f"labels must have shape {logits.shape[:2]} (batch, decoder length), got {labels_arr.shape}"
+                )
             loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), labels_arr.reshape(-1))
         return LEDSeq2SeqLMOutput(loss=loss, logits=logits, **self._fields(enc, dec))
 
@@ -539,8 +710,9 @@ class LEDForConditionalGeneration(LEDModel):
     def lm_logits(self, hidden):
         """(B, T, D) decoder states -> (B, T, vocab) logits."""
         # vocabulary slices spread over led_ref.threads (the weight read is a decoding step's largest cost)
-        return parallel_linear({"weight": self.params["lm_head"]["weight"], "bias": self.params["final_logits_bias"].reshape(-1)},
-                               hidden)
+        return parallel_linear(
+            {"weight": self.params["lm_head"]["weight"], "bias": self.params["final_logits_bias"].reshape(-1)}, hidden
+        )
 
     def generate(self, *args, **kwargs):
         from . import generation
@@ -549,23 +721,49 @@ class LEDForConditionalGeneration(LEDModel):
 
 
 class LEDForSequenceClassification(LEDModel):
-    """LED classification head on the decoder state at the last eos token (HF 4.x; spec/SPEC.md#sequence-classification)."""
+    """LED classification head on the decoder state at the last eos token.
+
+    HF 4.x; spec/SPEC.md#sequence-classification.
+    """
 
     head = "seq_cls"
 
-    def __call__(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                 decoder_attention_mask=None, encoder_outputs=None, past_key_values=None, inputs_embeds=None,
-                 labels=None, use_cache=None, output_attentions=False, output_hidden_states=False,
-                 decoder_inputs_embeds=None):
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        decoder_inputs_embeds=None,
+    ):
         cfg = self.config
         if input_ids is None:
             raise ValueError("LEDForSequenceClassification needs input_ids (it pools at the eos tokens of input_ids)")
         input_ids = inputs.token_ids("input_ids", input_ids, cfg.vocab_size)
         if labels is not None:
             use_cache = False
-        enc, dec = self._seq2seq(input_ids, attention_mask, global_attention_mask, decoder_input_ids,
-                                 decoder_attention_mask, encoder_outputs, past_key_values, inputs_embeds, use_cache,
-                                 output_attentions, output_hidden_states, decoder_inputs_embeds)
+        enc, dec = self._seq2seq(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
+            encoder_outputs,
+            past_key_values,
+            inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
+            decoder_inputs_embeds,
+        )
         hidden = dec.last_hidden_state
         if hidden.shape[1] != input_ids.shape[1]:
             raise ValueError(
@@ -608,7 +806,9 @@ class LEDForSequenceClassification(LEDModel):
             return cross_entropy(logits.reshape(-1, n), flat)
         y = labels.astype(dt)
         if y.shape != logits.shape:
-            raise ValueError(f"labels must have shape {logits.shape} for multi-label classification, got {labels.shape}")
+            raise ValueError(
+                f"labels must have shape {logits.shape} for multi-label classification, got {labels.shape}"
+            )
         # BCEWithLogits, stable form: max(x, 0) - x y + log(1 + exp(-|x|))
         return np.mean(np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits))), dtype=dt)
 
@@ -618,17 +818,42 @@ class LEDForQuestionAnswering(LEDModel):
 
     head = "qa"
 
-    def __call__(self, input_ids=None, attention_mask=None, global_attention_mask=None, decoder_input_ids=None,
-                 decoder_attention_mask=None, encoder_outputs=None, past_key_values=None, inputs_embeds=None,
-                 start_positions=None, end_positions=None, use_cache=None, output_attentions=False,
-                 output_hidden_states=False, decoder_inputs_embeds=None, labels=None):
+    def __call__(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        global_attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        use_cache=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        decoder_inputs_embeds=None,
+        labels=None,
+    ):
         if labels is not None:
             raise ValueError("LEDForQuestionAnswering takes start_positions and end_positions, not labels")
         if start_positions is not None and end_positions is not None:
             use_cache = False
-        enc, dec = self._seq2seq(input_ids, attention_mask, global_attention_mask, decoder_input_ids,
-                                 decoder_attention_mask, encoder_outputs, past_key_values, inputs_embeds, use_cache,
-                                 output_attentions, output_hidden_states, decoder_inputs_embeds)
+        enc, dec = self._seq2seq(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
+            encoder_outputs,
+            past_key_values,
+            inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
+            decoder_inputs_embeds,
+        )
         logits = linear(self.params["qa_outputs"], dec.last_hidden_state)  # (B, T, 2)
         start_logits = np.ascontiguousarray(logits[..., 0])
         end_logits = np.ascontiguousarray(logits[..., 1])

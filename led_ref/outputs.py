@@ -6,7 +6,7 @@ spec/SPEC.md#outputs.
 """
 
 from dataclasses import dataclass, fields
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 __all__ = [
     "ModelOutput",
@@ -33,7 +33,7 @@ class ModelOutput:
     def items(self):
         return [(k, getattr(self, k)) for k in self.keys()]
 
-    def to_tuple(self) -> Tuple[Any, ...]:
+    def to_tuple(self) -> tuple[Any, ...]:
         return tuple(self.values())
 
     def __getitem__(self, key):
@@ -59,9 +59,9 @@ class LEDEncoderBaseModelOutput(ModelOutput):
     first; global_attentions: per layer (B, H, S, x), None when no token is global."""
 
     last_hidden_state: Any = None
-    hidden_states: Optional[Tuple[Any, ...]] = None
-    attentions: Optional[Tuple[Any, ...]] = None
-    global_attentions: Optional[Tuple[Any, ...]] = None
+    hidden_states: Optional[tuple[Any, ...]] = None
+    attentions: Optional[tuple[Any, ...]] = None
+    global_attentions: Optional[tuple[Any, ...]] = None
 
 
 @dataclass
@@ -69,51 +69,51 @@ class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
     """Decoder output (HF's class of the same name)."""
 
     last_hidden_state: Any = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
-    hidden_states: Optional[Tuple[Any, ...]] = None
-    attentions: Optional[Tuple[Any, ...]] = None
-    cross_attentions: Optional[Tuple[Any, ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None
+    hidden_states: Optional[tuple[Any, ...]] = None
+    attentions: Optional[tuple[Any, ...]] = None
+    cross_attentions: Optional[tuple[Any, ...]] = None
 
 
 @dataclass
 class LEDSeq2SeqModelOutput(ModelOutput):
     last_hidden_state: Any = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
-    decoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    decoder_attentions: Optional[Tuple[Any, ...]] = None
-    cross_attentions: Optional[Tuple[Any, ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None
+    decoder_hidden_states: Optional[tuple[Any, ...]] = None
+    decoder_attentions: Optional[tuple[Any, ...]] = None
+    cross_attentions: Optional[tuple[Any, ...]] = None
     encoder_last_hidden_state: Any = None
-    encoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    encoder_attentions: Optional[Tuple[Any, ...]] = None
-    encoder_global_attentions: Optional[Tuple[Any, ...]] = None
+    encoder_hidden_states: Optional[tuple[Any, ...]] = None
+    encoder_attentions: Optional[tuple[Any, ...]] = None
+    encoder_global_attentions: Optional[tuple[Any, ...]] = None
 
 
 @dataclass
 class LEDSeq2SeqLMOutput(ModelOutput):
     loss: Any = None
     logits: Any = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
-    decoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    decoder_attentions: Optional[Tuple[Any, ...]] = None
-    cross_attentions: Optional[Tuple[Any, ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None
+    decoder_hidden_states: Optional[tuple[Any, ...]] = None
+    decoder_attentions: Optional[tuple[Any, ...]] = None
+    cross_attentions: Optional[tuple[Any, ...]] = None
     encoder_last_hidden_state: Any = None
-    encoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    encoder_attentions: Optional[Tuple[Any, ...]] = None
-    encoder_global_attentions: Optional[Tuple[Any, ...]] = None
+    encoder_hidden_states: Optional[tuple[Any, ...]] = None
+    encoder_attentions: Optional[tuple[Any, ...]] = None
+    encoder_global_attentions: Optional[tuple[Any, ...]] = None
 
 
 @dataclass
 class LEDSeq2SeqSequenceClassifierOutput(ModelOutput):
     loss: Any = None
     logits: Any = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
-    decoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    decoder_attentions: Optional[Tuple[Any, ...]] = None
-    cross_attentions: Optional[Tuple[Any, ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None
+    decoder_hidden_states: Optional[tuple[Any, ...]] = None
+    decoder_attentions: Optional[tuple[Any, ...]] = None
+    cross_attentions: Optional[tuple[Any, ...]] = None
     encoder_last_hidden_state: Any = None
-    encoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    encoder_attentions: Optional[Tuple[Any, ...]] = None
-    encoder_global_attentions: Optional[Tuple[Any, ...]] = None
+    encoder_hidden_states: Optional[tuple[Any, ...]] = None
+    encoder_attentions: Optional[tuple[Any, ...]] = None
+    encoder_global_attentions: Optional[tuple[Any, ...]] = None
 
 
 @dataclass
@@ -121,14 +121,14 @@ class LEDSeq2SeqQuestionAnsweringModelOutput(ModelOutput):
     loss: Any = None
     start_logits: Any = None
     end_logits: Any = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
-    decoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    decoder_attentions: Optional[Tuple[Any, ...]] = None
-    cross_attentions: Optional[Tuple[Any, ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None
+    decoder_hidden_states: Optional[tuple[Any, ...]] = None
+    decoder_attentions: Optional[tuple[Any, ...]] = None
+    cross_attentions: Optional[tuple[Any, ...]] = None
     encoder_last_hidden_state: Any = None
-    encoder_hidden_states: Optional[Tuple[Any, ...]] = None
-    encoder_attentions: Optional[Tuple[Any, ...]] = None
-    encoder_global_attentions: Optional[Tuple[Any, ...]] = None
+    encoder_hidden_states: Optional[tuple[Any, ...]] = None
+    encoder_attentions: Optional[tuple[Any, ...]] = None
+    encoder_global_attentions: Optional[tuple[Any, ...]] = None
 
 
 # generate() results (HF 4.46.3's class and field names); past_key_values in HF's legacy per-layer layout.
@@ -137,9 +137,9 @@ class GenerateEncoderDecoderOutput(ModelOutput):
     """Greedy / sampling result. scores: per step (B*n, V) processed scores; logits: raw."""
 
     sequences: Any = None
-    scores: Optional[Tuple[Any, ...]] = None
-    logits: Optional[Tuple[Any, ...]] = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
+    scores: Optional[tuple[Any, ...]] = None
+    logits: Optional[tuple[Any, ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None
 
 
 @dataclass
@@ -148,7 +148,7 @@ class GenerateBeamEncoderDecoderOutput(ModelOutput):
 
     sequences: Any = None
     sequences_scores: Any = None
-    scores: Optional[Tuple[Any, ...]] = None
-    logits: Optional[Tuple[Any, ...]] = None
+    scores: Optional[tuple[Any, ...]] = None
+    logits: Optional[tuple[Any, ...]] = None
     beam_indices: Any = None
-    past_key_values: Optional[Tuple[Tuple[Any, ...], ...]] = None
+    past_key_values: Optional[tuple[tuple[Any, ...], ...]] = None

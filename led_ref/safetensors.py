@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -79,7 +79,7 @@ def _no_duplicates(pairs):
     return out
 
 
-def read_header(path) -> Tuple[Dict[str, dict], Dict[str, str], int]:
+def read_header(path) -> tuple[dict[str, dict], dict[str, str], int]:
     """Parse and validate the header of ``path``.
 
     Returns ``(entries, metadata, data_start)``: entries maps tensor name -> {"dtype", "shape",
@@ -137,8 +137,11 @@ def read_header(path) -> Tuple[Dict[str, dict], Dict[str, str], int]:
         # (a zero dimension makes the data empty, so the byte count alone would let it through).
         nonzero = math.prod(d for d in shape if d) * DTYPES[dtype].itemsize
         if nonzero >= 2**63:
-            _fail(path, f"tensor {name!r}: shape {shape} is too large: its non-zero dimensions multiply to "
-                        f"{nonzero} bytes, above NumPy's limit of 2**63")
+            _fail(
+                path,
+                f"tensor {name!r}: shape {shape} is too large: its non-zero dimensions multiply to "
+                f"{nonzero} bytes, above NumPy's limit of 2**63",
+            )
         begin, end = offsets
         if not 0 <= begin <= end <= buffer_len:
             _fail(path, f"tensor {name!r}: data_offsets {offsets} outside the {buffer_len}-byte data buffer")
@@ -159,12 +162,12 @@ def read_header(path) -> Tuple[Dict[str, dict], Dict[str, str], int]:
     return entries, dict(metadata), 8 + n
 
 
-def load_metadata(path) -> Dict[str, str]:
+def load_metadata(path) -> dict[str, str]:
     """The ``__metadata__`` string map of a safetensors file ({} when absent)."""
     return read_header(path)[1]
 
 
-def load_file(path, names=None) -> Dict[str, np.ndarray]:
+def load_file(path, names=None) -> dict[str, np.ndarray]:
     """Read every tensor (or only ``names``) of a safetensors file into NumPy arrays.
 
     Arrays are native-endian copies. BF16 tensors come back as float32 (exact); every other
@@ -195,9 +198,7 @@ def load_file(path, names=None) -> Dict[str, np.ndarray]:
     return out
 
 
-def save_file(
-    tensors: Mapping[str, np.ndarray], path, metadata: Optional[Mapping[str, str]] = None
-) -> None:
+def save_file(tensors: Mapping[str, np.ndarray], path, metadata: Mapping[str, str] | None = None) -> None:
     """Write ``tensors`` (name -> NumPy array) as a safetensors file, like the reference writer.
 
     The header JSON is padded with spaces to a multiple of 8 bytes; tensors are laid out by

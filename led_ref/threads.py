@@ -3,8 +3,8 @@
 Why a policy at all: NumPy's bundled OpenBLAS splits every large GEMM across its own threads and
 joins them at a spin-wait barrier. On a quiet machine that is fast; with one other CPU-bound
 process on a 2-core machine the barrier waits for a thread that is not scheduled, and the encoder
-was measured 2x-9x slower, erratically (README, "Threading"). So led_ref splits its GEMM-bound
-work itself into independent pieces -- attention heads, row chunks of the projections and of the
+slows down several times over, erratically (``python -m tools.bench.encoder --busy`` shows it). So led_ref
+splits its GEMM-bound work itself into independent pieces -- attention heads, row chunks of the projections and of the
 feed-forward block, vocabulary slices of the LM head -- and runs them in a small pool of Python
 threads (NumPy releases the GIL inside BLAS calls and in most ufuncs). The pieces have no barrier
 between them: a descheduled thread only delays its own piece while the others take the next ones.
@@ -34,7 +34,8 @@ import os
 import queue
 import threading
 import time
-from typing import Callable, Iterable, List, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Callable
 
 __all__ = [
     "available_cores",
@@ -86,7 +87,8 @@ def check_threads(n, name: str = "threads") -> int:
 # BLAS's own threads on a quiet machine it is ~1 (OpenBLAS's threads spin between calls); beside one CPU-bound process
 # on 2 cores the kernel gives our 2 threads ~2/3 of a core each or less.
 BUSY_SHARE = 0.75
-# Two steps in a row below it switch to the pool. One-row steps on the pool before one tries BLAS's own threads again (doubling while the machine stays busy).
+# Two steps in a row below it switch to the pool. One-row steps on the pool before one tries BLAS's own threads
+# again (doubling while the machine stays busy).
 REPROBE_STEPS = 16
 MAX_REPROBE_STEPS = 256
 
@@ -122,9 +124,9 @@ class _OneRowMonitor:
 class _Policy:
     def __init__(self):
         self.lock = threading.Lock()
-        self.explicit: Optional[int] = None  # set_num_threads(n); None = default_threads()
+        self.explicit: int | None = None  # set_num_threads(n); None = default_threads()
         self.controller = None  # optional BLAS controller (see the module docstring)
-        self.pool: Optional["_Pool"] = None
+        self.pool: _Pool | None = None
         self.pool_size = 0
         self.local = threading.local()  # per-thread: region depth, inside-a-worker flag
         self.one_row = _OneRowMonitor()
@@ -146,15 +148,15 @@ def default_threads() -> int:
 
     With a BLAS controller (BLAS at one thread per call): one more than the available cores. With exactly as
     many threads as cores and one competing CPU-bound process, the kernel often leaves two of our threads on
-    one core and the competitor alone on the other, so we run on one core (measured on 2 cores: 4.6-8.0 s for
-    the 4,096-token led-base encoder with 2 threads, 4.7-4.9 s with 3, quiet 3.0 vs 3.1 s). Without a
-    controller: 1, i.e. no pool and BLAS's own threading, as NumPy does by default (a pool over multi-threaded
-    BLAS calls was measured slower: 4.7-6.1 s quiet, 18-27 s busy).
+    one core and the competitor alone on the other, so we run on one core; one extra thread keeps a core busy
+    while another thread waits, at the same quiet speed (``python -m tools.bench.encoder --busy --threads N``).
+    Without a controller: 1, i.e. no pool and BLAS's own threading, as NumPy does by default (a pool over
+    multi-threaded BLAS calls oversubscribes the cores).
     """
     return available_cores() + 1 if _policy.controller is not None else 1
 
 
-def set_num_threads(n: Optional[int] = None) -> None:
+def set_num_threads(n: int | None = None) -> None:
     """Use ``n`` threads for led_ref's work from now on (None: back to ``default_threads()``)."""
     _policy.explicit = None if n is None else check_threads(n)
 
@@ -180,7 +182,7 @@ def get_blas_controller():
 
 
 @contextlib.contextmanager
-def num_threads(n: Optional[int]):
+def num_threads(n: int | None):
     """Temporarily use ``n`` threads in this thread's calls (None: no change)."""
     if n is None:
         yield
@@ -203,8 +205,8 @@ def region(decoding: bool = False):
     products of 1-64 rows): with a BLAS controller and more than one thread, the same pool with BLAS at one thread,
     but at most one thread per core taking pieces (``one_per_core``) -- whatever the number of rows. Without a
     controller (or with one thread): no pool inside, and BLAS gets min(threads, cores) threads of its own per call
-    (a pool over multi-threaded BLAS calls oversubscribes the cores: an LM-head GEMV in two halves on two threads was
-    measured 12.1 ms vs 6.5 ms at one BLAS thread each).
+    (a pool over multi-threaded BLAS calls oversubscribes the cores: two threads each running a threaded GEMV
+    compete for the same cores).
 
     A one-row step (greedy, batch 1) may take BLAS's own threads back for its layers while the machine is quiet
     (``one_row_step``)."""
@@ -225,8 +227,10 @@ def region(decoding: bool = False):
                 finally:
                     local.decoding_pool = False
             else:
-                with (controller.limit(min(n, available_cores())) if controller is not None
-                      else contextlib.nullcontext()), num_threads(1):
+                with (
+                    controller.limit(min(n, available_cores())) if controller is not None else contextlib.nullcontext(),
+                    num_threads(1),
+                ):
                     yield
         elif controller is not None:
             with controller.limit(1):
@@ -245,10 +249,9 @@ def one_row_step(rows: int, cached: bool):
     chunks on the pool).
 
     Such a step is ~50 GEMVs of ~0.1 ms. On a quiet machine BLAS's own threads run them fastest: they spin between
-    calls, while a pool thread sleeps and is woken for each (led-base greedy step, quiet, measured in one run:
-    23-26 ms with BLAS's threads vs 33 ms on the pool). Beside a busy process every threaded BLAS call waits at
-    OpenBLAS's barrier for a descheduled thread (measured 55-105 ms, and 400 ms beside a process using ~1.4 cores)
-    while the pool does not (38-45 ms). So the block runs with BLAS's own threads (min(threads, cores), no pool) while
+    calls, while a pool thread sleeps and is woken for each. Beside a busy process every threaded BLAS call waits at
+    OpenBLAS's barrier for a descheduled thread, while the pool does not (``python -m tools.bench.generation --busy``
+    shows both). So the block runs with BLAS's own threads (min(threads, cores), no pool) while
     the previous steps' CPU share says the machine is quiet, on the pool (BLAS at one thread) while it is busy, and
     retries BLAS's threads after ``REPROBE_STEPS`` pool steps (doubling while still busy). Both ways give the same
     results: each output feature / head is one dot product of the same BLAS GEMV kernel whichever thread computes it
@@ -257,8 +260,14 @@ def one_row_step(rows: int, cached: bool):
     in one such block. Changes nothing outside a decoding region on the pool."""
     local = _policy.local
     controller = _policy.controller
-    if (rows != 1 or not cached or not getattr(local, "decoding_pool", False) or controller is None
-            or getattr(local, "in_worker", False) or getattr(local, "one_row", False)):
+    if (
+        rows != 1
+        or not cached
+        or not getattr(local, "decoding_pool", False)
+        or controller is None
+        or getattr(local, "in_worker", False)
+        or getattr(local, "one_row", False)
+    ):
         yield  # not a one-row cached step, not on the decoding pool, or inside a one_row_step already (the decoder
         return  # inside a step's decode())
     local.one_row = True
@@ -299,9 +308,9 @@ def one_row_state() -> dict:
 def one_per_core():
     """Pieces of parallel calls in this block run on at most one thread per core (the pool keeps its size).
 
-    For decoding: a step makes ~50 parallel calls of 0.1-1 ms each, each waiting for its last piece, and a third
-    thread on 2 cores is often descheduled holding one (led-base beam-4 step, measured in one process: 34.9-47.0 ms
-    with 2 threads vs 41.1-44.6 ms with 3). The encoder's long calls keep the extra thread (``default_threads``)."""
+    For decoding: a step makes ~50 parallel calls of 0.1-1 ms each, each waiting for its last piece, and a thread
+    beyond the core count is often descheduled holding the piece the call waits for. The encoder's long calls keep
+    the extra thread (``default_threads``)."""
     local = _policy.local
     prev = getattr(local, "cap", None)
     local.cap = available_cores()
@@ -405,7 +414,7 @@ def pool_size() -> int:
     return _policy.pool_size
 
 
-def parallel_map(fn: Callable, items: Iterable) -> List:
+def parallel_map(fn: Callable, items: Iterable) -> list:
     """``[fn(item) for item in items]``, the calls spread over the policy's threads (results in order of items).
 
     Items must be independent (each writes its own part of shared outputs). Runs inline with one thread, with
@@ -424,7 +433,7 @@ def parallel_map(fn: Callable, items: Iterable) -> List:
             local.in_worker = False
 
 
-def row_chunks(n_rows: int, rows_per_chunk: int) -> List[slice]:
+def row_chunks(n_rows: int, rows_per_chunk: int) -> list[slice]:
     """Slices of ``rows_per_chunk`` rows covering ``range(n_rows)``."""
     step = max(1, int(rows_per_chunk))
     return [slice(r, min(n_rows, r + step)) for r in range(0, n_rows, step)]

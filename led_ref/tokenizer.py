@@ -110,8 +110,10 @@ def _to_token(value, name, default_lstrip=False):
         )
     if isinstance(value, str):
         return AddedToken(value, lstrip=default_lstrip)
-    raise TypeError(f"{name} must be a str, an AddedToken or a {{'content': str, ...}} object, got "
-                    f"{type(value).__name__} {shown(value)}")
+    raise TypeError(
+        f"{name} must be a str, an AddedToken or a {{'content': str, ...}} object, got "
+        f"{type(value).__name__} {shown(value)}"
+    )
 
 
 def _check_int(value, name, minimum=0, allow_none=True):
@@ -179,8 +181,15 @@ class LEDTokenizer:
         self.core = ByteLevelBPE(vocab, merges, unk_token=str(unk_token))
         self.encoder = self.core.encoder
         # The mask token "behaves like a normal word": it eats the whitespace before it.
-        given = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
-                     pad_token=pad_token, cls_token=cls_token, mask_token=mask_token)
+        given = dict(
+            bos_token=bos_token,
+            eos_token=eos_token,
+            unk_token=unk_token,
+            sep_token=sep_token,
+            pad_token=pad_token,
+            cls_token=cls_token,
+            mask_token=mask_token,
+        )
         self._special = {}
         for attr in SPECIAL_TOKENS_ATTRIBUTES:
             self._special[attr] = _to_token(given[attr], attr, default_lstrip=(attr == "mask_token"))
@@ -289,11 +298,11 @@ class LEDTokenizer:
         parts = []
         pos = 0
         for m in self._added_re.finditer(text):
-            parts.append([text[pos:m.start()], pos, m.start(), False, None])
+            parts.append([text[pos : m.start()], pos, m.start(), False, None])
             parts.append([m.group(), m.start(), m.end(), True, m.group()])
             pos = m.end()
         parts.append([text[pos:], pos, len(text), False, None])
-        for i, (seg, s, e, added, _) in enumerate(parts):
+        for i, (seg, _start, _end, added, _) in enumerate(parts):
             if not added:
                 continue
             tok = self._added_by_content[seg]
@@ -306,7 +315,7 @@ class LEDTokenizer:
             if tok.lstrip and i > 0 and not parts[i - 1][3]:
                 left = parts[i - 1]
                 new = self._strip_left(left[0])
-                parts[i][4] = left[0][len(new):] + parts[i][4]
+                parts[i][4] = left[0][len(new) :] + parts[i][4]
                 left[2] -= len(left[0]) - len(new)
                 left[0] = new
         return [p for p in parts if p[0]]
@@ -357,8 +366,10 @@ class LEDTokenizer:
             if ids.dtype.kind not in "iu":
                 raise TypeError(f"{name} must hold integers, got an array of dtype {ids.dtype}")
             if ids.ndim > 1:
-                raise ValueError(f"{name} must be 1-D (one sequence), got an array of shape {ids.shape}; "
-                                 "use batch_decode for a (batch, length) array")
+                raise ValueError(
+                    f"{name} must be 1-D (one sequence), got an array of shape {ids.shape}; "
+                    "use batch_decode for a (batch, length) array"
+                )
             ids = ids.reshape(-1).tolist()
         elif isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
             ids = [int(ids)]
@@ -462,8 +473,13 @@ class LEDTokenizer:
                     trunc = "do_not_truncate"
                 else:
                     max_length = self.model_max_length
-        if (trunc != "do_not_truncate" and pad != "do_not_pad" and pad_to_multiple_of is not None
-                and max_length is not None and max_length % pad_to_multiple_of != 0):
+        if (
+            trunc != "do_not_truncate"
+            and pad != "do_not_pad"
+            and pad_to_multiple_of is not None
+            and max_length is not None
+            and max_length % pad_to_multiple_of != 0
+        ):
             raise ValueError(
                 f"Truncation and padding are both activated but truncation length ({max_length}) is not a "
                 f"multiple of pad_to_multiple_of ({pad_to_multiple_of})."
@@ -532,11 +548,19 @@ class LEDTokenizer:
             raise ValueError("text must be given (a str or a list of str)")
         batched = self._validate_call(text, text_pair, padding_side, return_tensors, stride, is_split_into_words)
         opts = dict(
-            add_special_tokens=add_special_tokens, padding=padding, truncation=truncation, max_length=max_length,
-            stride=stride, pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
-            return_tensors=return_tensors, return_token_type_ids=return_token_type_ids,
-            return_attention_mask=return_attention_mask, return_overflowing_tokens=return_overflowing_tokens,
-            return_special_tokens_mask=return_special_tokens_mask, return_offsets_mapping=return_offsets_mapping,
+            add_special_tokens=add_special_tokens,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            stride=stride,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_tensors=return_tensors,
+            return_token_type_ids=return_token_type_ids,
+            return_attention_mask=return_attention_mask,
+            return_overflowing_tokens=return_overflowing_tokens,
+            return_special_tokens_mask=return_special_tokens_mask,
+            return_offsets_mapping=return_offsets_mapping,
             return_length=return_length,
         )
         if batched:
@@ -550,17 +574,40 @@ class LEDTokenizer:
         return self._encode_single(text, text_pair, **_call_defaults(kwargs))
 
     def batch_encode_plus(self, batch_text_or_text_pairs, **kwargs):
-        pairs = [tuple(x) if isinstance(x, (list, tuple)) and len(x) == 2 and not _is_ids(x) else (x, None)
-                 for x in batch_text_or_text_pairs]
+        pairs = [
+            tuple(x) if isinstance(x, (list, tuple)) and len(x) == 2 and not _is_ids(x) else (x, None)
+            for x in batch_text_or_text_pairs
+        ]
         return self._batch_encode(pairs, **_call_defaults(kwargs))
 
-    def encode(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
-               max_length=None, stride=0, padding_side=None, return_tensors=None):
+    def encode(
+        self,
+        text,
+        text_pair=None,
+        add_special_tokens=True,
+        padding=False,
+        truncation=None,
+        max_length=None,
+        stride=0,
+        padding_side=None,
+        return_tensors=None,
+    ):
         """Ids of one text (or pair): ``self(text, text_pair, ...)['input_ids']``."""
         out = self._encode_single(
-            text, text_pair, **_call_defaults(dict(
-                add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
-                max_length=max_length, stride=stride, padding_side=padding_side, return_tensors=return_tensors)))
+            text,
+            text_pair,
+            **_call_defaults(
+                dict(
+                    add_special_tokens=add_special_tokens,
+                    padding=padding,
+                    truncation=truncation,
+                    max_length=max_length,
+                    stride=stride,
+                    padding_side=padding_side,
+                    return_tensors=return_tensors,
+                )
+            ),
+        )
         return out["input_ids"]
 
     def _encode_single(self, text, text_pair, return_offsets_mapping=False, **opts):
@@ -575,30 +622,58 @@ class LEDTokenizer:
         if return_offsets_mapping:
             raise ValueError("return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)")
         _validate_opts(opts)
-        pad, trunc, max_length = self._strategies(opts["padding"], opts["truncation"], opts["max_length"],
-                                                  opts["pad_to_multiple_of"])
+        pad, trunc, max_length = self._strategies(
+            opts["padding"], opts["truncation"], opts["max_length"], opts["pad_to_multiple_of"]
+        )
         batch = {}
         for a, b in pairs:
             first = self._input_ids(a, "text")
             second = self._input_ids(b, "text_pair") if b is not None else None
             out = self.prepare_for_model(
-                first, second, add_special_tokens=opts["add_special_tokens"], padding=False, truncation=trunc,
-                max_length=max_length, stride=opts["stride"], return_attention_mask=False,
+                first,
+                second,
+                add_special_tokens=opts["add_special_tokens"],
+                padding=False,
+                truncation=trunc,
+                max_length=max_length,
+                stride=opts["stride"],
+                return_attention_mask=False,
                 return_token_type_ids=opts["return_token_type_ids"],
                 return_overflowing_tokens=opts["return_overflowing_tokens"],
-                return_special_tokens_mask=opts["return_special_tokens_mask"], return_length=opts["return_length"],
+                return_special_tokens_mask=opts["return_special_tokens_mask"],
+                return_length=opts["return_length"],
             )
             for k, v in out.items():
                 batch.setdefault(k, []).append(v)
-        return self.pad(batch, padding=pad, max_length=max_length, pad_to_multiple_of=opts["pad_to_multiple_of"],
-                        padding_side=opts["padding_side"], return_attention_mask=opts["return_attention_mask"],
-                        return_tensors=opts["return_tensors"])
+        return self.pad(
+            batch,
+            padding=pad,
+            max_length=max_length,
+            pad_to_multiple_of=opts["pad_to_multiple_of"],
+            padding_side=opts["padding_side"],
+            return_attention_mask=opts["return_attention_mask"],
+            return_tensors=opts["return_tensors"],
+        )
 
     def prepare_for_model(
-        self, ids, pair_ids=None, add_special_tokens=True, padding=False, truncation=None, max_length=None,
-        stride=0, pad_to_multiple_of=None, padding_side=None, return_tensors=None, return_token_type_ids=None,
-        return_attention_mask=None, return_overflowing_tokens=False, return_special_tokens_mask=False,
-        return_length=False, prepend_batch_axis=False, verbose=True,
+        self,
+        ids,
+        pair_ids=None,
+        add_special_tokens=True,
+        padding=False,
+        truncation=None,
+        max_length=None,
+        stride=0,
+        pad_to_multiple_of=None,
+        padding_side=None,
+        return_tensors=None,
+        return_token_type_ids=None,
+        return_attention_mask=None,
+        return_overflowing_tokens=False,
+        return_special_tokens_mask=False,
+        return_length=False,
+        prepend_batch_axis=False,
+        verbose=True,
     ):
         """Truncate, add special tokens and pad one sequence (pair) of ids (HF prepare_for_model)."""
         pad, trunc, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of)
@@ -612,17 +687,22 @@ class LEDTokenizer:
             )
         if return_attention_mask is None:
             return_attention_mask = True
-        total_len = len(ids) + (len(pair_ids) if pair else 0) + (
-            self.num_special_tokens_to_add(pair=pair) if add_special_tokens else 0)
+        total_len = (
+            len(ids)
+            + (len(pair_ids) if pair else 0)
+            + (self.num_special_tokens_to_add(pair=pair) if add_special_tokens else 0)
+        )
         overflowing = []
         if trunc != "do_not_truncate" and max_length and total_len > max_length:
             ids, pair_ids, overflowing = self.truncate_sequences(
-                ids, pair_ids, num_tokens_to_remove=total_len - max_length, truncation_strategy=trunc, stride=stride)
+                ids, pair_ids, num_tokens_to_remove=total_len - max_length, truncation_strategy=trunc, stride=stride
+            )
         encoded = {}
         if return_overflowing_tokens:
             if max_length is None:
                 raise ValueError(
-                    "return_overflowing_tokens=True needs max_length (or truncation with model_max_length)")
+                    "return_overflowing_tokens=True needs max_length (or truncation with model_max_length)"
+                )
             encoded["overflowing_tokens"] = overflowing
             encoded["num_truncated_tokens"] = total_len - max_length
         if add_special_tokens:
@@ -636,17 +716,25 @@ class LEDTokenizer:
             encoded["token_type_ids"] = token_type_ids
         if return_special_tokens_mask:
             encoded["special_tokens_mask"] = (
-                self.get_special_tokens_mask(ids, pair_ids) if add_special_tokens else [0] * len(sequence))
+                self.get_special_tokens_mask(ids, pair_ids) if add_special_tokens else [0] * len(sequence)
+            )
         if pad != "do_not_pad" or return_attention_mask:
-            encoded = self.pad(encoded, padding=pad, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
-                               padding_side=padding_side, return_attention_mask=return_attention_mask)
+            encoded = self.pad(
+                encoded,
+                padding=pad,
+                max_length=max_length,
+                pad_to_multiple_of=pad_to_multiple_of,
+                padding_side=padding_side,
+                return_attention_mask=return_attention_mask,
+            )
             encoded = dict(encoded)
         if return_length:
             encoded["length"] = len(encoded["input_ids"])
         return BatchEncoding(encoded, tensor_type=return_tensors, prepend_batch_axis=prepend_batch_axis)
 
-    def truncate_sequences(self, ids, pair_ids=None, num_tokens_to_remove=0, truncation_strategy="longest_first",
-                           stride=0):
+    def truncate_sequences(
+        self, ids, pair_ids=None, num_tokens_to_remove=0, truncation_strategy="longest_first", stride=0
+    ):
         """HF's truncate_sequences: returns (ids, pair_ids, overflowing_tokens)."""
         if num_tokens_to_remove <= 0:
             return ids, pair_ids, []
@@ -685,8 +773,17 @@ class LEDTokenizer:
         return ids, pair_ids, overflowing
 
     # ---------------------------------------------------------------- padding
-    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
-            return_attention_mask=None, return_tensors=None, verbose=True):
+    def pad(
+        self,
+        encoded_inputs,
+        padding=True,
+        max_length=None,
+        pad_to_multiple_of=None,
+        padding_side=None,
+        return_attention_mask=None,
+        return_tensors=None,
+        verbose=True,
+    ):
         """Pad one encoding or a batch (dict of lists, or list of dicts) to the longest / max_length.
 
         LED rule: ``global_attention_mask`` is padded with -1 (0 already means "local attention"), on the
@@ -749,8 +846,12 @@ class LEDTokenizer:
         if needs:
             diff = max_length - len(required)
             side = padding_side if padding_side is not None else self.padding_side
-            fills = {"attention_mask": 0, "token_type_ids": self.pad_token_type_id, "special_tokens_mask": 1,
-                     "input_ids": self.pad_token_id}
+            fills = {
+                "attention_mask": 0,
+                "token_type_ids": self.pad_token_type_id,
+                "special_tokens_mask": 1,
+                "input_ids": self.pad_token_id,
+            }
             for key, fill in fills.items():
                 if key not in encoded or (key == "attention_mask" and not return_attention_mask):
                     continue
@@ -771,8 +872,13 @@ class LEDTokenizer:
         return encoded
 
     # ---------------------------------------------------------------- decode
-    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None,
-               spaces_between_special_tokens=True):
+    def decode(
+        self,
+        token_ids,
+        skip_special_tokens=False,
+        clean_up_tokenization_spaces=None,
+        spaces_between_special_tokens=True,
+    ):
         """Text of ``token_ids``: bytes of the byte-level tokens decoded as UTF-8 with ``errors``.
         spec/SPEC.md#tokenizer-decode"""
         ids = self._check_ids(token_ids)
@@ -811,15 +917,31 @@ class LEDTokenizer:
                 raise ValueError(f"sequences must be 2-D (batch, length), got shape {sequences.shape}")
         elif not isinstance(sequences, (list, tuple)):
             raise TypeError(f"sequences must be a list of id lists or a 2-D array, got {type(sequences).__name__}")
-        return [self.decode(s, skip_special_tokens=skip_special_tokens,
-                            clean_up_tokenization_spaces=clean_up_tokenization_spaces, **kwargs) for s in sequences]
+        return [
+            self.decode(
+                s,
+                skip_special_tokens=skip_special_tokens,
+                clean_up_tokenization_spaces=clean_up_tokenization_spaces,
+                **kwargs,
+            )
+            for s in sequences
+        ]
 
     @staticmethod
     def clean_up_tokenization(out_string):
         """HF's clean_up_tokenization: drop spaces before punctuation and English contractions."""
-        return (out_string.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
-                .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s")
-                .replace(" 've", "'ve").replace(" 're", "'re"))
+        return (
+            out_string.replace(" .", ".")
+            .replace(" ?", "?")
+            .replace(" !", "!")
+            .replace(" ,", ",")
+            .replace(" ' ", "'")
+            .replace(" n't", "n't")
+            .replace(" 'm", "'m")
+            .replace(" 's", "'s")
+            .replace(" 've", "'ve")
+            .replace(" 're", "'re")
+        )
 
     # ---------------------------------------------------------------- files
     @classmethod
@@ -834,23 +956,34 @@ class LEDTokenizer:
             if not os.path.isfile(f):
                 raise FileNotFoundError(
                     f"{f!r} not found: an LED tokenizer directory needs vocab.json and merges.txt "
-                    "(tokenizer.json alone is not supported)")
+                    "(tokenizer.json alone is not supported)"
+                )
         init = {}
         added_decoder = {}
         cfg_path = os.path.join(d, "tokenizer_config.json")
         if os.path.isfile(cfg_path):
             cfg = _read_json(cfg_path)
-            for key in ("errors", "add_prefix_space", "model_max_length", "padding_side", "truncation_side",
-                        "clean_up_tokenization_spaces", "trim_offsets", *SPECIAL_TOKENS_ATTRIBUTES):
+            for key in (
+                "errors",
+                "add_prefix_space",
+                "model_max_length",
+                "padding_side",
+                "truncation_side",
+                "clean_up_tokenization_spaces",
+                "trim_offsets",
+                *SPECIAL_TOKENS_ATTRIBUTES,
+            ):
                 if key in cfg and cfg[key] is not None:
                     init[key] = _config_value(cfg_path, key, cfg[key])
             decoder = cfg.get("added_tokens_decoder") or {}
             if not isinstance(decoder, dict):
-                raise InputFileError(f"{cfg_path}: added_tokens_decoder must map ids to token objects, got "
-                                     f"{type(decoder).__name__}")
+                raise InputFileError(
+                    f"{cfg_path}: added_tokens_decoder must map ids to token objects, got {type(decoder).__name__}"
+                )
             for idx, tok in decoder.items():
                 added_decoder[_file_id(cfg_path, f"added_tokens_decoder key {shown(idx)}", idx)] = _file_token(
-                    cfg_path, f"added_tokens_decoder[{idx!r}]", tok)
+                    cfg_path, f"added_tokens_decoder[{idx!r}]", tok
+                )
         stm_path = os.path.join(d, "special_tokens_map.json")
         if os.path.isfile(stm_path):
             for key, val in _read_json(stm_path).items():
@@ -900,8 +1033,13 @@ class LEDTokenizer:
         for attr in SPECIAL_TOKENS_ATTRIBUTES:
             tok = self._special[attr]
             if tok is not None:
-                special_map[attr] = {"content": tok.content, "lstrip": tok.lstrip, "normalized": tok.normalized,
-                                     "rstrip": tok.rstrip, "single_word": tok.single_word}
+                special_map[attr] = {
+                    "content": tok.content,
+                    "lstrip": tok.lstrip,
+                    "normalized": tok.normalized,
+                    "rstrip": tok.rstrip,
+                    "single_word": tok.single_word,
+                }
         cfg = {
             "add_prefix_space": self.add_prefix_space,
             "added_tokens_decoder": {str(i): asdict(t) for i, t in sorted(self._added.items())},
@@ -933,8 +1071,10 @@ class LEDTokenizer:
         return tuple(paths)
 
     def __repr__(self):
-        return (f"{type(self).__name__}(vocab_size={self.vocab_size}, add_prefix_space={self.add_prefix_space}, "
-                f"padding_side={self.padding_side!r}, model_max_length={self.model_max_length})")
+        return (
+            f"{type(self).__name__}(vocab_size={self.vocab_size}, add_prefix_space={self.add_prefix_space}, "
+            f"padding_side={self.padding_side!r}, model_max_length={self.model_max_length})"
+        )
 
 
 def _to_py(value):
@@ -958,8 +1098,13 @@ _CONFIG_FIELDS = {
     "trim_offsets": (lambda v: isinstance(v, bool), "true or false"),
     "padding_side": (lambda v: v in ("left", "right"), "'left' or 'right'"),
     "truncation_side": (lambda v: v in ("left", "right"), "'left' or 'right'"),
-    "model_max_length": (lambda v: (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
-                         or (isinstance(v, float) and v >= 1 and v.is_integer()), "an integer >= 1"),
+    "model_max_length": (
+        lambda v: (
+            (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+            or (isinstance(v, float) and v >= 1 and v.is_integer())
+        ),
+        "an integer >= 1",
+    ),
 }
 
 
@@ -990,9 +1135,19 @@ def _file_id(path, what, value):
 
 
 _CALL_DEFAULTS = dict(
-    add_special_tokens=True, padding=False, truncation=None, max_length=None, stride=0, pad_to_multiple_of=None,
-    padding_side=None, return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
-    return_overflowing_tokens=False, return_special_tokens_mask=False, return_offsets_mapping=False,
+    add_special_tokens=True,
+    padding=False,
+    truncation=None,
+    max_length=None,
+    stride=0,
+    pad_to_multiple_of=None,
+    padding_side=None,
+    return_tensors=None,
+    return_token_type_ids=None,
+    return_attention_mask=None,
+    return_overflowing_tokens=False,
+    return_special_tokens_mask=False,
+    return_offsets_mapping=False,
     return_length=False,
 )
 
@@ -1027,12 +1182,36 @@ class LEDTokenizerFast(LEDTokenizer):
 
     is_fast = True
 
-    def __init__(self, vocab_file, merges_file, errors="replace", bos_token="<s>", eos_token="</s>",
-                 sep_token="</s>", cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
-                 add_prefix_space=False, trim_offsets=True, **kwargs):
-        super().__init__(vocab_file, merges_file, errors=errors, bos_token=bos_token, eos_token=eos_token,
-                         sep_token=sep_token, cls_token=cls_token, unk_token=unk_token, pad_token=pad_token,
-                         mask_token=mask_token, add_prefix_space=add_prefix_space, **kwargs)
+    def __init__(
+        self,
+        vocab_file,
+        merges_file,
+        errors="replace",
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        add_prefix_space=False,
+        trim_offsets=True,
+        **kwargs,
+    ):
+        super().__init__(
+            vocab_file,
+            merges_file,
+            errors=errors,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            sep_token=sep_token,
+            cls_token=cls_token,
+            unk_token=unk_token,
+            pad_token=pad_token,
+            mask_token=mask_token,
+            add_prefix_space=add_prefix_space,
+            **kwargs,
+        )
         self.trim_offsets = bool(trim_offsets)
 
     _legacy_join = False  # Rust decodes added tokens through the byte-level decoder like any token
@@ -1148,7 +1327,8 @@ class LEDTokenizerFast(LEDTokenizer):
         if stride >= max_len:
             raise ValueError(
                 f"stride ({stride}) must be smaller than the room left for tokens ({max_len}: max_length minus "
-                "special tokens)")
+                "special tokens)"
+            )
         step = max_len - stride
         ranges = []
         if not left:
@@ -1199,7 +1379,8 @@ class LEDTokenizerFast(LEDTokenizer):
         if target_len <= to_remove:
             raise ValueError(
                 f"Truncation error: the {'first' if trunc == 'only_first' else 'second'} sequence has "
-                f"{target_len} tokens, too few to remove {to_remove} and respect max_length={max_length}")
+                f"{target_len} tokens, too few to remove {to_remove} and respect max_length={max_length}"
+            )
         if trunc == "only_first":
             return self._window(first, n1 - to_remove, stride, left), ([second] if pair else None)
         return [first], self._window(second, n2 - to_remove, stride, left)
@@ -1217,8 +1398,12 @@ class LEDTokenizerFast(LEDTokenizer):
         else:
             ids = list(a[0]) + (list(b[0]) if b is not None else [])
             stm = [0] * len(ids)
-        row = {"input_ids": ids, "token_type_ids": [0] * len(ids), "attention_mask": [1] * len(ids),
-               "special_tokens_mask": stm}
+        row = {
+            "input_ids": ids,
+            "token_type_ids": [0] * len(ids),
+            "attention_mask": [1] * len(ids),
+            "special_tokens_mask": stm,
+        }
         if with_offsets:
             offsets = []
             for piece in pieces:
@@ -1237,10 +1422,24 @@ class LEDTokenizerFast(LEDTokenizer):
             out = BatchEncoding({k: (v[0] if v and isinstance(v[0], list) else v) for k, v in out.items()})
         return out
 
-    def _batch_encode(self, pairs, add_special_tokens=True, padding=False, truncation=None, max_length=None,
-                      stride=0, pad_to_multiple_of=None, padding_side=None, return_tensors=None,
-                      return_token_type_ids=None, return_attention_mask=None, return_overflowing_tokens=False,
-                      return_special_tokens_mask=False, return_offsets_mapping=False, return_length=False):
+    def _batch_encode(
+        self,
+        pairs,
+        add_special_tokens=True,
+        padding=False,
+        truncation=None,
+        max_length=None,
+        stride=0,
+        pad_to_multiple_of=None,
+        padding_side=None,
+        return_tensors=None,
+        return_token_type_ids=None,
+        return_attention_mask=None,
+        return_overflowing_tokens=False,
+        return_special_tokens_mask=False,
+        return_offsets_mapping=False,
+        return_length=False,
+    ):
         _validate_opts(dict(padding_side=padding_side, return_tensors=return_tensors, stride=stride))
         pad, trunc, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of)
         items = []  # per input: list of rows (main first, then overflow)
@@ -1248,8 +1447,9 @@ class LEDTokenizerFast(LEDTokenizer):
             first = self._sequence(a, "text", return_offsets_mapping)
             second = self._sequence(b, "text_pair", return_offsets_mapping) if b is not None else None
             fa, fb = self._truncate(first, second, trunc, max_length, stride, add_special_tokens)
-            post = functools.partial(self._post, add_special_tokens=add_special_tokens,
-                                     with_offsets=return_offsets_mapping)
+            post = functools.partial(
+                self._post, add_special_tokens=add_special_tokens, with_offsets=return_offsets_mapping
+            )
             if fb is None:
                 rows = [post(x, None) for x in fa]
             else:
@@ -1268,8 +1468,13 @@ class LEDTokenizerFast(LEDTokenizer):
             if pad_to_multiple_of and target % pad_to_multiple_of:
                 target = (target // pad_to_multiple_of + 1) * pad_to_multiple_of
             side = padding_side if padding_side is not None else self.padding_side
-            fills = {"input_ids": self.pad_token_id, "token_type_ids": self.pad_token_type_id,
-                     "attention_mask": 0, "special_tokens_mask": 1, "offset_mapping": (0, 0)}
+            fills = {
+                "input_ids": self.pad_token_id,
+                "token_type_ids": self.pad_token_type_id,
+                "attention_mask": 0,
+                "special_tokens_mask": 1,
+                "offset_mapping": (0, 0),
+            }
             for rows in items:
                 for row in rows:
                     diff = target - len(row["input_ids"])

@@ -23,7 +23,6 @@ import math
 import os
 import pickle
 import zipfile
-from typing import Dict
 
 import numpy as np
 
@@ -32,16 +31,37 @@ from .safetensors import bf16_bits_to_float32
 
 # torch dtype name -> NumPy dtype ("bfloat16" is read as its uint16 bit pattern, then widened).
 _DTYPES = {
-    "float32": np.float32, "float": np.float32, "float64": np.float64, "double": np.float64,
-    "float16": np.float16, "half": np.float16, "bfloat16": np.uint16,
-    "int64": np.int64, "long": np.int64, "int32": np.int32, "int": np.int32,
-    "int16": np.int16, "short": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_,
-    "uint16": np.uint16, "uint32": np.uint32, "uint64": np.uint64,
+    "float32": np.float32,
+    "float": np.float32,
+    "float64": np.float64,
+    "double": np.float64,
+    "float16": np.float16,
+    "half": np.float16,
+    "bfloat16": np.uint16,
+    "int64": np.int64,
+    "long": np.int64,
+    "int32": np.int32,
+    "int": np.int32,
+    "int16": np.int16,
+    "short": np.int16,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "bool": np.bool_,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
 }
 _STORAGES = {
-    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
-    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
-    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
+    "FloatStorage": "float32",
+    "DoubleStorage": "float64",
+    "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
 }
 MAX_NDIM = 32  # NumPy 1.x's limit
 # Tensors may share a storage (HF's .bin keeps tied embeddings as up to 4 views of one storage), so
@@ -79,13 +99,11 @@ def _rebuild_tensor(storage, storage_offset, size, stride):
     return _Tensor(storage, storage_offset, size, stride)
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
-                       metadata=None):
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     return _Tensor(storage, storage_offset, size, stride, metadata=metadata)
 
 
-def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype,
-                       metadata=None):
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
     # v3: an untyped (byte) storage reinterpreted as ``dtype``
     return _Tensor(storage, storage_offset, size, stride, dtype=getattr(dtype, "name", dtype), metadata=metadata)
 
@@ -123,7 +141,7 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, data: bytes, path: str, archive: zipfile.ZipFile, prefix: str, byteorder: str):
         super().__init__(io.BytesIO(data))
         self.path, self.archive, self.prefix, self.byteorder = path, archive, prefix, byteorder
-        self.storages: Dict[str, _Storage] = {}
+        self.storages: dict[str, _Storage] = {}
 
     def find_class(self, module, name):
         try:
@@ -136,9 +154,16 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         # ('storage', storage type, key, location, numel)
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)):
-            raise InputFileError(f"{self.path}: unexpected persistent id {str(pid)[:80]!r}; expected a storage reference")
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and isinstance(pid[2], str)
+        ):
+            raise InputFileError(
+                f"{self.path}: unexpected persistent id {str(pid)[:80]!r}; expected a storage reference"
+            )
         _, stype, key, _location, numel = pid
         if key in self.storages:
             return self.storages[key]
@@ -151,11 +176,15 @@ class _Unpickler(pickle.Unpickler):
             raise InputFileError(f"{self.path}: storage record {name!r} is missing from the archive") from None
         itemsize = np.dtype(_DTYPES[stype.dtype]).itemsize
         if info.file_size != numel * itemsize:
-            raise InputFileError(f"{self.path}: storage {name!r} holds {info.file_size} bytes; its {numel} "
-                             f"{stype.dtype} elements need {numel * itemsize}")
+            raise InputFileError(
+                f"{self.path}: storage {name!r} holds {info.file_size} bytes; its {numel} "
+                f"{stype.dtype} elements need {numel * itemsize}"
+            )
         if info.compress_type != zipfile.ZIP_STORED:
             # torch writes records uncompressed; requiring that keeps every read within the file's size
-            raise InputFileError(f"{self.path}: storage {name!r} is compressed; PyTorch archives store records uncompressed")
+            raise InputFileError(
+                f"{self.path}: storage {name!r} is compressed; PyTorch archives store records uncompressed"
+            )
         storage = _Storage(key, stype.dtype, self.archive.read(info))
         self.storages[key] = storage
         return storage
@@ -174,7 +203,9 @@ def _materialise(t: _Tensor, where: str, byteorder: str) -> np.ndarray:
         raise InputFileError(f"{where}: the tensor's storage is a {type(storage).__name__}, not a storage record")
     if t.metadata:
         # conj/neg bits would change the values read from the storage
-        raise InputFileError(f"{where}: tensor metadata {str(t.metadata)[:80]} (conjugate/negative views) is not supported")
+        raise InputFileError(
+            f"{where}: tensor metadata {str(t.metadata)[:80]} (conjugate/negative views) is not supported"
+        )
     if not isinstance(storage.raw, bytes):
         raise InputFileError(f"{where}: the tensor's storage record is not bytes")
     dtype_name = t.dtype
@@ -189,14 +220,18 @@ def _materialise(t: _Tensor, where: str, byteorder: str) -> np.ndarray:
         raise InputFileError(f"{where}: storage offset {offset!r} is not an integer >= 0")
     dtype = np.dtype(_DTYPES[dtype_name]).newbyteorder("<" if byteorder == "little" else ">")
     if len(storage.raw) % dtype.itemsize:
-        raise InputFileError(f"{where}: storage of {len(storage.raw)} bytes is not a whole number of {dtype_name} elements")
+        raise InputFileError(
+            f"{where}: storage of {len(storage.raw)} bytes is not a whole number of {dtype_name} elements"
+        )
     length = len(storage.raw) // dtype.itemsize
     numel = math.prod(size)
     if numel == 0:
         if offset > length:
             raise InputFileError(f"{where}: storage offset {offset} is beyond the storage's {length} elements")
         if max(size, default=0) > length + (1 << 20):
-            raise InputFileError(f"{where}: empty tensor of size {size} has a dimension past its storage's {length} elements")
+            raise InputFileError(
+                f"{where}: empty tensor of size {size} has a dimension past its storage's {length} elements"
+            )
         try:
             out = np.zeros(size, dtype.newbyteorder("="))
         except ValueError as e:  # the product of the non-zero dimensions past what NumPy can index
@@ -204,29 +239,36 @@ def _materialise(t: _Tensor, where: str, byteorder: str) -> np.ndarray:
     else:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= length:
-            raise InputFileError(f"{where}: tensor of size {size}, stride {stride} at storage offset {offset} reaches "
-                             f"element {last}, beyond its storage's {length} elements")
+            raise InputFileError(
+                f"{where}: tensor of size {size}, stride {stride} at storage offset {offset} reaches "
+                f"element {last}, beyond its storage's {length} elements"
+            )
         if numel > length:  # stride-0 (expanded) views could otherwise ask for unbounded memory
-            raise InputFileError(f"{where}: tensor of size {size} has {numel} elements, more than its storage's {length}; "
-                             f"expanded tensors are not supported")
+            raise InputFileError(
+                f"{where}: tensor of size {size} has {numel} elements, more than its storage's {length}; "
+                f"expanded tensors are not supported"
+            )
         base = np.frombuffer(storage.raw, dtype, count=length)
-        view = np.lib.stride_tricks.as_strided(base[offset:], shape=size,
-                                               strides=tuple(s * dtype.itemsize for s in stride), writeable=False)
+        view = np.lib.stride_tricks.as_strided(
+            base[offset:], shape=size, strides=tuple(s * dtype.itemsize for s in stride), writeable=False
+        )
         out = np.array(view, dtype.newbyteorder("="), order="C")  # a fresh, writeable copy
     if dtype_name == "bfloat16":
         out = bf16_bits_to_float32(out)  # exact: bf16 is a truncated float32
     return out
 
 
-def load(path) -> Dict[str, np.ndarray]:
+def load(path) -> dict[str, np.ndarray]:
     """The state dict of a zip-format ``torch.save`` file as {name: fresh np.ndarray}; bfloat16 as float32.
     Any problem with the file is a ValueError naming it (and the tensor)."""
     path = os.fspath(path)
     with open(path, "rb") as f:
         head = f.read(4)
     if head[:1] == b"\x80":  # a bare pickle stream: the legacy format starts with a pickled magic number
-        raise InputFileError(f"{path}: legacy (pre-torch-1.6, non-zip) PyTorch checkpoint; this reader supports the zip "
-                         f"format only: re-save it with a current torch.save, or convert it to model.safetensors")
+        raise InputFileError(
+            f"{path}: legacy (pre-torch-1.6, non-zip) PyTorch checkpoint; this reader supports the zip "
+            f"format only: re-save it with a current torch.save, or convert it to model.safetensors"
+        )
     if not head.startswith(b"PK"):
         raise InputFileError(f"{path}: not a PyTorch checkpoint (expected a zip archive written by torch.save)")
     try:
@@ -238,7 +280,7 @@ def load(path) -> Dict[str, np.ndarray]:
         raise InputFileError(f"{path}: damaged PyTorch checkpoint archive ({type(e).__name__}: {e})") from None
 
 
-def _load_archive(path: str, archive: zipfile.ZipFile) -> Dict[str, np.ndarray]:
+def _load_archive(path: str, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
     pickles = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
     if len(pickles) != 1:
         raise InputFileError(f"{path}: expected one '<name>/data.pkl' record in the archive, found {len(pickles)}")
@@ -256,13 +298,24 @@ def _load_archive(path: str, archive: zipfile.ZipFile) -> Dict[str, np.ndarray]:
         state = unpickler.load()
     except InputFileError:
         raise
-    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, KeyError, ValueError,
-            RecursionError, MemoryError, OverflowError, zipfile.BadZipFile) as e:  # ValueError: UnicodeDecodeError...
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        ValueError,
+        RecursionError,
+        MemoryError,
+        OverflowError,
+        zipfile.BadZipFile,
+    ) as e:  # ValueError: UnicodeDecodeError...
         raise InputFileError(f"{path}: damaged pickle in {pickles[0]} ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict):
         raise InputFileError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
     budget = MAX_EXPANSION * max(os.path.getsize(path), 1 << 20)
-    out: Dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
     for name, t in state.items():
         if not isinstance(name, str):
             raise InputFileError(f"{path}: state_dict key {str(name)[:80]!r} is not a string")

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from . import heads as _heads
-from .hub import resolve_pretrained_dir  # noqa: F401  (historical import path)
 from . import safetensors as st
 from . import torch_pickle
 from .config import CONFIG_NAME, LEDConfig
 from .errors import check_allocation, read_json
+from .hub import resolve_pretrained_dir
 
 # Views of the head registry (led_ref.heads), kept under their historical names.
 HEAD_CLASSES = {key: head.hf_class for key, head in _heads.HEADS.items()}
@@ -78,7 +77,7 @@ def _layer_norm(name, d):
     return {f"{name}.weight": (d,), f"{name}.bias": (d,)}
 
 
-def parameter_shapes(config: LEDConfig, head: str) -> Dict[str, Tuple[int, ...]]:
+def parameter_shapes(config: LEDConfig, head: str) -> dict[str, tuple[int, ...]]:
     """Flat parameter name (no ``led.`` prefix, tied copies included) -> shape, in HF order."""
     _check_head(head, config)
     d, v = config.d_model, config.vocab_size
@@ -120,7 +119,7 @@ def parameter_shapes(config: LEDConfig, head: str) -> Dict[str, Tuple[int, ...]]
     return shapes
 
 
-def tied_keys(config: LEDConfig, head: str) -> Tuple[str, ...]:
+def tied_keys(config: LEDConfig, head: str) -> tuple[str, ...]:
     """Names that are one array: the token embeddings, plus lm_head when tie_word_embeddings."""
     _check_head(head, config)
     if head == "lm" and config.tie_word_embeddings:
@@ -129,7 +128,7 @@ def tied_keys(config: LEDConfig, head: str) -> Tuple[str, ...]:
 
 
 # -- flatten / unflatten ----------------------------------------------------------------------
-def flatten(tree, prefix: str = "") -> Dict[str, np.ndarray]:
+def flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
     """Nested dict/list tree -> {"a.b.0.c": array}; tied arrays appear under every name."""
     out = {}
     if isinstance(tree, dict):
@@ -146,7 +145,7 @@ def flatten(tree, prefix: str = "") -> Dict[str, np.ndarray]:
     return out
 
 
-def unflatten(flat: Dict[str, np.ndarray]):
+def unflatten(flat: dict[str, np.ndarray]):
     """{"a.b.0.c": array} -> nested tree; numeric parts become list indices (0..n-1, no gaps)."""
     root: dict = {}
     for name, value in flat.items():
@@ -159,7 +158,7 @@ def unflatten(flat: Dict[str, np.ndarray]):
             if child is None:
                 child = node[part] = {}
             elif not isinstance(child, dict):
-                raise ValueError(f"parameter name {name!r} extends {'.'.join(parts[:i + 1])!r}, which is a tensor")
+                raise ValueError(f"parameter name {name!r} extends {'.'.join(parts[: i + 1])!r}, which is a tensor")
             node = child
         if parts[-1] in node:
             raise ValueError(f"parameter name {name!r} clashes with another name")
@@ -179,7 +178,7 @@ def unflatten(flat: Dict[str, np.ndarray]):
 
 
 # -- checking a tree against a config -------------------------------------------------------
-def _check_flat(flat: Dict[str, np.ndarray], config: LEDConfig, head: str, source: str) -> None:
+def _check_flat(flat: dict[str, np.ndarray], config: LEDConfig, head: str, source: str) -> None:
     expected = parameter_shapes(config, head)
     missing = [k for k in expected if k not in flat]
     unexpected = sorted(k for k in flat if k not in expected)
@@ -188,6 +187,7 @@ def _check_flat(flat: Dict[str, np.ndarray], config: LEDConfig, head: str, sourc
         for k in expected
         if k in flat and tuple(np.shape(flat[k])) != expected[k]
     ]
+
     def listed(items, sep, most=8):  # a few names, then a count: one readable line even for a wrong config
         more = f"{sep}... and {len(items) - most} more" if len(items) > most else ""
         return sep.join(items[:most]) + more
@@ -226,9 +226,11 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
     tied = tied_keys(config, head)
     shapes = parameter_shapes(config, head)
     sizes = [math.prod(shape) for name, shape in shapes.items() if name not in tied[1:]]
-    check_allocation(sum(sizes) * np.dtype(dtype).itemsize + max(sizes) * 8,
-                     f"random init of {HEAD_CLASSES[head]} (d_model={config.d_model}, vocab_size={config.vocab_size}, "
-                     f"{config.encoder_layers}+{config.decoder_layers} layers)")
+    check_allocation(
+        sum(sizes) * np.dtype(dtype).itemsize + max(sizes) * 8,
+        f"random init of {HEAD_CLASSES[head]} (d_model={config.d_model}, vocab_size={config.vocab_size}, "
+        f"{config.encoder_layers}+{config.decoder_layers} layers)",
+    )
     flat = {}
     for name, shape in shapes.items():
         if name in tied and name != tied[0]:
@@ -250,7 +252,10 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
 def _weights_files(directory: str):
     """(kind, files, index) of the weights in ``directory``; safetensors preferred like HF.
     ``index`` is (index_path, weight_map) for a sharded checkpoint, else None."""
-    join = lambda n: os.path.join(directory, n)  # noqa: E731
+
+    def join(n):
+        return os.path.join(directory, n)
+
     if os.path.isfile(join(SAFE_WEIGHTS_NAME)):
         return "safetensors", [join(SAFE_WEIGHTS_NAME)], None
     for index_name, kind in ((SAFE_WEIGHTS_INDEX_NAME, "safetensors"), (WEIGHTS_INDEX_NAME, "torch")):
@@ -284,12 +289,12 @@ def _read_index(index_path: str):
     return shards, weight_map
 
 
-def _load_torch_file(path: str) -> Dict[str, np.ndarray]:
+def _load_torch_file(path: str) -> dict[str, np.ndarray]:
     # torch-free: a restricted unpickler that rebuilds only tensors (no code from the file runs)
     return torch_pickle.load(path)
 
 
-def load_state_dict(path) -> Dict[str, np.ndarray]:
+def load_state_dict(path) -> dict[str, np.ndarray]:
     """The raw HF state_dict (HF names, file dtypes; bf16 as float32) of a checkpoint directory
     or of one weights file (.safetensors, .bin, or a sharded index .json)."""
     path = os.fspath(path)
@@ -305,7 +310,7 @@ def load_state_dict(path) -> Dict[str, np.ndarray]:
             files, kind = [path], ("safetensors" if path.endswith(".safetensors") else "torch")
     else:
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    state: Dict[str, np.ndarray] = {}
+    state: dict[str, np.ndarray] = {}
     for file in files:
         part = st.load_file(file) if kind == "safetensors" else _load_torch_file(file)
         clash = sorted(set(part) & set(state))
@@ -324,7 +329,7 @@ def load_state_dict(path) -> Dict[str, np.ndarray]:
 
 # -- loading ----------------------------------------------------------------------------------
 def params_from_state_dict(
-    state: Dict[str, np.ndarray], config: LEDConfig, head: str, dtype=np.float32, source: str = "checkpoint"
+    state: dict[str, np.ndarray], config: LEDConfig, head: str, dtype=np.float32, source: str = "checkpoint"
 ):
     """HF state_dict (any LED class, with or without ``led.``) -> parameter tree for ``head``.
 
@@ -334,11 +339,11 @@ def params_from_state_dict(
     """
     _check_head(head, config)
     dtype = _check_dtype(dtype)
-    flat: Dict[str, np.ndarray] = {}
+    flat: dict[str, np.ndarray] = {}
     for name, value in state.items():
         if not isinstance(name, str):
             raise TypeError(f"{source}: state_dict keys must be str, got {name!r}")
-        key = name[len(PREFIX):] if name.startswith(PREFIX) else name
+        key = name[len(PREFIX) :] if name.startswith(PREFIX) else name
         if key in flat:
             raise ValueError(f"{source}: {key!r} appears both with and without the {PREFIX!r} prefix")
         flat[key] = value if isinstance(value, np.ndarray) else np.asarray(value)
@@ -366,8 +371,12 @@ def params_from_state_dict(
         # Check every shape (vocab_size against the checkpoint's embeddings) before allocating
         # the zeros: a zero-stride view stands in for them, so a config.json claiming a huge
         # vocab_size is refused instead of allocated.
-        _check_flat({**flat, "final_logits_bias": np.broadcast_to(np.zeros((), dtype), (1, config.vocab_size))},
-                    config, head, source)
+        _check_flat(
+            {**flat, "final_logits_bias": np.broadcast_to(np.zeros((), dtype), (1, config.vocab_size))},
+            config,
+            head,
+            source,
+        )
         flat["final_logits_bias"] = np.zeros((1, config.vocab_size), dtype)
     _check_flat(flat, config, head, source)
     for name, value in flat.items():
@@ -390,7 +399,7 @@ def load_params(path_or_dir, config: LEDConfig, head: str, dtype=np.float32):
     return params_from_state_dict(load_state_dict(path), config, head, dtype, source=path)
 
 
-def load_checkpoint(path, head: str, dtype=np.float32) -> Tuple[LEDConfig, dict]:
+def load_checkpoint(path, head: str, dtype=np.float32) -> tuple[LEDConfig, dict]:
     """(config, params) of a checkpoint directory or hub id: what ``from_pretrained`` returns."""
     directory = resolve_pretrained_dir(path)
     config = LEDConfig.from_json_file(os.path.join(directory, CONFIG_NAME))
@@ -398,7 +407,7 @@ def load_checkpoint(path, head: str, dtype=np.float32) -> Tuple[LEDConfig, dict]
 
 
 # -- saving -----------------------------------------------------------------------------------
-def save_params(save_directory, params, head: str, tie_word_embeddings: Optional[bool] = None) -> str:
+def save_params(save_directory, params, head: str, tie_word_embeddings: bool | None = None) -> str:
     """Write ``model.safetensors`` with the HF names of ``head``'s class; returns its path.
 
     Tied (``tie_word_embeddings``; by default: lm_head, if any, is the shared array object): like

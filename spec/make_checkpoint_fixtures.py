@@ -11,8 +11,8 @@ HF's ``save_pretrained`` writes them) and ``<name>.npz`` next to them: HF's own 
 (every key, tied copies included, float32) as the reference each loaded tensor is compared to.
 
 ``verify`` (run with transformers 4.46.3 and with 5.x) is the proof that HF loads what led_ref
-writes: led_ref.weights.init_params + save_checkpoint for every head, then ``<HFClass>.from_pretrained`` on the directory, then an
-exact comparison of every parameter, plus HF's missing/unexpected key report (must be empty).
+writes: led_ref.weights.init_params + save_checkpoint for every head, then ``<HFClass>.from_pretrained`` on the
+directory, then an exact comparison of every parameter, plus HF's missing/unexpected key report (must be empty).
 See spec/SPEC.md#checkpoints.
 """
 
@@ -65,7 +65,7 @@ def build(cls, seed, **extra):
     # Make every parameter non-trivial (LayerNorm gains/biases, final_logits_bias, biases)
     # so that a loader that drops or swaps a tensor is caught.
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             p.copy_(torch.randn_like(p) * 0.5)
         if hasattr(model, "final_logits_bias"):
             model.final_logits_bias.copy_(torch.randn_like(model.final_logits_bias))
@@ -117,9 +117,7 @@ def write():
     with open(os.path.join(OUT, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2, sort_keys=True)
         f.write("\n")
-    total = sum(
-        os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(OUT) for fn in fns
-    )
+    total = sum(os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(OUT) for fn in fns)
     print(f"wrote {len(made)} checkpoints to {OUT}: {total} bytes")
 
 
@@ -147,10 +145,10 @@ def verify():
             sd = model.state_dict()
             # Every HF parameter equals led_ref's, and every led_ref parameter is in HF.
             for key, value in sd.items():
-                ours = key[len(prefix):] if key.startswith(prefix) else key
+                ours = key[len(prefix) :] if key.startswith(prefix) else key
                 assert ours in flat, f"{head}: HF key {key} has no led_ref parameter"
                 np.testing.assert_array_equal(value.numpy(), flat[ours], err_msg=f"{head}: {key}")
-            hf_names = {k[len(prefix):] if k.startswith(prefix) else k for k in sd}
+            hf_names = {k[len(prefix) :] if k.startswith(prefix) else k for k in sd}
             assert set(flat) == hf_names, f"{head}: {set(flat) ^ hf_names}"
             if head == "lm":
                 same = model.lm_head.weight.data_ptr() == model.led.shared.weight.data_ptr()

@@ -31,11 +31,26 @@ EOS, PAD, BOS = 2, 1, 0
 
 def tiny_config(**overrides):
     cfg = dict(
-        vocab_size=VOCAB, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_encoder_position_embeddings=64,
-        max_decoder_position_embeddings=48, attention_window=[4, 8], activation_function="gelu", dropout=0.0,
-        attention_dropout=0.0, activation_dropout=0.0, init_std=0.2, pad_token_id=PAD, bos_token_id=BOS,
-        eos_token_id=EOS, decoder_start_token_id=EOS,
+        vocab_size=VOCAB,
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_encoder_position_embeddings=64,
+        max_decoder_position_embeddings=48,
+        attention_window=[4, 8],
+        activation_function="gelu",
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        init_std=0.2,
+        pad_token_id=PAD,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        decoder_start_token_id=EOS,
     )
     cfg.update(overrides)
     return LEDConfig(**cfg)
@@ -69,7 +84,7 @@ def make_inputs():
     mask = np.zeros((3, 13), dtype=np.int64)
     for i, n in enumerate(lengths):
         ids[i, 0] = BOS
-        ids[i, 1:n - 1] = rng.integers(3, VOCAB, size=n - 2)
+        ids[i, 1 : n - 1] = rng.integers(3, VOCAB, size=n - 2)
         ids[i, n - 1] = EOS
         mask[i, :n] = 1
     glob = np.zeros((3, 13), dtype=np.int64)
@@ -83,29 +98,70 @@ CASES = [
     ("greedy", "base", dict(max_new_tokens=14), True, True),
     ("greedy_no_global", "base", dict(max_new_tokens=14), False, False),
     ("greedy_max_length", "base", dict(max_length=9), True, False),
-    ("greedy_processors", "base", dict(max_new_tokens=14, repetition_penalty=1.7, no_repeat_ngram_size=2,
-                                       bad_words_ids=[[7], [12, 30], [2]], min_length=6), True, True),
-    ("greedy_min_new_forced", "base", dict(max_new_tokens=10, min_new_tokens=4, forced_bos_token_id=0,
-                                           forced_eos_token_id=2), True, False),
+    (
+        "greedy_processors",
+        "base",
+        dict(
+            max_new_tokens=14,
+            repetition_penalty=1.7,
+            no_repeat_ngram_size=2,
+            bad_words_ids=[[7], [12, 30], [2]],
+            min_length=6,
+        ),
+        True,
+        True,
+    ),
+    (
+        "greedy_min_new_forced",
+        "base",
+        dict(max_new_tokens=10, min_new_tokens=4, forced_bos_token_id=0, forced_eos_token_id=2),
+        True,
+        False,
+    ),
     ("greedy_multi_eos", "base", dict(max_new_tokens=14, eos_token_id=[2, 5]), True, True),
     ("beam4", "base", dict(max_new_tokens=14, num_beams=4), True, True),
     ("beam4_early_true", "base", dict(max_new_tokens=14, num_beams=4, early_stopping=True), True, True),
     ("beam4_never", "base", dict(max_new_tokens=14, num_beams=4, early_stopping="never"), True, True),
-    ("beam4_never_lp_neg", "base", dict(max_new_tokens=14, num_beams=4, early_stopping="never",
-                                        length_penalty=-0.5), True, False),
+    (
+        "beam4_never_lp_neg",
+        "base",
+        dict(max_new_tokens=14, num_beams=4, early_stopping="never", length_penalty=-0.5),
+        True,
+        False,
+    ),
     ("beam4_lp2", "base", dict(max_new_tokens=14, num_beams=4, length_penalty=2.0), True, False),
-    ("beam4_lp0_nrs3", "base", dict(max_new_tokens=14, num_beams=4, length_penalty=0.0,
-                                    num_return_sequences=3), True, True),
-    ("beam3_nrs3_early", "base", dict(max_new_tokens=12, num_beams=3, num_return_sequences=3,
-                                      early_stopping=True), True, False),
+    (
+        "beam4_lp0_nrs3",
+        "base",
+        dict(max_new_tokens=14, num_beams=4, length_penalty=0.0, num_return_sequences=3),
+        True,
+        True,
+    ),
+    (
+        "beam3_nrs3_early",
+        "base",
+        dict(max_new_tokens=12, num_beams=3, num_return_sequences=3, early_stopping=True),
+        True,
+        False,
+    ),
     ("beam4_no_repeat", "base", dict(max_new_tokens=14, num_beams=4, no_repeat_ngram_size=2), True, False),
     ("beam4_repetition", "base", dict(max_new_tokens=14, num_beams=4, repetition_penalty=1.5), True, False),
-    ("beam4_bad_words", "base", dict(max_new_tokens=14, num_beams=4, bad_words_ids=[[7], [12, 30], [2, 9]]),
-     True, False),
+    (
+        "beam4_bad_words",
+        "base",
+        dict(max_new_tokens=14, num_beams=4, bad_words_ids=[[7], [12, 30], [2, 9]]),
+        True,
+        False,
+    ),
     ("beam4_min_length", "base", dict(max_new_tokens=14, num_beams=4, min_length=9), True, False),
     ("beam4_min_new_tokens", "base", dict(max_new_tokens=14, num_beams=4, min_new_tokens=6), True, False),
-    ("beam4_forced", "base", dict(max_length=12, num_beams=4, forced_bos_token_id=0, forced_eos_token_id=2),
-     True, True),
+    (
+        "beam4_forced",
+        "base",
+        dict(max_length=12, num_beams=4, forced_bos_token_id=0, forced_eos_token_id=2),
+        True,
+        True,
+    ),
     ("beam4_multi_eos", "base", dict(max_new_tokens=14, num_beams=4, eos_token_id=[2, 5]), True, False),
     ("beam4_max_length", "base", dict(max_length=7, num_beams=4), True, False),
     ("beam2_no_global", "base", dict(max_new_tokens=14, num_beams=2), False, False),
@@ -149,8 +205,16 @@ def main():
     gencfg = make_model(seed=1, eos_bias=3.0, decoder_scale=4.0)
     d = os.path.join(out, "models", "gencfg")
     gencfg.generation_config = GenerationConfig(
-        num_beams=3, max_length=15, length_penalty=2.0, no_repeat_ngram_size=3, early_stopping=True,
-        bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD, decoder_start_token_id=EOS, forced_eos_token_id=EOS,
+        num_beams=3,
+        max_length=15,
+        length_penalty=2.0,
+        no_repeat_ngram_size=3,
+        early_stopping=True,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
+        decoder_start_token_id=EOS,
+        forced_eos_token_id=EOS,
     )
     gencfg.save_pretrained(d, safe_serialization=True)
     models["gencfg"] = LEDForConditionalGeneration.from_pretrained(d).eval()
@@ -162,8 +226,7 @@ def main():
     with open(os.path.join(d, "config.json")) as f:
         cj = json.load(f)
     # what older hub checkpoints (e.g. allenai/led-large-16384-arxiv) carry in config.json
-    cj.update(num_beams=2, max_length=13, min_length=4, length_penalty=1.5, no_repeat_ngram_size=2,
-              early_stopping=True)
+    cj.update(num_beams=2, max_length=13, min_length=4, length_penalty=1.5, no_repeat_ngram_size=2, early_stopping=True)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cj, f, indent=2, sort_keys=True)
     models["cfgjson"] = LEDForConditionalGeneration.from_pretrained(d).eval()
@@ -177,9 +240,12 @@ def main():
         call = dict(kwargs)
         with torch.no_grad():
             res = model.generate(
-                torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                torch.from_numpy(ids),
+                attention_mask=torch.from_numpy(mask),
                 global_attention_mask=torch.from_numpy(glob) if use_glob else None,
-                return_dict_in_generate=True, output_scores=True, **call,
+                return_dict_in_generate=True,
+                output_scores=True,
+                **call,
             )
         seq = res.sequences.numpy().astype(np.int64)
         arrays[f"{name}/sequences"] = seq
@@ -193,8 +259,7 @@ def main():
                 arrays[f"{name}/sequences_scores"] = res.sequences_scores.numpy().astype(np.float32)
                 arrays[f"{name}/beam_indices"] = res.beam_indices.numpy().astype(np.int64)
                 outs += ["sequences_scores", "beam_indices"]
-        cases.append(dict(name=name, model=model_name, kwargs=kwargs, global_attention_mask=use_glob,
-                          outputs=outs))
+        cases.append(dict(name=name, model=model_name, kwargs=kwargs, global_attention_mask=use_glob, outputs=outs))
         ends = [next((i for i, t in enumerate(r) if i > 0 and t in (EOS, 5)), -1) for r in seq.tolist()]
         print(f"{name:38s} {str(seq.shape):10s} eos_at={ends} margin={margins[name]:.2e}")
 
@@ -202,12 +267,16 @@ def main():
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
     meta = dict(
-        transformers=transformers.__version__, torch=torch.__version__, numpy=np.__version__,
-        python=sys.version.split()[0], dtype="float32", device="cpu",
+        transformers=transformers.__version__,
+        torch=torch.__version__,
+        numpy=np.__version__,
+        python=sys.version.split()[0],
+        dtype="float32",
+        device="cpu",
         script="spec/make_generation_goldens.py",
         command="/work/scratch/hf4/bin/python spec/make_generation_goldens.py",
         note="generate(..., return_dict_in_generate=True, output_scores=True, **kwargs) per case; "
-             "scores tolerance 1e-4 (float32); sequences must match token for token",
+        "scores tolerance 1e-4 (float32); sequences must match token for token",
         min_top2_margin=margins,
         hf_generation_config_defaults=json.loads(GenerationConfig().to_json_string(use_diff=False)),
     )

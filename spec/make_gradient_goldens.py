@@ -13,6 +13,7 @@ make_model_goldens.py's documented patches (encoder softmax kept in float64; 4.4
 Checks made here: the two runs (checkpointing on/off) agree within 1e-12 in float64 and 1e-5 in float32;
 a float64 rerun is bit-identical. This script is never imported by led_ref or the tests.
 """
+
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ import torch
 import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_model_goldens as mg  # noqa: E402  (the model goldens' weights, input builders and fp64 patches)
+import make_model_goldens as mg
 
 OUT_ROOT = os.path.join(mg.HERE, "goldens", "gradients")
 PAD, BOS, EOS = mg.PAD, mg.BOS, mg.EOS
@@ -46,10 +47,17 @@ def case_base(rng, cfg):
     ids, mask = mg.token_rows(rng, [17, 12, 15], L, cfg["vocab_size"])
     glob = mg.global_rows(L, [[], [5], [0, 1, 2, 6, 9, 12, 14]])
     dec, dec_mask = mg.decoder_rows(rng, [5, 3, 4], T, cfg["vocab_size"])
-    return dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=dec,
-                decoder_attention_mask=dec_mask,
-                **{"loss_weights.decoder": rng.normal(0, 1, (3, T, cfg["d_model"])),
-                   "loss_weights.encoder": rng.normal(0, 1, (3, L, cfg["d_model"]))})
+    return dict(
+        input_ids=ids,
+        attention_mask=mask,
+        global_attention_mask=glob,
+        decoder_input_ids=dec,
+        decoder_attention_mask=dec_mask,
+        **{
+            "loss_weights.decoder": rng.normal(0, 1, (3, T, cfg["d_model"])),
+            "loss_weights.encoder": rng.normal(0, 1, (3, L, cfg["d_model"])),
+        },
+    )
 
 
 def _eos_rows(rng, cfg, L, lengths):
@@ -61,16 +69,19 @@ def case_seq_cls(rng, cfg):
     L = 12
     ids, mask = _eos_rows(rng, cfg, L, [12, 8, 10])
     glob = mg.global_rows(L, [[0], [], [0, 2, 5, 9]])
-    return dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob,
-                labels=np.array([2, 0, 1], np.int64))
+    return dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob, labels=np.array([2, 0, 1], np.int64))
 
 
 def case_seq_cls_multi(rng, cfg):
     L = 10
     ids, mask = _eos_rows(rng, cfg, L, [10, 7])
     glob = mg.global_rows(L, [[0, 4], [0]])
-    return dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob,
-                labels=np.array([[1.0, 0.0], [1.0, 1.0]], np.float32))
+    return dict(
+        input_ids=ids,
+        attention_mask=mask,
+        global_attention_mask=glob,
+        labels=np.array([[1.0, 0.0], [1.0, 1.0]], np.float32),
+    )
 
 
 def case_qa(rng, cfg):
@@ -78,19 +89,40 @@ def case_qa(rng, cfg):
     L = 14
     ids, mask = mg.token_rows(rng, [14, 9, 11], L, cfg["vocab_size"])
     glob = mg.global_rows(L, [[0, 1, 2], [0], []])
-    return dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob,
-                start_positions=np.array([3, 12, 40], np.int64), end_positions=np.array([5, 2, 13], np.int64))
+    return dict(
+        input_ids=ids,
+        attention_mask=mask,
+        global_attention_mask=glob,
+        start_positions=np.array([3, 12, 40], np.int64),
+        end_positions=np.array([5, 2, 13], np.int64),
+    )
 
 
 CASES = [
     dict(name="lm_pad_globals", head="lm", seed=101, build=case_lm, config={}),
-    dict(name="base_direct_global", head="base", seed=102, build=case_base,
-         config=dict(encoder_attention_heads=4, decoder_attention_heads=4, attention_window=[4, 8],
-                     activation_function="relu")),
-    dict(name="seq_cls_single_label", head="seq_cls", seed=103, build=case_seq_cls,
-         config=dict(num_labels=3, activation_function="gelu_new")),
-    dict(name="seq_cls_multi_label", head="seq_cls", seed=104, build=case_seq_cls_multi,
-         config=dict(num_labels=2, problem_type="multi_label_classification")),
+    dict(
+        name="base_direct_global",
+        head="base",
+        seed=102,
+        build=case_base,
+        config=dict(
+            encoder_attention_heads=4, decoder_attention_heads=4, attention_window=[4, 8], activation_function="relu"
+        ),
+    ),
+    dict(
+        name="seq_cls_single_label",
+        head="seq_cls",
+        seed=103,
+        build=case_seq_cls,
+        config=dict(num_labels=3, activation_function="gelu_new"),
+    ),
+    dict(
+        name="seq_cls_multi_label",
+        head="seq_cls",
+        seed=104,
+        build=case_seq_cls_multi,
+        config=dict(num_labels=2, problem_type="multi_label_classification"),
+    ),
     dict(name="qa_spans", head="qa", seed=105, build=case_qa, config=dict(activation_function="silu")),
 ]
 
@@ -112,7 +144,8 @@ def grads(model, inputs, dtype, checkpointing):
     out = model(**kwargs, use_cache=False, return_dict=True)
     if "loss_weights.decoder" in inputs:
         loss = (out.last_hidden_state * torch.from_numpy(inputs["loss_weights.decoder"]).to(dtype)).sum() + (
-            out.encoder_last_hidden_state * torch.from_numpy(inputs["loss_weights.encoder"]).to(dtype)).sum()
+            out.encoder_last_hidden_state * torch.from_numpy(inputs["loss_weights.encoder"]).to(dtype)
+        ).sum()
     else:
         loss = out.loss
     loss.backward()
@@ -154,9 +187,17 @@ def make_case(spec):
     inputs = {k: (v.astype(np.float64) if k.startswith("loss_weights.") else v) for k, v in inputs.items()}
     np.savez_compressed(os.path.join(case_dir, "inputs.npz"), **inputs)
 
-    meta = {"case": name, "head": head, "hf_class": mg.HEAD_CLASSES[head], "description": spec["build"].__doc__,
-            "inputs": sorted(inputs), "seed": spec["seed"], "mode": "train(), every dropout and layerdrop 0",
-            "files": {}, "checks": {}}
+    meta = {
+        "case": name,
+        "head": head,
+        "hf_class": mg.HEAD_CLASSES[head],
+        "description": spec["build"].__doc__,
+        "inputs": sorted(inputs),
+        "seed": spec["seed"],
+        "mode": "train(), every dropout and layerdrop 0",
+        "files": {},
+        "checks": {},
+    }
     for suffix, dtype, np_dtype in (("fp32", torch.float32, np.float32), ("fp64", torch.float64, np.float64)):
         patches = mg.install_fp64_patches() if dtype == torch.float64 else None
         m = mg.load_model(case_dir, head, dtype)

@@ -15,6 +15,7 @@ The script is run twice, once per pinned transformers install (it detects which 
 Weights are random but seeded, drawn with NumPy in float64, stored float32; the fp64 runs load the same file and
 convert after loading. This script is never imported by led_ref or the tests.
 """
+
 import argparse
 import json
 import math
@@ -28,7 +29,7 @@ import transformers
 from transformers.models.led import modeling_led
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from led_ref.tolerances import TOLERANCE, relative_error  # noqa: E402  (numpy only: the one metric and table)
+from led_ref.tolerances import TOLERANCE, relative_error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_ROOT = os.path.join(HERE, "goldens", "model")
@@ -44,11 +45,28 @@ HEAD_CLASSES = {
 PAD, BOS, EOS = 1, 0, 2
 
 BASE_CONFIG = dict(
-    vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=20, max_encoder_position_embeddings=48,
-    max_decoder_position_embeddings=24, attention_window=4, activation_function="gelu", pad_token_id=PAD,
-    bos_token_id=BOS, eos_token_id=EOS, decoder_start_token_id=EOS, dropout=0.0, attention_dropout=0.0,
-    activation_dropout=0.0, classifier_dropout=0.0, encoder_layerdrop=0.0, decoder_layerdrop=0.0,
+    vocab_size=64,
+    d_model=16,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=24,
+    decoder_ffn_dim=20,
+    max_encoder_position_embeddings=48,
+    max_decoder_position_embeddings=24,
+    attention_window=4,
+    activation_function="gelu",
+    pad_token_id=PAD,
+    bos_token_id=BOS,
+    eos_token_id=EOS,
+    decoder_start_token_id=EOS,
+    dropout=0.0,
+    attention_dropout=0.0,
+    activation_dropout=0.0,
+    classifier_dropout=0.0,
+    encoder_layerdrop=0.0,
+    decoder_layerdrop=0.0,
 )
 
 # ---------------------------------------------------------------------------------------------- patches
@@ -58,11 +76,13 @@ PATCHES = {
         "transformers.models.led.modeling_led.nn is replaced by a proxy whose functional.softmax turns "
         "dtype=torch.float32 into torch.float64 when the input is float64 (HF computes both encoder softmaxes, "
         "local and global, with dtype=torch.float32 even for a float64 model; led-ref's float64 mode is float64 "
-        "end to end). Every other nn attribute is the real torch.nn."),
+        "end to end). Every other nn attribute is the real torch.nn."
+    ),
     "causal_mask_fp64_446": (
         "transformers 4.46.3 only: AttentionMaskConverter._make_causal_mask calls torch.full(..., "
         "torch.finfo(float64).min) without dtype, which torch 2.13 rejects (float32 overflow); the patched copy "
-        "passes dtype=dtype. Same values, no semantic change."),
+        "passes dtype=dtype. Same values, no semantic change."
+    ),
 }
 
 
@@ -102,8 +122,9 @@ def install_fp64_patches():
             mask_cond = torch.arange(mask.size(-1), device=device)
             mask.masked_fill_(mask_cond < (mask_cond + 1).view(mask.size(-1), 1), 0)
             if past_key_values_length > 0:
-                mask = torch.cat([torch.zeros(tgt_len, past_key_values_length, dtype=dtype, device=device), mask],
-                                 dim=-1)
+                mask = torch.cat(
+                    [torch.zeros(tgt_len, past_key_values_length, dtype=dtype, device=device), mask], dim=-1
+                )
             return mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_key_values_length)
 
         AttentionMaskConverter._make_causal_mask = staticmethod(_make_causal_mask)
@@ -195,8 +216,9 @@ def case_base_mixed(rng, cfg):
     # row 1 marks position 9 global but it is padding: merged mask makes it not global.
     gam = global_rows(11, [[], [0, 9], [0, 3, 9, 10], []])
     dids, dam = decoder_rows(rng, [5, 3, 5, 2], 5, cfg["vocab_size"])
-    return dict(input_ids=ids, attention_mask=am, global_attention_mask=gam, decoder_input_ids=dids,
-                decoder_attention_mask=dam), dict(use_cache=True, **ALL_OUT)
+    return dict(
+        input_ids=ids, attention_mask=am, global_attention_mask=gam, decoder_input_ids=dids, decoder_attention_mask=dam
+    ), dict(use_cache=True, **ALL_OUT)
 
 
 def case_lm_perlayer(rng, cfg):
@@ -204,8 +226,14 @@ def case_lm_perlayer(rng, cfg):
     gam = global_rows(14, [[0], [0, 5], [0, 1, 2, 6, 11]])
     dids, dam = decoder_rows(rng, [6, 4, 5], 6, cfg["vocab_size"])
     labels = lm_labels(rng, dam, cfg["vocab_size"])
-    return dict(input_ids=ids, attention_mask=am, global_attention_mask=gam, decoder_input_ids=dids,
-                decoder_attention_mask=dam, labels=labels), dict(**ALL_OUT)
+    return dict(
+        input_ids=ids,
+        attention_mask=am,
+        global_attention_mask=gam,
+        decoder_input_ids=dids,
+        decoder_attention_mask=dam,
+        labels=labels,
+    ), dict(**ALL_OUT)
 
 
 def case_lm_window_gt_seq(rng, cfg):
@@ -223,8 +251,9 @@ def case_lm_no_global(rng, cfg):
     # no global_attention_mask at all: no encoder_global_attentions; L = 8 = window multiple (no HF padding)
     ids, am = token_rows(rng, [8, 6], 8, cfg["vocab_size"])
     dids, dam = decoder_rows(rng, [4, 3], 4, cfg["vocab_size"])
-    return dict(input_ids=ids, attention_mask=am, decoder_input_ids=dids, decoder_attention_mask=dam), \
-        dict(use_cache=True, **ALL_OUT)
+    return dict(input_ids=ids, attention_mask=am, decoder_input_ids=dids, decoder_attention_mask=dam), dict(
+        use_cache=True, **ALL_OUT
+    )
 
 
 def case_base_embeds(rng, cfg):
@@ -233,16 +262,22 @@ def case_base_embeds(rng, cfg):
     am = np.array([[1] * 6, [1] * 4 + [0] * 2], dtype=np.int64)
     gam = global_rows(L, [[2], [0, 1]])
     dids, dam = decoder_rows(rng, [3, 3], 3, cfg["vocab_size"])
-    return dict(inputs_embeds=emb, attention_mask=am, global_attention_mask=gam, decoder_input_ids=dids,
-                decoder_attention_mask=dam), dict(use_cache=True, **ALL_OUT)
+    return dict(
+        inputs_embeds=emb,
+        attention_mask=am,
+        global_attention_mask=gam,
+        decoder_input_ids=dids,
+        decoder_attention_mask=dam,
+    ), dict(use_cache=True, **ALL_OUT)
 
 
 def case_base_defaults(rng, cfg):
     # no attention_mask (HF: all ones), an all-zero global_attention_mask (HF: no global path, no global
     # attentions), no decoder inputs (HF: shift_tokens_right(input_ids)), hidden states not requested
     ids, _ = token_rows(rng, [7, 7], 7, cfg["vocab_size"])
-    return dict(input_ids=ids, global_attention_mask=np.zeros_like(ids)), \
-        dict(use_cache=True, output_attentions=True, output_hidden_states=False, return_dict=True)
+    return dict(input_ids=ids, global_attention_mask=np.zeros_like(ids)), dict(
+        use_cache=True, output_attentions=True, output_hidden_states=False, return_dict=True
+    )
 
 
 def case_lm_cache_step(rng, cfg, model=None):
@@ -252,15 +287,21 @@ def case_lm_cache_step(rng, cfg, model=None):
     gam = global_rows(10, [[0], []])
     dids, _ = decoder_rows(rng, [5, 5], 5, cfg["vocab_size"])
     with torch.no_grad():
-        pre = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(am),
-                    global_attention_mask=torch.from_numpy(gam), decoder_input_ids=torch.from_numpy(dids[:, :3]),
-                    use_cache=True, return_dict=True)
-    inputs = dict(attention_mask=am, decoder_input_ids=dids[:, 3:],
-                  decoder_attention_mask=np.ones((2, 5), dtype=np.int64))
+        pre = model(
+            input_ids=torch.from_numpy(ids),
+            attention_mask=torch.from_numpy(am),
+            global_attention_mask=torch.from_numpy(gam),
+            decoder_input_ids=torch.from_numpy(dids[:, :3]),
+            use_cache=True,
+            return_dict=True,
+        )
+    inputs = dict(
+        attention_mask=am, decoder_input_ids=dids[:, 3:], decoder_attention_mask=np.ones((2, 5), dtype=np.int64)
+    )
     inputs["encoder_outputs.0"] = pre.encoder_last_hidden_state.numpy()
-    for l, layer in enumerate(legacy_cache(pre.past_key_values)):
+    for i, layer in enumerate(legacy_cache(pre.past_key_values)):
         for k in range(4):
-            inputs[f"past_key_values.{l}.{k}"] = layer[k]
+            inputs[f"past_key_values.{i}.{k}"] = layer[k]
     return inputs, dict(use_cache=True, **ALL_OUT)
 
 
@@ -269,16 +310,18 @@ def case_qa(rng, cfg):
     gam = global_rows(13, [[0, 1, 2], [0, 1], []])
     start = np.array([4, 2, 40], dtype=np.int64)  # 40 > L: HF clamps to L = ignore_index
     end = np.array([7, 2, 12], dtype=np.int64)
-    return dict(input_ids=ids, attention_mask=am, global_attention_mask=gam, start_positions=start,
-                end_positions=end), dict(**ALL_OUT)
+    return dict(
+        input_ids=ids, attention_mask=am, global_attention_mask=gam, start_positions=start, end_positions=end
+    ), dict(**ALL_OUT)
 
 
 def case_qa_nolabels(rng, cfg):
     ids, am = token_rows(rng, [9, 5], 9, cfg["vocab_size"])
     gam = global_rows(9, [[0, 1], [0]])
     dids, dam = decoder_rows(rng, [4, 2], 4, cfg["vocab_size"])
-    return dict(input_ids=ids, attention_mask=am, global_attention_mask=gam, decoder_input_ids=dids,
-                decoder_attention_mask=dam), dict(use_cache=True, **ALL_OUT)
+    return dict(
+        input_ids=ids, attention_mask=am, global_attention_mask=gam, decoder_input_ids=dids, decoder_attention_mask=dam
+    ), dict(use_cache=True, **ALL_OUT)
 
 
 def _seq_cls_inputs(rng, cfg):
@@ -307,67 +350,145 @@ def case_seqcls_regression(rng, cfg):
 
 
 CASES = [
-    dict(name="base_w4_mixed_global", head="base", seed=101, build=case_base_mixed,
-         config=dict(encoder_attention_heads=2, decoder_attention_heads=4),
-         description="LEDModel, window 4, gelu, 2 encoder / 4 decoder heads; batch 4 with padding: rows with "
-                     "0 / 1 / 4 global tokens and a row fully padded except 1 token; row 1 also marks padded "
-                     "position 9 global (HF's mask merge drops it); L=11 not a window multiple; decoder_attention_mask "
-                     "right padding; use_cache past_key_values; all attentions and hidden states"),
-    dict(name="lm_perlayer_windows_relu", head="lm", seed=102, build=case_lm_perlayer,
-         config=dict(attention_window=[12, 6], activation_function="relu", encoder_attention_heads=4,
-                     decoder_attention_heads=2, encoder_layers=2, decoder_layers=3),
-         description="LEDForConditionalGeneration, per-layer windows [12, 6] (half windows 6 and odd 3), relu, "
-                     "4 encoder heads, 3 decoder layers; rows with 1 / 2 / 5 globals; L=14 padded to 24; LM loss "
-                     "with -100 labels at decoder padding (use_cache is forced off by HF when labels are given)"),
-    dict(name="lm_window_gt_seq_gelu_new", head="lm", seed=103, build=case_lm_window_gt_seq,
-         config=dict(attention_window=16, activation_function="gelu_new", encoder_attention_heads=1,
-                     decoder_attention_heads=1, encoder_layers=3, decoder_layers=1),
-         description="LEDForConditionalGeneration, window 16 > sequence (L=5, shorter than one window, padded to "
-                     "16), gelu_new, 1 head, 3 encoder layers; row 0 all tokens global, row 1 one global, row 2 "
-                     "one real token and no global; labels only (decoder_input_ids = shift_tokens_right(labels))"),
-    dict(name="lm_no_global_silu", head="lm", seed=104, build=case_lm_no_global,
-         config=dict(attention_window=[8, 4], activation_function="silu", encoder_attention_heads=4,
-                     decoder_attention_heads=1),
-         description="LEDForConditionalGeneration, windows [8, 4], silu; no global_attention_mask (no "
-                     "encoder_global_attentions); L=8 a window multiple (no HF padding); use_cache"),
-    dict(name="base_inputs_embeds", head="base", seed=105, build=case_base_embeds,
-         config=dict(activation_function="relu"),
-         description="LEDModel fed inputs_embeds (no input_ids), window 4, relu; L=6 padded to 8 (HF pads "
-                     "with embed_tokens(pad)); globals 1 / 2 per row"),
-    dict(name="base_defaults_d24_3heads", head="base", seed=112, build=case_base_defaults,
-         config=dict(d_model=24, encoder_attention_heads=3, decoder_attention_heads=6, encoder_ffn_dim=20,
-                     decoder_ffn_dim=28, activation_function="gelu"),
-         description="LEDModel with d_model 24, 3 encoder heads (head_dim 8), 6 decoder heads (head_dim 4); only "
-                     "input_ids and an all-zero global_attention_mask (no attention_mask: all ones; no global "
-                     "attentions returned); decoder inputs = shift_tokens_right(input_ids); "
-                     "output_hidden_states=False; L=7 padded to 8"),
-    dict(name="lm_cache_step", head="lm", seed=106, build=case_lm_cache_step,
-         config=dict(attention_window=4, decoder_attention_heads=4),
-         description="LEDForConditionalGeneration incremental step: encoder_outputs and past_key_values (3 "
-                     "cached decoder positions) given as inputs, 2 new decoder tokens, decoder_attention_mask of "
-                     "length 5; checks position offset and cache extension"),
-    dict(name="qa_odd_half_window", head="qa", seed=107, build=case_qa,
-         config=dict(attention_window=6, encoder_attention_heads=4, decoder_attention_heads=2,
-                     activation_function="gelu_new"),
-         description="LEDForQuestionAnswering, window 6 (odd half window 3), 4 encoder heads, gelu_new; L=13 "
-                     "padded to 18; rows with 3 / 2 / 0 globals; start/end positions incl. one beyond L (HF "
-                     "clamps it to L = ignore_index); decoder inputs derived by shift_tokens_right(input_ids)"),
-    dict(name="qa_no_positions_cache", head="qa", seed=108, build=case_qa_nolabels,
-         config=dict(attention_window=[4, 8], encoder_attention_heads=2, decoder_attention_heads=2),
-         description="LEDForQuestionAnswering without positions (no loss), explicit decoder inputs with "
-                     "padding, use_cache past_key_values, windows [4, 8]; L=9 padded to 16"),
-    dict(name="seqcls_single_label", head="seq_cls", seed=109, build=case_seqcls_single,
-         config=dict(num_labels=3, activation_function="gelu"),
-         description="LEDForSequenceClassification, 3 labels, int labels (problem_type inferred "
-                     "single_label_classification); 2 eos per row; rows padded"),
-    dict(name="seqcls_multi_label", head="seq_cls", seed=110, build=case_seqcls_multi,
-         config=dict(num_labels=4, problem_type="multi_label_classification", activation_function="silu"),
-         description="LEDForSequenceClassification, 4 labels, multi_label_classification (BCEWithLogits), "
-                     "float labels"),
-    dict(name="seqcls_regression", head="seq_cls", seed=111, build=case_seqcls_regression,
-         config=dict(num_labels=1, attention_window=6, activation_function="relu"),
-         description="LEDForSequenceClassification, num_labels 1 (problem_type inferred regression, MSE), "
-                     "window 6"),
+    dict(
+        name="base_w4_mixed_global",
+        head="base",
+        seed=101,
+        build=case_base_mixed,
+        config=dict(encoder_attention_heads=2, decoder_attention_heads=4),
+        description="LEDModel, window 4, gelu, 2 encoder / 4 decoder heads; batch 4 with padding: rows with "
+        "0 / 1 / 4 global tokens and a row fully padded except 1 token; row 1 also marks padded "
+        "position 9 global (HF's mask merge drops it); L=11 not a window multiple; decoder_attention_mask "
+        "right padding; use_cache past_key_values; all attentions and hidden states",
+    ),
+    dict(
+        name="lm_perlayer_windows_relu",
+        head="lm",
+        seed=102,
+        build=case_lm_perlayer,
+        config=dict(
+            attention_window=[12, 6],
+            activation_function="relu",
+            encoder_attention_heads=4,
+            decoder_attention_heads=2,
+            encoder_layers=2,
+            decoder_layers=3,
+        ),
+        description="LEDForConditionalGeneration, per-layer windows [12, 6] (half windows 6 and odd 3), relu, "
+        "4 encoder heads, 3 decoder layers; rows with 1 / 2 / 5 globals; L=14 padded to 24; LM loss "
+        "with -100 labels at decoder padding (use_cache is forced off by HF when labels are given)",
+    ),
+    dict(
+        name="lm_window_gt_seq_gelu_new",
+        head="lm",
+        seed=103,
+        build=case_lm_window_gt_seq,
+        config=dict(
+            attention_window=16,
+            activation_function="gelu_new",
+            encoder_attention_heads=1,
+            decoder_attention_heads=1,
+            encoder_layers=3,
+            decoder_layers=1,
+        ),
+        description="LEDForConditionalGeneration, window 16 > sequence (L=5, shorter than one window, padded to "
+        "16), gelu_new, 1 head, 3 encoder layers; row 0 all tokens global, row 1 one global, row 2 "
+        "one real token and no global; labels only (decoder_input_ids = shift_tokens_right(labels))",
+    ),
+    dict(
+        name="lm_no_global_silu",
+        head="lm",
+        seed=104,
+        build=case_lm_no_global,
+        config=dict(
+            attention_window=[8, 4], activation_function="silu", encoder_attention_heads=4, decoder_attention_heads=1
+        ),
+        description="LEDForConditionalGeneration, windows [8, 4], silu; no global_attention_mask (no "
+        "encoder_global_attentions); L=8 a window multiple (no HF padding); use_cache",
+    ),
+    dict(
+        name="base_inputs_embeds",
+        head="base",
+        seed=105,
+        build=case_base_embeds,
+        config=dict(activation_function="relu"),
+        description="LEDModel fed inputs_embeds (no input_ids), window 4, relu; L=6 padded to 8 (HF pads "
+        "with embed_tokens(pad)); globals 1 / 2 per row",
+    ),
+    dict(
+        name="base_defaults_d24_3heads",
+        head="base",
+        seed=112,
+        build=case_base_defaults,
+        config=dict(
+            d_model=24,
+            encoder_attention_heads=3,
+            decoder_attention_heads=6,
+            encoder_ffn_dim=20,
+            decoder_ffn_dim=28,
+            activation_function="gelu",
+        ),
+        description="LEDModel with d_model 24, 3 encoder heads (head_dim 8), 6 decoder heads (head_dim 4); only "
+        "input_ids and an all-zero global_attention_mask (no attention_mask: all ones; no global "
+        "attentions returned); decoder inputs = shift_tokens_right(input_ids); "
+        "output_hidden_states=False; L=7 padded to 8",
+    ),
+    dict(
+        name="lm_cache_step",
+        head="lm",
+        seed=106,
+        build=case_lm_cache_step,
+        config=dict(attention_window=4, decoder_attention_heads=4),
+        description="LEDForConditionalGeneration incremental step: encoder_outputs and past_key_values (3 "
+        "cached decoder positions) given as inputs, 2 new decoder tokens, decoder_attention_mask of "
+        "length 5; checks position offset and cache extension",
+    ),
+    dict(
+        name="qa_odd_half_window",
+        head="qa",
+        seed=107,
+        build=case_qa,
+        config=dict(
+            attention_window=6, encoder_attention_heads=4, decoder_attention_heads=2, activation_function="gelu_new"
+        ),
+        description="LEDForQuestionAnswering, window 6 (odd half window 3), 4 encoder heads, gelu_new; L=13 "
+        "padded to 18; rows with 3 / 2 / 0 globals; start/end positions incl. one beyond L (HF "
+        "clamps it to L = ignore_index); decoder inputs derived by shift_tokens_right(input_ids)",
+    ),
+    dict(
+        name="qa_no_positions_cache",
+        head="qa",
+        seed=108,
+        build=case_qa_nolabels,
+        config=dict(attention_window=[4, 8], encoder_attention_heads=2, decoder_attention_heads=2),
+        description="LEDForQuestionAnswering without positions (no loss), explicit decoder inputs with "
+        "padding, use_cache past_key_values, windows [4, 8]; L=9 padded to 16",
+    ),
+    dict(
+        name="seqcls_single_label",
+        head="seq_cls",
+        seed=109,
+        build=case_seqcls_single,
+        config=dict(num_labels=3, activation_function="gelu"),
+        description="LEDForSequenceClassification, 3 labels, int labels (problem_type inferred "
+        "single_label_classification); 2 eos per row; rows padded",
+    ),
+    dict(
+        name="seqcls_multi_label",
+        head="seq_cls",
+        seed=110,
+        build=case_seqcls_multi,
+        config=dict(num_labels=4, problem_type="multi_label_classification", activation_function="silu"),
+        description="LEDForSequenceClassification, 4 labels, multi_label_classification (BCEWithLogits), float labels",
+    ),
+    dict(
+        name="seqcls_regression",
+        head="seq_cls",
+        seed=111,
+        build=case_seqcls_regression,
+        config=dict(num_labels=1, attention_window=6, activation_function="relu"),
+        description="LEDForSequenceClassification, num_labels 1 (problem_type inferred regression, MSE), window 6",
+    ),
 ]
 
 
@@ -379,8 +500,10 @@ def legacy_cache(pkv):
     if isinstance(pkv, (tuple, list)):
         return [tuple(t.detach().numpy() for t in layer) for layer in pkv]
     sa, ca = pkv.self_attention_cache, pkv.cross_attention_cache
-    return [(s.keys.detach().numpy(), s.values.detach().numpy(), c.keys.detach().numpy(), c.values.detach().numpy())
-            for s, c in zip(sa.layers, ca.layers)]
+    return [
+        (s.keys.detach().numpy(), s.values.detach().numpy(), c.keys.detach().numpy(), c.values.detach().numpy())
+        for s, c in zip(sa.layers, ca.layers)
+    ]
 
 
 def to_call_kwargs(inputs, dtype):
@@ -392,15 +515,16 @@ def to_call_kwargs(inputs, dtype):
         if key == "encoder_outputs.0":
             kw["encoder_outputs"] = (t,)
         elif key.startswith("past_key_values."):
-            _, l, k = key.split(".")
-            past[(int(l), int(k))] = t
+            _, i, k = key.split(".")
+            past[(int(i), int(k))] = t
         else:
             kw[key] = t
     if past:
-        n = 1 + max(l for l, _ in past)
-        legacy = tuple(tuple(past[(l, k)] for k in range(4)) for l in range(n))
+        n = 1 + max(i for i, _ in past)
+        legacy = tuple(tuple(past[(i, k)] for k in range(4)) for i in range(n))
         if HF_MAJOR >= 5:
             from transformers.cache_utils import EncoderDecoderCache
+
             legacy = EncoderDecoderCache(legacy)
         kw["past_key_values"] = legacy
     return kw
@@ -412,9 +536,9 @@ def flatten_outputs(out):
         if value is None:
             continue
         if name == "past_key_values":
-            for l, layer in enumerate(legacy_cache(value)):
+            for i, layer in enumerate(legacy_cache(value)):
                 for k, a in enumerate(layer):
-                    flat[f"past_key_values.{l}.{k}"] = a
+                    flat[f"past_key_values.{i}.{k}"] = a
         elif isinstance(value, (tuple, list)):
             for i, t in enumerate(value):
                 flat[f"{name}.{i}"] = t.detach().numpy()
@@ -439,15 +563,15 @@ def verify_junk_rules(shapes, flat):
         if key.startswith("encoder_global_attentions."):
             assert a.shape[2:] == (L_pad, G), (key, a.shape)
             for b in range(a.shape[0]):
-                np.testing.assert_allclose(a[b, :, :, g[b]:], 1.0 / L_pad, rtol=1e-6, err_msg=key)
-                real = a[b, :, :, :g[b]]
-                assert np.all(real[:, lens[b]:, :] == 0), key  # padded keys (user and HF padding)
+                np.testing.assert_allclose(a[b, :, :, g[b] :], 1.0 / L_pad, rtol=1e-6, err_msg=key)
+                real = a[b, :, :, : g[b]]
+                assert np.all(real[:, lens[b] :, :] == 0), key  # padded keys (user and HF padding)
                 np.testing.assert_allclose(real.sum(1), 1.0, rtol=1e-5, err_msg=key)
                 seen += 1
         elif key.startswith("encoder_attentions."):
             assert a.shape[2] == L, (key, a.shape)
             for b in range(a.shape[0]):
-                assert np.all(a[b, :, :, g[b]:G] == 0), key
+                assert np.all(a[b, :, :, g[b] : G] == 0), key
                 seen += 1
     return seen
 
@@ -466,6 +590,7 @@ def load_model(case_dir, head, dtype):
 def check_weights_equal_file(model, case_dir):
     """Every parameter/buffer equals its stored float32 value (tied ones: led.shared.weight)."""
     from safetensors.numpy import load_file
+
     stored = load_file(os.path.join(case_dir, "model.safetensors"))
     prefix = "led." if "led.shared.weight" in stored else ""
     for name, t in list(model.named_parameters()) + list(model.named_buffers()):
@@ -521,10 +646,17 @@ def shapes_meta(cfg, inputs, head):
         T = inputs["decoder_input_ids"].shape[1]
     else:
         T = L  # HF: decoder_input_ids = shift_tokens_right(input_ids)
-    meta = {"batch": int(B), "encoder_len": int(L), "encoder_padded_len": int(-(-L // wmax) * wmax),
-            "decoder_len": int(T), "attention_window": windows, "one_sided_window": [w // 2 for w in windows],
-            "num_global_per_row": [int(x) for x in g.sum(1)], "max_num_global": int(g.sum(1).max()),
-            "encoder_len_per_row": [int(x) for x in am.sum(1)]}
+    meta = {
+        "batch": int(B),
+        "encoder_len": int(L),
+        "encoder_padded_len": int(-(-L // wmax) * wmax),
+        "decoder_len": int(T),
+        "attention_window": windows,
+        "one_sided_window": [w // 2 for w in windows],
+        "num_global_per_row": [int(x) for x in g.sum(1)],
+        "max_num_global": int(g.sum(1).max()),
+        "encoder_len_per_row": [int(x) for x in am.sum(1)],
+    }
     if "encoder_outputs.0" in inputs:
         meta["note"] = "encoder not run (encoder_outputs given); encoder fields describe the cross-attention keys"
         meta["past_len"] = int(inputs["past_key_values.0.0"].shape[2])
@@ -532,8 +664,14 @@ def shapes_meta(cfg, inputs, head):
 
 
 def versions(patches=None, dtype="float32", file=None):
-    v = {"file": file, "transformers": transformers.__version__, "torch": torch.__version__, "dtype": dtype,
-         "attn_implementation": "eager", "command": COMMAND}
+    v = {
+        "file": file,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "dtype": dtype,
+        "attn_implementation": "eager",
+        "command": COMMAND,
+    }
     if patches:
         v["patches"] = {p: PATCHES[p] for p in patches}
     return v
@@ -561,8 +699,10 @@ def make_case_446(spec, crosscheck_dir=None):
         inputs, call_kwargs = spec["build"](rng, cfg_dict, model=model32)
     else:
         inputs, call_kwargs = spec["build"](rng, cfg_dict)
-    inputs = {k: (v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v.astype(np.int64))
-              for k, v in inputs.items()}
+    inputs = {
+        k: (v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v.astype(np.int64))
+        for k, v in inputs.items()
+    }
     np.savez(os.path.join(case_dir, "inputs.npz"), **inputs)
 
     out32 = run(model32, inputs, call_kwargs, torch.float32)
@@ -573,13 +713,23 @@ def make_case_446(spec, crosscheck_dir=None):
     np.savez(os.path.join(case_dir, "outputs_fp32.npz"), **{k: v.astype(np.float32) for k, v in out32.items()})
 
     meta = {
-        "case": name, "description": spec["description"], "head": head, "hf_class": HEAD_CLASSES[head],
-        "inputs": sorted(inputs), "call_kwargs": call_kwargs, "shapes": shapes,
+        "case": name,
+        "description": spec["description"],
+        "head": head,
+        "hf_class": HEAD_CLASSES[head],
+        "inputs": sorted(inputs),
+        "call_kwargs": call_kwargs,
+        "shapes": shapes,
         "outputs": {"fp32": versions(file="outputs_fp32.npz")},
-        "tolerance": {"float32": TOLERANCE["float32"], "float64": TOLERANCE["float64"],
-                      "metric": "max|got-ref| / max(1, max|ref|) per output array, over defined entries"},
-        "seed": spec["seed"], "weights": "model.safetensors, float32, written by transformers "
-        + transformers.__version__ + " save_pretrained; the fp64 runs load it and convert to float64",
+        "tolerance": {
+            "float32": TOLERANCE["float32"],
+            "float64": TOLERANCE["float64"],
+            "metric": "max|got-ref| / max(1, max|ref|) per output array, over defined entries",
+        },
+        "seed": spec["seed"],
+        "weights": "model.safetensors, float32, written by transformers "
+        + transformers.__version__
+        + " save_pretrained; the fp64 runs load it and convert to float64",
         "checks": {"fp32_rerun_identical": True, "junk_rules_verified": junk_checked},
     }
     if head == "seq_cls":
@@ -592,8 +742,9 @@ def make_case_446(spec, crosscheck_dir=None):
         assert max_rel_diff(out64b, out64)[0] == 0.0, f"{name}: float64 run not deterministic"
         np.savez(os.path.join(case_dir, "outputs_fp64.npz"), **out64)
         meta["outputs"]["fp64"] = versions(patches, "float64", "outputs_fp64.npz")
-        meta["outputs"]["fp64"]["why_this_version"] = ("transformers 5.x has no LEDForSequenceClassification; "
-                                                      "made with 4.46.3 + the two documented patches")
+        meta["outputs"]["fp64"]["why_this_version"] = (
+            "transformers 5.x has no LEDForSequenceClassification; made with 4.46.3 + the two documented patches"
+        )
         d, k = max_rel_diff(out64, out32)
         meta["checks"].update(fp64_vs_fp32_max_rel_diff=d, fp64_vs_fp32_worst_key=k, fp64_rerun_identical=True)
         uninstall_fp64_patches()
@@ -619,6 +770,7 @@ def uninstall_fp64_patches():
     modeling_led.nn = torch.nn
     if HF_MAJOR == 4 and "mask" in _ORIG:
         from transformers.modeling_attn_mask_utils import AttentionMaskConverter
+
         AttentionMaskConverter._make_causal_mask = _ORIG["mask"]
 
 
@@ -647,8 +799,9 @@ def make_case_5x(spec, cross_check_446_fp64):
     meta["checks"].update(fp64_vs_fp32_max_rel_diff=d, fp64_vs_fp32_worst_key=k, fp64_rerun_identical=True)
     if cross_check_446_fp64 is not None:
         d46, k46 = max_rel_diff(out64, cross_check_446_fp64)
-        meta["checks"].update({"hf5_fp64_vs_hf4_patched_fp64_max_rel_diff": d46,
-                               "hf5_fp64_vs_hf4_patched_fp64_worst_key": k46})
+        meta["checks"].update(
+            {"hf5_fp64_vs_hf4_patched_fp64_max_rel_diff": d46, "hf5_fp64_vs_hf4_patched_fp64_worst_key": k46}
+        )
     np.savez(os.path.join(case_dir, "outputs_fp64.npz"), **out64)
     meta["outputs"]["fp64"] = versions(patches, "float64", "outputs_fp64.npz")
     with open(meta_path, "w") as f:
@@ -660,13 +813,17 @@ def make_case_5x(spec, cross_check_446_fp64):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", nargs="*", help="only these case names")
-    ap.add_argument("--crosscheck-dir", help="4.x: also write patched-4.x float64 outputs here (not goldens); "
-                    "5.x: compare the float64 goldens against them and record the difference in meta.json")
+    ap.add_argument(
+        "--crosscheck-dir",
+        help="4.x: also write patched-4.x float64 outputs here (not goldens); "
+        "5.x: compare the float64 goldens against them and record the difference in meta.json",
+    )
     args = ap.parse_args(argv)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     specs = [c for c in CASES if not args.cases or c["name"] in args.cases]
     from transformers.modeling_attn_mask_utils import AttentionMaskConverter
+
     _ORIG["mask"] = AttentionMaskConverter.__dict__["_make_causal_mask"] if HF_MAJOR == 4 else None
     for spec in specs:
         if HF_MAJOR == 4:

@@ -80,10 +80,63 @@ LONG = "".join(PARAGRAPH.replace("LED", f"LED-{i}") for i in range(12))  # ~2.5k
 # Pieces for the seeded fuzz corpus: every class of character the pre-tokenizer, the added-token split and
 # the offset code treat differently.
 FUZZ_PIECES = [
-    "a", "Z", "word", " word", "  ", " ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\x1c", "\x85", "\x00", "\x7f",
-    "1", "2024", " 3.5", "'s", "'ll", "'T", "n't", "!", "...", ",", "-", "(", ")", "\"", "é", "e\u0301", "ß", "Ω",
-    "中文", "日本", "한", "ع", "\u05e9", "😀", "👍🏽", "👨\u200d👩\u200d👧", "🇩🇪", "\u200b", "\ufeff", "\ufffd", "𝔘",
-    "<s>", "</s>", "<pad>", "<unk>", "<mask>", " <mask>", "<mas", "k>", "<", ">", "/",
+    "a",
+    "Z",
+    "word",
+    " word",
+    "  ",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\u00a0",
+    "\u3000",
+    "\x1c",
+    "\x85",
+    "\x00",
+    "\x7f",
+    "1",
+    "2024",
+    " 3.5",
+    "'s",
+    "'ll",
+    "'T",
+    "n't",
+    "!",
+    "...",
+    ",",
+    "-",
+    "(",
+    ")",
+    '"',
+    "é",
+    "e\u0301",
+    "ß",
+    "Ω",
+    "中文",
+    "日本",
+    "한",
+    "ع",
+    "\u05e9",
+    "😀",
+    "👍🏽",
+    "👨\u200d👩\u200d👧",
+    "🇩🇪",
+    "\u200b",
+    "\ufeff",
+    "\ufffd",
+    "𝔘",
+    "<s>",
+    "</s>",
+    "<pad>",
+    "<unk>",
+    "<mask>",
+    " <mask>",
+    "<mas",
+    "k>",
+    "<",
+    ">",
+    "/",
 ]
 
 
@@ -124,8 +177,18 @@ PAIRS = [
 ADDED_TOKENS = {"<ent>": 50261, "new token": 50262}
 ADDED_TEXTS = ["an <ent> here", "x<ent>y<ent><ent>", "a new token b", "new tokens", " <ent> <mask> </s>", "<ent>"]
 
-SPECIAL_ADDED_CONFIG = {"added_tokens_decoder": {"50261": {
-    "content": "<ent>", "lstrip": False, "rstrip": True, "normalized": False, "single_word": False, "special": True}}}
+SPECIAL_ADDED_CONFIG = {
+    "added_tokens_decoder": {
+        "50261": {
+            "content": "<ent>",
+            "lstrip": False,
+            "rstrip": True,
+            "normalized": False,
+            "single_word": False,
+            "special": True,
+        }
+    }
+}
 SPECIAL_ADDED_TEXTS = ["a <ent>  b", "<ent>\tx", "x <ent> <mask> y", "x<ent>", "<ent>\u3000\x1c z"]
 
 TOKENIZERS = {
@@ -157,9 +220,9 @@ def byte_id(vocab, b):
 
 
 def main():
-    import transformers
     import tokenizers
     import torch
+    import transformers
     from transformers import LEDTokenizer, LEDTokenizerFast
 
     vf, mf = os.path.join(DATA, "vocab.json"), os.path.join(DATA, "merges.txt")
@@ -189,8 +252,13 @@ def main():
 
     def add(kind, tok, method, args=(), kwargs=None, classes=("slow", "fast")):
         kwargs = kwargs or {}
-        case = {"kind": kind, "tokenizer": tok, "method": method, "args": copy.deepcopy(list(args)),
-                "kwargs": copy.deepcopy(kwargs)}
+        case = {
+            "kind": kind,
+            "tokenizer": tok,
+            "method": method,
+            "args": copy.deepcopy(list(args)),
+            "kwargs": copy.deepcopy(kwargs),
+        }
         for cls in classes:
             t = toks[tok][cls]
             try:
@@ -198,7 +266,7 @@ def main():
                 case[cls] = {"result": to_jsonable(res)}
             except (KeyboardInterrupt, SystemExit):
                 raise
-            except BaseException as e:  # noqa: BLE001 - the error type is the golden (Rust panics included)
+            except BaseException as e:
                 case[cls] = {"error": type(e).__name__, "message": str(e)[:200]}
         cases.append(case)
 
@@ -233,70 +301,197 @@ def main():
     add("call", "default", "__call__", [batch])
     add("call", "default", "__call__", [batch], {"padding": True})
     add("call", "default", "__call__", [batch], {"padding": "longest", "return_tensors": "np"})
-    add("call", "default", "__call__", [batch], {"padding": True, "padding_side": "left",
-                                                 "return_special_tokens_mask": True, "return_length": True})
+    add(
+        "call",
+        "default",
+        "__call__",
+        [batch],
+        {"padding": True, "padding_side": "left", "return_special_tokens_mask": True, "return_length": True},
+    )
     add("call", "left", "__call__", [batch], {"padding": True, "return_offsets_mapping": True}, classes=("fast",))
     add("call", "left", "__call__", [batch], {"padding": True, "return_length": True})
-    add("call", "default", "__call__", [batch], {"padding": True, "pad_to_multiple_of": 8,
-                                                 "return_token_type_ids": True, "return_length": True})
-    add("call", "default", "__call__", [batch], {"padding": "max_length", "max_length": 20, "truncation": True,
-                                                 "return_special_tokens_mask": True})
+    add(
+        "call",
+        "default",
+        "__call__",
+        [batch],
+        {"padding": True, "pad_to_multiple_of": 8, "return_token_type_ids": True, "return_length": True},
+    )
+    add(
+        "call",
+        "default",
+        "__call__",
+        [batch],
+        {"padding": "max_length", "max_length": 20, "truncation": True, "return_special_tokens_mask": True},
+    )
     add("call", "default", "__call__", [batch], {"padding": "max_length", "max_length": 40})
     add("call", "default", "__call__", [batch], {"padding": True, "return_attention_mask": False})
-    add("call", "default", "__call__", [["short", "a bit longer text"]],
-        {"padding": True, "return_offsets_mapping": True, "return_tensors": "np"}, classes=("fast",))
-    add("call", "default", "__call__", ["single", None], {"padding": "max_length", "max_length": 7,
-                                                          "return_tensors": "np"})
+    add(
+        "call",
+        "default",
+        "__call__",
+        [["short", "a bit longer text"]],
+        {"padding": True, "return_offsets_mapping": True, "return_tensors": "np"},
+        classes=("fast",),
+    )
+    add(
+        "call",
+        "default",
+        "__call__",
+        ["single", None],
+        {"padding": "max_length", "max_length": 7, "return_tensors": "np"},
+    )
     add("call", "default", "__call__", ["single"], {"padding": True, "pad_to_multiple_of": 4, "return_length": True})
-    add("call", "default", "__call__", [[a for a, _ in PAIRS], [b for _, b in PAIRS]],
-        {"padding": True, "return_special_tokens_mask": True})
-    add("call", "default", "__call__", [[a for a, _ in PAIRS], [b for _, b in PAIRS]],
-        {"padding": True, "return_offsets_mapping": True}, classes=("fast",))
+    add(
+        "call",
+        "default",
+        "__call__",
+        [[a for a, _ in PAIRS], [b for _, b in PAIRS]],
+        {"padding": True, "return_special_tokens_mask": True},
+    )
+    add(
+        "call",
+        "default",
+        "__call__",
+        [[a for a, _ in PAIRS], [b for _, b in PAIRS]],
+        {"padding": True, "return_offsets_mapping": True},
+        classes=("fast",),
+    )
     add("call", "max512", "__call__", [batch], {"padding": "max_length", "truncation": True})
     add("call", "max512", "__call__", [LONG], {"truncation": True})
     add("call", "default", "__call__", [[]])
     # --- truncation
     for trunc in (True, "longest_first", "only_first", "only_second"):
         for ml in (8, 12, 20):
-            add("call", "default", "__call__", [LONG[:300], "a short second text here"],
-                {"truncation": trunc, "max_length": ml})
-            add("call", "left", "__call__", [LONG[:300], "a short second text here"],
-                {"truncation": trunc, "max_length": ml})
+            add(
+                "call",
+                "default",
+                "__call__",
+                [LONG[:300], "a short second text here"],
+                {"truncation": trunc, "max_length": ml},
+            )
+            add(
+                "call",
+                "left",
+                "__call__",
+                [LONG[:300], "a short second text here"],
+                {"truncation": trunc, "max_length": ml},
+            )
         add("call", "default", "__call__", ["x y", LONG[:200]], {"truncation": trunc, "max_length": 30})
         add("call", "default", "__call__", [LONG[:200], LONG[100:400]], {"truncation": trunc, "max_length": 33})
     add("call", "default", "__call__", [LONG], {"max_length": 16})  # max_length alone truncates
-    add("call", "default", "__call__", [LONG], {"truncation": True, "max_length": 16, "return_offsets_mapping": True},
-        classes=("fast",))
+    add(
+        "call",
+        "default",
+        "__call__",
+        [LONG],
+        {"truncation": True, "max_length": 16, "return_offsets_mapping": True},
+        classes=("fast",),
+    )
     add("call", "default", "__call__", [LONG], {"truncation": "do_not_truncate", "max_length": 16})
-    add("call", "default", "__call__", [batch], {"truncation": True, "max_length": 6, "padding": True,
-                                                 "pad_to_multiple_of": 3})
-    add("call", "default", "__call__", [batch], {"truncation": True, "max_length": 7, "padding": True,
-                                                 "pad_to_multiple_of": 4})
+    add(
+        "call",
+        "default",
+        "__call__",
+        [batch],
+        {"truncation": True, "max_length": 6, "padding": True, "pad_to_multiple_of": 3},
+    )
+    add(
+        "call",
+        "default",
+        "__call__",
+        [batch],
+        {"truncation": True, "max_length": 7, "padding": True, "pad_to_multiple_of": 4},
+    )
     add("call", "default", "__call__", ["x y", LONG[:200]], {"truncation": "only_first", "max_length": 5})
     add("call", "default", "__call__", [LONG[:100]], {"truncation": "only_second", "max_length": 5})
     # --- overflow with stride
     for stride in (0, 2, 5):
         for trunc in (True, "only_first"):
-            add("call", "default", "__call__", [LONG[:400]], {"truncation": trunc, "max_length": 16,
-                                                              "stride": stride, "return_overflowing_tokens": True})
-            add("call", "left", "__call__", [LONG[:400]], {"truncation": trunc, "max_length": 16,
-                                                           "stride": stride, "return_overflowing_tokens": True})
-        add("call", "default", "__call__", [LONG[:300], "question?"],
-            {"truncation": "only_first", "max_length": 24, "stride": stride, "return_overflowing_tokens": True,
-             "return_offsets_mapping": True, "padding": True})
-        add("call", "default", "__call__", ["question?", LONG[:300]],
-            {"truncation": "only_second", "max_length": 24, "stride": stride, "return_overflowing_tokens": True,
-             "return_offsets_mapping": True, "padding": True})
-        add("call", "default", "__call__", [[LONG[:200], "tiny", LONG[50:150]]],
-            {"truncation": True, "max_length": 12, "stride": stride, "return_overflowing_tokens": True,
-             "padding": True, "return_length": True})
-    add("call", "prefix", "__call__", [LONG[:200]], {"truncation": True, "max_length": 10, "stride": 3,
-                                                     "return_overflowing_tokens": True,
-                                                     "return_offsets_mapping": True}, classes=("fast",))
-    add("call", "default", "__call__", [LONG[:300], LONG[:100]],
-        {"truncation": "longest_first", "max_length": 20, "return_overflowing_tokens": True})
-    add("call", "default", "__call__", [LONG[:300]], {"truncation": True, "max_length": 10, "stride": 8,
-                                                      "return_overflowing_tokens": True})
+            add(
+                "call",
+                "default",
+                "__call__",
+                [LONG[:400]],
+                {"truncation": trunc, "max_length": 16, "stride": stride, "return_overflowing_tokens": True},
+            )
+            add(
+                "call",
+                "left",
+                "__call__",
+                [LONG[:400]],
+                {"truncation": trunc, "max_length": 16, "stride": stride, "return_overflowing_tokens": True},
+            )
+        add(
+            "call",
+            "default",
+            "__call__",
+            [LONG[:300], "question?"],
+            {
+                "truncation": "only_first",
+                "max_length": 24,
+                "stride": stride,
+                "return_overflowing_tokens": True,
+                "return_offsets_mapping": True,
+                "padding": True,
+            },
+        )
+        add(
+            "call",
+            "default",
+            "__call__",
+            ["question?", LONG[:300]],
+            {
+                "truncation": "only_second",
+                "max_length": 24,
+                "stride": stride,
+                "return_overflowing_tokens": True,
+                "return_offsets_mapping": True,
+                "padding": True,
+            },
+        )
+        add(
+            "call",
+            "default",
+            "__call__",
+            [[LONG[:200], "tiny", LONG[50:150]]],
+            {
+                "truncation": True,
+                "max_length": 12,
+                "stride": stride,
+                "return_overflowing_tokens": True,
+                "padding": True,
+                "return_length": True,
+            },
+        )
+    add(
+        "call",
+        "prefix",
+        "__call__",
+        [LONG[:200]],
+        {
+            "truncation": True,
+            "max_length": 10,
+            "stride": 3,
+            "return_overflowing_tokens": True,
+            "return_offsets_mapping": True,
+        },
+        classes=("fast",),
+    )
+    add(
+        "call",
+        "default",
+        "__call__",
+        [LONG[:300], LONG[:100]],
+        {"truncation": "longest_first", "max_length": 20, "return_overflowing_tokens": True},
+    )
+    add(
+        "call",
+        "default",
+        "__call__",
+        [LONG[:300]],
+        {"truncation": True, "max_length": 10, "stride": 8, "return_overflowing_tokens": True},
+    )
     # --- encode
     add("encode", "default", "encode", ["Hello world!"])
     add("encode", "default", "encode", ["Hello world!", "pair text"], {"add_special_tokens": False})
@@ -305,16 +500,42 @@ def main():
     add("encode", "default", "encode", [[15500, 999]], classes=("slow",))
     # --- pad with LED's global_attention_mask
     feats = {"input_ids": [[0, 15500, 2], [0, 15500, 999, 4, 2]], "global_attention_mask": [[1, 0, 0], [1, 0, 0, 1, 0]]}
-    for kw in ({}, {"padding_side": "left"}, {"max_length": 8, "padding": "max_length"}, {"pad_to_multiple_of": 4},
-               {"return_attention_mask": False}, {"return_tensors": "np"}, {"padding": False}):
+    for kw in (
+        {},
+        {"padding_side": "left"},
+        {"max_length": 8, "padding": "max_length"},
+        {"pad_to_multiple_of": 4},
+        {"return_attention_mask": False},
+        {"return_tensors": "np"},
+        {"padding": False},
+    ):
         add("pad", "default", "pad", [feats], kw)
         add("pad", "left", "pad", [feats], kw)
-    add("pad", "default", "pad", [[{"input_ids": [0, 5, 2], "global_attention_mask": [1, 0, 0]},
-                                   {"input_ids": [0, 2], "global_attention_mask": [1, 0], "attention_mask": [1, 1]}]])
-    add("pad", "default", "pad", [{"input_ids": [0, 5, 2], "global_attention_mask": [1, 0, 0]}],
-        {"padding": "max_length", "max_length": 6})
-    add("pad", "default", "pad", [{"input_ids": [0, 5, 2], "special_tokens_mask": [1, 0, 1],
-                                   "token_type_ids": [0, 0, 0]}], {"padding": "max_length", "max_length": 5})
+    add(
+        "pad",
+        "default",
+        "pad",
+        [
+            [
+                {"input_ids": [0, 5, 2], "global_attention_mask": [1, 0, 0]},
+                {"input_ids": [0, 2], "global_attention_mask": [1, 0], "attention_mask": [1, 1]},
+            ]
+        ],
+    )
+    add(
+        "pad",
+        "default",
+        "pad",
+        [{"input_ids": [0, 5, 2], "global_attention_mask": [1, 0, 0]}],
+        {"padding": "max_length", "max_length": 6},
+    )
+    add(
+        "pad",
+        "default",
+        "pad",
+        [{"input_ids": [0, 5, 2], "special_tokens_mask": [1, 0, 1], "token_type_ids": [0, 0, 0]}],
+        {"padding": "max_length", "max_length": 5},
+    )
     # --- decode
     enc = [toks["default"]["slow"](t)["input_ids"] for t in CORPUS + [LONG]]
     for ids in enc:
@@ -324,8 +545,18 @@ def main():
         ids = toks["default"]["slow"](text)["input_ids"]
         add("decode", "default", "decode", [ids], {"clean_up_tokenization_spaces": True})
         add("decode", "default", "decode", [ids], {"clean_up_tokenization_spaces": False})
-    bad_utf8 = [[0xF0, 0x9F], [0x80], [0xBF, 0x80, 0x41], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF5, 0x41],
-                [0xE2, 0x82], [0xF0, 0x9F, 0x98, 0x80, 0xF0, 0x9F, 0x98], [0xFF, 0xFE], [0x00, 0x41]]
+    bad_utf8 = [
+        [0xF0, 0x9F],
+        [0x80],
+        [0xBF, 0x80, 0x41],
+        [0xC0, 0xAF],
+        [0xED, 0xA0, 0x80],
+        [0xF5, 0x41],
+        [0xE2, 0x82],
+        [0xF0, 0x9F, 0x98, 0x80, 0xF0, 0x9F, 0x98],
+        [0xFF, 0xFE],
+        [0x00, 0x41],
+    ]
     for bs in bad_utf8:
         add("decode", "default", "decode", [[byte_id(vocab, b) for b in bs]])
     add("decode", "default", "decode", [[0, 1, 2, 3, 50260]])
@@ -349,15 +580,25 @@ def main():
         add("tokenize", "special_added", "tokenize", [text])
     add("decode", "special_added", "decode", [[0, 50261, 15500, 2]])
     add("decode", "special_added", "decode", [[0, 50261, 15500, 2]], {"skip_special_tokens": True})
-    add("special", "special_added", "get_special_tokens_mask", [[0, 50261, 15500, 2]],
-        {"already_has_special_tokens": True})
+    add(
+        "special",
+        "special_added",
+        "get_special_tokens_mask",
+        [[0, 50261, 15500, 2]],
+        {"already_has_special_tokens": True},
+    )
     # --- special-token helpers and conversions
     for args in (([5, 6],), ([5, 6], [7]), ([],), ([], [])):
         add("special", "default", "build_inputs_with_special_tokens", list(args))
         add("special", "default", "create_token_type_ids_from_sequences", list(args))
         add("special", "default", "get_special_tokens_mask", list(args))
-    add("special", "default", "get_special_tokens_mask", [[0, 5, 2, 1, 50260, 3, 7]],
-        {"already_has_special_tokens": True})
+    add(
+        "special",
+        "default",
+        "get_special_tokens_mask",
+        [[0, 5, 2, 1, 50260, 3, 7]],
+        {"already_has_special_tokens": True},
+    )
     add("special", "default", "num_special_tokens_to_add", [], {"pair": False})
     add("special", "default", "num_special_tokens_to_add", [], {"pair": True})
     add("convert", "default", "convert_ids_to_tokens", [enc[15]])
@@ -366,13 +607,25 @@ def main():
     add("convert", "default", "convert_tokens_to_ids", [["<s>", "Hello", "Ġworld", "not-a-token", "<mask>"]])
     add("convert", "default", "convert_tokens_to_ids", ["<pad>"])
     sizes = {}
-    for cls, name in (("slow", "default"), ("fast", "default"), ("slow", "added"), ("fast", "added"),
-                      ("slow", "special_added"), ("fast", "special_added")):
+    for cls, name in (
+        ("slow", "default"),
+        ("fast", "default"),
+        ("slow", "added"),
+        ("fast", "added"),
+        ("slow", "special_added"),
+        ("fast", "special_added"),
+    ):
         t = toks[name][cls]
         cls = cls if name == "default" else cls + "-" + name
-        sizes[cls] = {"len": len(t), "vocab_size": t.vocab_size, "all_special_ids": t.all_special_ids,
-                      "all_special_tokens": t.all_special_tokens, "pad_token_id": t.pad_token_id,
-                      "mask_token_id": t.mask_token_id, "special_tokens_map": t.special_tokens_map}
+        sizes[cls] = {
+            "len": len(t),
+            "vocab_size": t.vocab_size,
+            "all_special_ids": t.all_special_ids,
+            "all_special_tokens": t.all_special_tokens,
+            "pad_token_id": t.pad_token_id,
+            "mask_token_id": t.mask_token_id,
+            "special_tokens_map": t.special_tokens_map,
+        }
 
     # save_vocabulary output, byte-exact (slow)
     with tempfile.TemporaryDirectory() as d:
@@ -390,12 +643,17 @@ def main():
             with open(os.path.join(d, name), "rb") as src, open(os.path.join(saved_dir, name), "wb") as dst:
                 dst.write(src.read())
         with open(os.path.join(saved_dir, "expected.json"), "w", encoding="utf-8") as f:
-            json.dump({text: t(text, return_offsets_mapping=True).data for text in CORPUS[:12]}, f,
-                      ensure_ascii=True)
-    goldens = {"corpus": CORPUS, "long": LONG, "tokenizers": TOKENIZERS, "added_tokens_json": ADDED_TOKENS,
-               "special_added_config": SPECIAL_ADDED_CONFIG,
-               "sizes": sizes,
-               "save_vocabulary_sha256": saved, "cases": cases}
+            json.dump({text: t(text, return_offsets_mapping=True).data for text in CORPUS[:12]}, f, ensure_ascii=True)
+    goldens = {
+        "corpus": CORPUS,
+        "long": LONG,
+        "tokenizers": TOKENIZERS,
+        "added_tokens_json": ADDED_TOKENS,
+        "special_added_config": SPECIAL_ADDED_CONFIG,
+        "sizes": sizes,
+        "save_vocabulary_sha256": saved,
+        "cases": cases,
+    }
     with open(os.path.join(OUT, "goldens.json"), "w", encoding="utf-8") as f:
         json.dump(goldens, f, ensure_ascii=True, separators=(",", ":"))
     meta = {

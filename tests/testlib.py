@@ -10,24 +10,51 @@ GOLDENS = ROOT / "spec" / "goldens"  # conformance vectors (spec/make_*_goldens.
 # The unit tests' model: two layers each side, per-layer windows 4 and 6 (one-sided 2 and 3), positions
 # for lengths past several windows; HF's special ids.
 TINY = dict(
-    vocab_size=40, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=20, max_encoder_position_embeddings=64,
-    max_decoder_position_embeddings=16, attention_window=[4, 6], activation_function="gelu",
-    pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+    vocab_size=40,
+    d_model=16,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=24,
+    decoder_ffn_dim=20,
+    max_encoder_position_embeddings=64,
+    max_decoder_position_embeddings=16,
+    attention_window=[4, 6],
+    activation_function="gelu",
+    pad_token_id=1,
+    bos_token_id=0,
+    eos_token_id=2,
+    decoder_start_token_id=2,
 )
 
 # The export tests' model: per-layer windows 4 and 8 (one-sided 2 and 4); max positions 64 allow lengths
 # past several windows.
 TINY_EXPORT = dict(
-    vocab_size=50, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, attention_window=[4, 8],
-    max_encoder_position_embeddings=64, max_decoder_position_embeddings=32,
+    vocab_size=50,
+    d_model=16,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=24,
+    decoder_ffn_dim=24,
+    attention_window=[4, 8],
+    max_encoder_position_embeddings=64,
+    max_decoder_position_embeddings=32,
 )
 
 # One layer each side, one window: the CLI tests' checkpoint (with the bundled real-size vocabulary).
 TINY_CLI = dict(
-    d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-    encoder_ffn_dim=32, decoder_ffn_dim=32, attention_window=8, max_encoder_position_embeddings=64,
+    d_model=16,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    attention_window=8,
+    max_encoder_position_embeddings=64,
     max_decoder_position_embeddings=32,
 )
 
@@ -60,5 +87,15 @@ def tiny_checkpoint(directory, head="lm", seed=0, base=None, **overrides):
     return config, params
 
 
-__all__ = ["ROOT", "DATA", "FIXTURES", "GOLDENS", "TINY", "TINY_EXPORT", "TINY_CLI", "tiny_config", "tiny_model",
-           "tiny_checkpoint"]
+__all__ = [
+    "ROOT",
+    "DATA",
+    "FIXTURES",
+    "GOLDENS",
+    "TINY",
+    "TINY_EXPORT",
+    "TINY_CLI",
+    "tiny_config",
+    "tiny_model",
+    "tiny_checkpoint",
+]

@@ -1,4 +1,4 @@
-"""GPU check of the ONNX export (issue 11): one command for a machine with a CUDA device.
+"""GPU check of the ONNX export: one command for a machine with a CUDA device.
 
     python -m tools.gpu_check [--install] [--seq-lens 4096,16384] [--new-tokens 32] [--repeat 3]
                                     [--small-only] [--json PATH] [--out DIR]
@@ -31,9 +31,19 @@ import numpy as np
 from led_ref.tolerances import TOLERANCE, relative_error
 
 CUDA = "CUDAExecutionProvider"
-SMALL = dict(vocab_size=64, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-             decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, attention_window=[8, 16],
-             max_encoder_position_embeddings=128, max_decoder_position_embeddings=64)
+SMALL = dict(
+    vocab_size=64,
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    attention_window=[8, 16],
+    max_encoder_position_embeddings=128,
+    max_decoder_position_embeddings=64,
+)
 
 
 class Report:
@@ -75,10 +85,13 @@ def small_model_check(out_dir, providers, report):
     for dtype in ("float32", "float16"):
         onnx_dir = os.path.join(out_dir, f"small_{dtype}")
         try:
-            res = export_checkpoint(ckpt, onnx_dir, fp16=dtype == "float16", providers=providers,
-                                    log=lambda s: None)
-            report.add(f"small {dtype}: export validation on {providers[0]}", True,
-                       max_error=max(res["errors"].values()), tolerance=TOLERANCE[dtype])
+            res = export_checkpoint(ckpt, onnx_dir, fp16=dtype == "float16", providers=providers, log=lambda s: None)
+            report.add(
+                f"small {dtype}: export validation on {providers[0]}",
+                True,
+                max_error=max(res["errors"].values()),
+                tolerance=TOLERANCE[dtype],
+            )
         except CheckFailedError as exc:
             report.add(f"small {dtype}: export validation on {providers[0]}", False, error=str(exc))
             continue
@@ -88,12 +101,15 @@ def small_model_check(out_dir, providers, report):
         for beams in (1, 3):
             kw = dict(attention_mask=mask, global_attention_mask=glob, max_new_tokens=8, num_beams=beams)
             a, b = bound.generate(ids, **kw), plain.generate(ids, **kw)
-            report.add(f"small {dtype}: generate num_beams={beams} with IO binding == without",
-                       a.shape == b.shape and np.array_equal(a, b))
+            report.add(
+                f"small {dtype}: generate num_beams={beams} with IO binding == without",
+                a.shape == b.shape and np.array_equal(a, b),
+            )
             if dtype == "float32":
                 r = ref.generate(ids, **kw)
-                report.add(f"small float32: generate num_beams={beams} == NumPy", a.shape == r.shape and
-                           np.array_equal(a, r))
+                report.add(
+                    f"small float32: generate num_beams={beams} == NumPy", a.shape == r.shape and np.array_equal(a, r)
+                )
 
 
 def base_model_check(out_dir, providers, seq_lens, new_tokens, repeat, report, size="base"):
@@ -142,8 +158,9 @@ def base_model_check(out_dir, providers, seq_lens, new_tokens, repeat, report, s
         # decode: first step (cross-attention projections) then new_tokens cached greedy steps
         logits, past = model.decode(dec0, h, mask0)
         err = relative_error(logits, logits_ref)
-        report.add(f"{name} {dtype}: first decoder logits vs NumPy ({n0}-token encoder)", err <= tol,
-                   error=err, tolerance=tol)
+        report.add(
+            f"{name} {dtype}: first decoder logits vs NumPy ({n0}-token encoder)", err <= tol, error=err, tolerance=tol
+        )
         tok = np.argmax(logits[:, -1], -1)[:, None].astype(np.int64)
         steps = []
         for _ in range(new_tokens):
@@ -152,8 +169,12 @@ def base_model_check(out_dir, providers, seq_lens, new_tokens, repeat, report, s
             tok = np.argmax(logits[:, -1], -1)[:, None].astype(np.int64)
             steps.append(time.perf_counter() - t)
         ms = 1000 * float(np.median(steps[1:] if len(steps) > 1 else steps))
-        report.add(f"{name} {dtype}: greedy decode step, batch 1, {n0}-token encoder, IO binding",
-                   bool(np.isfinite(logits).all()), ms_per_token=ms, steps=len(steps))
+        report.add(
+            f"{name} {dtype}: greedy decode step, batch 1, {n0}-token encoder, IO binding",
+            bool(np.isfinite(logits).all()),
+            ms_per_token=ms,
+            steps=len(steps),
+        )
 
 
 def _inputs(n, vocab):
@@ -182,8 +203,12 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=3, help="encoder runs per length (default 3)")
     p.add_argument("--small-only", action="store_true", help="only the small-model checks (no led-base)")
     p.add_argument("--skip-timing", action="store_true", help="same as --small-only")
-    p.add_argument("--shape", choices=["base", "tiny"], default="base",
-                   help="shape of the timed model (default base: led-base; tiny: a dry run of the script)")
+    p.add_argument(
+        "--shape",
+        choices=["base", "tiny"],
+        default="base",
+        help="shape of the timed model (default base: led-base; tiny: a dry run of the script)",
+    )
     p.add_argument("--cpu", action="store_true", help="dry run on CPUExecutionProvider (not a GPU check)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument("--out", help="working directory (default: a temporary one)")
@@ -198,24 +223,30 @@ def main(argv=None):
         p.error("--repeat, --new-tokens and --seq-lens must be positive")
     try:
         import onnxruntime as ort
-        import torch  # noqa: F401
+        import torch  # noqa: F401 (imported to check that it is installed)
     except ImportError as exc:
-        print(f"gpu_check: needs the export extra ({exc}); pip install 'led-ref[export]' onnxruntime-gpu",
-              file=sys.stderr)
+        print(
+            f"gpu_check: needs the export extra ({exc}); pip install 'led-ref[export]' onnxruntime-gpu", file=sys.stderr
+        )
         return 2
     if args.cpu:
         providers = ["CPUExecutionProvider"]
     elif CUDA not in ort.get_available_providers():
-        print(f"gpu_check: onnxruntime {ort.__version__} has no {CUDA} (providers {ort.get_available_providers()}); "
-              "run it on a machine with a CUDA device after pip install onnxruntime-gpu, or add --install",
-              file=sys.stderr)
+        print(
+            f"gpu_check: onnxruntime {ort.__version__} has no {CUDA} (providers {ort.get_available_providers()}); "
+            "run it on a machine with a CUDA device after pip install onnxruntime-gpu, or add --install",
+            file=sys.stderr,
+        )
         return 2
     else:
         providers = [CUDA, "CPUExecutionProvider"]
     report = Report()
     t0 = time.perf_counter()
-    print(f"gpu_check: onnxruntime {ort.__version__}, providers {providers}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    print(
+        f"gpu_check: onnxruntime {ort.__version__}, providers {providers}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="led_ref_gpu_check_") as tmp:
         out = args.out or tmp
         os.makedirs(out, exist_ok=True)

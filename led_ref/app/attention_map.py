@@ -24,17 +24,30 @@ MAX_PIXELS = 600  # larger matrices are max-pooled to at most this many cells pe
 
 def add_cli_arguments(parser):
     parser.add_argument("file", metavar="FILE", help="text file (its first --tokens tokens are used)")
-    parser.add_argument("--model", required=True, metavar="DIR",
-                        help="checkpoint directory (config.json + model.safetensors; the tokenizer files too, "
-                             "else led-ref's bundled LED/BART vocabulary is used)")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="checkpoint directory (config.json + model.safetensors; the tokenizer files too, "
+        "else led-ref's bundled LED/BART vocabulary is used)",
+    )
     parser.add_argument("--layer", type=int, required=True, metavar="L", help="encoder layer, 0-based")
     parser.add_argument("--head", type=int, required=True, metavar="H", help="attention head, 0-based")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
-    parser.add_argument("--tokens", type=int, default=None, metavar="N",
-                        help=f"first N tokens of the document (default {DEFAULT_TOKENS}, or the model's position "
-                             "limit if lower; shorter documents are padded to N)")
-    parser.add_argument("--global-positions", default="0", metavar="I,J,..",
-                        help="token positions with global attention (default 0: the <s> token)")
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"first N tokens of the document (default {DEFAULT_TOKENS}, or the model's position "
+        "limit if lower; shorter documents are padded to N)",
+    )
+    parser.add_argument(
+        "--global-positions",
+        default="0",
+        metavar="I,J,..",
+        help="token positions with global attention (default 0: the <s> token)",
+    )
 
 
 # ================================================================ the mapping (pure)
@@ -96,8 +109,10 @@ def _parse_positions(text, n_real):
         if not part.isdigit():
             raise ValueError(f"--global-positions: {part!r} is not a non-negative integer (give e.g. 0,100,500)")
         if int(part) >= n_real:
-            raise ValueError(f"--global-positions: {part} is not a token of the input (it has {n_real} tokens, "
-                             f"positions 0..{n_real - 1})")
+            raise ValueError(
+                f"--global-positions: {part} is not a token of the input (it has {n_real} tokens, "
+                f"positions 0..{n_real - 1})"
+            )
         out.append(int(part))
     return sorted(set(out))
 
@@ -108,16 +123,18 @@ def _tokenizer(model_dir):
     if os.path.isfile(os.path.join(model_dir, "vocab.json")):
         return LEDTokenizerFast.from_pretrained(model_dir), None
     bundled = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
-    return LEDTokenizerFast.from_pretrained(bundled), "no tokenizer files in --model: led-ref's bundled LED/BART " \
-                                                      "vocabulary is used"
+    return LEDTokenizerFast.from_pretrained(
+        bundled
+    ), "no tokenizer files in --model: led-ref's bundled LED/BART vocabulary is used"
 
 
 def compute(model, ids, mask, global_positions, layer, head):
     """The (N, N) attention matrix of ``layer``/``head`` for one sequence; ids/mask: (N,) arrays."""
     glob = np.zeros_like(ids)
     glob[list(global_positions)] = 1
-    enc = model.get_encoder()(input_ids=ids[None], attention_mask=mask[None], global_attention_mask=glob[None],
-                              output_attentions=True)
+    enc = model.get_encoder()(
+        input_ids=ids[None], attention_mask=mask[None], global_attention_mask=glob[None], output_attentions=True
+    )
     local = enc.attentions[layer][0, head]  # (N, x + w + 1)
     gprobs = enc.global_attentions[layer][0, head] if enc.global_attentions is not None else None
     # the model's own global set: positions with attention_mask 1 and global mask 1 (slot order = position order)
@@ -160,8 +177,10 @@ def run_cli(args):
         ids = np.concatenate([ids, np.full(args.tokens - n_real, config.pad_token_id, np.int64)])
         mask[n_real:] = 0
     if ids.max() >= config.vocab_size:
-        raise ValueError(f"{args.file}: token id {int(ids.max())} >= the model's vocab_size {config.vocab_size} "
-                         "(the tokenizer does not match --model)")
+        raise ValueError(
+            f"{args.file}: token id {int(ids.max())} >= the model's vocab_size {config.vocab_size} "
+            "(the tokenizer does not match --model)"
+        )
     positions = _parse_positions(args.global_positions, n_real)
     if note:
         print(f"led-ref attention-map: {note}", file=sys.stderr)
@@ -171,11 +190,18 @@ def run_cli(args):
     model = LEDModel.from_pretrained(args.model)
     matrix = compute(model, ids, mask, positions, args.layer, args.head)
     windows = config.layer_attention_windows()
-    w, h = draw(matrix, args.output, positions, n_real,
-                title=f"{os.path.basename(os.path.abspath(args.model))}: encoder layer {args.layer}, head {args.head}, "
-                      f"window {windows[args.layer]}; first {args.tokens} tokens of {os.path.basename(args.file)}")
-    print(f"wrote {args.output} ({w} x {h} px): {args.tokens} x {args.tokens} attention, {n_real} real tokens, "
-          f"global positions {positions}")
+    w, h = draw(
+        matrix,
+        args.output,
+        positions,
+        n_real,
+        title=f"{os.path.basename(os.path.abspath(args.model))}: encoder layer {args.layer}, head {args.head}, "
+        f"window {windows[args.layer]}; first {args.tokens} tokens of {os.path.basename(args.file)}",
+    )
+    print(
+        f"wrote {args.output} ({w} x {h} px): {args.tokens} x {args.tokens} attention, {n_real} real tokens, "
+        f"global positions {positions}"
+    )
     return 0
 
 
@@ -214,8 +240,13 @@ def draw(matrix, path, global_positions, n_real, title=""):
     positive = pooled[pooled > 0]
     vmin = max(float(positive.min()), 1e-8) if positive.size else 1e-8
     shown = np.ma.masked_less_equal(pooled, 0)  # exact zeros (not allowed) stay transparent
-    im = ax.imshow(shown, cmap="viridis", norm=LogNorm(vmin=vmin, vmax=max(float(pooled.max()), vmin * 10)),
-                   extent=ext, interpolation="nearest")
+    im = ax.imshow(
+        shown,
+        cmap="viridis",
+        norm=LogNorm(vmin=vmin, vmax=max(float(pooled.max()), vmin * 10)),
+        extent=ext,
+        interpolation="nearest",
+    )
     fig.colorbar(im, cax=cax, label="attention probability (log scale; white = not attended)")
     for p in global_positions:  # global tokens: markers on both axes
         ax.plot([p], [-0.5 - 0.01 * n], marker="v", color="red", markersize=9, clip_on=False)

@@ -56,9 +56,14 @@ def blas_threads_now():
 
 
 def add_threads_argument(parser):
-    parser.add_argument("--threads", type=int, metavar="N", default=None,
-                        help="threads for led_ref's NumPy work (default: cores + 1 with threadpoolctl installed, "
-                             "else BLAS's own threading); more than the cores is allowed")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        default=None,
+        help="threads for led_ref's NumPy work (default: cores + 1 with threadpoolctl installed, "
+        "else BLAS's own threading); more than the cores is allowed",
+    )
 
 
 def configure(threads_option=None, name="--threads"):
@@ -73,7 +78,9 @@ def configure(threads_option=None, name="--threads"):
         if n > cores:
             notes.append(f"note: {name} {n} is more than the {cores} available cores (allowed; threads share cores)")
         if not have and n > 1:
-            notes.append(f"note: threadpoolctl is not installed, so BLAS keeps its own threads under led_ref's {n} "
-                         f"(slower; {INSTALL_HINT})")
+            notes.append(
+                f"note: threadpoolctl is not installed, so BLAS keeps its own threads under led_ref's {n} "
+                f"(slower; {INSTALL_HINT})"
+            )
         threads.set_num_threads(n)
     return notes

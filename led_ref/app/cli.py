@@ -36,8 +36,11 @@ SUBCOMMANDS = {
     "export": (
         "led_ref.app.export_cli",
         "export an LED checkpoint to ONNX (encoder / decoder / decoder_with_past) and validate it",
-        ["python -m led_ref export ./my-led ./my-led-onnx", "python -m led_ref export ./my-led ./out --quantize int8",
-         "python -m led_ref export ./my-led ./out --dtype float16 --device cuda"],
+        [
+            "python -m led_ref export ./my-led ./my-led-onnx",
+            "python -m led_ref export ./my-led ./out --quantize int8",
+            "python -m led_ref export ./my-led ./out --dtype float16 --device cuda",
+        ],
     ),
     "summarize": (
         "led_ref.app.corpus.summarize",

@@ -4,9 +4,9 @@ NumPy reference and on ONNX Runtime, check that the two agree, and print a short
 With no ``--model`` it uses the bundled demo model (led_ref/data/demo-model, trained here with ``led-ref finetune``
 by led_ref/app/demo_data.py's recipe): it lists the section titles of a held-out PEP, prints them beside the
 reference, and reports the model's ROUGE on the whole held-out set. ``--size base`` (or ``tiny``) instead runs a
-deterministic led-base-shaped model with seeded random weights (``led_ref.weights.init_params``; the generated text is meaningless, the
-machinery and the numbers are not), the bundled real-size BPE vocabulary and a bundled 55 KB text
-(CPython's Language Reference, PSF licence; see led_ref/data/README.md). With ``--model DIR`` (a
+deterministic led-base-shaped model with seeded random weights (``led_ref.weights.init_params``; the generated
+text is meaningless, the machinery and the numbers are not), the bundled real-size BPE vocabulary and a bundled
+55 KB text (CPython's Language Reference, PSF licence; see led_ref/data/README.md). With ``--model DIR`` (a
 local HF LED checkpoint) it summarizes ``--file`` with the checkpoint's own generation defaults.
 ONNX Runtime runs when the ``export`` extra is installed; otherwise the report says why it was skipped.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from led_ref.errors import check_output_file, read_input_text
 from led_ref.app.benchmarks.common import BUNDLED_TEXT, DATA_DIR, LED_BASE, LED_TINY
 from led_ref.app.progress import EncoderLayerBar, Progress, task
+from led_ref.errors import check_output_file, read_input_text
 from led_ref.tolerances import relative_error, tolerance
 
 # What "small" and "default" mean for the random-weight model. The default input is long enough
@@ -110,24 +110,48 @@ def _global_first(ids):
 
 
 def add_cli_arguments(parser):
-    parser.add_argument("--size", choices=[DEMO_SIZE] + sorted(SIZES), default=DEMO_SIZE,
-                        help="demo = the bundled trained demo model (default); base = led-base-shaped RANDOM "
-                             "weights (the timing run); tiny = random weights, seconds (tests)")
-    parser.add_argument("--doc", type=int, default=0, metavar="N",
-                        help="with the demo model: which held-out document to summarize (default 0)")
-    parser.add_argument("--no-rouge", action="store_true",
-                        help="with the demo model: skip the held-out ROUGE (about 30 summaries)")
+    parser.add_argument(
+        "--size",
+        choices=[DEMO_SIZE] + sorted(SIZES),
+        default=DEMO_SIZE,
+        help="demo = the bundled trained demo model (default); base = led-base-shaped RANDOM "
+        "weights (the timing run); tiny = random weights, seconds (tests)",
+    )
+    parser.add_argument(
+        "--doc",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with the demo model: which held-out document to summarize (default 0)",
+    )
+    parser.add_argument(
+        "--no-rouge", action="store_true", help="with the demo model: skip the held-out ROUGE (about 30 summaries)"
+    )
     parser.add_argument("--model", metavar="DIR", help="a local HF LED checkpoint (config.json + weights + tokenizer)")
-    parser.add_argument("--file", metavar="PATH",
-                        help="text to encode/summarize (default: the bundled 55 KB Python reference excerpt)")
-    parser.add_argument("--max-input-tokens", type=int, metavar="N",
-                        help="truncate the input to N tokens (default: 4096 base, 256 tiny, the model's limit with --model)")
-    parser.add_argument("--max-new-tokens", type=int, metavar="N",
-                        help="tokens to generate (default: 32 base, 8 tiny, the checkpoint's defaults with --model)")
-    parser.add_argument("--num-beams", type=int, metavar="N", help="beam search width (default: greedy / the checkpoint's)")
-    parser.add_argument("--backends", metavar="LIST",
-                        help="comma-separated numpy,onnx (default: numpy,onnx when the export extra is installed; "
-                             "numpy only with --model)")
+    parser.add_argument(
+        "--file", metavar="PATH", help="text to encode/summarize (default: the bundled 55 KB Python reference excerpt)"
+    )
+    parser.add_argument(
+        "--max-input-tokens",
+        type=int,
+        metavar="N",
+        help="truncate the input to N tokens (default: 4096 base, 256 tiny, the model's limit with --model)",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="tokens to generate (default: 32 base, 8 tiny, the checkpoint's defaults with --model)",
+    )
+    parser.add_argument(
+        "--num-beams", type=int, metavar="N", help="beam search width (default: greedy / the checkpoint's)"
+    )
+    parser.add_argument(
+        "--backends",
+        metavar="LIST",
+        help="comma-separated numpy,onnx (default: numpy,onnx when the export extra is installed; "
+        "numpy only with --model)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
 
@@ -180,9 +204,16 @@ def _read_text(path):
 def run_cli(args):
     backends = _validate(args)
     report = demo(
-        size=args.size, model_dir=args.model, file=args.file, max_input_tokens=args.max_input_tokens,
-        max_new_tokens=args.max_new_tokens, num_beams=args.num_beams, backends=backends, seed=args.seed,
-        doc=args.doc, rouge=not args.no_rouge,
+        size=args.size,
+        model_dir=args.model,
+        file=args.file,
+        max_input_tokens=args.max_input_tokens,
+        max_new_tokens=args.max_new_tokens,
+        num_beams=args.num_beams,
+        backends=backends,
+        seed=args.seed,
+        doc=args.doc,
+        rouge=not args.no_rouge,
     )
     print_report(report)
     if args.json:
@@ -194,8 +225,18 @@ def run_cli(args):
 # ---------------------------------------------------------------- the job
 
 
-def demo(size="base", model_dir=None, file=None, max_input_tokens=None, max_new_tokens=None, num_beams=None,
-         backends=("numpy",), seed=0, doc=0, rouge=True):
+def demo(
+    size="base",
+    model_dir=None,
+    file=None,
+    max_input_tokens=None,
+    max_new_tokens=None,
+    num_beams=None,
+    backends=("numpy",),
+    seed=0,
+    doc=0,
+    rouge=True,
+):
     """Run the main job and return the report as a dict (``print_report`` formats it)."""
     rep = {"backends": list(backends), "steps": {}}
     heldout = None
@@ -243,12 +284,19 @@ def demo(size="base", model_dir=None, file=None, max_input_tokens=None, max_new_
     model.encoder_layer_callback = EncoderLayerBar()  # a per-layer bar for long inputs (terminals only)
     cfg = model.config
     if limit > cfg.max_encoder_position_embeddings:
-        raise ValueError(f"--max-input-tokens {limit} exceeds the model's max_encoder_position_embeddings "
-                         f"({cfg.max_encoder_position_embeddings}); pass a smaller value")
+        raise ValueError(
+            f"--max-input-tokens {limit} exceeds the model's max_encoder_position_embeddings "
+            f"({cfg.max_encoder_position_embeddings}); pass a smaller value"
+        )
     rep["model"].update(
-        d_model=cfg.d_model, encoder_layers=cfg.encoder_layers, decoder_layers=cfg.decoder_layers,
-        heads=cfg.encoder_attention_heads, ffn=cfg.encoder_ffn_dim, attention_window=max(cfg.layer_attention_windows()),
-        vocab_size=cfg.vocab_size, parameters=count_parameters(model.params) if hasattr(model, "params") else None,
+        d_model=cfg.d_model,
+        encoder_layers=cfg.encoder_layers,
+        decoder_layers=cfg.decoder_layers,
+        heads=cfg.encoder_attention_heads,
+        ffn=cfg.encoder_ffn_dim,
+        attention_window=max(cfg.layer_attention_windows()),
+        vocab_size=cfg.vocab_size,
+        parameters=count_parameters(model.params) if hasattr(model, "params") else None,
         load_seconds=time.perf_counter() - t0,
     )
 
@@ -291,8 +339,11 @@ def demo(size="base", model_dir=None, file=None, max_input_tokens=None, max_new_
         a, b = res["numpy"]["tokens"], res["onnx"]["tokens"]
         same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
         rep["agreement"] = {
-            "encoder_max_error": err, "tolerance": tol, "encoder_ok": err <= tol,
-            "tokens_identical": a == b, "first_token_difference": same,
+            "encoder_max_error": err,
+            "tolerance": tol,
+            "encoder_ok": err <= tol,
+            "tokens_identical": a == b,
+            "first_token_difference": same,
         }
         rep["agree"] = bool(err <= tol and a == b)
     for r in res.values():
@@ -308,7 +359,7 @@ def _heldout_rouge(model_dir, heldout):
     from led_ref.app import demo_data
 
     try:
-        import rouge_score  # noqa: F401
+        import rouge_score  # noqa: F401 (imported to check that it is installed)
     except ImportError:
         from led_ref.app.finetune import ROUGE_HINT
 
@@ -355,16 +406,29 @@ def _run_backend(name, model, input_ids, attention_mask, global_mask, gen_kwargs
 
     t0 = time.perf_counter()
     try:
-        seq = generate(steps, input_ids, attention_mask=attention_mask, global_attention_mask=global_mask,
-                       step_callback=on_step, **gen_kwargs)
+        seq = generate(
+            steps,
+            input_ids,
+            attention_mask=attention_mask,
+            global_attention_mask=global_mask,
+            step_callback=on_step,
+            **gen_kwargs,
+        )
     finally:
         bar.close()
     t_gen = time.perf_counter() - t0
     seq = np.asarray(getattr(seq, "sequences", seq))
     tokens = [int(x) for x in seq[0]]
     ms = 1000 * (stamps[-1] - stamps[0]) / (len(stamps) - 1) if len(stamps) > 1 else None
-    return dict(encoder_seconds=steps.encoder_seconds, generate_seconds=t_gen, new_tokens=len(tokens) - 1,
-                tokens=tokens, sequence=tokens, ms_per_token=ms, hidden=steps.hidden)
+    return dict(
+        encoder_seconds=steps.encoder_seconds,
+        generate_seconds=t_gen,
+        new_tokens=len(tokens) - 1,
+        tokens=tokens,
+        sequence=tokens,
+        ms_per_token=ms,
+        hidden=steps.hidden,
+    )
 
 
 def _advance(bar, done, total):
@@ -391,10 +455,14 @@ def print_report(rep, file=None):
     def p(*a):
         print(*a, file=file)
 
-    p("led-ref: the main job -- encode + generate on a long text, NumPy reference"
-      + (" vs ONNX Runtime" if "onnx" in steps else ""))
-    shape = (f"d_model {m['d_model']}, {m['encoder_layers']}+{m['decoder_layers']} layers, {m['heads']} heads, "
-             f"ffn {m['ffn']}, window {m['attention_window']}, vocab {m['vocab_size']}")
+    p(
+        "led-ref: the main job -- encode + generate on a long text, NumPy reference"
+        + (" vs ONNX Runtime" if "onnx" in steps else "")
+    )
+    shape = (
+        f"d_model {m['d_model']}, {m['encoder_layers']}+{m['decoder_layers']} layers, {m['heads']} heads, "
+        f"ffn {m['ffn']}, window {m['attention_window']}, vocab {m['vocab_size']}"
+    )
     nparams = f", {m['parameters'] / 1e6:.1f} M parameters" if m.get("parameters") else ""
     if "demo_model" in rep:
         p(f"model     : the bundled DEMO MODEL ({shape}){nparams}, trained here with `led-ref finetune` to list")
@@ -405,8 +473,10 @@ def print_report(rep, file=None):
         p("            meaningless; timings and NumPy/ONNX agreement are real. Use --model DIR for a checkpoint.")
     else:
         p(f"model     : {m['path']} ({shape}){nparams}, loaded in {m['load_seconds']:.1f} s")
-    p(f"input     : {inp['source']} ({inp['bytes']:,} bytes) -> {inp['tokens']:,} tokens"
-      + (f", truncated to {inp['used_tokens']:,}" if inp["used_tokens"] < inp["tokens"] else ""))
+    p(
+        f"input     : {inp['source']} ({inp['bytes']:,} bytes) -> {inp['tokens']:,} tokens"
+        + (f", truncated to {inp['used_tokens']:,}" if inp["used_tokens"] < inp["tokens"] else "")
+    )
     p(f"tokenizer : {inp['tokenize_seconds']:.2f} s ({inp['tokens_per_s'] / 1e3:.1f} k tokens/s)")
     if "onnx" not in rep["backends"]:
         why = _onnx_available()
@@ -416,22 +486,35 @@ def print_report(rep, file=None):
     p(f"{'step':<34}" + "".join(f"{n:>14}" for n in names))
     if "onnx" in steps:
         p(f"{'ONNX export (one-off)':<34}" + "".join(f"{_fmt_s(steps[n].get('export_seconds')):>14}" for n in names))
-    p(f"{'encoder, ' + str(inp['used_tokens']) + ' tokens':<34}"
-      + "".join(f"{_fmt_s(steps[n]['encoder_seconds']):>14}" for n in names))
-    p(f"{'generate (incl. the encoder pass)':<34}" + "".join(f"{_fmt_s(steps[n]['generate_seconds']):>14}" for n in names))
+    p(
+        f"{'encoder, ' + str(inp['used_tokens']) + ' tokens':<34}"
+        + "".join(f"{_fmt_s(steps[n]['encoder_seconds']):>14}" for n in names)
+    )
+    p(
+        f"{'generate (incl. the encoder pass)':<34}"
+        + "".join(f"{_fmt_s(steps[n]['generate_seconds']):>14}" for n in names)
+    )
     p(f"{'  tokens generated':<34}" + "".join(f"{steps[n]['new_tokens']:>14}" for n in names))
-    p(f"{'  ms per decoding step':<34}"
-      + "".join(f"{'-' if steps[n]['ms_per_token'] is None else format(steps[n]['ms_per_token'], '.1f'):>14}"
-                for n in names))
+    p(
+        f"{'  ms per decoding step':<34}"
+        + "".join(
+            f"{'-' if steps[n]['ms_per_token'] is None else format(steps[n]['ms_per_token'], '.1f'):>14}" for n in names
+        )
+    )
     if "agreement" in rep:
         a = rep["agreement"]
         p("")
-        p(f"agreement : encoder max error {a['encoder_max_error']:.2e} (relative to max(1, max |h|); bound "
-          f"{a['tolerance']:.0e}) {'OK' if a['encoder_ok'] else 'FAILED'}")
+        p(
+            f"agreement : encoder max error {a['encoder_max_error']:.2e} (relative to max(1, max |h|); bound "
+            f"{a['tolerance']:.0e}) {'OK' if a['encoder_ok'] else 'FAILED'}"
+        )
         if a["tokens_identical"]:
             p("            generated tokens identical: yes")
         else:
-            p(f"            generated tokens identical: NO (first difference at position {a['first_token_difference']})")
+            p(
+                "            generated tokens identical: NO (first difference at position "
+                f"{a['first_token_difference']})"
+            )
         p(f"            => {'NumPy and ONNX Runtime agree' if rep['agree'] else 'DISAGREEMENT: please report it'}")
     p("")
     d = rep.get("demo_model")
@@ -444,7 +527,9 @@ def print_report(rep, file=None):
         p(f"reference   : {_title_list(d['reference'])!r}  (the document's section titles, in order)")
     if "heldout_rouge" in d:
         r = d["heldout_rouge"]
-        p(f"held-out ROUGE ({d['heldout_docs']} documents never trained on): ROUGE-1 {r['rouge1']:.3f}  "
-          f"ROUGE-2 {r['rouge2']:.3f}  ROUGE-L {r['rougeL']:.3f}")
+        p(
+            f"held-out ROUGE ({d['heldout_docs']} documents never trained on): ROUGE-1 {r['rouge1']:.3f}  "
+            f"ROUGE-2 {r['rouge2']:.3f}  ROUGE-L {r['rougeL']:.3f}"
+        )
     elif "rouge_skipped" in d:
         p(f"held-out ROUGE: skipped ({d['rouge_skipped']})")

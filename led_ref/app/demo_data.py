@@ -16,7 +16,6 @@ import json
 import os
 import re
 
-
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 BUNDLE = os.path.join(DATA_DIR, "peps-demo.jsonl.gz")
 DEMO_MODEL_DIR = os.path.join(DATA_DIR, "demo-model")
@@ -40,14 +39,24 @@ def sections(text):
     i = 0
     while i < len(lines) - 1:
         a = _ADORN.match(lines[i])
-        if a and i + 2 < len(lines) and lines[i + 1].strip() and not _ADORN.match(lines[i + 1]) \
-                and _ADORN.match(lines[i + 2]):
+        if (
+            a
+            and i + 2 < len(lines)
+            and lines[i + 1].strip()
+            and not _ADORN.match(lines[i + 1])
+            and _ADORN.match(lines[i + 2])
+        ):
             found.append((i, lines[i + 1].strip(), "over" + lines[i][0]))
             i += 3
             continue
         title = lines[i].strip()
-        if title and not a and _ADORN.match(lines[i + 1]) and len(lines[i + 1].strip()) >= len(title) - 1 \
-                and (i == 0 or not lines[i - 1].strip()):
+        if (
+            title
+            and not a
+            and _ADORN.match(lines[i + 1])
+            and len(lines[i + 1].strip()) >= len(title) - 1
+            and (i == 0 or not lines[i - 1].strip())
+        ):
             found.append((i, title, "under" + lines[i + 1].strip()[0]))
             i += 2
             continue
@@ -56,7 +65,7 @@ def sections(text):
         return []
     top = [f for f in found if f[2] == found[0][2]]
     bounds = [f[0] for f in top] + [len(lines)]
-    return [(t[1], "\n".join(lines[bounds[k]: bounds[k + 1]]).strip("\n")) for k, t in enumerate(top)]
+    return [(t[1], "\n".join(lines[bounds[k] : bounds[k + 1]]).strip("\n")) for k, t in enumerate(top)]
 
 
 def load_bundle(path=BUNDLE):
@@ -89,8 +98,9 @@ def examples(pep, count_tokens, min_tokens=MIN_TOKENS, max_tokens=MAX_TOKENS, al
             end += 1
         if total >= min_tokens and end - start >= 2:
             text = "\n\n".join(s for _, s in secs[start:end]) + "\n"
-            out.append({"id": f"{pep['id']}#{start}", "text": text,
-                        "summary": SEPARATOR.join(t for t, _ in secs[start:end])})
+            out.append(
+                {"id": f"{pep['id']}#{start}", "text": text, "summary": SEPARATOR.join(t for t, _ in secs[start:end])}
+            )
     return out
 
 
@@ -121,6 +131,12 @@ def heldout_rouge(model_dir=DEMO_MODEL_DIR, examples_=None, progress=None):
     tok = demo_tokenizer(model_dir)
     rows = heldout_examples(tokenizer=tok) if examples_ is None else examples_
     model = LEDForConditionalGeneration.from_pretrained(model_dir)
-    preds = summarize(model, tok, [r["text"] for r in rows], model.config.max_encoder_position_embeddings,
-                      model.generation_config, log=progress)
+    preds = summarize(
+        model,
+        tok,
+        [r["text"] for r in rows],
+        model.config.max_encoder_position_embeddings,
+        model.generation_config,
+        log=progress,
+    )
     return rouge_scores(preds, [r["summary"] for r in rows]), preds

@@ -29,8 +29,7 @@ CHECKPOINT = "checkpoint-last"
 STATE_FILE = "trainer_state.json"
 OPTIM_FILE = "optimizer.pt"
 LOG_FILE = "training_log.jsonl"
-TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "added_tokens.json")
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 ROUGE_HINT = "pip install 'led-ref[eval]'  (or: pip install 'rouge-score>=0.1.2')"
 
 
@@ -74,11 +73,14 @@ def read_jsonl(path, fields, name="--train"):
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise FinetuneError(f"{name} {path}:{n}: malformed JSON ({exc.msg}); expected one object a line "
-                                    f"with {', '.join(fields)}") from None
+                raise FinetuneError(
+                    f"{name} {path}:{n}: malformed JSON ({exc.msg}); expected one object a line "
+                    f"with {', '.join(fields)}"
+                ) from None
             if not isinstance(obj, dict):
-                raise FinetuneError(f"{name} {path}:{n}: a JSON {type(obj).__name__}, expected an object with "
-                                    f"{', '.join(fields)}")
+                raise FinetuneError(
+                    f"{name} {path}:{n}: a JSON {type(obj).__name__}, expected an object with {', '.join(fields)}"
+                )
             bad = [k for k in fields if not isinstance(obj.get(k), str) or not obj[k].strip()]
             if bad:
                 why = ", ".join(f"{k} {'missing' if k not in obj else 'empty or not a string'}" for k in bad)
@@ -128,7 +130,7 @@ def collate(batch, pad_id, pad_to_multiple_of=None):
     return dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob, labels=labels)
 
 
-# -- the run -------------------------------------------------------------------------------------------------------------
+# -- the run -----------------------------------------------------------------------------------------------------------
 def _arch(config):
     from led_ref.export.onnx_export import ARCH_FIELDS
     from led_ref.export.torch_model import layer_attention_windows
@@ -204,16 +206,25 @@ def run(args, log=print):
 
     if not (args.lr > 0 and math.isfinite(args.lr)):
         raise FinetuneError(f"--lr must be > 0, got {args.lr}")
-    for name in ("epochs", "batch_size", "grad_accum", "max_input_tokens", "max_target_tokens", "pad_to_multiple_of",
-                 "eval_num_beams"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "grad_accum",
+        "max_input_tokens",
+        "max_target_tokens",
+        "pad_to_multiple_of",
+        "eval_num_beams",
+    ):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise FinetuneError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
     if args.warmup_steps < 0 or args.weight_decay < 0 or args.max_grad_norm < 0:
         raise FinetuneError("--warmup-steps, --weight-decay and --max-grad-norm must be >= 0")
     if not 0 <= args.heap_mmap_threshold <= HEAP_MMAP_THRESHOLD_MAX:
-        raise FinetuneError(f"--heap-mmap-threshold must be 0 (glibc's dynamic threshold) or 1..{HEAP_MMAP_THRESHOLD_MAX} "
-                            f"bytes (glibc's maximum), got {args.heap_mmap_threshold}")
+        raise FinetuneError(
+            f"--heap-mmap-threshold must be 0 (glibc's dynamic threshold) or 1..{HEAP_MMAP_THRESHOLD_MAX} "
+            f"bytes (glibc's maximum), got {args.heap_mmap_threshold}"
+        )
     if not os.path.isdir(args.model):
         raise FileNotFoundError(f"--model {args.model}: no such directory")
     out_dir = args.output_dir
@@ -221,11 +232,14 @@ def run(args, log=print):
         raise FinetuneError(f"-o {out_dir}: exists and is a file; OUT_DIR must be a directory")
     ckpt_dir = os.path.join(out_dir, CHECKPOINT)
     if args.resume and not os.path.isfile(os.path.join(ckpt_dir, STATE_FILE)):
-        raise FinetuneError(f"--resume: no checkpoint in {ckpt_dir} (it is written at the end of each epoch and "
-                            f"every --save-steps); run without --resume to start")
+        raise FinetuneError(
+            f"--resume: no checkpoint in {ckpt_dir} (it is written at the end of each epoch and "
+            f"every --save-steps); run without --resume to start"
+        )
     if not args.resume and os.path.isdir(ckpt_dir) and not args.overwrite:
-        raise FinetuneError(f"-o {out_dir} holds a checkpoint already: pass --resume to continue it or "
-                            f"--overwrite to start over")
+        raise FinetuneError(
+            f"-o {out_dir} holds a checkpoint already: pass --resume to continue it or --overwrite to start over"
+        )
     fields = ("text", "summary") + (("question",) if args.global_attention == "question" else ())
     train_records, skipped = read_jsonl(args.train, fields, "--train")
     eval_records = read_jsonl(args.eval, ("text", "summary"), "--eval")[0] if args.eval else None
@@ -238,22 +252,28 @@ def run(args, log=print):
     model = LEDForConditionalGeneration.from_pretrained(args.model, dtype=torch.float32)
     config = model.config
     if args.resume:
-        check_same_shape(config, LEDConfig.from_json_file(os.path.join(ckpt_dir, "config.json")),
-                         f"--resume checkpoint {ckpt_dir}")
+        check_same_shape(
+            config, LEDConfig.from_json_file(os.path.join(ckpt_dir, "config.json")), f"--resume checkpoint {ckpt_dir}"
+        )
         model = LEDForConditionalGeneration.from_pretrained(ckpt_dir, dtype=torch.float32)
     try:
         tokenizer = LEDTokenizerFast.from_pretrained(args.model)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"--model {args.model}: no tokenizer files ({exc})") from None
-    max_input = min(args.max_input_tokens or config.max_encoder_position_embeddings,
-                    config.max_encoder_position_embeddings)
+    max_input = min(
+        args.max_input_tokens or config.max_encoder_position_embeddings, config.max_encoder_position_embeddings
+    )
     max_target = min(args.max_target_tokens, config.max_decoder_position_embeddings)
     m = args.pad_to_multiple_of
-    if m and (padded_length(max_input, m) > config.max_encoder_position_embeddings
-              or padded_length(max_target, m) > config.max_decoder_position_embeddings):
-        raise FinetuneError(f"--pad-to-multiple-of {m} pads past the model's position limits (inputs up to "
-                            f"{max_input} of {config.max_encoder_position_embeddings} tokens, targets up to "
-                            f"{max_target} of {config.max_decoder_position_embeddings}): pick a divisor of both")
+    if m and (
+        padded_length(max_input, m) > config.max_encoder_position_embeddings
+        or padded_length(max_target, m) > config.max_decoder_position_embeddings
+    ):
+        raise FinetuneError(
+            f"--pad-to-multiple-of {m} pads past the model's position limits (inputs up to "
+            f"{max_input} of {config.max_encoder_position_embeddings} tokens, targets up to "
+            f"{max_target} of {config.max_decoder_position_embeddings}): pick a divisor of both"
+        )
     gen_config = GenerationConfig.for_model(args.model)
     # the model's own generation defaults (num_beams, no_repeat_ngram_size, ...) unless --eval-num-beams is given
     gen_config.update(max_length=max_target + 1, **({"num_beams": args.eval_num_beams} if args.eval_num_beams else {}))
@@ -267,8 +287,9 @@ def run(args, log=print):
 
     decay = [p for n, p in model.named_parameters() if not (n.endswith(".bias") or "norm" in n)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith(".bias") or "norm" in n]
-    optim = adamw([{"params": decay, "weight_decay": args.weight_decay},
-                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    optim = adamw(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_lambda(args.warmup_steps, total_steps))
     state = {"global_step": 0, "epoch": 0, "batch_in_epoch": 0, "history": [], "seed": args.seed}
     if args.resume:
@@ -290,18 +311,22 @@ def run(args, log=print):
         tmp = ckpt_dir + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         save_model_dir(model, args.model, gen_config, tmp)
-        torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, os.path.join(tmp, OPTIM_FILE))
+        torch.save(
+            {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()},
+            os.path.join(tmp, OPTIM_FILE),
+        )
         with open(os.path.join(tmp, STATE_FILE), "w") as f:
             json.dump(state, f, indent=1)
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         os.replace(tmp, ckpt_dir)
 
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"finetune: {len(data)} training records ({len(skipped)} skipped), {n_params / 1e6:.2f} M parameters, "
+    log(
+        f"finetune: {len(data)} training records ({len(skipped)} skipped), {n_params / 1e6:.2f} M parameters, "
         f"{total_steps} optimizer steps (batch {args.batch_size} x accumulation {args.grad_accum}), "
         f"gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}, "
-        f"{'bfloat16 mixed precision' if args.bf16 else 'float32'}")
+        f"{'bfloat16 mixed precision' if args.bf16 else 'float32'}"
+    )
     bar = Progress(total=total_steps, desc="finetune", unit="step", enable=args.progress)
     bar.n = state["global_step"]
     t0, tokens_done, recent, steps_run = time.perf_counter(), 0, [], 0
@@ -309,13 +334,15 @@ def run(args, log=print):
     while not done and state["epoch"] < args.epochs:
         order = list(range(len(data)))
         random.Random(args.seed + state["epoch"]).shuffle(order)
-        batches = [order[i: i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+        batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
         while state["batch_in_epoch"] < len(batches) and not done:
-            group = batches[state["batch_in_epoch"]: state["batch_in_epoch"] + args.grad_accum]
+            group = batches[state["batch_in_epoch"] : state["batch_in_epoch"] + args.grad_accum]
             step_loss = 0.0
             for idx in group:
-                b = {k: torch.from_numpy(v) for k, v in collate([data[i] for i in idx], config.pad_token_id,
-                                                                   args.pad_to_multiple_of).items()}
+                b = {
+                    k: torch.from_numpy(v)
+                    for k, v in collate([data[i] for i in idx], config.pad_token_id, args.pad_to_multiple_of).items()
+                }
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                     loss = model(**b, use_cache=False).loss
                 if not torch.isfinite(loss):
@@ -323,7 +350,8 @@ def run(args, log=print):
                         f"loss is {loss.item()} at optimizer step {state['global_step'] + 1} (epoch "
                         f"{state['epoch'] + 1}, records {', '.join(str(i) for i in idx)} of the kept training "
                         f"data): the learning rate ({sched.get_last_lr()[0]:.3g}) is probably too high or the "
-                        f"weights diverged; lower --lr, raise --warmup-steps or keep --max-grad-norm on")
+                        f"weights diverged; lower --lr, raise --warmup-steps or keep --max-grad-norm on"
+                    )
                 (loss / len(group)).backward()
                 step_loss += loss.item() / len(group)
                 tokens_done += int(b["attention_mask"].sum()) + int((b["labels"] != -100).sum())
@@ -346,8 +374,10 @@ def run(args, log=print):
                 trim_heap()
             if args.log_every and state["global_step"] % args.log_every == 0:
                 left = (total_steps - state["global_step"]) * elapsed / steps_run
-                log(f"step {state['global_step']}/{total_steps}  loss {avg:.4f}  lr {sched.get_last_lr()[0]:.2e}  "
-                    f"{tok_s:,.0f} tok/s  elapsed {elapsed / 60:.1f} min  eta {left / 60:.1f} min")
+                log(
+                    f"step {state['global_step']}/{total_steps}  loss {avg:.4f}  lr {sched.get_last_lr()[0]:.2e}  "
+                    f"{tok_s:,.0f} tok/s  elapsed {elapsed / 60:.1f} min  eta {left / 60:.1f} min"
+                )
             done = state["global_step"] >= total_steps
             if args.stop_after and steps_run >= args.stop_after and not done:
                 save_checkpoint()
@@ -359,8 +389,11 @@ def run(args, log=print):
         if state["batch_in_epoch"] >= len(batches):
             state["epoch"] += 1
             state["batch_in_epoch"] = 0
-            epoch_info = {"epoch": state["epoch"], "step": state["global_step"],
-                          "train_loss": sum(recent) / max(1, len(recent))}
+            epoch_info = {
+                "epoch": state["epoch"],
+                "step": state["global_step"],
+                "train_loss": sum(recent) / max(1, len(recent)),
+            }
             if eval_records is not None:
                 epoch_info.update(evaluate(model, tokenizer, eval_records, max_input, gen_config, args.eval_limit))
                 model.train()
@@ -368,16 +401,21 @@ def run(args, log=print):
             log("epoch " + json.dumps(epoch_info))
             save_checkpoint()
     bar.close()
-    if not os.path.isdir(ckpt_dir) or json.loads(open(os.path.join(ckpt_dir, STATE_FILE)).read())["global_step"] \
-            != state["global_step"]:
+    if (
+        not os.path.isdir(ckpt_dir)
+        or json.loads(open(os.path.join(ckpt_dir, STATE_FILE)).read())["global_step"] != state["global_step"]
+    ):
         save_checkpoint()
     save_model_dir(model, args.model, gen_config, out_dir)
     with open(os.path.join(out_dir, LOG_FILE), "w") as f:
         for h in state["history"]:
             f.write(json.dumps(h) + "\n")
     if skipped:
-        log(f"finetune: skipped {len(skipped)} training record(s) of {args.train}: "
-            + "; ".join(f"line {n} ({why})" for n, why in skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
+        log(
+            f"finetune: skipped {len(skipped)} training record(s) of {args.train}: "
+            + "; ".join(f"line {n} ({why})" for n, why in skipped[:20])
+            + (" ..." if len(skipped) > 20 else "")
+        )
     log(f"finetune: wrote {out_dir} (step {state['global_step']}, {(time.perf_counter() - t0) / 60:.1f} min)")
     return state
 
@@ -404,32 +442,58 @@ def add_cli_arguments(p):
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps, then linear decay to 0")
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient-norm clipping (0 = off)")
-    p.add_argument("--max-input-tokens", type=int, default=None,
-                   help="truncate inputs (default: max_encoder_position_embeddings)")
+    p.add_argument(
+        "--max-input-tokens", type=int, default=None, help="truncate inputs (default: max_encoder_position_embeddings)"
+    )
     p.add_argument("--max-target-tokens", type=int, default=128, help="truncate summaries")
-    p.add_argument("--global-attention", choices=("bos", "question", "none"), default="bos",
-                   help="global attention on <s> (default), on a `question` field put before the text, or none")
+    p.add_argument(
+        "--global-attention",
+        choices=("bos", "question", "none"),
+        default="bos",
+        help="global attention on <s> (default), on a `question` field put before the text, or none",
+    )
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute layers in backward (memory)")
-    p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 mixed precision (HF Trainer's bf16): matmuls in bfloat16 under torch.autocast, "
-                        "weights, optimizer and saved checkpoints stay float32; faster on CPUs with AVX512-BF16/AMX "
-                        "(README: Fine-tuning)")
-    p.add_argument("--pad-to-multiple-of", type=int, default=None, metavar="N",
-                   help="pad each batch's input and target lengths up to a multiple of N (same loss; with --bf16, "
-                        "recurring shapes make steps faster)")
-    p.add_argument("--heap-mmap-threshold", type=int, default=HEAP_MMAP_THRESHOLD, metavar="BYTES",
-                   help=f"glibc serves allocations of at least BYTES (up to {HEAP_MMAP_THRESHOLD_MAX}) from mmap, "
-                        f"given back to the OS when freed (default {HEAP_MMAP_THRESHOLD}: RSS stays flat over inputs "
-                        f"of varying length). 0 = glibc's own dynamic threshold: freed memory is kept for reuse, "
-                        f"faster steps (2.2x for the demo model) but an RSS that grows (README: Fine-tuning)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 mixed precision (HF Trainer's bf16): matmuls in bfloat16 under torch.autocast, "
+        "weights, optimizer and saved checkpoints stay float32; faster on CPUs with AVX512-BF16/AMX "
+        "(README: Fine-tuning)",
+    )
+    p.add_argument(
+        "--pad-to-multiple-of",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pad each batch's input and target lengths up to a multiple of N (same loss; with --bf16, "
+        "recurring shapes make steps faster)",
+    )
+    p.add_argument(
+        "--heap-mmap-threshold",
+        type=int,
+        default=HEAP_MMAP_THRESHOLD,
+        metavar="BYTES",
+        help=f"glibc serves allocations of at least BYTES (up to {HEAP_MMAP_THRESHOLD_MAX}) from mmap, "
+        f"given back to the OS when freed (default {HEAP_MMAP_THRESHOLD}: RSS stays flat over inputs "
+        f"of varying length). 0 = glibc's own dynamic threshold: freed memory is kept for reuse, "
+        f"faster steps but an RSS that grows (docs: Fine-tuning)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-steps", type=int, default=0, help="also checkpoint every N steps (0: per epoch only)")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint-last")
-    p.add_argument("--stop-after", type=int, default=0,
-                   help="stop after N optimizer steps of this run, with a checkpoint (split a run; --resume continues)")
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="stop after N optimizer steps of this run, with a checkpoint (split a run; --resume continues)",
+    )
     p.add_argument("--overwrite", action="store_true", help="start over even if OUT_DIR holds a checkpoint")
-    p.add_argument("--eval-num-beams", type=int, default=None,
-                   help="beams for the evaluation and the saved generation_config (default: the model's own)")
+    p.add_argument(
+        "--eval-num-beams",
+        type=int,
+        default=None,
+        help="beams for the evaluation and the saved generation_config (default: the model's own)",
+    )
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N eval records only")
     p.add_argument("--log-every", type=int, default=10, help="print a progress line every N steps (0: never)")
     p.add_argument("--progress", action="store_true", default=None, help="force the progress bar on")

@@ -15,11 +15,18 @@ from .progress import EncoderLayerBar, Progress
 def add_cli_arguments(parser) -> None:
     """Arguments of ``python -m led_ref generate`` (checkpoint defaults apply where an option is not given)."""
     parser.add_argument("file", metavar="FILE", help="text file to summarize, or - for stdin")
-    add_model_arguments(parser, "checkpoint directory (config.json, model.safetensors, tokenizer files; for --backend "
-                                "onnx an exported directory)")
+    add_model_arguments(
+        parser,
+        "checkpoint directory (config.json, model.safetensors, tokenizer files; for --backend "
+        "onnx an exported directory)",
+    )
     add_generation_arguments(parser)
-    parser.add_argument("--max-input-length", type=int, default=None,
-                        help="truncate the input to this many tokens (default: max_encoder_position_embeddings)")
+    parser.add_argument(
+        "--max-input-length",
+        type=int,
+        default=None,
+        help="truncate the input to this many tokens (default: max_encoder_position_embeddings)",
+    )
     parser.add_argument("--print-ids", action="store_true", help="print token ids instead of decoded text")
 
 
@@ -51,8 +58,10 @@ def run_cli(args) -> int:
     enc = tokenizer(text, return_tensors="np")
     ids = np.asarray(enc["input_ids"], dtype=np.int64)
     if limit is not None and ids.shape[1] > limit:
-        print(f"led-ref generate: input has {ids.shape[1]} tokens; truncated to {limit} "
-              "(--max-input-length)", file=sys.stderr)
+        print(
+            f"led-ref generate: input has {ids.shape[1]} tokens; truncated to {limit} (--max-input-length)",
+            file=sys.stderr,
+        )
         enc = tokenizer(text, return_tensors="np", truncation=True, max_length=limit)
         ids = np.asarray(enc["input_ids"], dtype=np.int64)
     mask = np.asarray(enc["attention_mask"], dtype=np.int64) if "attention_mask" in enc else np.ones_like(ids)
@@ -62,12 +71,21 @@ def run_cli(args) -> int:
     else:
         total = max(probe.max_length - 1, 1)
     with Progress(total=total, desc="generate", unit="tok") as bar:
+
         def on_step(done, _max_steps):
             bar.update(done - bar.n)
 
-        out = generate(model, ids, mask, None, generation_config=gc,
-                       global_attention=None if args.no_global_attention else "first",
-                       seed=args.seed, step_callback=on_step, **kwargs)
+        out = generate(
+            model,
+            ids,
+            mask,
+            None,
+            generation_config=gc,
+            global_attention=None if args.no_global_attention else "first",
+            seed=args.seed,
+            step_callback=on_step,
+            **kwargs,
+        )
     for row in out:
         if args.print_ids:
             print(" ".join(str(int(t)) for t in row))

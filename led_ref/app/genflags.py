@@ -37,8 +37,12 @@ CLI_FIELDS = [
 def add_model_arguments(parser, model_help, default=None) -> None:
     """--model (required unless ``default`` is given), --backend, --dtype."""
     parser.add_argument("--model", required=default is None, default=default, metavar="DIR", help=model_help)
-    parser.add_argument("--backend", choices=("numpy", "onnx"), default="numpy",
-                        help="numpy (led_ref) or onnx (ONNX Runtime; needs the export extra)")
+    parser.add_argument(
+        "--backend",
+        choices=("numpy", "onnx"),
+        default="numpy",
+        help="numpy (led_ref) or onnx (ONNX Runtime; needs the export extra)",
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="numpy backend dtype")
 
 
@@ -50,9 +54,12 @@ def add_generation_arguments(parser, skip=()) -> None:
             parser.add_argument(flag, type=str if typ is _early_stopping_arg else typ, default=None, help=help_text)
     parser.add_argument("--do-sample", action="store_true", default=None, help="sample instead of argmax / beams")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (numpy Generator)")
-    parser.add_argument("--no-global-attention", action="store_true",
-                        help="do not put global attention on the first token (<s>); by default it is put there, "
-                             "as the LED docs advise for summarization")
+    parser.add_argument(
+        "--no-global-attention",
+        action="store_true",
+        help="do not put global attention on the first token (<s>); by default it is put there, "
+        "as the LED docs advise for summarization",
+    )
     parser.add_argument("--no-cache", action="store_true", help="recompute the decoder prefix every step (slow)")
 
 

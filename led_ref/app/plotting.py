@@ -13,8 +13,8 @@ INSTALL_HINT = "pip install 'led-ref[plot]' (or: pip install 'matplotlib>=3.5')"
 def require_matplotlib(option):
     """Import matplotlib or raise one ImportError line naming ``option`` and the install command."""
     try:
-        import matplotlib  # noqa: F401
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+        import matplotlib  # noqa: F401 (imported to check that it is installed)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 (imported to check that it is installed)
     except ImportError:
         raise ImportError(f"{option} needs matplotlib (the plot extra): {INSTALL_HINT}") from None
 

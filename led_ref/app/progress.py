@@ -180,8 +180,9 @@ class EncoderLayerBar:
         if tokens < self.min_tokens:
             return
         if done == 0:
-            self._bar = Progress(total=n_layers, desc=f"encoder ({tokens} tokens)", unit="layers", file=self.file,
-                                 enable=self.enable)
+            self._bar = Progress(
+                total=n_layers, desc=f"encoder ({tokens} tokens)", unit="layers", file=self.file, enable=self.enable
+            )
         elif self._bar is not None:
             self._bar.update(done - self._bar.n)
             if done == n_layers:

@@ -34,17 +34,22 @@ class CandidateSpecError(ValueError):
 def parse_spec(spec):
     """'kind:rest' -> (kind, args): python -> (module, function); hf/onnx -> (directory,)."""
     if not isinstance(spec, str) or ":" not in spec:
-        raise CandidateSpecError(f"candidate {spec!r}: expected python:MODULE:FUNCTION, hf:MODEL_DIR or "
-                                 "onnx:EXPORT_DIR")
+        raise CandidateSpecError(
+            f"candidate {spec!r}: expected python:MODULE:FUNCTION, hf:MODEL_DIR or onnx:EXPORT_DIR"
+        )
     kind, rest = spec.split(":", 1)
     if kind not in KINDS:
-        raise CandidateSpecError(f"candidate {spec!r}: unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
-                                 "(python:MODULE:FUNCTION, hf:MODEL_DIR, onnx:EXPORT_DIR)")
+        raise CandidateSpecError(
+            f"candidate {spec!r}: unknown kind {kind!r}; expected one of {', '.join(KINDS)} "
+            "(python:MODULE:FUNCTION, hf:MODEL_DIR, onnx:EXPORT_DIR)"
+        )
     if kind == "python":
         module, sep, func = rest.rpartition(":")
         if not sep or not module or not func or not func.isidentifier():
-            raise CandidateSpecError(f"candidate {spec!r}: expected python:MODULE:FUNCTION (e.g. "
-                                     "python:my_port:forward or python:path/to/port.py:forward)")
+            raise CandidateSpecError(
+                f"candidate {spec!r}: expected python:MODULE:FUNCTION (e.g. "
+                "python:my_port:forward or python:path/to/port.py:forward)"
+            )
         return kind, (module, func)
     if not rest:
         raise CandidateSpecError(f"candidate {spec!r}: expected {kind}:DIRECTORY")
@@ -53,8 +58,10 @@ def parse_spec(spec):
     if not os.path.isfile(os.path.join(rest, "config.json")):
         raise CandidateSpecError(f"candidate {spec}: {os.path.join(rest, 'config.json')} does not exist")
     if kind == "hf" and importlib.util.find_spec("transformers") is None:
-        raise CandidateSpecError(f"candidate {spec}: HF transformers is not importable in this interpreter "
-                                 f"({sys.executable}); pip install transformers torch")
+        raise CandidateSpecError(
+            f"candidate {spec}: HF transformers is not importable in this interpreter "
+            f"({sys.executable}); pip install transformers torch"
+        )
     if kind == "onnx" and importlib.util.find_spec("onnxruntime") is None:
         raise CandidateSpecError(f"candidate {spec}: onnxruntime is not installed; pip install 'led-ref[export]'")
     return kind, (rest,)
@@ -118,8 +125,9 @@ class PythonAdapter:
             try:
                 loader_spec.loader.exec_module(mod)
             except Exception as exc:  # the user's module failed at import time
-                raise CandidateSpecError(f"candidate {spec}: importing {module} raised "
-                                         f"{type(exc).__name__}: {exc}") from None
+                raise CandidateSpecError(
+                    f"candidate {spec}: importing {module} raised {type(exc).__name__}: {exc}"
+                ) from None
         else:
             if "" not in sys.path and os.getcwd() not in sys.path:
                 sys.path.insert(0, os.getcwd())  # like `python -m`: modules of the current directory
@@ -128,12 +136,15 @@ class PythonAdapter:
             except ModuleNotFoundError as exc:
                 raise CandidateSpecError(f"candidate {spec}: no module named {exc.name!r}") from None
             except Exception as exc:
-                raise CandidateSpecError(f"candidate {spec}: importing {module} raised "
-                                         f"{type(exc).__name__}: {exc}") from None
+                raise CandidateSpecError(
+                    f"candidate {spec}: importing {module} raised {type(exc).__name__}: {exc}"
+                ) from None
         fn = getattr(mod, func, None)
         if not callable(fn):
-            raise CandidateSpecError(f"candidate {spec}: module {module} has no callable {func!r} "
-                                     "(expected FUNCTION(config, params, inputs) -> dict)")
+            raise CandidateSpecError(
+                f"candidate {spec}: module {module} has no callable {func!r} "
+                "(expected FUNCTION(config, params, inputs) -> dict)"
+            )
         self.fn = fn
 
     def call(self, config, params, inputs):
@@ -171,8 +182,9 @@ class HFAdapter:
         out = {}
         for k, v in inputs.items():
             if k == "past_key_values":
-                out[k] = tuple(tuple(t.from_numpy(np.ascontiguousarray(a)).to(self.torch_dtype) for a in layer)
-                               for layer in v)
+                out[k] = tuple(
+                    tuple(t.from_numpy(np.ascontiguousarray(a)).to(self.torch_dtype) for a in layer) for layer in v
+                )
             elif isinstance(v, np.ndarray):
                 out[k] = t.from_numpy(v)
             else:
@@ -214,12 +226,20 @@ class OnnxAdapter:
         self.model = OrtLEDForConditionalGeneration.from_pretrained(export_dir, providers=["CPUExecutionProvider"])
 
     def call(self, config, params, inputs):
-        unsupported = sorted(set(inputs) - {"input_ids", "attention_mask", "global_attention_mask",
-                                            "decoder_input_ids", "past_key_values", "use_cache"})
+        unsupported = sorted(
+            set(inputs)
+            - {
+                "input_ids",
+                "attention_mask",
+                "global_attention_mask",
+                "decoder_input_ids",
+                "past_key_values",
+                "use_cache",
+            }
+        )
         if unsupported:
             raise ValueError(f"the ONNX graphs take no {unsupported}")
-        hidden, mask = self.model.encode(inputs["input_ids"], inputs["attention_mask"],
-                                         inputs["global_attention_mask"])
+        hidden, mask = self.model.encode(inputs["input_ids"], inputs["attention_mask"], inputs["global_attention_mask"])
         logits, past = self.model.decode(inputs["decoder_input_ids"], hidden, mask, inputs.get("past_key_values"))
         out = {"encoder_last_hidden_state": hidden, "logits": logits}
         if inputs.get("use_cache"):
@@ -227,5 +247,10 @@ class OnnxAdapter:
         return out
 
     def generate(self, config, params, inputs, max_new_tokens):
-        return self.model.generate(inputs["input_ids"], inputs["attention_mask"], inputs["global_attention_mask"],
-                                   max_new_tokens=max_new_tokens, do_sample=False)
+        return self.model.generate(
+            inputs["input_ids"],
+            inputs["attention_mask"],
+            inputs["global_attention_mask"],
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+        )

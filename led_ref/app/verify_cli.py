@@ -30,32 +30,56 @@ DTYPES = ("float64", "float32", "float16")
 
 
 def add_cli_arguments(parser):
-    parser.add_argument("--candidate", required=True, metavar="SPEC",
-                        help="python:MODULE:FUNCTION | hf:MODEL_DIR | onnx:EXPORT_DIR")
-    parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
-                        help=f"drawn cases per property (default {DEFAULT_EXAMPLES})")
+    parser.add_argument(
+        "--candidate", required=True, metavar="SPEC", help="python:MODULE:FUNCTION | hf:MODEL_DIR | onnx:EXPORT_DIR"
+    )
+    parser.add_argument(
+        "--examples", type=int, default=DEFAULT_EXAMPLES, help=f"drawn cases per property (default {DEFAULT_EXAMPLES})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0: reproducible runs)")
-    parser.add_argument("--dtype", choices=DTYPES, default=None,
-                        help="compute dtype of the candidate; sets the tolerance (default: float64 for python:, "
-                             "float32 for hf:, the graphs' dtype for onnx:)")
-    parser.add_argument("--outputs", default=None, metavar="LIST",
-                        help="comma-separated properties among encoder,logits,attentions,cache,loss "
-                             "(default: all the candidate kind supports)")
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default=None,
+        help="compute dtype of the candidate; sets the tolerance (default: float64 for python:, "
+        "float32 for hf:, the graphs' dtype for onnx:)",
+    )
+    parser.add_argument(
+        "--outputs",
+        default=None,
+        metavar="LIST",
+        help="comma-separated properties among encoder,logits,attentions,cache,loss "
+        "(default: all the candidate kind supports)",
+    )
     parser.add_argument("--generate", action="store_true", help="also check greedy generation token by token")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"seconds per case before the candidate is stopped (default {DEFAULT_TIMEOUT:g}; "
-                             "0: run in this process without a limit)")
-    parser.add_argument("--reference", default=None, metavar="CHECKPOINT_DIR",
-                        help="weights of the reference for hf:/onnx: candidates (default: MODEL_DIR for hf:; "
-                             "required for onnx:, the checkpoint the export was made from)")
-    parser.add_argument("--save-dir", default="verify-counterexamples",
-                        help="where counterexamples are written (default ./verify-counterexamples)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per case before the candidate is stopped (default {DEFAULT_TIMEOUT:g}; "
+        "0: run in this process without a limit)",
+    )
+    parser.add_argument(
+        "--reference",
+        default=None,
+        metavar="CHECKPOINT_DIR",
+        help="weights of the reference for hf:/onnx: candidates (default: MODEL_DIR for hf:; "
+        "required for onnx:, the checkpoint the export was made from)",
+    )
+    parser.add_argument(
+        "--save-dir",
+        default="verify-counterexamples",
+        help="where counterexamples are written (default ./verify-counterexamples)",
+    )
     parser.add_argument("--replay", default=None, metavar="CASE.npz", help="run one saved counterexample")
-    parser.add_argument("--hf-runnable-configs", action="store_true",
-                        help="python: candidates: draw only configs HF transformers can run (windows >= 4 that "
-                             "divide the largest)")
-    parser.add_argument("--no-shrink", dest="shrink", action="store_false",
-                        help="report the first failing case as drawn (faster)")
+    parser.add_argument(
+        "--hf-runnable-configs",
+        action="store_true",
+        help="python: candidates: draw only configs HF transformers can run (windows >= 4 that divide the largest)",
+    )
+    parser.add_argument(
+        "--no-shrink", dest="shrink", action="store_false", help="report the first failing case as drawn (faster)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- worker process
@@ -76,7 +100,7 @@ def _worker_main(spec, dtype, conn, path):
     except CandidateSpecError as exc:
         conn.send(("spec_error", str(exc)))
         return
-    except Exception as exc:  # noqa: BLE001 -- e.g. transformers failing to load the model
+    except Exception as exc:
         conn.send(("spec_error", f"candidate {spec}: could not be loaded: {type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", (adapter.fixed, adapter.supports)))
@@ -88,7 +112,7 @@ def _worker_main(spec, dtype, conn, path):
         try:
             result = getattr(adapter, op)(*args)
             conn.send(("ok", result))
-        except Exception as exc:  # noqa: BLE001 -- reported to the parent as a candidate failure
+        except Exception as exc:
             conn.send(("raised", f"{type(exc).__name__}: {exc}"))
 
 
@@ -108,8 +132,9 @@ class Runner:
     def _start(self):
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(self.spec, self.dtype, child, list(sys.path)),
-                                   daemon=True)
+        self.process = ctx.Process(
+            target=_worker_main, args=(self.spec, self.dtype, child, list(sys.path)), daemon=True
+        )
         self.process.start()
         child.close()
         self.conn = parent
@@ -130,7 +155,7 @@ class Runner:
         if self.adapter is not None:
             try:
                 return getattr(self.adapter, op)(*args)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise CandidateRaised(f"{type(exc).__name__}: {exc}") from exc
         if self.process is None or not self.process.is_alive():
             self._start()
@@ -210,8 +235,7 @@ class Verifier:
         kwargs = dict(max_new_tokens=case.max_new_tokens, do_sample=False)
         if self.generation_dir is None:
             kwargs["num_beams"] = 1
-        ref = generate(model, inputs["input_ids"], inputs["attention_mask"], inputs["global_attention_mask"],
-                       **kwargs)
+        ref = generate(model, inputs["input_ids"], inputs["attention_mask"], inputs["global_attention_mask"], **kwargs)
         flat = None if self.runner.fixed else T.hf_state_dict(params)
         try:
             got = np.asarray(self.runner.call("generate", case.config, flat, inputs, case.max_new_tokens))
@@ -225,8 +249,9 @@ class Verifier:
         n = min(got.shape[1], ref.shape[1])
         diff = np.nonzero(got[:, :n] != ref[:, :n])
         if len(diff[0]) == 0:
-            raise CaseFailure(f"sequences: candidate length {got.shape[1]}, reference {ref.shape[1]} "
-                              "(stopping differs)")
+            raise CaseFailure(
+                f"sequences: candidate length {got.shape[1]}, reference {ref.shape[1]} (stopping differs)"
+            )
         row, pos = int(diff[0][0]), int(diff[1][0])
         num_beams = getattr(model.generation_config, "num_beams", 1) if self.generation_dir else 1
         if num_beams == 1 and pos > 0:
@@ -235,8 +260,10 @@ class Verifier:
             margin = float(logits.max() - logits[got[row, pos]]) / max(1.0, float(np.abs(logits).max()))
             if margin <= tolerance(self.dtype):
                 return 0.0  # a tie: both tokens are argmax within the tolerance
-        raise CaseFailure(f"sequences[{row}, {pos}]: candidate token {int(got[row, pos])}, reference "
-                          f"{int(ref[row, pos])} (candidate {got[row].tolist()}, reference {ref[row].tolist()})")
+        raise CaseFailure(
+            f"sequences[{row}, {pos}]: candidate token {int(got[row, pos])}, reference "
+            f"{int(ref[row, pos])} (candidate {got[row].tolist()}, reference {ref[row].tolist()})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -252,9 +279,17 @@ def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=
     state = {"cases": 0, "worst": 0.0, "failure": None, "timeout": None}
     phases = (Phase.generate, Phase.shrink) if shrink else (Phase.generate,)
 
-    @settings(max_examples=examples, database=None, deadline=None, derandomize=False, phases=phases,
-              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
-              print_blob=False)
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+    )
     @hseed(seed)
     @given(T.cases(prop, config=config, config_strategy=config_strategy))
     def run(case):
@@ -277,7 +312,7 @@ def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=
         run()
     except (AssertionError, CandidateTimeout):
         pass
-    except Exception:  # noqa: BLE001 -- hypothesis wraps several failures; the state says what happened
+    except Exception:
         if state["failure"] is None and state["timeout"] is None:
             raise
     if state["failure"] is not None:
@@ -295,8 +330,9 @@ def _select(args, supports):
         if p not in known:
             raise CLIError(f"--outputs: unknown property {p!r}; expected some of {','.join(known)}")
         if p not in supports:
-            raise CLIError(f"--outputs {p}: candidate {args.candidate} does not provide it (it supports "
-                           f"{','.join(supports)})")
+            raise CLIError(
+                f"--outputs {p}: candidate {args.candidate} does not provide it (it supports {','.join(supports)})"
+            )
     if not wanted:
         raise CLIError("--outputs: name at least one property")
     if args.generate:
@@ -312,20 +348,37 @@ def _fixed_model(args, kind, directory, dtype):
     config = LEDConfig.from_pretrained(directory)
     weights = args.reference or (directory if kind == "hf" else None)
     if weights is None:
-        raise CLIError(f"candidate {args.candidate}: an ONNX export holds no readable weights; pass "
-                       "--reference CHECKPOINT_DIR (the checkpoint it was exported from)")
+        raise CLIError(
+            f"candidate {args.candidate}: an ONNX export holds no readable weights; pass "
+            "--reference CHECKPOINT_DIR (the checkpoint it was exported from)"
+        )
     if args.reference:
         ref_config = LEDConfig.from_pretrained(args.reference)
-        fields = lambda c: {k: getattr(c, k) for k in _MODEL_FIELDS}  # noqa: E731
+
+        def fields(c):
+            return {k: getattr(c, k) for k in _MODEL_FIELDS}
+
         if fields(ref_config) != fields(config):
-            raise CLIError(f"--reference {args.reference}: its config.json describes another model than "
-                           f"{directory}/config.json")
+            raise CLIError(
+                f"--reference {args.reference}: its config.json describes another model than {directory}/config.json"
+            )
     return config, load_params(weights, config, "lm", dtype=np.float64), directory
 
 
-_MODEL_FIELDS = ("vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
-                 "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "attention_window",
-                 "activation_function", "max_encoder_position_embeddings", "max_decoder_position_embeddings")
+_MODEL_FIELDS = (
+    "vocab_size",
+    "d_model",
+    "encoder_layers",
+    "decoder_layers",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+    "attention_window",
+    "activation_function",
+    "max_encoder_position_embeddings",
+    "max_decoder_position_embeddings",
+)
 
 
 def _smoke_case(config, fixed):
@@ -335,16 +388,29 @@ def _smoke_case(config, fixed):
     if config is None:
         from led_ref.config import LEDConfig
 
-        config = LEDConfig(vocab_size=32, d_model=8, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
-                           decoder_attention_heads=2, encoder_ffn_dim=12, decoder_ffn_dim=12, attention_window=[4, 6],
-                           max_encoder_position_embeddings=24, max_decoder_position_embeddings=8,
-                           pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+        config = LEDConfig(
+            vocab_size=32,
+            d_model=8,
+            encoder_layers=2,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=12,
+            decoder_ffn_dim=12,
+            attention_window=[4, 6],
+            max_encoder_position_embeddings=24,
+            max_decoder_position_embeddings=8,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            decoder_start_token_id=2,
+        )
     w = max(config.layer_attention_windows())
     seq = min(w + 1, (int(config.max_encoder_position_embeddings) // w) * w)
     rng = np.random.default_rng(0)
     ids = rng.integers(3, int(config.vocab_size), size=(2, seq)).astype(np.int64)
     mask = np.ones_like(ids)
-    mask[1, max(1, seq - 2):] = 0
+    mask[1, max(1, seq - 2) :] = 0
     ids[mask == 0] = int(config.pad_token_id)
     glob = np.zeros_like(ids)
     glob[:, 0] = 1
@@ -429,14 +495,16 @@ def _onnx_is_fp16(directory):
 
         model = onnx.load(os.path.join(directory, ENCODER_FILE), load_external_data=False)
         return any(m.key == "fp16" and m.value == "1" for m in model.metadata_props)
-    except Exception:  # noqa: BLE001 -- missing files are reported when the adapter loads them
+    except Exception:
         return False
 
 
 def _verify(args, verifier, props, config, dtype, bound):
     print(f"led-ref verify: candidate {args.candidate}")
-    print(f"dtype {dtype} (tolerance {bound:g} on relative_error), {args.examples} examples per property, "
-          f"seed {args.seed}" + ("" if verifier.runner.fixed else ", drawn configs and weights"))
+    print(
+        f"dtype {dtype} (tolerance {bound:g} on relative_error), {args.examples} examples per property, "
+        f"seed {args.seed}" + ("" if verifier.runner.fixed else ", drawn configs and weights")
+    )
     print()
     print(f"{'property':<12}{'cases':>6}  {'worst error':>11}  verdict")
     failures = []
@@ -481,8 +549,10 @@ def _replay(args, verifier):
         raise FileNotFoundError(f"--replay {args.replay}: no such file")
     case, meta = load_case(args.replay)
     if verifier.runner.fixed != (case.param_seed is None):
-        raise CLIError(f"--replay {args.replay}: saved for candidate {meta.get('candidate')}, whose weights are "
-                       f"{'fixed' if case.param_seed is None else 'drawn'}; {args.candidate} differs")
+        raise CLIError(
+            f"--replay {args.replay}: saved for candidate {meta.get('candidate')}, whose weights are "
+            f"{'fixed' if case.param_seed is None else 'drawn'}; {args.candidate} differs"
+        )
     if verifier.fixed_config is not None and case.param_seed is None:
         case.config = verifier.fixed_config
     print(f"led-ref verify: replaying {args.replay} on {args.candidate} (dtype {verifier.dtype})")

@@ -7,7 +7,7 @@ import copy
 import json
 import math
 import os
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..errors import check_depth, read_json, shown
 GENERATION_CONFIG_NAME = "generation_config.json"
 
 # Fields led-ref implements, with HF 4.46.3's GenerationConfig defaults.
-SUPPORTED_DEFAULTS: Dict[str, Any] = {
+SUPPORTED_DEFAULTS: dict[str, Any] = {
     "max_length": 20,
     "max_new_tokens": None,
     "min_length": 0,
@@ -48,7 +48,7 @@ SUPPORTED_DEFAULTS: Dict[str, Any] = {
 }
 
 # HF fields led-ref does not implement: accepted only at these (HF default / inactive) values, else ValueError.
-UNSUPPORTED_DEFAULTS: Dict[str, Any] = {
+UNSUPPORTED_DEFAULTS: dict[str, Any] = {
     "max_time": None,
     "stop_strings": None,
     "num_beam_groups": 1,
@@ -80,15 +80,32 @@ UNSUPPORTED_DEFAULTS: Dict[str, Any] = {
     "max_matching_ngram_size": None,
 }
 # Inactive equivalents HF also treats as "off" (e.g. typical_p None, guidance_scale 1).
-_ALSO_INACTIVE = {"typical_p": (None,), "epsilon_cutoff": (None,), "eta_cutoff": (None,), "diversity_penalty": (None,),
-                  "encoder_repetition_penalty": (None,), "encoder_no_repeat_ngram_size": (None,), "guidance_scale": (1, 1.0),
-                  "num_beam_groups": (None,), "token_healing": (None,), "renormalize_logits": (None,),
-                  "remove_invalid_values": (None,), "penalty_alpha": (0, 0.0)}
+_ALSO_INACTIVE = {
+    "typical_p": (None,),
+    "epsilon_cutoff": (None,),
+    "eta_cutoff": (None,),
+    "diversity_penalty": (None,),
+    "encoder_repetition_penalty": (None,),
+    "encoder_no_repeat_ngram_size": (None,),
+    "guidance_scale": (1, 1.0),
+    "num_beam_groups": (None,),
+    "token_healing": (None,),
+    "renormalize_logits": (None,),
+    "remove_invalid_values": (None,),
+    "penalty_alpha": (0, 0.0),
+}
 
 # HF fields with no effect here: bookkeeping, and assisted-generation settings (used only with an assistant model,
 # which led-ref does not have). Kept (and written back) like unknown keys.
-INERT_FIELDS = ("transformers_version", "_from_model_config", "generation_kwargs", "is_assistant",
-                "num_assistant_tokens", "num_assistant_tokens_schedule", "assistant_confidence_threshold")
+INERT_FIELDS = (
+    "transformers_version",
+    "_from_model_config",
+    "generation_kwargs",
+    "is_assistant",
+    "num_assistant_tokens",
+    "num_assistant_tokens_schedule",
+    "assistant_confidence_threshold",
+)
 
 ALL_FIELDS = tuple(SUPPORTED_DEFAULTS) + tuple(UNSUPPORTED_DEFAULTS)
 
@@ -118,13 +135,13 @@ class GenerationConfig:
 
     # -- construction -------------------------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, config_dict: Dict[str, Any]) -> "GenerationConfig":
+    def from_dict(cls, config_dict: dict[str, Any]) -> GenerationConfig:
         if not isinstance(config_dict, dict):
             raise TypeError(f"GenerationConfig.from_dict: expected a dict, got {type(config_dict).__name__}")
         return cls(**config_dict)
 
     @classmethod
-    def from_pretrained(cls, path) -> "GenerationConfig":
+    def from_pretrained(cls, path) -> GenerationConfig:
         """Read ``generation_config.json`` from a directory (or that file's path)."""
         path = os.fspath(path)
         file = os.path.join(path, GENERATION_CONFIG_NAME) if os.path.isdir(path) else path
@@ -133,19 +150,19 @@ class GenerationConfig:
         return cls._checked(read_json(file, "generation config (generation_config.json)"), file)
 
     @classmethod
-    def _checked(cls, data, file, from_model_config=False) -> "GenerationConfig":
+    def _checked(cls, data, file, from_model_config=False) -> GenerationConfig:
         """A config read from ``file``, validated up front so a bad field names the file (not generate())."""
         gc = cls.from_model_config(data) if from_model_config else cls.from_dict(data)
         try:
             gc.validate(complete=False)
         except (ValueError, TypeError) as e:
             msg = str(e)
-            msg = msg[len("generate: "):] if msg.startswith("generate: ") else msg
+            msg = msg[len("generate: ") :] if msg.startswith("generate: ") else msg
             raise type(e)(f"{file}: {msg}") from None
         return gc
 
     @classmethod
-    def from_model_config(cls, model_config) -> "GenerationConfig":
+    def from_model_config(cls, model_config) -> GenerationConfig:
         """HF's ``GenerationConfig.from_model_config``: every non-None field of config.json that is a generation field.
 
         (For LED the decoder config is the config itself, so HF's decoder-config pass changes nothing.)
@@ -153,13 +170,14 @@ class GenerationConfig:
         data = model_config if isinstance(model_config, dict) else model_config.to_dict()
         data = {k: v for k, v in data.items() if v is not None and k in ALL_FIELDS}
         gc = cls(**data)
-        if gc.return_dict_in_generate is False and (gc.output_scores or gc.output_logits or gc.output_attentions
-                                                    or gc.output_hidden_states):
+        if gc.return_dict_in_generate is False and (
+            gc.output_scores or gc.output_logits or gc.output_attentions or gc.output_hidden_states
+        ):
             gc.return_dict_in_generate = True
         return gc
 
     @classmethod
-    def for_model(cls, model_or_dir) -> "GenerationConfig":
+    def for_model(cls, model_or_dir) -> GenerationConfig:
         """The defaults HF's ``from_pretrained`` would give: generation_config.json when present, else config.json."""
         if isinstance(model_or_dir, (str, os.PathLike)):
             d = os.fspath(model_or_dir)
@@ -174,12 +192,12 @@ class GenerationConfig:
             return gc if isinstance(gc, GenerationConfig) else cls.from_dict(dict(gc))
         return cls.from_model_config(model_or_dir.config)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         out = {name: copy.deepcopy(getattr(self, name)) for name in ALL_FIELDS}
         out.update(copy.deepcopy(self._extra))
         return out
 
-    def to_diff_dict(self) -> Dict[str, Any]:
+    def to_diff_dict(self) -> dict[str, Any]:
         """Only the fields that differ from the defaults (what HF writes to generation_config.json)."""
         defaults = GenerationConfig().to_dict()
         return {k: v for k, v in self.to_dict().items() if k not in defaults or defaults[k] != v}
@@ -192,7 +210,7 @@ class GenerationConfig:
             f.write("\n")
         return file
 
-    def update(self, **kwargs) -> Dict[str, Any]:
+    def update(self, **kwargs) -> dict[str, Any]:
         """Set the known fields; return the keyword arguments that are not generation fields (HF's contract)."""
         unused = {}
         for k, v in kwargs.items():
@@ -202,7 +220,7 @@ class GenerationConfig:
                 unused[k] = v
         return unused
 
-    def copy(self) -> "GenerationConfig":
+    def copy(self) -> GenerationConfig:
         return copy.deepcopy(self)
 
     def __eq__(self, other):
@@ -222,12 +240,14 @@ class GenerationConfig:
             value = getattr(self, name)
             if value != default and value not in _ALSO_INACTIVE.get(name, ()):
                 raise ValueError(
-                    f"generate: {name}={shown(value)} is not supported by led-ref (only greedy, sampling and beam search "
-                    f"with the documented options); leave it at {shown(default)}"
+                    f"generate: {name}={shown(value)} is not supported by led-ref (only greedy, sampling and "
+                    f"beam search with the documented options); leave it at {shown(default)}"
                 )
         if complete and (self.output_attentions or self.output_hidden_states):
-            raise ValueError("generate: output_attentions/output_hidden_states are not supported; call the model "
-                             "directly on the generated sequences to get them")
+            raise ValueError(
+                "generate: output_attentions/output_hidden_states are not supported; call the model "
+                "directly on the generated sequences to get them"
+            )
 
         def check_int(name, lo, optional=False):
             v = getattr(self, name)
@@ -252,9 +272,14 @@ class GenerationConfig:
                 raise TypeError(f"generate: {name} must be True or False, got {getattr(self, name)!r}")
         if self.output_logits is not None and not isinstance(self.output_logits, bool):
             raise TypeError(f"generate: output_logits must be True, False or None, got {shown(self.output_logits)}")
-        if self.early_stopping not in (True, False, "never") or isinstance(self.early_stopping, (int, float)) and \
-                not isinstance(self.early_stopping, bool):
-            raise ValueError(f"generate: early_stopping must be True, False or 'never', got {shown(self.early_stopping)}")
+        if (
+            self.early_stopping not in (True, False, "never")
+            or isinstance(self.early_stopping, (int, float))
+            and not isinstance(self.early_stopping, bool)
+        ):
+            raise ValueError(
+                f"generate: early_stopping must be True, False or 'never', got {shown(self.early_stopping)}"
+            )
         for name, lo_open in (("temperature", 0.0), ("repetition_penalty", 0.0)):
             v = getattr(self, name)
             if v is None:
@@ -269,27 +294,40 @@ class GenerationConfig:
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v < 0):
                 raise ValueError(f"generate: {name} must be a non-negative int or None, got {shown(v)}")
-        if self.decoder_start_token_id is not None and (not _is_int(self.decoder_start_token_id)
-                                                       or self.decoder_start_token_id < 0):
-            raise ValueError("generate: decoder_start_token_id must be a non-negative int or None (a per-row list "
-                             f"is not supported), got {shown(self.decoder_start_token_id)}")
+        if self.decoder_start_token_id is not None and (
+            not _is_int(self.decoder_start_token_id) or self.decoder_start_token_id < 0
+        ):
+            raise ValueError(
+                "generate: decoder_start_token_id must be a non-negative int or None (a per-row list "
+                f"is not supported), got {shown(self.decoder_start_token_id)}"
+            )
         for name in ("eos_token_id", "forced_eos_token_id"):
             v = getattr(self, name)
             ids = v if isinstance(v, (list, tuple)) else [v] if v is not None else []
             if any(not _is_int(i) or i < 0 for i in ids) or (isinstance(v, (list, tuple)) and not ids):
-                raise ValueError(f"generate: {name} must be a non-negative int, a non-empty list of them, or None, "
-                                 f"got {shown(v)}")
+                raise ValueError(
+                    f"generate: {name} must be a non-negative int, a non-empty list of them, or None, got {shown(v)}"
+                )
         if self.bad_words_ids is not None:
             b = self.bad_words_ids
-            if not isinstance(b, (list, tuple)) or not b or any(not isinstance(s, (list, tuple)) or not s for s in b) \
-                    or any(not _is_int(t) or t < 0 for s in b for t in s):
-                raise ValueError(f"generate: bad_words_ids must be a non-empty list of non-empty lists of "
-                                 f"non-negative token ids, got {shown(b)}")
+            if (
+                not isinstance(b, (list, tuple))
+                or not b
+                or any(not isinstance(s, (list, tuple)) or not s for s in b)
+                or any(not _is_int(t) or t < 0 for s in b for t in s)
+            ):
+                raise ValueError(
+                    f"generate: bad_words_ids must be a non-empty list of non-empty lists of "
+                    f"non-negative token ids, got {shown(b)}"
+                )
         if complete and self.num_return_sequences != 1:
             if self.num_beams == 1 and not self.do_sample:
-                raise ValueError(f"generate: num_return_sequences={self.num_return_sequences} needs num_beams > 1 "
-                                 "or do_sample=True (greedy search returns one sequence per input)")
+                raise ValueError(
+                    f"generate: num_return_sequences={self.num_return_sequences} needs num_beams > 1 "
+                    "or do_sample=True (greedy search returns one sequence per input)"
+                )
             if self.num_beams > 1 and self.num_return_sequences > self.num_beams:
-                raise ValueError(f"generate: num_return_sequences ({self.num_return_sequences}) must be <= "
-                                 f"num_beams ({self.num_beams})")
-
+                raise ValueError(
+                    f"generate: num_return_sequences ({self.num_return_sequences}) must be <= "
+                    f"num_beams ({self.num_beams})"
+                )

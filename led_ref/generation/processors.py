@@ -5,8 +5,6 @@ scores: (N, V) float; input_ids: (N, T) int64. Each processor is a plain functio
 
 from __future__ import annotations
 
-from typing import List
-
 import numpy as np
 
 from ..attention import softmax
@@ -35,7 +33,7 @@ def no_repeat_ngram(scores, input_ids, n):
     if cur_len + 1 < n:
         return out
     for i, row in enumerate(input_ids.tolist()):
-        prefix = tuple(row[cur_len + 1 - n:])
+        prefix = tuple(row[cur_len + 1 - n :])
         banned = [ng[-1] for ng in zip(*[row[j:] for j in range(n)]) if ng[:-1] == prefix]
         out[i, banned] = -np.inf
     return out
@@ -56,7 +54,7 @@ def bad_words(scores, input_ids, bad_words_ids, eos_ids):
             continue
         if len(seq) > cur_len:
             continue
-        match = np.all(input_ids[:, cur_len - (len(seq) - 1):] == np.asarray(seq[:-1]), axis=1)
+        match = np.all(input_ids[:, cur_len - (len(seq) - 1) :] == np.asarray(seq[:-1]), axis=1)
         out[match, seq[-1]] = -np.inf
     return out
 
@@ -77,7 +75,7 @@ def force_tokens(scores, token_ids):
 def top_k_filter(scores, k, min_tokens_to_keep=1):
     """Keep the scores >= the k-th largest (ties at the k-th value are all kept)."""
     k = min(max(k, min_tokens_to_keep), scores.shape[-1])
-    kth = -np.partition(-scores, k - 1, axis=-1)[:, k - 1:k]
+    kth = -np.partition(-scores, k - 1, axis=-1)[:, k - 1 : k]
     return np.where(scores < kth, -np.inf, scores).astype(scores.dtype, copy=False)
 
 
@@ -93,8 +91,9 @@ def top_p_filter(scores, p, min_tokens_to_keep=1):
     return np.where(remove, -np.inf, scores).astype(scores.dtype, copy=False)
 
 
-def process_scores(scores, input_ids, gc: GenerationConfig, eos_ids: List[int], prompt_len: int,
-                   min_tokens_to_keep: int = 1):
+def process_scores(
+    scores, input_ids, gc: GenerationConfig, eos_ids: list[int], prompt_len: int, min_tokens_to_keep: int = 1
+):
     """Apply HF's processors in HF's order (``_get_logits_processor``), then the sampling warpers when do_sample."""
     cur_len = input_ids.shape[1]
     if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
@@ -139,8 +138,10 @@ def draw_tokens(probs: np.ndarray, num: int, rng: np.random.Generator) -> np.nda
             cum = np.cumsum(p)
             total = cum[-1]
             if not total > 0 or not np.isfinite(total):
-                raise ValueError("generate: sampling distribution has no probability mass left (all scores -inf or "
-                                 "NaN); relax the filters (top_k, top_p, bad_words_ids, ...)")
+                raise ValueError(
+                    "generate: sampling distribution has no probability mass left (all scores -inf or "
+                    "NaN); relax the filters (top_k, top_p, bad_words_ids, ...)"
+                )
             idx = int(np.searchsorted(cum, rng.random() * total, side="right"))
             idx = min(idx, p.shape[0] - 1)
             while p[idx] == 0:  # u * total landed on a zero-width bin edge: take the next token with mass
@@ -148,4 +149,3 @@ def draw_tokens(probs: np.ndarray, num: int, rng: np.random.Generator) -> np.nda
             out[i, j] = idx
             p[idx] = 0.0
     return out
-

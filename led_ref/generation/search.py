@@ -9,7 +9,7 @@ See ``spec/SPEC.md#generation``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,14 +33,14 @@ class BeamHypotheses:
         self.length_penalty = length_penalty
         self.early_stopping = early_stopping
         self.max_length = max_length
-        self.beams: List[tuple] = []  # (score, token list, beam_indices or None)
+        self.beams: list[tuple] = []  # (score, token list, beam_indices or None)
         self.worst_score = 1e9
 
     def __len__(self):
         return len(self.beams)
 
     def add(self, hyp, sum_logprobs: float, beam_indices, generated_len: int):
-        score = sum_logprobs / (generated_len ** self.length_penalty)
+        score = sum_logprobs / (generated_len**self.length_penalty)
         if len(self) < self.num_beams or score > self.worst_score:
             self.beams.append((score, hyp, beam_indices))
             if len(self) > self.num_beams:
@@ -77,7 +77,7 @@ def first_token_global_attention_mask(input_ids: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _eos_list(eos) -> List[int]:
+def _eos_list(eos) -> list[int]:
     if eos is None:
         return []
     return [int(e) for e in eos] if isinstance(eos, (list, tuple, np.ndarray)) else [int(eos)]
@@ -87,8 +87,7 @@ def _expand_past(past, n, share_cross):
     """Copy each input's cache row to its n beams; with share_cross the cross-attention entries keep one row
     per input (the backend reads them once for all the input's beams)."""
     expanded = len(past[0]) if not share_cross else 2
-    return tuple(tuple(np.repeat(t, n, axis=0) for t in layer[:expanded]) + tuple(layer[expanded:])
-                 for layer in past)
+    return tuple(tuple(np.repeat(t, n, axis=0) for t in layer[:expanded]) + tuple(layer[expanded:]) for layer in past)
 
 
 def _reorder_past(past, idx):
@@ -102,8 +101,8 @@ TOP_K_CHUNK = 256  # scores per chunk maximum in _top_k
 def _top_k(row: np.ndarray, k: int) -> np.ndarray:
     """Flat indices of the k largest scores of a 1-D row, descending, ties to the lower index.
 
-    A full partition of num_beams x vocab scores was a beam step's largest cost after the model (4 ms of ~50);
-    instead: the k-th largest chunk maximum is a lower bound of the k-th largest score (those k maxima are k
+    A full partition of num_beams x vocab scores would be a beam step's largest cost after the model; instead: the
+    k-th largest chunk maximum is a lower bound of the k-th largest score (those k maxima are k
     distinct scores), so only the few scores at or above it are sorted. Same result as a stable full sort."""
     starts = np.arange(0, row.size, TOP_K_CHUNK)
     if starts.size >= k:
@@ -257,8 +256,10 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
                 if filled == nb:
                     break
             if filled < nb:
-                raise ValueError(f"generate: more than {n_keep - nb} of the {n_keep} best candidates are eos tokens "
-                                 f"for input {b}; cannot continue {nb} beams")
+                raise ValueError(
+                    f"generate: more than {n_keep - nb} of the {n_keep} best candidates are eos tokens "
+                    f"for input {b}; cannot continue {nb} beams"
+                )
             done[b] = done[b] or hyps[b].is_done(float(cand_scores[b].max()), cur_len, prompt_len)
         beam_scores = next_scores.reshape(-1)
         rows = next_rows.reshape(-1)
@@ -278,8 +279,12 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
             continue
         for j in range(nb):
             row = b * nb + j
-            hyps[b].add(input_ids[row].tolist(), float(beam_scores[row]), beam_indices[row] if track else None,
-                        input_ids.shape[1] - prompt_len)
+            hyps[b].add(
+                input_ids[row].tolist(),
+                float(beam_scores[row]),
+                beam_indices[row] if track else None,
+                input_ids.shape[1] - prompt_len,
+            )
     keep = gc.num_return_sequences
     best, best_scores, best_idx = [], np.zeros(batch_size * keep, dtype=np.float32), []
     for b in range(batch_size):
@@ -311,7 +316,7 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
 # ---------------------------------------------------------------------------------------------------------------------
 # generate()
 # ---------------------------------------------------------------------------------------------------------------------
-def resolve_generation_config(model, generation_config=None, **kwargs) -> Tuple[GenerationConfig, Dict[str, Any]]:
+def resolve_generation_config(model, generation_config=None, **kwargs) -> tuple[GenerationConfig, dict[str, Any]]:
     """HF's ``_prepare_generation_config``: copy of the base config (argument or the model's), updated by kwargs.
 
     Returns the config and the kwargs that are not generation fields.
@@ -321,8 +326,9 @@ def resolve_generation_config(model, generation_config=None, **kwargs) -> Tuple[
         gc = base_default.copy()
     else:
         if not isinstance(generation_config, GenerationConfig):
-            raise TypeError("generate: generation_config must be a GenerationConfig, got "
-                            f"{type(generation_config).__name__}")
+            raise TypeError(
+                f"generate: generation_config must be a GenerationConfig, got {type(generation_config).__name__}"
+            )
         gc = generation_config.copy()
     unused = gc.update(**kwargs)
     if generation_config is not None:
@@ -347,10 +353,20 @@ def check_decoder_length(gc: GenerationConfig, config, prompt_len: int = 1) -> N
         )
 
 
-def generate(model, input_ids, attention_mask=None, global_attention_mask=None, generation_config=None, *,
-             global_attention: Optional[str] = None, streamer=None, seed: Optional[int] = None,
-             generator: Optional[np.random.Generator] = None, step_callback: Optional[Callable[[int, int], None]] = None,
-             **kwargs):
+def generate(
+    model,
+    input_ids,
+    attention_mask=None,
+    global_attention_mask=None,
+    generation_config=None,
+    *,
+    global_attention: str | None = None,
+    streamer=None,
+    seed: int | None = None,
+    generator: np.random.Generator | None = None,
+    step_callback: Callable[[int, int], None] | None = None,
+    **kwargs,
+):
     """Generate token ids with HF's semantics; see ``spec/SPEC.md#generation``.
 
     ``model``: a ``Seq2SeqStepModel`` or led_ref's ``LEDForConditionalGeneration``. ``kwargs``: GenerationConfig
@@ -365,10 +381,12 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
     steps = as_step_model(model)
     gc, unused = resolve_generation_config(steps, generation_config, **kwargs)
     if unused:
-        raise TypeError(f"generate: unknown argument(s) {sorted(unused)}; expected GenerationConfig fields "
-                        "(max_length, max_new_tokens, num_beams, do_sample, ...) or input_ids, attention_mask, "
-                        "global_attention_mask, generation_config, global_attention, streamer, seed, generator, "
-                        "step_callback")
+        raise TypeError(
+            f"generate: unknown argument(s) {sorted(unused)}; expected GenerationConfig fields "
+            "(max_length, max_new_tokens, num_beams, do_sample, ...) or input_ids, attention_mask, "
+            "global_attention_mask, generation_config, global_attention, streamer, seed, generator, "
+            "step_callback"
+        )
     gc.validate()
 
     if input_ids is None:
@@ -383,15 +401,19 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
     pad_id = gc.pad_token_id if gc.pad_token_id is not None else (eos_ids[0] if eos_ids else None)
     start_id = gc.decoder_start_token_id if gc.decoder_start_token_id is not None else gc.bos_token_id
     if start_id is None:
-        raise ValueError("generate: decoder_start_token_id or bos_token_id must be set (config.json or "
-                         "generation_config.json, or pass decoder_start_token_id=...)")
+        raise ValueError(
+            "generate: decoder_start_token_id or bos_token_id must be set (config.json or "
+            "generation_config.json, or pass decoder_start_token_id=...)"
+        )
     if vocab_size is not None:
-        for name, ids in (("eos_token_id", eos_ids), ("decoder_start_token_id", [start_id]),
-                          ("pad_token_id", [pad_id] if pad_id is not None else []),
-                          ("forced_bos_token_id", [gc.forced_bos_token_id] if gc.forced_bos_token_id is not None
-                           else []),
-                          ("forced_eos_token_id", _eos_list(gc.forced_eos_token_id)),
-                          ("bad_words_ids", [t for s in (gc.bad_words_ids or []) for t in s])):
+        for name, ids in (
+            ("eos_token_id", eos_ids),
+            ("decoder_start_token_id", [start_id]),
+            ("pad_token_id", [pad_id] if pad_id is not None else []),
+            ("forced_bos_token_id", [gc.forced_bos_token_id] if gc.forced_bos_token_id is not None else []),
+            ("forced_eos_token_id", _eos_list(gc.forced_eos_token_id)),
+            ("bad_words_ids", [t for s in (gc.bad_words_ids or []) for t in s]),
+        ):
             bad = [i for i in ids if i >= vocab_size]
             if bad:
                 raise ValueError(f"generate: {name} contains {bad}, outside the vocabulary (vocab_size={vocab_size})")
@@ -411,8 +433,9 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
             raise ValueError("generate: give either global_attention_mask or global_attention='first', not both")
         global_attention_mask = first_token_global_attention_mask(input_ids)
     if global_attention_mask is not None:
-        global_attention_mask = inputs.mask("global_attention_mask", global_attention_mask, input_ids.shape,
-                                            inputs.GLOBAL_ATTENTION_MASK_VALUES)
+        global_attention_mask = inputs.mask(
+            "global_attention_mask", global_attention_mask, input_ids.shape, inputs.GLOBAL_ATTENTION_MASK_VALUES
+        )
 
     prompt_len = 1
     if gc.max_new_tokens is not None:
@@ -420,13 +443,17 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
     if gc.min_new_tokens is not None:
         gc.min_length = gc.min_new_tokens + prompt_len  # HF: min_new_tokens takes precedence over min_length
     if prompt_len >= gc.max_length:
-        raise ValueError(f"generate: max_length={gc.max_length} leaves no room to generate: the decoder starts with "
-                         f"{prompt_len} token (decoder_start_token_id) which counts toward max_length; use "
-                         "max_length >= 2 or max_new_tokens >= 1")
+        raise ValueError(
+            f"generate: max_length={gc.max_length} leaves no room to generate: the decoder starts with "
+            f"{prompt_len} token (decoder_start_token_id) which counts toward max_length; use "
+            "max_length >= 2 or max_new_tokens >= 1"
+        )
     check_decoder_length(gc, steps.config)
     if gc.num_beams > 1 and streamer is not None:
-        raise ValueError("generate: streamer works with num_beams=1 only (beam hypotheses change until the end); "
-                         "use step_callback for progress")
+        raise ValueError(
+            "generate: streamer works with num_beams=1 only (beam hypotheses change until the end); "
+            "use step_callback for progress"
+        )
     rng = None
     if not gc.do_sample and (seed is not None or generator is not None):
         raise ValueError("generate: seed/generator only apply to sampling; pass do_sample=True or drop them")
@@ -440,8 +467,10 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
     expand = gc.num_beams if gc.num_beams > 1 else gc.num_return_sequences
     d_model, vocab = getattr(steps.config, "d_model", 0), vocab_size or 0
     # every row is expanded num_beams / num_return_sequences times: encoder states and per-step logits
-    check_allocation(8 * batch * expand * (src_len * d_model + 2 * vocab),
-                     f"generate with batch {batch} x {expand} (num_beams / num_return_sequences)")
+    check_allocation(
+        8 * batch * expand * (src_len * d_model + 2 * vocab),
+        f"generate with batch {batch} x {expand} (num_beams / num_return_sequences)",
+    )
     hidden, enc_mask = steps.encode(input_ids, attention_mask, global_attention_mask)
     stepper = _Stepper(steps, np.asarray(hidden), np.asarray(enc_mask), expand, gc.use_cache)
     dec = np.full((batch * expand, prompt_len), start_id, dtype=np.int64)
@@ -450,22 +479,31 @@ def generate(model, input_ids, attention_mask=None, global_attention_mask=None, 
         if streamer is not None and hasattr(streamer, "put"):
             streamer.put(dec[:, :1].copy())
         seqs, scores, raw, seq_scores, beam_idx = _greedy_or_sample(
-            stepper, dec, gc, eos_ids, pad_id, rng, streamer, step_callback)
+            stepper, dec, gc, eos_ids, pad_id, rng, streamer, step_callback
+        )
         if streamer is not None and hasattr(streamer, "end"):
             streamer.end()
     else:
         seqs, scores, raw, seq_scores, beam_idx = _beam_search(
-            stepper, dec, gc, eos_ids, pad_id, rng, batch, step_callback)
+            stepper, dec, gc, eos_ids, pad_id, rng, batch, step_callback
+        )
 
     if not gc.return_dict_in_generate:
         return seqs
     scores_t = tuple(scores) if gc.output_scores else None
     logits_t = tuple(raw) if gc.output_logits else None
     if gc.num_beams == 1:
-        return GenerateEncoderDecoderOutput(sequences=seqs, scores=scores_t, logits=logits_t,
-                                            past_key_values=stepper.past)
-    return GenerateBeamEncoderDecoderOutput(sequences=seqs, sequences_scores=seq_scores, scores=scores_t,
-                                            logits=logits_t, beam_indices=beam_idx, past_key_values=stepper.past)
+        return GenerateEncoderDecoderOutput(
+            sequences=seqs, scores=scores_t, logits=logits_t, past_key_values=stepper.past
+        )
+    return GenerateBeamEncoderDecoderOutput(
+        sequences=seqs,
+        sequences_scores=seq_scores,
+        scores=scores_t,
+        logits=logits_t,
+        beam_indices=beam_idx,
+        past_key_values=stepper.past,
+    )
 
 
 def stream(model, input_ids, attention_mask=None, global_attention_mask=None, **kwargs):
@@ -476,14 +514,20 @@ def stream(model, input_ids, attention_mask=None, global_attention_mask=None, **
     import queue
     import threading
 
-    q: "queue.Queue" = queue.Queue()  # unbounded: a consumer that stops early must not block the worker
+    q: queue.Queue = queue.Queue()  # unbounded: a consumer that stops early must not block the worker
     end = object()
     errors = []
 
     def work():
         try:
-            generate(model, input_ids, attention_mask, global_attention_mask,
-                     streamer=lambda toks: q.put(np.array(toks)), **kwargs)
+            generate(
+                model,
+                input_ids,
+                attention_mask,
+                global_attention_mask,
+                streamer=lambda toks: q.put(np.array(toks)),
+                **kwargs,
+            )
         except BaseException as exc:  # re-raised in the consumer
             errors.append(exc)
         finally:
@@ -499,4 +543,3 @@ def stream(model, input_ids, attention_mask=None, global_attention_mask=None, **
     t.join()
     if errors:
         raise errors[0]
-

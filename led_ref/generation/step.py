@@ -6,13 +6,13 @@ decoding code in ``led_ref.generation.search``.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol, Tuple
+from typing import Any, Protocol
 
 import numpy as np
 
 from .. import threads
 
-PastKeyValues = Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+PastKeyValues = tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 
 
 class Seq2SeqStepModel(Protocol):
@@ -25,7 +25,8 @@ class Seq2SeqStepModel(Protocol):
       ``(encoder_hidden_states (B, S, D) float, encoder_attention_mask (B, S) int64)``. Called once per generate().
     - ``decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask, past_key_values=None)``:
       decoder_input_ids int64 (B, T) -- the whole prefix when past is None, else only the new token (T = 1) --
-      -> ``(logits (B, T, V) or (B, 1, V) float, past_key_values)`` (decoding reads only the last position); past in HF's legacy layout, one tuple per decoder layer
+      -> ``(logits (B, T, V) or (B, 1, V) float, past_key_values)`` (decoding reads only the last position);
+      past in HF's legacy layout, one tuple per decoder layer
       ``(self_k, self_v, cross_k, cross_v)``, each a NumPy array (B, heads, len, head_dim). Given a past, the backend
       reuses its cross_k/cross_v (computed once, at the first step) and appends the new position to self_k/self_v.
 
@@ -39,16 +40,16 @@ class Seq2SeqStepModel(Protocol):
     config: Any
 
     def encode(
-        self, input_ids: np.ndarray, attention_mask: np.ndarray, global_attention_mask: Optional[np.ndarray]
-    ) -> Tuple[np.ndarray, np.ndarray]: ...
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, global_attention_mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def decode(
         self,
         decoder_input_ids: np.ndarray,
         encoder_hidden_states: np.ndarray,
         encoder_attention_mask: np.ndarray,
-        past_key_values: Optional[PastKeyValues] = None,
-    ) -> Tuple[np.ndarray, PastKeyValues]: ...
+        past_key_values: PastKeyValues | None = None,
+    ) -> tuple[np.ndarray, PastKeyValues]: ...
 
 
 class LEDStepModel:
@@ -80,8 +81,11 @@ class LEDStepModel:
             rows = int(np.prod(np.shape(decoder_input_ids)[:2]))
             with threads.region(decoding=True), threads.one_row_step(rows, past_key_values is not None):
                 dec = self.model.get_decoder()(
-                    input_ids=decoder_input_ids, encoder_hidden_states=encoder_hidden_states,
-                    encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values, use_cache=True,
+                    input_ids=decoder_input_ids,
+                    encoder_hidden_states=encoder_hidden_states,
+                    encoder_attention_mask=encoder_attention_mask,
+                    past_key_values=past_key_values,
+                    use_cache=True,
                 )
                 last = np.ascontiguousarray(dec.last_hidden_state[:, -1, :])  # (B, D): one 2-D GEMM, not B GEMVs
                 return self.model.lm_logits(last)[:, None, :], dec.past_key_values
@@ -105,4 +109,3 @@ def as_step_model(model) -> Seq2SeqStepModel:
         f"generate: model of type {type(model).__name__} has neither encode()/decode() (Seq2SeqStepModel) "
         "nor the LEDForConditionalGeneration call API"
     )
-

@@ -30,8 +30,16 @@ __all__ = [
 ]
 
 # Names of the forward inputs a candidate receives (HF's keyword arguments).
-INPUT_NAMES = ("input_ids", "attention_mask", "global_attention_mask", "decoder_input_ids", "past_key_values",
-               "labels", "use_cache", "output_attentions")
+INPUT_NAMES = (
+    "input_ids",
+    "attention_mask",
+    "global_attention_mask",
+    "decoder_input_ids",
+    "past_key_values",
+    "labels",
+    "use_cache",
+    "output_attentions",
+)
 
 
 class ContractError(ValueError):
@@ -60,7 +68,9 @@ def params_tree(params, config, dtype=None):
     """A parameter tree for ``config`` from a tree or a flat HF-named dict (with or without ``led.``), cast to
     ``dtype`` (default: kept). ValueError naming missing/unexpected keys."""
     if not isinstance(params, dict) or not params:
-        raise TypeError(f"params must be a parameter tree or a flat HF-named dict of arrays, got {type(params).__name__}")
+        raise TypeError(
+            f"params must be a parameter tree or a flat HF-named dict of arrays, got {type(params).__name__}"
+        )
     if not any(isinstance(v, (dict, list, tuple)) for v in params.values()):
         flat = params
     else:
@@ -106,8 +116,9 @@ def reference_outputs(config, params, inputs, dtype=np.float64):
     model = LEDForConditionalGeneration(config, params_tree(params, config, dtype))
     inputs = dict(inputs)
     if inputs.get("past_key_values") is not None:
-        inputs["past_key_values"] = tuple(tuple(np.asarray(a, dtype) for a in layer)
-                                          for layer in inputs["past_key_values"])
+        inputs["past_key_values"] = tuple(
+            tuple(np.asarray(a, dtype) for a in layer) for layer in inputs["past_key_values"]
+        )
     return _run(model, inputs)
 
 
@@ -142,11 +153,11 @@ def hf_defined(name, value, num_global_per_row, length):
     if name == "encoder_global_attentions":
         value = value[:, :, :length, :]
         for b, g in enumerate(num_global_per_row):
-            value[b, :, :, int(g):] = 0.0
+            value[b, :, :, int(g) :] = 0.0
     elif name == "encoder_attentions":
         most = int(max(num_global_per_row, default=0))
         for b, g in enumerate(num_global_per_row):
-            value[b, :, :, int(g):most] = 0.0
+            value[b, :, :, int(g) : most] = 0.0
     return value
 
 

@@ -21,7 +21,7 @@ generate    encoder inputs, max_new_tokens: greedy generation                   
 
 import json
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 from hypothesis import strategies as st
@@ -31,8 +31,7 @@ from ..weights import init_params
 from . import strategies as S
 from .oracle import build_cache, params_tree
 
-__all__ = ["PROPERTIES", "OUTPUT_KEYS", "Case", "cases", "case_params", "candidate_inputs", "save_case",
-           "load_case"]
+__all__ = ["PROPERTIES", "OUTPUT_KEYS", "Case", "cases", "case_params", "candidate_inputs", "save_case", "load_case"]
 
 # property -> the HF outputs it compares
 OUTPUT_KEYS = {
@@ -55,7 +54,7 @@ class Case:
     prop: str
     config: LEDConfig
     param_seed: Optional[int]
-    arrays: Dict[str, np.ndarray] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
     max_new_tokens: int = 0
 
     def summary(self):
@@ -67,8 +66,12 @@ class Case:
             f"heads={c.encoder_attention_heads}/{c.decoder_attention_heads} attention_window={c.attention_window} "
             f"activation={c.activation_function} vocab={c.vocab_size} "
             f"max_positions={c.max_encoder_position_embeddings}/{c.max_decoder_position_embeddings}",
-            "weights: " + ("the candidate's own" if self.param_seed is None else
-                           f"init_params(config, 'lm', seed={self.param_seed})"),
+            "weights: "
+            + (
+                "the candidate's own"
+                if self.param_seed is None
+                else f"init_params(config, 'lm', seed={self.param_seed})"
+            ),
         ]
         for name, a in self.arrays.items():
             head = f"{name} {tuple(a.shape)}: "
@@ -122,8 +125,9 @@ def candidate_inputs(case, params):
         if case.prop == "attentions":
             inputs["output_attentions"] = True
     elif case.prop == "cache":
-        inputs["past_key_values"] = build_cache(case.config, params, dict(inputs), a["decoder_prefix_ids"],
-                                                _dtype_of(params))
+        inputs["past_key_values"] = build_cache(
+            case.config, params, dict(inputs), a["decoder_prefix_ids"], _dtype_of(params)
+        )
         inputs["decoder_input_ids"] = a["decoder_input_ids"]
         inputs["use_cache"] = True
     elif case.prop == "loss":
@@ -139,8 +143,13 @@ def _dtype_of(params):
 
 def save_case(path, case, **extra):
     """Write ``case`` (and string ``extra`` fields such as the candidate spec) to an ``.npz``."""
-    meta = {"property": case.prop, "config": case.config.to_dict(), "param_seed": case.param_seed,
-            "max_new_tokens": case.max_new_tokens, **extra}
+    meta = {
+        "property": case.prop,
+        "config": case.config.to_dict(),
+        "param_seed": case.param_seed,
+        "max_new_tokens": case.max_new_tokens,
+        **extra,
+    }
     np.savez(path, __meta__=np.array(json.dumps(meta)), **case.arrays)
 
 

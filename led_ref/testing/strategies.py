@@ -36,8 +36,16 @@ _SPECIAL = dict(pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_to
 
 
 @st.composite
-def configs(draw, max_layers=2, max_heads=3, max_head_dim=4, max_half_window=4, activations=None,
-            max_vocab=48, hf_runnable=False):
+def configs(
+    draw,
+    max_layers=2,
+    max_heads=3,
+    max_head_dim=4,
+    max_half_window=4,
+    activations=None,
+    max_vocab=48,
+    hf_runnable=False,
+):
     """Small valid ``LEDConfig``s: 1..max_layers layers, per-encoder-layer even windows (a list, or one int for
     every layer), encoder/decoder heads dividing d_model, any activation of ``activations`` (default: all of
     led_ref.activations), position limits tight enough that lengths near the limit are drawn too.
@@ -123,7 +131,7 @@ def encoder_inputs(draw, config, max_batch=3):
         elif pattern == "one":
             glob[b, draw(st.integers(0, keep - 1))] = 1
         elif pattern == "many":
-            glob[b, : keep] = rng.random(keep) < 0.4
+            glob[b, :keep] = rng.random(keep) < 0.4
         elif pattern == "all":
             glob[b, :keep] = 1
         elif pattern == "non_prefix" and keep > 1:
@@ -186,8 +194,26 @@ def labels(draw, config, batch, max_length=5):
 # Pieces a byte-level BPE tokenizer must get right: contractions, whitespace runs, digits, punctuation,
 # non-ASCII (accents, CJK, emoji, combining marks, no-break space), control characters.
 _TEXT_PIECES = (
-    "Hello", " world", "'s", "'ll", "n't", "  ", "\n\n", "\t", " 2024", "3.14", "--", "...", "café", " naïve",
-    "日本語", " 🙂", "e\u0301", "\u00a0", "\r\n", "A" * 30,
+    "Hello",
+    " world",
+    "'s",
+    "'ll",
+    "n't",
+    "  ",
+    "\n\n",
+    "\t",
+    " 2024",
+    "3.14",
+    "--",
+    "...",
+    "café",
+    " naïve",
+    "日本語",
+    " 🙂",
+    "e\u0301",
+    "\u00a0",
+    "\r\n",
+    "A" * 30,
 )
 # LED's special-token strings (the tokenizer matches them in text; "<mask>" strips the space before it).
 SPECIAL_STRINGS = ("<s>", "</s>", "<pad>", "<unk>", "<mask>")

@@ -18,9 +18,18 @@ def tiny_checkpoint(d, eos_bias=EOS_BIAS, max_positions=512):
     from led_ref.weights import init_params, save_params
 
     os.makedirs(d, exist_ok=True)
-    cfg = LEDConfig(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                    decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, attention_window=8,
-                    max_encoder_position_embeddings=max_positions, max_decoder_position_embeddings=32)
+    cfg = LEDConfig(
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        attention_window=8,
+        max_encoder_position_embeddings=max_positions,
+        max_decoder_position_embeddings=32,
+    )
     params = init_params(cfg, "lm", seed=0)
     params["final_logits_bias"][0, 2] += eos_bias
     cfg.save_pretrained(str(d))
@@ -60,7 +69,7 @@ def write_bad_corpus(path, n_good=6, chars=300):
             f.write(json.dumps(r).encode() + b"\n")
             if i < len(BAD_LINES):
                 f.write(BAD_LINES[i][0])
-        for raw, _, _ in BAD_LINES[len(good):]:
+        for raw, _, _ in BAD_LINES[len(good) :]:
             f.write(raw)
         f.write(b"\n")  # a blank line is not a record
     return [r["id"] for r in good]

@@ -18,8 +18,14 @@ HF4_PYTHON = os.environ.get("LED_REF_HF_PYTHON", "/work/scratch/hf4/bin/python")
 
 def bench(*argv, timeout=600):
     env = dict(os.environ, LED_REF_PROGRESS="0")
-    return subprocess.run([sys.executable, "-m", "led_ref", "bench", "--quick", *argv], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "led_ref", "bench", "--quick", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+    )
 
 
 def _rows(stdout):
@@ -33,9 +39,16 @@ def _rows(stdout):
 
 
 def expected_rows():
-    return ["GEMM peak GFLOP/s (float32)", "tokenizer tokens/s", "encoder seconds @ 64 tokens",
-            "encoder seconds @ 128 tokens", "encoder seconds @ 256 tokens", "decode ms/token (128 in, greedy)",
-            "decode ms/step (128 in, beam 4)", "decode ms/step (128 in, batch 8)"]
+    return [
+        "GEMM peak GFLOP/s (float32)",
+        "tokenizer tokens/s",
+        "encoder seconds @ 64 tokens",
+        "encoder seconds @ 128 tokens",
+        "encoder seconds @ 256 tokens",
+        "decode ms/token (128 in, greedy)",
+        "decode ms/step (128 in, beam 4)",
+        "decode ms/step (128 in, batch 8)",
+    ]
 
 
 @pytest.mark.slow
@@ -66,9 +79,14 @@ def test_bench_quick_numpy_only_writes_json(tmp_path):
     r = bench("--backends", "numpy", "--seq-lens", "64", "--new-tokens", "2", "--json", str(out))
     assert r.returncode == 0, r.stderr
     rows = _rows(r.stdout)
-    assert set(rows) == {"GEMM peak GFLOP/s (float32)", "tokenizer tokens/s", "encoder seconds @ 64 tokens",
-                         "decode ms/token (64 in, greedy)", "decode ms/step (64 in, beam 4)",
-                         "decode ms/step (64 in, batch 8)"}
+    assert set(rows) == {
+        "GEMM peak GFLOP/s (float32)",
+        "tokenizer tokens/s",
+        "encoder seconds @ 64 tokens",
+        "decode ms/token (64 in, greedy)",
+        "decode ms/step (64 in, beam 4)",
+        "decode ms/step (64 in, batch 8)",
+    }
     import json
 
     data = json.loads(out.read_text())
@@ -97,11 +115,12 @@ def _matmul_flops(seq_len, d, ffn, layers, window, g):
     return layers * sum(2 * m * k * n for m, k, n in products)
 
 
-@pytest.mark.parametrize("seq_len, d, ffn, layers, window, g",
-                         [(4096, 768, 3072, 6, 1024, 1), (1000, 64, 128, 2, 256, 3), (1, 8, 16, 1, 4, 1)])
+@pytest.mark.parametrize(
+    "seq_len, d, ffn, layers, window, g",
+    [(4096, 768, 3072, 6, 1024, 1), (1000, 64, 128, 2, 256, 3), (1, 8, 16, 1, 4, 1)],
+)
 def test_encoder_flops_formula(seq_len, d, ffn, layers, window, g):
-    assert common.encoder_flops(seq_len, d, ffn, layers, window, g) == _matmul_flops(seq_len, d, ffn, layers,
-                                                                                     window, g)
+    assert common.encoder_flops(seq_len, d, ffn, layers, window, g) == _matmul_flops(seq_len, d, ffn, layers, window, g)
 
 
 def test_encoder_flops_counts_the_padded_length():
@@ -148,7 +167,11 @@ def test_bench_quick_ort_deployment_rows():  # ~30 s: export + int8 + 13 row pro
 
     assert "files int8/float: directory" in row("ONNX int8 quantization seconds", "onnx-i8")
     for backend in ("onnx", "onnx-i8"):
-        for name in ("encoder seconds @ 64 tokens", "decode ms/token (64 in, greedy)", "decode ms/step (64 in, batch 8)",
-                     "decode ms/step (64 in, beam 4)"):
+        for name in (
+            "encoder seconds @ 64 tokens",
+            "decode ms/token (64 in, greedy)",
+            "decode ms/step (64 in, batch 8)",
+            "decode ms/step (64 in, beam 4)",
+        ):
             assert re.search(r" [\d.]+ (s|ms) ", row(name, backend)), row(name, backend)
         assert "separate decoder sessions" in row("generation peak RSS (64 in)", backend)

@@ -16,8 +16,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_cli(*argv, timeout=300, env_extra=None):
     env = dict(os.environ, LED_REF_PROGRESS="0")
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "led_ref", *argv], capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "led_ref", *argv], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
 
 
 def test_top_level_help_lists_every_subcommand_with_examples():
@@ -36,14 +37,26 @@ def test_subcommand_help_has_examples_and_options(command):
     for example in cli.SUBCOMMANDS[command][2]:
         assert example in r.stdout
     assert "--debug" in r.stdout
-    expected = {"demo": ["--size", "--model", "--file", "--backends"], "bench": ["--quick", "--hf-python", "--backends"],
-                "generate": ["--model", "--num-beams", "--backend"], "export": ["--opset"],
-                "attention-map": ["--model", "--layer", "--head", "--tokens", "--global-positions"],
-                "summarize": ["--model", "--batch-tokens", "--resume", "--overwrite", "--engine", "--id-field", "--ray-address",
-                              "--evaluate"],
-                "evaluate": ["--json", "--allow-missing", "--references-field"],
-                "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"],
-                "finetune": ["--model", "--train", "--eval", "--gradient-checkpointing", "--resume", "--lr", "--grad-accum"]}
+    expected = {
+        "demo": ["--size", "--model", "--file", "--backends"],
+        "bench": ["--quick", "--hf-python", "--backends"],
+        "generate": ["--model", "--num-beams", "--backend"],
+        "export": ["--opset"],
+        "attention-map": ["--model", "--layer", "--head", "--tokens", "--global-positions"],
+        "summarize": [
+            "--model",
+            "--batch-tokens",
+            "--resume",
+            "--overwrite",
+            "--engine",
+            "--id-field",
+            "--ray-address",
+            "--evaluate",
+        ],
+        "evaluate": ["--json", "--allow-missing", "--references-field"],
+        "verify": ["--candidate", "--examples", "--timeout", "--replay", "--generate"],
+        "finetune": ["--model", "--train", "--eval", "--gradient-checkpointing", "--resume", "--lr", "--grad-accum"],
+    }
     for opt in expected[command]:
         assert opt in r.stdout
 
@@ -56,7 +69,10 @@ def test_subcommand_help_has_examples_and_options(command):
         (["demo", "--size", "tiny", "--max-input-tokens", "1"], "--max-input-tokens must be >= 2"),
         (["demo", "--size", "tiny", "--backends", "cuda"], "--backends: unknown ['cuda']"),
         (["bench", "--quick", "--backends", "tpu"], "--backends: unknown ['tpu']"),
-        (["bench", "--quick", "--hf-python", "/nonexistent/python"], "--hf-python /nonexistent/python: not an executable"),
+        (
+            ["bench", "--quick", "--hf-python", "/nonexistent/python"],
+            "--hf-python /nonexistent/python: not an executable",
+        ),
         (["bench", "--quick", "--seq-lens", "64,abc"], "--seq-lens: expected comma-separated integers"),
         (["bench", "--quick", "--new-tokens", "0"], "--new-tokens must be in 1..512"),
     ],

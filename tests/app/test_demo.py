@@ -26,7 +26,7 @@ def test_bundled_text_is_long_licensed_and_documented():
     data = BUNDLED_TEXT.read_bytes()
     assert 40_000 <= len(data) <= 60_000
     text = data.decode("utf-8")
-    assert "Execution model" in text and "The \"import\" statement" in text
+    assert "Execution model" in text and 'The "import" statement' in text
     readme = (DATA_DIR / "README.md").read_text()
     assert "pydoc_data/topics.py" in readme and "PSF" in readme and BUNDLED_TEXT.name in readme
     assert "PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2" in (DATA_DIR / "PSF-LICENSE").read_text()
@@ -97,8 +97,15 @@ def test_main_job_uses_the_checkpoint_generation_defaults_on_both_backends(tmp_p
     demo_mod.random_model("tiny", seed=4).save_pretrained(ckpt)
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(DATA_DIR / name, ckpt / name)
-    GenerationConfig(max_length=6, min_length=6, num_beams=2, decoder_start_token_id=2, eos_token_id=2,
-                     bos_token_id=0, pad_token_id=1).save_pretrained(ckpt)
+    GenerationConfig(
+        max_length=6,
+        min_length=6,
+        num_beams=2,
+        decoder_start_token_id=2,
+        eos_token_id=2,
+        bos_token_id=0,
+        pad_token_id=1,
+    ).save_pretrained(ckpt)
     rep = demo_mod.demo(model_dir=str(ckpt), backends=("numpy", "onnx"), max_input_tokens=100)
     for name in ("numpy", "onnx"):
         # max_length counts the decoder start token: 5 generated tokens, from generation_config.json

@@ -8,17 +8,19 @@ import numpy as np
 import pytest
 
 from led_ref.app import demo_data
-from tools.demo_model import recipe
 from led_ref.tokenizer import LEDTokenizerFast
 from led_ref.weights import load_checkpoint
 from tests.testlib import DATA
+from tools.demo_model import recipe
 
 METRICS = os.path.join(demo_data.DEMO_MODEL_DIR, "metrics.json")
 
 
 def test_sections_and_examples():
-    text = ("Intro text\n\nMotivation\n==========\n\nWhy.\n\nDetails\n-------\n\nsub.\n\n"
-            "Specification\n=============\n\nHow.\n")
+    text = (
+        "Intro text\n\nMotivation\n==========\n\nWhy.\n\nDetails\n-------\n\nsub.\n\n"
+        "Specification\n=============\n\nHow.\n"
+    )
     secs = demo_data.sections(text)
     assert [t for t, _ in secs] == ["Motivation", "Specification"]  # '-' underlines are subsections here
     assert "Details" in secs[0][1]

@@ -9,16 +9,27 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from led_ref.app import cli  # noqa: E402
-from led_ref.config import LEDConfig  # noqa: E402
-from led_ref.weights import init_params, load_checkpoint, save_checkpoint  # noqa: E402
-from tests.testlib import DATA  # noqa: E402
+from led_ref.app import cli
+from led_ref.config import LEDConfig
+from led_ref.weights import init_params, load_checkpoint, save_checkpoint
+from tests.testlib import DATA
 
 pytestmark = pytest.mark.export
 
-TINY = dict(vocab_size=50261, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, attention_window=8,
-            max_encoder_position_embeddings=64, max_decoder_position_embeddings=32, dropout=0.0)
+TINY = dict(
+    vocab_size=50261,
+    d_model=16,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    attention_window=8,
+    max_encoder_position_embeddings=64,
+    max_decoder_position_embeddings=32,
+    dropout=0.0,
+)
 RECORDS = [
     {"text": "The cat sat on the mat. It was a sunny day and the cat was happy.", "summary": "A happy cat."},
     {"text": "Python is a programming language. It is used for scripting and science.", "summary": "Python."},
@@ -102,7 +113,9 @@ def test_eval_rouge_each_epoch_with_the_models_generation_config(setup):
         epochs = json.loads((out / "checkpoint-last" / "trainer_state.json").read_text())["epochs"]
         assert [e["epoch"] for e in epochs] == [1, 2]
         assert all(0.0 <= e[f"eval_{k}"] <= 1.0 for e in epochs for k in ("rouge1", "rouge2", "rougeL"))
-        assert json.loads((out / "generation_config.json").read_text()).get("num_beams", 1) == beams  # HF omits defaults
+        assert (
+            json.loads((out / "generation_config.json").read_text()).get("num_beams", 1) == beams
+        )  # HF omits defaults
 
 
 def test_pad_to_multiple_of_keeps_the_loss(setup):
@@ -131,11 +144,15 @@ def test_heap_mmap_threshold_is_applied(setup, monkeypatch):
     d, model, train = setup
     calls = []
     monkeypatch.setattr(training, "limit_heap_retention", lambda threshold=None: calls.append(threshold) or True)
-    for extra, expected in (([], [training.HEAP_MMAP_THRESHOLD]), (["--heap-mmap-threshold", "0"], []),
-                            (["--heap-mmap-threshold", "8388608"], [8388608])):
+    for extra, expected in (
+        ([], [training.HEAP_MMAP_THRESHOLD]),
+        (["--heap-mmap-threshold", "0"], []),
+        (["--heap-mmap-threshold", "8388608"], [8388608]),
+    ):
         calls.clear()
-        assert _run("--model", model, "--train", train, "-o", d / "heap", "--overwrite", "--max-steps", "1",
-                    *extra) == 0
+        assert (
+            _run("--model", model, "--train", train, "-o", d / "heap", "--overwrite", "--max-steps", "1", *extra) == 0
+        )
         assert calls == expected, extra
 
 
@@ -193,8 +210,20 @@ def test_resume_other_shape_message(setup, tmp_path, capsys):
 
 def test_nan_loss_names_step_and_cause(setup, tmp_path, capsys):
     d, model, train = setup
-    code = _run("--model", model, "--train", train, "-o", tmp_path / "nan", "--lr", "1e30", "--epochs", "3",
-                "--max-grad-norm", "0")
+    code = _run(
+        "--model",
+        model,
+        "--train",
+        train,
+        "-o",
+        tmp_path / "nan",
+        "--lr",
+        "1e30",
+        "--epochs",
+        "3",
+        "--max-grad-norm",
+        "0",
+    )
     err = capsys.readouterr().err
     assert code == 2 and "at optimizer step" in err and "learning rate" in err
 

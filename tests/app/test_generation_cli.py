@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from led_ref.generation import generate
-
 from tests.testlib import ROOT, TINY_CLI, tiny_config
 
 TEXT = "Longformer encoder-decoder models summarize long documents. " * 3
@@ -33,26 +32,52 @@ def checkpoint(tmp_path_factory):
 
 def cli(*argv, stdin=None):
     env = dict(os.environ, LED_REF_PROGRESS="0")
-    return subprocess.run([sys.executable, "-m", "led_ref", "generate", *argv], input=stdin, capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "led_ref", "generate", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_cli_ids_match_api_with_first_token_global(checkpoint):
     from led_ref.model import LEDForConditionalGeneration
     from led_ref.tokenizer import LEDTokenizerFast
 
-    r = cli("--model", str(checkpoint), "--num-beams", "2", "--max-new-tokens", "6", "--print-ids",
-            str(checkpoint / "doc.txt"))
+    r = cli(
+        "--model",
+        str(checkpoint),
+        "--num-beams",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--print-ids",
+        str(checkpoint / "doc.txt"),
+    )
     assert r.returncode == 0, r.stderr
     got = np.array([[int(t) for t in line.split()] for line in r.stdout.strip().splitlines()])
     tok = LEDTokenizerFast.from_pretrained(str(checkpoint))
     enc = tok(TEXT, return_tensors="np")
     model = LEDForConditionalGeneration.from_pretrained(str(checkpoint))
-    exp = generate(model, enc["input_ids"], enc["attention_mask"], global_attention="first", num_beams=2,
-                   max_new_tokens=6)
+    exp = generate(
+        model, enc["input_ids"], enc["attention_mask"], global_attention="first", num_beams=2, max_new_tokens=6
+    )
     np.testing.assert_array_equal(got, exp)
-    r2 = cli("--model", str(checkpoint), "--num-beams", "2", "--max-new-tokens", "6", "--print-ids",
-             "--no-global-attention", "-", stdin=TEXT)
+    r2 = cli(
+        "--model",
+        str(checkpoint),
+        "--num-beams",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--print-ids",
+        "--no-global-attention",
+        "-",
+        stdin=TEXT,
+    )
     assert r2.returncode == 0, r2.stderr
     exp2 = generate(model, enc["input_ids"], enc["attention_mask"], num_beams=2, max_new_tokens=6)
     assert r2.stdout.split() == [str(t) for t in exp2[0]]
@@ -65,12 +90,15 @@ def test_cli_text_output_and_truncation_note(checkpoint):
     assert len(r.stdout.splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--num-beams", "2", "--num-return-sequences", "3"], "num_return_sequences"),
-    (["--max-length", "1"], "max_length"),
-    (["--early-stopping", "maybe"], "early-stopping"),
-    (["--seed", "3"], "seed"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--num-beams", "2", "--num-return-sequences", "3"], "num_return_sequences"),
+        (["--max-length", "1"], "max_length"),
+        (["--early-stopping", "maybe"], "early-stopping"),
+        (["--seed", "3"], "seed"),
+    ],
+)
 def test_cli_bad_arguments_one_line_error(checkpoint, argv, needle):
     r = cli("--model", str(checkpoint), *argv, str(checkpoint / "doc.txt"))
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
@@ -90,11 +118,25 @@ def test_cli_onnx_backend_same_tokens(checkpoint, tmp_path):
     pytest.importorskip("torch")
     out_dir = tmp_path / "onnx"
     env = dict(os.environ, LED_REF_PROGRESS="0")
-    r = subprocess.run([sys.executable, "-m", "led_ref", "export", str(checkpoint), str(out_dir)],
-                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "led_ref", "export", str(checkpoint), str(out_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    args = ["--num-beams", "3", "--num-return-sequences", "2", "--max-new-tokens", "8", "--print-ids",
-            str(checkpoint / "doc.txt")]
+    args = [
+        "--num-beams",
+        "3",
+        "--num-return-sequences",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--print-ids",
+        str(checkpoint / "doc.txt"),
+    ]
     a = cli("--model", str(checkpoint), *args)
     b = cli("--model", str(out_dir), "--backend", "onnx", *args)
     assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)

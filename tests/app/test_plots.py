@@ -21,7 +21,7 @@ from led_ref.weights import init_params, save_checkpoint
 from tests.testlib import DATA, ROOT
 
 try:
-    import matplotlib  # noqa: F401
+    import matplotlib  # noqa: F401 (imported to check that it is installed)
 
     HAVE_MPL = True
 except ImportError:
@@ -46,8 +46,14 @@ def _no_matplotlib_env(tmp_path):
 
 
 def _led_ref(*argv, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "led_ref", *argv], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env or dict(os.environ, LED_REF_PROGRESS="0"))
+    return subprocess.run(
+        [sys.executable, "-m", "led_ref", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env or dict(os.environ, LED_REF_PROGRESS="0"),
+    )
 
 
 # ================================================================ slope fit and lengths
@@ -97,14 +103,19 @@ def test_scaling_json_has_one_entry_per_length_and_backend_without_matplotlib(tm
     """The run itself needs no matplotlib (blocked here); the PNG is then drawn from its JSON."""
     out = tmp_path / "scaling.json"
     env = dict(_no_matplotlib_env(tmp_path), LED_REF_PROGRESS="1")  # draw the bar over lengths on the pipe
-    r = _led_ref("bench", "--scaling", "--quick", "--lengths", "64,128", "--backends", "numpy,hf",
-                 "--json", str(out), env=env)
+    r = _led_ref(
+        "bench", "--scaling", "--quick", "--lengths", "64,128", "--backends", "numpy,hf", "--json", str(out), env=env
+    )
     assert r.returncode == 0, r.stderr
     assert "fitted log-log slope" in r.stdout and "matplotlib" not in r.stderr
     assert "] 2/2 lengths" in r.stderr  # the progress bar counted both lengths
     data = json.loads(out.read_text())
-    assert [(e["length"], e["backend"]) for e in data["entries"]] == [(64, "numpy"), (64, "hf"), (128, "numpy"),
-                                                                        (128, "hf")]
+    assert [(e["length"], e["backend"]) for e in data["entries"]] == [
+        (64, "numpy"),
+        (64, "hf"),
+        (128, "numpy"),
+        (128, "hf"),
+    ]
     for e in data["entries"]:
         if e["backend"] == "numpy":
             assert e["error"] is None and e["seconds"] > 0 and e["peak_rss_bytes"] > 0 and e["gflop_per_s"] > 0
@@ -125,12 +136,15 @@ def test_scaling_onnx_rows(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("torch")
     out = tmp_path / "scaling.json"
-    r = _led_ref("bench", "--scaling", "--quick", "--lengths", "64,128", "--backends", "numpy,onnx",
-                 "--json", str(out))
+    r = _led_ref("bench", "--scaling", "--quick", "--lengths", "64,128", "--backends", "numpy,onnx", "--json", str(out))
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text())
-    assert [(e["length"], e["backend"]) for e in data["entries"]] == [(64, "numpy"), (64, "onnx"), (128, "numpy"),
-                                                                        (128, "onnx")]
+    assert [(e["length"], e["backend"]) for e in data["entries"]] == [
+        (64, "numpy"),
+        (64, "onnx"),
+        (128, "numpy"),
+        (128, "onnx"),
+    ]
     assert all(e["error"] is None and e["seconds"] > 0 for e in data["entries"]), data["entries"]
     assert data["slopes"]["onnx"]["seconds"] is not None
 
@@ -138,25 +152,40 @@ def test_scaling_onnx_rows(tmp_path):
 @needs_mpl
 def test_scaling_plot_from_synthetic_report(tmp_path):
     lens = [512, 1024, 2048]
-    entries = [{"length": n, "backend": b, "seconds": k * n, "peak_rss_bytes": 1e8 + 1e4 * n,
-                "gflop_per_s": 10.0} for n in lens for b, k in (("numpy", 1e-3), ("onnx", 5e-4))]
+    entries = [
+        {"length": n, "backend": b, "seconds": k * n, "peak_rss_bytes": 1e8 + 1e4 * n, "gflop_per_s": 10.0}
+        for n in lens
+        for b, k in (("numpy", 1e-3), ("onnx", 5e-4))
+    ]
     shape = dict(scaling.common.LED_BASE)
     slopes, dense = scaling.summarize(entries, ["numpy", "onnx"], shape, 50.0)
-    report = {"backends": ["numpy", "onnx"], "entries": entries, "slopes": slopes, "dense_reference": dense,
-              "shape": shape, "size": "base", "gemm_peak_gflops": 50.0, "machine": {}, "date_utc": "today"}
+    report = {
+        "backends": ["numpy", "onnx"],
+        "entries": entries,
+        "slopes": slopes,
+        "dense_reference": dense,
+        "shape": shape,
+        "size": "base",
+        "gemm_peak_gflops": 50.0,
+        "machine": {},
+        "date_utc": "today",
+    }
     png = tmp_path / "s.png"
     scaling.plot_scaling(report, str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and _png_pixels(png) == scaling.FIG_PX
 
 
-@pytest.mark.parametrize("argv, option", [
-    (["--lengths", "0,128"], "--lengths"),
-    (["--lengths", "abc"], "--lengths"),
-    (["--lengths", "2048"], "--lengths"),  # the tiny shape's limit is 1024 positions
-    (["--plot", "/nonexistent-dir/x.png"], "--plot"),
-    (["--plot", "out.txt"], "--plot"),
-    (["--json", "/nonexistent-dir/x.json"], "--json"),
-])
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--lengths", "0,128"], "--lengths"),
+        (["--lengths", "abc"], "--lengths"),
+        (["--lengths", "2048"], "--lengths"),  # the tiny shape's limit is 1024 positions
+        (["--plot", "/nonexistent-dir/x.png"], "--plot"),
+        (["--plot", "out.txt"], "--plot"),
+        (["--json", "/nonexistent-dir/x.json"], "--json"),
+    ],
+)
 def test_scaling_bad_input_is_one_line_naming_the_option(argv, option, capsys):
     assert cli.main(["bench", "--scaling", "--quick", *argv]) == 2
     err = capsys.readouterr().err.splitlines()
@@ -171,15 +200,19 @@ def test_scaling_options_need_scaling(capsys):
 def test_plot_without_matplotlib_says_how_to_install(tmp_path):
     r = _led_ref("bench", "--scaling", "--quick", "--plot", str(tmp_path / "x.png"), env=_no_matplotlib_env(tmp_path))
     assert r.returncode == 2
-    assert r.stderr.splitlines()[0].startswith("led-ref bench: error: --plot needs matplotlib (the plot extra): "
-                                        "pip install 'led-ref[plot]' (or: pip install 'matplotlib>=3.5')")
+    assert r.stderr.splitlines()[0].startswith(
+        "led-ref bench: error: --plot needs matplotlib (the plot extra): "
+        "pip install 'led-ref[plot]' (or: pip install 'matplotlib>=3.5')"
+    )
     assert not (tmp_path / "x.png").exists()
 
 
 def test_default_cli_paths_never_import_matplotlib():
-    code = ("import sys\nfrom led_ref.app import cli\nfor c in cli.SUBCOMMANDS: cli.build_parser(c)\n"
-            "import led_ref.app.benchmarks.scaling, led_ref.app.attention_map, led_ref.app.plotting\n"
-            "assert 'matplotlib' not in sys.modules, sorted(m for m in sys.modules if 'matplotlib' in m)\n")
+    code = (
+        "import sys\nfrom led_ref.app import cli\nfor c in cli.SUBCOMMANDS: cli.build_parser(c)\n"
+        "import led_ref.app.benchmarks.scaling, led_ref.app.attention_map, led_ref.app.plotting\n"
+        "assert 'matplotlib' not in sys.modules, sorted(m for m in sys.modules if 'matplotlib' in m)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
 
@@ -205,9 +238,19 @@ def _allowed(kind, window):
 
 @pytest.mark.parametrize("global_positions", [[0], [0, 7, 12], []])
 def test_attention_matrix_is_nonzero_exactly_where_attention_is_allowed(global_positions):
-    cfg = LEDConfig(vocab_size=100, d_model=16, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
-                    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, attention_window=[4, 8],
-                    max_encoder_position_embeddings=64, max_decoder_position_embeddings=16)
+    cfg = LEDConfig(
+        vocab_size=100,
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=24,
+        decoder_ffn_dim=24,
+        attention_window=[4, 8],
+        max_encoder_position_embeddings=64,
+        max_decoder_position_embeddings=16,
+    )
     model = LEDModel(cfg, init_params(cfg, "base", seed=1))
     n = 21  # not a multiple of the window: the encoder pads internally, the matrix stays 21 x 21
     ids = np.random.default_rng(0).integers(3, 100, n)
@@ -246,9 +289,19 @@ def test_attention_matrix_bad_layouts():
 def tiny_checkpoint(tmp_path_factory):
     """A random tiny LED with the LED/BART vocabulary size, so the bundled tokenizer's ids fit."""
     d = tmp_path_factory.mktemp("tiny-led")
-    cfg = LEDConfig(vocab_size=50265, d_model=16, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
-                    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, attention_window=[8, 16],
-                    max_encoder_position_embeddings=256, max_decoder_position_embeddings=16)
+    cfg = LEDConfig(
+        vocab_size=50265,
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=24,
+        decoder_ffn_dim=24,
+        attention_window=[8, 16],
+        max_encoder_position_embeddings=256,
+        max_decoder_position_embeddings=16,
+    )
     save_checkpoint(str(d), cfg, init_params(cfg, "base", seed=0), "base")
     return str(d)
 
@@ -257,29 +310,68 @@ def tiny_checkpoint(tmp_path_factory):
 def test_attention_map_writes_a_png_of_the_stated_size(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "map.png"
     text = DATA / "python-reference-excerpt.txt"
-    assert cli.main(["attention-map", "--model", tiny_checkpoint, str(text), "--layer", "1", "--head", "1",
-                     "--tokens", "200", "--global-positions", "0,50", "-o", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "attention-map",
+                "--model",
+                tiny_checkpoint,
+                str(text),
+                "--layer",
+                "1",
+                "--head",
+                "1",
+                "--tokens",
+                "200",
+                "--global-positions",
+                "0,50",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     stdout = capsys.readouterr().out
     assert f"({MAP_PX[0]} x {MAP_PX[1]} px)" in stdout and "global positions [0, 50]" in stdout
     assert _png_pixels(out) == MAP_PX
     # a short document is padded to --tokens
     short = tmp_path / "short.txt"
     short.write_text("A short text.")
-    assert cli.main(["attention-map", "--model", tiny_checkpoint, str(short), "--layer", "0", "--head", "0",
-                     "--tokens", "64", "-o", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "attention-map",
+                "--model",
+                tiny_checkpoint,
+                str(short),
+                "--layer",
+                "0",
+                "--head",
+                "0",
+                "--tokens",
+                "64",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "64 x 64 attention, 6 real tokens"  # <s> A short text . </s> in capsys.readouterr().out
 
 
 @needs_mpl
-@pytest.mark.parametrize("argv, start", [
-    (["--layer", "2", "--head", "0"], "--layer 2: out of range, the encoder has layers 0..1"),
-    (["--layer", "-1", "--head", "0"], "--layer -1: out of range"),
-    (["--layer", "0", "--head", "2"], "--head 2: out of range, the encoder has heads 0..1"),
-    (["--layer", "0", "--head", "0", "--tokens", "257"], "--tokens 257: must be in 2..256"),
-    (["--layer", "0", "--head", "0", "--global-positions", "0,x"], "--global-positions: 'x'"),
-    (["--layer", "0", "--head", "0", "--tokens", "8", "--global-positions", "9"], "--global-positions: 9 is not"),
-    (["--layer", "0", "--head", "0", "-o", "/nonexistent-dir/m.png"], "--output /nonexistent-dir/m.png"),
-])
+@pytest.mark.parametrize(
+    "argv, start",
+    [
+        (["--layer", "2", "--head", "0"], "--layer 2: out of range, the encoder has layers 0..1"),
+        (["--layer", "-1", "--head", "0"], "--layer -1: out of range"),
+        (["--layer", "0", "--head", "2"], "--head 2: out of range, the encoder has heads 0..1"),
+        (["--layer", "0", "--head", "0", "--tokens", "257"], "--tokens 257: must be in 2..256"),
+        (["--layer", "0", "--head", "0", "--global-positions", "0,x"], "--global-positions: 'x'"),
+        (["--layer", "0", "--head", "0", "--tokens", "8", "--global-positions", "9"], "--global-positions: 9 is not"),
+        (["--layer", "0", "--head", "0", "-o", "/nonexistent-dir/m.png"], "--output /nonexistent-dir/m.png"),
+    ],
+)
 def test_attention_map_bad_input_is_one_line_naming_the_option(tiny_checkpoint, tmp_path, capsys, argv, start):
     text = str(DATA / "python-reference-excerpt.txt")
     argv = ["attention-map", "--model", tiny_checkpoint, text, *argv]
@@ -292,8 +384,21 @@ def test_attention_map_bad_input_is_one_line_naming_the_option(tiny_checkpoint, 
 
 
 def test_attention_map_without_matplotlib_says_how_to_install(tiny_checkpoint, tmp_path):
-    r = _led_ref("attention-map", "--model", tiny_checkpoint, str(DATA / "python-reference-excerpt.txt"),
-                 "--layer", "0", "--head", "0", "-o", str(tmp_path / "m.png"), env=_no_matplotlib_env(tmp_path))
+    r = _led_ref(
+        "attention-map",
+        "--model",
+        tiny_checkpoint,
+        str(DATA / "python-reference-excerpt.txt"),
+        "--layer",
+        "0",
+        "--head",
+        "0",
+        "-o",
+        str(tmp_path / "m.png"),
+        env=_no_matplotlib_env(tmp_path),
+    )
     assert r.returncode == 2
-    assert r.stderr.splitlines()[0].startswith("led-ref attention-map: error: attention-map needs matplotlib (the plot "
-                                        "extra): pip install 'led-ref[plot]' (or: pip install 'matplotlib>=3.5')")
+    assert r.stderr.splitlines()[0].startswith(
+        "led-ref attention-map: error: attention-map needs matplotlib (the plot "
+        "extra): pip install 'led-ref[plot]' (or: pip install 'matplotlib>=3.5')"
+    )

@@ -13,7 +13,6 @@ import pytest
 from led_ref.app.corpus.engine import JobSpec, Prepared, Summarizer, make_batches, prepare
 from led_ref.app.corpus.summarize import summarize_corpus
 from led_ref.generation import generate
-
 from tests.app.corpuslib import BAD_LINES, demo_records, read_jsonl, tiny_checkpoint, without_seconds, write_bad_corpus
 from tests.testlib import ROOT
 
@@ -25,8 +24,9 @@ def ckpt(tmp_path_factory):
 
 def cli(*argv, env=None, timeout=300):
     env = {**os.environ, "LED_REF_PROGRESS": "0", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "led_ref", *argv], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "led_ref", *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout
+    )
 
 
 def quiet(msg):
@@ -89,7 +89,7 @@ def test_corpus_with_bad_records_every_id_once(ckpt, tmp_path):
         assert set(r) == {"id", "summary", "input_tokens", "truncated", "generated_tokens"}
         assert r["input_tokens"] > 2 and r["truncated"] is False and 1 <= r["generated_tokens"] <= 5
     errors = [r for r in lines if "error" in r]
-    for raw, bad_id, needle in BAD_LINES:
+    for _raw, bad_id, needle in BAD_LINES:
         match = [r for r in errors if needle in r["error"] and (bad_id is None or r["id"] == bad_id)]
         assert len(match) == 1, (needle, errors)
         if bad_id is None:
@@ -159,11 +159,27 @@ def test_kill_mid_job_then_resume_every_id_once(ckpt, tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     recs = [dict(r, id=f"{r['id']}-{k}") for k in range(3) for r in demo_records()]  # 48 documents
     inp.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    argv = ["summarize", str(inp), "-o", str(out), "--model", ckpt, "--max-new-tokens", "12", "--min-new-tokens",
-            "12", "--one-at-a-time"]
+    argv = [
+        "summarize",
+        str(inp),
+        "-o",
+        str(out),
+        "--model",
+        ckpt,
+        "--max-new-tokens",
+        "12",
+        "--min-new-tokens",
+        "12",
+        "--one-at-a-time",
+    ]
     env = dict(os.environ, LED_REF_PROGRESS="0")
-    proc = subprocess.Popen([sys.executable, "-m", "led_ref", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "led_ref", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -190,35 +206,44 @@ def test_kill_mid_job_then_resume_every_id_once(ckpt, tmp_path):
 
 def test_duplicate_ids_refused_before_any_work(ckpt, tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    inp.write_text('{"id": "a", "text": "x y"}\n{"id": "b", "text": "z"}\n{"id": "a", "text": "w"}\n'
-                   '{"id": 7, "text": "v"}\n{"id": "7", "text": "u"}\n')
+    inp.write_text(
+        '{"id": "a", "text": "x y"}\n{"id": "b", "text": "z"}\n{"id": "a", "text": "w"}\n'
+        '{"id": 7, "text": "v"}\n{"id": "7", "text": "u"}\n'
+    )
     r = cli("summarize", str(inp), "-o", str(out), "--model", ckpt)
     assert r.returncode == 2 and "duplicate ids" in r.stderr and "'a' (lines 1, 3)" in r.stderr
     assert "'7' (lines 4, 5)" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
 
 
-@pytest.mark.parametrize("case", ["missing_input", "output_dir", "fields", "exists", "both", "batch", "nrs", "seed",
-                                  "max_input", "ray_address"])
+@pytest.mark.parametrize(
+    "case",
+    ["missing_input", "output_dir", "fields", "exists", "both", "batch", "nrs", "seed", "max_input", "ray_address"],
+)
 def test_bad_input_one_line_errors(ckpt, tmp_path, case):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text('{"doc": "a", "body": "x y"}\n{"doc": "b", "body": "z", "extra": 1}\n')
     base = ["summarize", str(inp), "-o", str(out), "--model", ckpt, "--id-field", "doc", "--text-field", "body"]
     argv, needle = {
-        "missing_input": (["summarize", str(tmp_path / "nope.jsonl"), "-o", str(out), "--model", ckpt],
-                          "nope.jsonl: no such file or directory"),
-        "output_dir": (["summarize", str(inp), "-o", str(tmp_path / "no" / "out.jsonl"), "--model", ckpt],
-                       "does not exist"),
+        "missing_input": (
+            ["summarize", str(tmp_path / "nope.jsonl"), "-o", str(out), "--model", ckpt],
+            "nope.jsonl: no such file or directory",
+        ),
+        "output_dir": (
+            ["summarize", str(inp), "-o", str(tmp_path / "no" / "out.jsonl"), "--model", ckpt],
+            "does not exist",
+        ),
         "fields": (base[:6], "fields found: ['body', 'doc', 'extra']"),
         "exists": (base, "--overwrite"),
         "both": (base + ["--resume", "--overwrite"], "not both"),
         "batch": (base + ["--batch-tokens", "0"], "--batch-tokens must be >= 1"),
         "nrs": (base + ["--num-beams", "2", "--num-return-sequences", "2"], "unrecognized arguments"),
         "seed": (base + ["--seed", "1"], "--seed only applies"),
-        "ray_address": (base + ["--engine", "ray", "--ray-address", "127.0.0.1:1", "--ray-timeout", "2"],
-                        "--ray-address 127.0.0.1:1: no Ray cluster answered within 2 s"),
-        "max_input": (base + ["--max-input-tokens", "9999"],
-                      "exceeds the model's max_encoder_position_embeddings=512"),
+        "ray_address": (
+            base + ["--engine", "ray", "--ray-address", "127.0.0.1:1", "--ray-timeout", "2"],
+            "--ray-address 127.0.0.1:1: no Ray cluster answered within 2 s",
+        ),
+        "max_input": (base + ["--max-input-tokens", "9999"], "exceeds the model's max_encoder_position_embeddings=512"),
     }[case]
     if case == "exists":
         out.write_text("")
@@ -259,8 +284,17 @@ def test_unreachable_ray_address_fails_within_timeout():
 def test_progress_bar_and_summary_line(ckpt, tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in demo_records(3, chars=200)))
-    r = cli("summarize", str(inp), "-o", str(tmp_path / "o.jsonl"), "--model", ckpt, "--max-new-tokens", "3",
-            env={"LED_REF_PROGRESS": "1"})
+    r = cli(
+        "summarize",
+        str(inp),
+        "-o",
+        str(tmp_path / "o.jsonl"),
+        "--model",
+        ckpt,
+        "--max-new-tokens",
+        "3",
+        env={"LED_REF_PROGRESS": "1"},
+    )
     assert r.returncode == 0, r.stderr
     assert "3/3 docs" in r.stderr and "tok/s" in r.stderr
     assert "3 documents: 3 ok, 0 failed" in r.stderr and "tokens/s" in r.stderr
@@ -268,19 +302,21 @@ def test_progress_bar_and_summary_line(ckpt, tmp_path):
 
 def test_extras_are_imported_only_when_used():
     # ray and rouge-score are optional extras: importing the commands (and the core) must not load them
-    code = ("import sys\nimport led_ref.app.cli, led_ref.app.corpus.summarize, led_ref.app.corpus.evaluate\n"
-            "import led_ref.app.corpus.ray_engine\n"
-            "extras = ('ray', 'rouge_score', 'onnxruntime', 'torch')\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in extras)\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys\nimport led_ref.app.cli, led_ref.app.corpus.summarize, led_ref.app.corpus.evaluate\n"
+        "import led_ref.app.corpus.ray_engine\n"
+        "extras = ('ray', 'rouge_score', 'onnxruntime', 'torch')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in extras)\n"
+        "assert not bad, bad\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
 
 
 def test_corpus_benchmark_documents_span_the_asked_lengths(tmp_path):
-    from tools.bench.corpus import make_corpus
     from led_ref.tokenizer import LEDTokenizerFast
     from tests.testlib import DATA
+    from tools.bench.corpus import make_corpus
 
     tok = LEDTokenizerFast.from_pretrained(str(DATA))
     lengths = make_corpus(tmp_path / "c.jsonl", tok, 6, 500, 3000)

@@ -7,7 +7,6 @@ from led_ref.app import cli
 from led_ref.app.benchmarks import common
 from led_ref.app.blas import configure
 
-
 pytestmark = pytest.mark.usefixtures("restore_policy")  # tests/conftest.py
 
 
@@ -15,7 +14,9 @@ pytestmark = pytest.mark.usefixtures("restore_policy")  # tests/conftest.py
 def test_threads_zero_or_negative_is_a_one_line_error(value, capsys):
     assert cli.main(["bench", "--quick", "--threads", value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[0].startswith("led-ref bench: error: --threads must be >= 1") and len(err) == 1  # one line, ending with the --debug hint
+    assert (
+        err[0].startswith("led-ref bench: error: --threads must be >= 1") and len(err) == 1
+    )  # one line, ending with the --debug hint
 
 
 def test_more_threads_than_cores_is_allowed_with_a_note():
@@ -43,7 +44,7 @@ def test_busy_process_runs_and_stops():
 
 
 def test_encoder_bench_busy_error_is_one_line(monkeypatch, capsys):
-    from led_ref.app.benchmarks import encoder
+    from tools.bench import encoder
 
     monkeypatch.setattr(common.BusyProcess, "CODE", "raise SystemExit(3)")
     monkeypatch.setattr(common, "run_isolated", lambda *a, **k: {"error": "skipped in this test"})

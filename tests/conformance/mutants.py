@@ -1,9 +1,10 @@
 """Deliberately broken LED implementations: led-ref with one real-world bug each.
 
-Every function here is a ``python:`` candidate of ``led-ref verify`` (``python:tests.conformance.mutants:NAME`` with this folder on
-the path): ``NAME(config, params, inputs) -> dict``. Each runs led-ref's reference with one function patched for the
-duration of the call, reproducing a bug seen in LED/Longformer ports and exports. ``MUTANTS`` maps the name to the
-bug; tests/conformance/test_verify_kit.py checks that ``verify`` flags every one with its default settings.
+Every function here is a ``python:`` candidate of ``led-ref verify`` (``python:tests.conformance.mutants:NAME``
+with the repository root on the path): ``NAME(config, params, inputs) -> dict``. Each runs led-ref's reference
+with one function patched for the duration of the call, reproducing a bug seen in LED/Longformer ports and
+exports. ``MUTANTS`` maps the name to the bug; tests/conformance/test_verify_kit.py checks that ``verify`` flags
+every one with its default settings.
 """
 
 import contextlib
@@ -36,13 +37,16 @@ def _wrap(module, name, make):
 
 
 # 1. the local band reaches one token too far on each side (|i - j| <= w/2 + 1)
-window_off_by_one = _wrap(M, "longformer_self_attention",
-                          lambda f, cfg: lambda p, x, kind, w, h, o=False: f(p, x, kind, w + 2, h, o))
+window_off_by_one = _wrap(
+    M, "longformer_self_attention", lambda f, cfg: lambda p, x, kind, w, h, o=False: f(p, x, kind, w + 2, h, o)
+)
 
 # 2. global tokens also attend to padding (the padding mask is not applied to the global rows)
-global_attends_padding = _wrap(A, "_global_rows",
-                               lambda f, cfg: lambda p, x, gidx, ok, masked, h, **k: f(p, x, gidx, ok,
-                                                                                      np.zeros_like(masked), h, **k))
+global_attends_padding = _wrap(
+    A,
+    "_global_rows",
+    lambda f, cfg: lambda p, x, gidx, ok, masked, h, **k: f(p, x, gidx, ok, np.zeros_like(masked), h, **k),
+)
 
 
 # 3. the tokenizer's -1 global padding (and any global flag on padding) is taken as "global":
@@ -65,18 +69,36 @@ global_pad_minus_one_ignored = _wrap(M, "encoder", _global_flag_wins)
 # 4. decoder position ids restart at 0 on every cached step (no past_key_values_length offset)
 def _positions(shift_of):
     def make(f, cfg):
-        def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                    decoder_attention_mask=None, past_key_values=None, *a, **k):
+        def decoder(
+            params,
+            config,
+            input_ids=None,
+            encoder_hidden_states=None,
+            encoder_attention_mask=None,
+            decoder_attention_mask=None,
+            past_key_values=None,
+            *a,
+            **k,
+        ):
             past_len = 0 if past_key_values is None else np.shape(past_key_values[0][0])[2]
             w = params["decoder"]["embed_positions"]["weight"]
             shift = shift_of(past_len)  # rows read: [past_len, past_len + T) -> [past_len + shift, ...)
             shifted = np.zeros((w.shape[0] + max(0, -shift) + 64, w.shape[1]), w.dtype)
             lo = max(0, -shift)
-            src = w[max(0, shift):]
+            src = w[max(0, shift) :]
             shifted[lo : lo + src.shape[0]] = src
             dec = {**params["decoder"], "embed_positions": {"weight": shifted}}
-            return f({**params, "decoder": dec}, config, input_ids, encoder_hidden_states, encoder_attention_mask,
-                     decoder_attention_mask, past_key_values, *a, **k)
+            return f(
+                {**params, "decoder": dec},
+                config,
+                input_ids,
+                encoder_hidden_states,
+                encoder_attention_mask,
+                decoder_attention_mask,
+                past_key_values,
+                *a,
+                **k,
+            )
 
         return decoder
 
@@ -93,7 +115,8 @@ softmax_wrong_axis = _wrap(A, "softmax", lambda f, cfg: lambda x, axis=-1: f(x, 
 
 # 7. global queries computed with the local query projection (query instead of query_global)
 global_queries_local_projection = _wrap(
-    A, "_global_rows", lambda f, cfg: lambda p, *a, **k: f({**p, "query_global": p["query"]}, *a, **k))
+    A, "_global_rows", lambda f, cfg: lambda p, *a, **k: f({**p, "query_global": p["query"]}, *a, **k)
+)
 
 # 8. BERT's layer-norm epsilon 1e-12 instead of LED's 1e-5
 layer_norm_eps_1e_12 = _wrap(M, "layer_norm", lambda f, cfg: lambda p, x, eps=1e-12: f(p, x, 1e-12))
@@ -103,8 +126,10 @@ shift_tokens_right_pad_zero = _wrap(M, "shift_tokens_right", lambda f, cfg: lamb
 
 # 10. per-layer attention windows ignored: every layer uses the first layer's window
 per_layer_windows_ignored = _wrap(
-    M, "encoder_layer",
-    lambda f, cfg: lambda p, x, kind, w, *a, **k: f(p, x, kind, cfg.layer_attention_windows()[0], *a, **k))
+    M,
+    "encoder_layer",
+    lambda f, cfg: lambda p, x, kind, w, *a, **k: f(p, x, kind, cfg.layer_attention_windows()[0], *a, **k),
+)
 
 
 # 11. the cache is dropped after the first step: the new tokens attend only to themselves (the returned cache
@@ -116,7 +141,8 @@ def cache_dropped_after_first_step(config, params, inputs):
     fresh = reference_candidate(config, params, {k: v for k, v in inputs.items() if k != "past_key_values"})
     fresh["past_key_values"] = tuple(
         (np.concatenate([p[0], f[0]], axis=2), np.concatenate([p[1], f[1]], axis=2)) + tuple(p[2:])
-        for p, f in zip(past, fresh["past_key_values"]))
+        for p, f in zip(past, fresh["past_key_values"])
+    )
     return fresh
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from led_ref.generation import GenerationConfig, generate
-
 from tests.testlib import GOLDENS
 
 GOLDEN = str(GOLDENS / "generation")
@@ -39,8 +38,15 @@ def run_case(case, dtype=np.float32, **extra):
     model = load(case["model"], dtype)
     glob = INPUTS["global_attention_mask"] if case["global_attention_mask"] else None
     kwargs = dict(case["kwargs"], **extra)  # checkpoint defaults: model.generation_config, as in HF
-    return generate(model, INPUTS["input_ids"], INPUTS["attention_mask"], glob, return_dict_in_generate=True,
-                    output_scores=True, **kwargs)
+    return generate(
+        model,
+        INPUTS["input_ids"],
+        INPUTS["attention_mask"],
+        glob,
+        return_dict_in_generate=True,
+        output_scores=True,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("use_cache", [True, False], ids=["cache", "no_cache"])
@@ -93,13 +99,22 @@ def test_float64_model_gives_the_same_tokens():
 def test_model_generate_method_and_plain_output():
     model = load("base")
     case = next(c for c in CASES if c["name"] == "beam4_lp0_nrs3")
-    out = model.generate(INPUTS["input_ids"], attention_mask=INPUTS["attention_mask"],
-                         global_attention_mask=INPUTS["global_attention_mask"], **case["kwargs"])
+    out = model.generate(
+        INPUTS["input_ids"],
+        attention_mask=INPUTS["attention_mask"],
+        global_attention_mask=INPUTS["global_attention_mask"],
+        **case["kwargs"],
+    )
     assert isinstance(out, np.ndarray) and out.dtype == np.int64
     np.testing.assert_array_equal(out, OUTPUTS["beam4_lp0_nrs3/sequences"])
     assert out.shape[0] == INPUTS["input_ids"].shape[0] * case["kwargs"]["num_return_sequences"]
-    greedy = model.generate(INPUTS["input_ids"], attention_mask=INPUTS["attention_mask"],
-                            global_attention_mask=INPUTS["global_attention_mask"], max_new_tokens=14, num_beams=1)
+    greedy = model.generate(
+        INPUTS["input_ids"],
+        attention_mask=INPUTS["attention_mask"],
+        global_attention_mask=INPUTS["global_attention_mask"],
+        max_new_tokens=14,
+        num_beams=1,
+    )
     np.testing.assert_array_equal(greedy, OUTPUTS["greedy/sequences"])
 
 
@@ -110,8 +125,9 @@ def test_greedy_equals_manual_argmax_with_full_forward():
     dec = np.full((ids.shape[0], 1), 2, dtype=np.int64)
     done = np.zeros(ids.shape[0], dtype=bool)
     for _ in range(14):
-        logits = model(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=dec,
-                       use_cache=False).logits
+        logits = model(
+            input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=dec, use_cache=False
+        ).logits
         nxt = np.where(done, 1, np.argmax(logits[:, -1], axis=-1))
         dec = np.concatenate([dec, nxt[:, None]], axis=1)
         done |= nxt == 2

@@ -1,4 +1,4 @@
-"""The three layers import one way only, and no module imports itself back (issue 9, README "Layout").
+"""The three layers import one way only, and no module imports itself back.
 
 Every module's source is parsed (``ast``): all imports count, those inside functions included, relative
 imports resolved, and ``importlib.import_module("...")`` string literals too. The ``export/`` folder is the
@@ -20,8 +20,17 @@ import pytest
 from tests.testlib import ROOT
 
 # optional extras and test/peer tools: the core runs on numpy + regex alone
-FORBIDDEN_IN_CORE = ("torch", "onnx", "onnxruntime", "ray", "rouge_score", "matplotlib", "threadpoolctl",
-                     "hypothesis", "transformers")
+FORBIDDEN_IN_CORE = (
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "ray",
+    "rouge_score",
+    "matplotlib",
+    "threadpoolctl",
+    "hypothesis",
+    "transformers",
+)
 # (module, imported top-level name) pairs outside the rules, each with its reason. Keep this short.
 # Empty: .bin checkpoints are read by led_ref/torch_pickle.py without torch.
 KNOWN_EXCEPTIONS = {}
@@ -70,10 +79,19 @@ def _imports(name):
         elif isinstance(node, ast.Call):
             func = node.func
             fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if fname == "import_module" and node.args and isinstance(node.args[0], ast.Constant) \
-                    and isinstance(node.args[0].value, str):
-                found.add(_resolve(name, len(node.args[0].value) - len(node.args[0].value.lstrip(".")),
-                                   node.args[0].value.lstrip(".")))
+            if (
+                fname == "import_module"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(
+                    _resolve(
+                        name,
+                        len(node.args[0].value) - len(node.args[0].value.lstrip(".")),
+                        node.args[0].value.lstrip("."),
+                    )
+                )
     return found
 
 
@@ -97,8 +115,12 @@ def layer(name):
     return "core"
 
 
-MAY_IMPORT = {"core": {"core"}, "export": {"core", "export"}, "testing": {"core", "testing"},
-              "app": {"core", "export", "testing", "app"}}
+MAY_IMPORT = {
+    "core": {"core"},
+    "export": {"core", "export"},
+    "testing": {"core", "testing"},
+    "app": {"core", "export", "testing", "app"},
+}
 
 
 def graph():
@@ -112,7 +134,9 @@ def graph():
                 if imported.split(".")[0] == "export":
                     raise AssertionError(f"{name} imports the top-level name {imported!r}: use led_ref.export")
                 if imported.split(".")[0] == "tools":
-                    raise AssertionError(f"{name} imports {imported!r}: tools/ is not installed, nothing shipped uses it")
+                    raise AssertionError(
+                        f"{name} imports {imported!r}: tools/ is not installed, nothing shipped uses it"
+                    )
                 external[name].add(imported.split(".")[0])
             elif own != name:
                 edges[name].add(own)
@@ -132,12 +156,22 @@ def test_the_graph_sees_every_kind_of_import():
 
 def test_layers_import_one_way():
     edges, external = graph()
-    wrong = sorted(f"{a} ({layer(a)}) -> {b} ({layer(b)})"
-                   for a, targets in edges.items() for b in targets if layer(b) not in MAY_IMPORT[layer(a)])
+    wrong = sorted(
+        f"{a} ({layer(a)}) -> {b} ({layer(b)})"
+        for a, targets in edges.items()
+        for b in targets
+        if layer(b) not in MAY_IMPORT[layer(a)]
+    )
     assert not wrong, "imports against the layers core <- export <- app (testing: core only):\n" + "\n".join(wrong)
-    extras = sorted(f"{a} -> {x}" for a, names in external.items() if layer(a) in ("core", "testing")
-                    for x in names if x in FORBIDDEN_IN_CORE and (a, x) not in KNOWN_EXCEPTIONS
-                    and not (layer(a) == "testing" and x == "hypothesis"))  # the kit needs the test extra
+    extras = sorted(
+        f"{a} -> {x}"
+        for a, names in external.items()
+        if layer(a) in ("core", "testing")
+        for x in names
+        if x in FORBIDDEN_IN_CORE
+        and (a, x) not in KNOWN_EXCEPTIONS
+        and not (layer(a) == "testing" and x == "hypothesis")
+    )  # the kit needs the test extra
     assert not extras, "the core imports an optional extra:\n" + "\n".join(extras)
     for (module, name), reason in KNOWN_EXCEPTIONS.items():  # an exception that no longer happens must go
         assert name in external.get(module, ()), f"{module} no longer imports {name}: drop it from KNOWN_EXCEPTIONS"

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 import led_ref.model as M
-from led_ref.tolerances import TOLERANCE, relative_error
 from led_ref.testing import hf_defined
-
+from led_ref.tolerances import TOLERANCE, relative_error
 from tests.testlib import GOLDENS as _G
 
 GOLDENS = str(_G / "model")
-CASES = sorted(d for d in os.listdir(GOLDENS) if os.path.isdir(os.path.join(GOLDENS, d))) if os.path.isdir(GOLDENS) else []
+CASES = (
+    sorted(d for d in os.listdir(GOLDENS) if os.path.isdir(os.path.join(GOLDENS, d))) if os.path.isdir(GOLDENS) else []
+)
 CLASSES = {
     "LEDModel": M.LEDModel,
     "LEDForConditionalGeneration": M.LEDForConditionalGeneration,
@@ -53,9 +54,7 @@ def load_case(case, precision):
             else:
                 kwargs[key] = arr
     if past:
-        kwargs["past_key_values"] = tuple(
-            tuple(past[layer][i] for i in sorted(past[layer])) for layer in sorted(past)
-        )
+        kwargs["past_key_values"] = tuple(tuple(past[layer][i] for i in sorted(past[layer])) for layer in sorted(past))
     for key, value in meta["call_kwargs"].items():
         if key != "return_dict":
             kwargs[key] = value
@@ -95,7 +94,9 @@ def case_errors(case, precision):
         return None
     model, kwargs, ref, meta = loaded
     got = flatten_output(model(**kwargs))
-    assert sorted(got) == sorted(ref), f"output keys differ: only ours {sorted(set(got) - set(ref))}, only HF {sorted(set(ref) - set(got))}"
+    assert sorted(got) == sorted(ref), (
+        f"output keys differ: only ours {sorted(set(got) - set(ref))}, only HF {sorted(set(ref) - set(got))}"
+    )
     errors = {}
     for key in sorted(ref):
         g = got[key]

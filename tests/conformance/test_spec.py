@@ -1,7 +1,6 @@
 """spec/SPEC.md is the normative text that docstrings link to, spec/DESIGN.md and spec/GOLDENS.md its informative
 companions: every link to a heading of one of them must resolve."""
 
-import pathlib
 import re
 
 from tests.testlib import ROOT
@@ -23,12 +22,16 @@ DOCS = ("SPEC", "DESIGN", "GOLDENS")
 def test_every_spec_link_resolves():
     anchors = {doc: _anchors((ROOT / "spec" / f"{doc}.md").read_text(encoding="utf-8")) for doc in DOCS}
     files = [ROOT / "README.md", ROOT / "CONTRIBUTING.md"] + [
-        p for d in ("led_ref", "export", "spec", "tests", "docs") for p in (ROOT / d).rglob("*")
+        p
+        for d in ("led_ref", "export", "spec", "tests", "docs")
+        for p in (ROOT / d).rglob("*")
         if p.suffix in (".py", ".md")
     ]
     cited = {}
     for path in files:
-        for doc, anchor in re.findall(r"\b(SPEC|DESIGN|GOLDENS)\.md#([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")):
+        for doc, anchor in re.findall(
+            r"\b(SPEC|DESIGN|GOLDENS)\.md#([A-Za-z0-9_-]+)", path.read_text(encoding="utf-8")
+        ):
             cited.setdefault((doc, anchor), []).append(str(path.relative_to(ROOT)))
     assert sum(doc == "SPEC" for doc, _ in cited) > 20, "docstrings are expected to link the spec"
     assert {doc for doc, _ in cited} == set(DOCS)
@@ -54,7 +57,8 @@ def test_led_ref_core_never_imports_torch_or_onnx():
         "from led_ref import heads, hub, inputs, tolerances\n"
         "from led_ref import generation\nfrom led_ref.app import cli, demo, progress\n"
         "led_ref.LEDForConditionalGeneration, led_ref.LEDTokenizerFast, led_ref.GenerationConfig\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime', 'export') or m.startswith('led_ref.export'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime', 'export')"
+        " or m.startswith('led_ref.export'))\n"
         "assert not bad, bad\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

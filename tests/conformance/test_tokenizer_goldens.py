@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from led_ref.tokenizer import LEDTokenizer, LEDTokenizerFast
-
 from tests.testlib import ROOT
+
 DATA = ROOT / "led_ref" / "data"
 GOLDENS = json.loads((ROOT / "spec" / "goldens" / "tokenizer" / "goldens.json").read_text(encoding="utf-8"))
 CLASSES = {"slow": LEDTokenizer, "fast": LEDTokenizerFast}
@@ -95,8 +95,9 @@ def test_golden_case(toks, cls, case):
     assert got == expected["result"]
 
 
-@pytest.mark.parametrize("key", ["slow", "fast", "slow-added", "fast-added", "slow-special_added",
-                                 "fast-special_added"])
+@pytest.mark.parametrize(
+    "key", ["slow", "fast", "slow-added", "fast-added", "slow-special_added", "fast-special_added"]
+)
 def test_sizes_and_special_ids(toks, key):
     cls, _, added = key.partition("-")
     t = toks[added or "default"][cls]

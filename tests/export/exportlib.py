@@ -3,7 +3,6 @@
 import numpy as np
 
 from led_ref.export.ort import DeviceTensor
-
 from tests.testlib import TINY_EXPORT, tiny_checkpoint
 
 

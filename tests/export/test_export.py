@@ -16,28 +16,27 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from led_ref import model as npmodel  # noqa: E402
-from led_ref.activations import ACT2FN  # noqa: E402
-from led_ref.config import LEDConfig  # noqa: E402
-from led_ref.heads import get_head  # noqa: E402
-from led_ref.tolerances import TOLERANCE  # noqa: E402
-from led_ref.tolerances import relative_error as rel_err  # noqa: E402
-from led_ref.testing.strategies import encoder_inputs as encoder_strategy  # noqa: E402
-from led_ref.weights import init_params, save_checkpoint  # noqa: E402,F401
-
-from led_ref.export import onnx_export  # noqa: E402
-from led_ref.export.onnx_export import NumpySteps  # noqa: E402
-from led_ref.export.ort import OrtLEDForConditionalGeneration, OrtLEDModel, OrtSession  # noqa: E402
-from led_ref.export.torch_model import build_torch_model  # noqa: E402
+from led_ref import model as npmodel
+from led_ref.activations import ACT2FN
+from led_ref.config import LEDConfig
+from led_ref.export import onnx_export
+from led_ref.export.onnx_export import NumpySteps
+from led_ref.export.ort import OrtLEDForConditionalGeneration, OrtLEDModel, OrtSession
+from led_ref.export.torch_model import build_torch_model
+from led_ref.heads import get_head
+from led_ref.testing.strategies import encoder_inputs as encoder_strategy
+from led_ref.tolerances import TOLERANCE
+from led_ref.tolerances import relative_error as rel_err
+from led_ref.weights import init_params
 
 pytestmark = pytest.mark.export
 
-from tests.testlib import GOLDENS as _G
 from tests.export.exportlib import make_checkpoint
-from tests.testlib import TINY_EXPORT, tiny_checkpoint
+from tests.testlib import GOLDENS as _G
+from tests.testlib import TINY_EXPORT
 
 GOLDENS = str(_G / "model")
 
@@ -49,7 +48,8 @@ def encoder_inputs(max_len=40, max_batch=4):
     the windows, right padding, 0/1/many/all/non-prefix global tokens per row), lengths up to ``max_len``."""
     lengths_of = LEDConfig(**{**TINY, "max_encoder_position_embeddings": max_len})
     return encoder_strategy(lengths_of, max_batch=max_batch).map(
-        lambda d: (d["input_ids"], d["attention_mask"], d["global_attention_mask"]))
+        lambda d: (d["input_ids"], d["attention_mask"], d["global_attention_mask"])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,16 @@ def lm_export(tmp_path_factory):
         json.dump({"decoder_start_token_id": 2, "eos_token_id": 2, "pad_token_id": 1, "bos_token_id": 0}, f)
     logs = []
     result = onnx_export.export_checkpoint(ckpt, out, log=logs.append)
-    return {"ckpt": ckpt, "out": out, "config": config, "params": params, "result": result, "logs": logs,
-            "ort": OrtLEDForConditionalGeneration.from_pretrained(out),
-            "numpy": npmodel.LEDForConditionalGeneration(config, params)}
+    return {
+        "ckpt": ckpt,
+        "out": out,
+        "config": config,
+        "params": params,
+        "result": result,
+        "logs": logs,
+        "ort": OrtLEDForConditionalGeneration.from_pretrained(out),
+        "numpy": npmodel.LEDForConditionalGeneration(config, params),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +79,10 @@ def torch_models():
     out = {}
     for dtype, np_dtype in ((torch.float64, np.float64), (torch.float32, np.float32)):
         params = init_params(config, "lm", seed=3, dtype=np_dtype)
-        out[np_dtype] = (build_torch_model(config, params, "lm", dtype),
-                         npmodel.LEDForConditionalGeneration(config, params))
+        out[np_dtype] = (
+            build_torch_model(config, params, "lm", dtype),
+            npmodel.LEDForConditionalGeneration(config, params),
+        )
     return out
 
 
@@ -113,7 +122,10 @@ def _golden_cases():
 
 @pytest.mark.parametrize("case", _golden_cases())
 def test_torch_module_matches_hf_goldens(case):
-    """The torch graph against HF's own outputs (led_ref.tolerances: float64 where HF float64 goldens exist, float32)."""
+    """The torch graph against HF's own outputs.
+
+    led_ref.tolerances: float64 where HF float64 goldens exist, float32.
+    """
     from led_ref.weights import load_checkpoint
 
     d = os.path.join(GOLDENS, case)
@@ -157,8 +169,13 @@ def test_torch_module_matches_hf_goldens(case):
 # -- the export -----------------------------------------------------------------------------------------------------
 def test_export_layout_and_validation(lm_export):
     out = lm_export["out"]
-    for name in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "config.json",
-                 "generation_config.json"):
+    for name in (
+        "encoder_model.onnx",
+        "decoder_model.onnx",
+        "decoder_with_past_model.onnx",
+        "config.json",
+        "generation_config.json",
+    ):
         assert os.path.isfile(os.path.join(out, name)), name
     errors = lm_export["result"]["errors"]
     assert errors and max(errors.values()) <= TOLERANCE["float32"]
@@ -171,12 +188,19 @@ def test_onnx_checker_names_and_dynamic_axes(lm_export):
         "encoder_model.onnx": (["input_ids", "attention_mask", "global_attention_mask"], ["last_hidden_state"]),
         "decoder_model.onnx": (
             ["input_ids", "encoder_hidden_states", "encoder_attention_mask"],
-            ["logits"] + [f"present.{i}.{k}.{v}" for i in range(L) for k in ("decoder", "encoder")
-                          for v in ("key", "value")]),
+            ["logits"]
+            + [f"present.{i}.{k}.{v}" for i in range(L) for k in ("decoder", "encoder") for v in ("key", "value")],
+        ),
         "decoder_with_past_model.onnx": (
-            ["input_ids", "encoder_attention_mask"] + [f"past_key_values.{i}.{k}.{v}" for i in range(L)
-                                                       for k in ("decoder", "encoder") for v in ("key", "value")],
-            ["logits"] + [f"present.{i}.decoder.{v}" for i in range(L) for v in ("key", "value")]),
+            ["input_ids", "encoder_attention_mask"]
+            + [
+                f"past_key_values.{i}.{k}.{v}"
+                for i in range(L)
+                for k in ("decoder", "encoder")
+                for v in ("key", "value")
+            ],
+            ["logits"] + [f"present.{i}.decoder.{v}" for i in range(L) for v in ("key", "value")],
+        ),
     }
     for name, (inputs, outputs) in expect.items():
         m = onnx.load(os.path.join(out, name))
@@ -376,8 +400,10 @@ _IDS = np.array([[5, 6, 7, 8], [9, 10, 11, 12]], np.int64)
 _BAD_INPUTS = {  # case: (inputs replacing the good ones, what the message must name)
     "attention_mask value 2": (dict(attention_mask=np.array([[1, 1, 2, 1], [1, 1, 1, 1]])), "attention_mask"),
     "-1 in attention_mask": (dict(attention_mask=np.array([[1, 1, 1, -1], [1, 1, 1, 1]])), "attention_mask"),
-    "global_attention_mask value 5": (dict(global_attention_mask=np.array([[5, 0, 0, 0], [0, 0, 0, 0]])),
-                                      "global_attention_mask"),
+    "global_attention_mask value 5": (
+        dict(global_attention_mask=np.array([[5, 0, 0, 0], [0, 0, 0, 0]])),
+        "global_attention_mask",
+    ),
     "attention_mask of another shape": (dict(attention_mask=np.ones((2, 3), np.int64)), "attention_mask"),
     "attention_mask of rank 1": (dict(attention_mask=np.ones(4, np.int64)), "attention_mask"),
     "input_ids of rank 1": (dict(input_ids=_IDS[0]), "input_ids"),
@@ -388,8 +414,10 @@ _BAD_INPUTS = {  # case: (inputs replacing the good ones, what the message must 
     "bool input_ids": (dict(input_ids=_IDS > 6), "input_ids"),
     "float attention_mask holding 0.5": (dict(attention_mask=np.full((2, 4), 0.5)), "attention_mask"),
     "empty input_ids": (dict(input_ids=np.zeros((2, 0), np.int64)), "input_ids"),
-    "input longer than the positions": (dict(input_ids=np.full((1, 65), 5, np.int64)),
-                                        "max_encoder_position_embeddings=64"),
+    "input longer than the positions": (
+        dict(input_ids=np.full((1, 65), 5, np.int64)),
+        "max_encoder_position_embeddings=64",
+    ),
 }
 
 
@@ -476,10 +504,13 @@ def test_torch_graph_follows_the_input_rules(torch_models):
         got = position_ids(torch.zeros(length, dtype=torch.int64), past).numpy()
         np.testing.assert_array_equal(got, inputs.position_ids(length, past))
     labels = np.array([[5, -100, 7, 8], [-100, 9, -100, 2]])
-    np.testing.assert_array_equal(tmodel.led.shift_tokens_right(torch.from_numpy(labels)).numpy(),
-                                  inputs.shift_tokens_right(labels, TINY.get("pad_token_id", 1), 2))
+    np.testing.assert_array_equal(
+        tmodel.led.shift_tokens_right(torch.from_numpy(labels)).numpy(),
+        inputs.shift_tokens_right(labels, TINY.get("pad_token_id", 1), 2),
+    )
     att = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
     glob = np.array([[1, 0, 0, 1, -1], [0, 1, 0, 0, 1]])
-    np.testing.assert_array_equal(inputs.merge_masks(torch.from_numpy(att), torch.from_numpy(glob)).numpy(),
-                                  inputs.merge_masks(att, glob))
+    np.testing.assert_array_equal(
+        inputs.merge_masks(torch.from_numpy(att), torch.from_numpy(glob)).numpy(), inputs.merge_masks(att, glob)
+    )
     np.testing.assert_array_equal(inputs.merge_masks(att, glob), [[2, 1, 1, 0, 0], [1, 2, 1, 1, 2]])

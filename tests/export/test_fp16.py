@@ -1,4 +1,4 @@
-"""float16 export (issue 11): the mask rule (spec/SPEC.md#float16-graphs), its validation on ONNX Runtime CPU, IO
+"""float16 export: the mask rule (spec/SPEC.md#float16-graphs), its validation on ONNX Runtime CPU, IO
 binding (spec/SPEC.md#io-binding) and the float16 / CUDA bad-input rules.
 
 Every float16 check also runs against the naive mask (float16 ``finfo.min`` added to float16 scores, HF's float32
@@ -15,19 +15,19 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from led_ref import model as npmodel  # noqa: E402
-from led_ref.config import LEDConfig  # noqa: E402
-from led_ref.errors import CheckFailedError  # noqa: E402
-from led_ref.tolerances import TOLERANCE, relative_error  # noqa: E402
-
-from led_ref.export import onnx_export  # noqa: E402
-from led_ref.export import torch_model as tm  # noqa: E402
-from led_ref.export.onnx_export import NumpySteps  # noqa: E402
-from led_ref.export.ort import DeviceTensor, OrtLEDForConditionalGeneration  # noqa: E402
-
-from tests.testlib import TINY_EXPORT  # noqa: E402
-from tests.export.exportlib import same_tokens
-from tests.export.exportlib import make_checkpoint  # noqa: E402
+from led_ref import model as npmodel
+from led_ref.config import LEDConfig
+from led_ref.errors import CheckFailedError
+from led_ref.export import onnx_export
+from led_ref.export import torch_model as tm
+from led_ref.export.onnx_export import NumpySteps
+from led_ref.export.ort import OrtLEDForConditionalGeneration
+from led_ref.tolerances import TOLERANCE, relative_error
+from tests.export.exportlib import (
+    make_checkpoint,
+    same_tokens,
+)
+from tests.testlib import TINY_EXPORT
 
 pytestmark = pytest.mark.export
 
@@ -36,6 +36,7 @@ FP16_TOL = TOLERANCE["float16"]
 
 def _naive(monkeypatch):
     """The naive float16 mask: finfo(float16).min added to float16 scores, softmax in float16, LayerNorm in float16."""
+
     def mask_bias(masked, dtype):
         return torch.zeros_like(masked, dtype=dtype).masked_fill(masked, torch.finfo(dtype).min)
 
@@ -57,8 +58,9 @@ def _stress_inputs(config, scale, seed=0):
 
 # -- the rule, on the torch graph (no export: fast) ------------------------------------------------------------------
 def test_attention_probs_is_finite_for_overflowed_scores_and_fully_masked_rows():
-    scores = torch.tensor([[-60000.0, 1.0, 3.0], [-float("inf"), float("inf"), -65504.0], [-3e4, -3e4, -3e4]],
-                          dtype=torch.float16)
+    scores = torch.tensor(
+        [[-60000.0, 1.0, 3.0], [-float("inf"), float("inf"), -65504.0], [-3e4, -3e4, -3e4]], dtype=torch.float16
+    )
     masked = torch.tensor([[False, True, False], [False, False, True], [True, True, True]])
     p = tm.attention_probs(scores, tm.mask_bias(masked, scores.dtype))
     assert p.dtype == torch.float16 and bool(torch.isfinite(p).all())
@@ -108,8 +110,15 @@ def fp16(tmp_path_factory):
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         rc = main(["export", ckpt, out, "--dtype", "float16"])
-    return {"root": root, "ckpt": ckpt, "out": out, "config": config, "params": params, "rc": rc,
-            "stdout": printed.getvalue()}
+    return {
+        "root": root,
+        "ckpt": ckpt,
+        "out": out,
+        "config": config,
+        "params": params,
+        "rc": rc,
+        "stdout": printed.getvalue(),
+    }
 
 
 def test_cli_float16_export_reports_the_float16_check(fp16):
@@ -183,8 +192,8 @@ def test_float16_with_int8_is_one_line_naming_both_options(fp16, tmp_path, capsy
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="this machine has CUDA")
 def test_cuda_options_on_a_machine_without_cuda(fp16, tmp_path, capsys):
-    from tools import gpu_check
     from led_ref.app.cli import main
+    from tools import gpu_check
 
     assert main(["export", fp16["ckpt"], str(tmp_path / "y"), "--dtype", "float16", "--device", "cuda"]) == 2
     err = capsys.readouterr().err
@@ -206,8 +215,24 @@ def test_gpu_check_dry_run_on_cpu(tmp_path, capsys):
     from tools import gpu_check
 
     path = tmp_path / "g.json"
-    assert gpu_check.main(["--cpu", "--shape", "tiny", "--seq-lens", "64,100", "--new-tokens", "3", "--repeat", "1",
-                           "--json", str(path)]) == 0
+    assert (
+        gpu_check.main(
+            [
+                "--cpu",
+                "--shape",
+                "tiny",
+                "--seq-lens",
+                "64,100",
+                "--new-tokens",
+                "3",
+                "--repeat",
+                "1",
+                "--json",
+                str(path),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(path.read_text())["checks"]
     assert all(r["ok"] for r in rows) and len(rows) == 18
     assert any("ms_per_token" in r for r in rows) and any(r.get("tokens") == 100 for r in rows)

@@ -1,4 +1,4 @@
-"""ONNX Runtime deployment (issue 11): merged decoder, int8 quantization, batched generation, float16.
+"""ONNX Runtime deployment: merged decoder, int8 quantization, batched generation, float16.
 
 One tiny checkpoint is exported once for the module (export is the slow part)."""
 
@@ -12,12 +12,11 @@ pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from led_ref import model as npmodel  # noqa: E402
-from led_ref.export import onnx_export  # noqa: E402
-from led_ref.export.onnx_export import DECODER_MERGED_FILE  # noqa: E402
-from led_ref.export.ort import OrtLEDForConditionalGeneration  # noqa: E402
-
-from tests.export.exportlib import make_checkpoint  # noqa: E402
+from led_ref import model as npmodel
+from led_ref.export import onnx_export
+from led_ref.export.onnx_export import DECODER_MERGED_FILE
+from led_ref.export.ort import OrtLEDForConditionalGeneration
+from tests.export.exportlib import make_checkpoint
 
 pytestmark = pytest.mark.export
 
@@ -30,8 +29,14 @@ def deploy(tmp_path_factory):
     with open(os.path.join(ckpt, "generation_config.json"), "w") as f:
         json.dump({"decoder_start_token_id": 2, "eos_token_id": 2, "pad_token_id": 1, "bos_token_id": 0}, f)
     onnx_export.export_checkpoint(ckpt, out, log=lambda s: None)
-    return {"root": root, "ckpt": ckpt, "out": out, "config": config, "params": params,
-            "numpy": npmodel.LEDForConditionalGeneration(config, params)}
+    return {
+        "root": root,
+        "ckpt": ckpt,
+        "out": out,
+        "config": config,
+        "params": params,
+        "numpy": npmodel.LEDForConditionalGeneration(config, params),
+    }
 
 
 def _docs(n, seed=0, lo=3, hi=40):
@@ -56,6 +61,7 @@ def test_merged_decoder_layout(deploy):
                 assert f"present.{i}.{kind}.{kv}" in [o.name for o in m.graph.output]
     assert [node.op_type for node in m.graph.node] == ["If"]
     onnx.checker.check_model(m)
+
     # weights once: every with-past weight is one of the decoder's, so the merged graph holds exactly the
     # decoder's weight bytes, not the sum of both files'
     def weight_bytes(model):
@@ -122,8 +128,11 @@ def test_int8_export_is_marked_validated_and_loads_with_the_same_class(deploy, i
     # every constant weight a MatMul multiplies by is int8, the (H, d, D) global-attention stacks included (only
     # the (H, d, 1) bias columns stay float)
     inits = {t.name: t for t in enc.graph.initializer}
-    float_weights = [n.input[1] for n in enc.graph.node if n.op_type == "MatMul" and n.input[1] in inits
-                     and min(inits[n.input[1]].dims) > 1]
+    float_weights = [
+        n.input[1]
+        for n in enc.graph.node
+        if n.op_type == "MatMul" and n.input[1] in inits and min(inits[n.input[1]].dims) > 1
+    ]
     assert float_weights == []
     assert any(len(t.dims) == 3 and t.data_type == onnx.TensorProto.INT8 for t in enc.graph.initializer)
     q = OrtLEDForConditionalGeneration.from_pretrained(int8["dir"])
@@ -137,12 +146,21 @@ def test_int8_validation_refuses_beyond_thresholds(deploy, int8):
     from led_ref.export.quantize import validate_quantized
 
     with pytest.raises(ValueError, match="int8 validation failed"):
-        validate_quantized(int8["dir"], deploy["out"], deploy["config"], thresholds={"encoder_relative_error": 1e-6},
-                           log=lambda s: None)
+        validate_quantized(
+            int8["dir"],
+            deploy["out"],
+            deploy["config"],
+            thresholds={"encoder_relative_error": 1e-6},
+            log=lambda s: None,
+        )
     # the float model against itself passes with any thresholds: the check measures the difference
-    same = validate_quantized(deploy["out"], deploy["out"], deploy["config"], log=lambda s: None,
-                              thresholds={"encoder_relative_error": 0.0, "logits_cosine": 1 - 1e-9,
-                                          "top1_agreement": 1.0})
+    same = validate_quantized(
+        deploy["out"],
+        deploy["out"],
+        deploy["config"],
+        log=lambda s: None,
+        thresholds={"encoder_relative_error": 0.0, "logits_cosine": 1 - 1e-9, "top1_agreement": 1.0},
+    )
     assert same["encoder_relative_error"] == 0.0
 
 
@@ -204,11 +222,12 @@ def test_batched_generate_equals_each_document_alone(deploy, kwargs):
     ids, mask, glob = _pad_batch(docs, pad)
     batch = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=12, **kwargs)
     for b, d in enumerate(docs):
-        alone = model.generate(d[None], global_attention_mask=np.eye(1, len(d), dtype=np.int64), max_new_tokens=12,
-                               **kwargs)[0]
+        alone = model.generate(
+            d[None], global_attention_mask=np.eye(1, len(d), dtype=np.int64), max_new_tokens=12, **kwargs
+        )[0]
         row = batch[b]
         np.testing.assert_array_equal(row[: len(alone)], alone, err_msg=f"document {b} (length {len(d)})")
-        assert (row[len(alone):] == pad).all()  # the batch only pads after a document has finished
+        assert (row[len(alone) :] == pad).all()  # the batch only pads after a document has finished
 
 
 # -- IO binding (float32; float16 in test_fp16.py) ------------------------------------------------------------------
@@ -230,11 +249,13 @@ def test_merged_cached_branch_returns_empty_encoder_presents(deploy):
     _, past = merged.decode(np.full((2, 1), 2, np.int64), h, mask)
     feeds = {"input_ids": np.full((2, 1), 5, np.int64), "encoder_attention_mask": mask}
     for i, layer in enumerate(past):
-        for (kind, kv), arr in zip((("decoder", "key"), ("decoder", "value"), ("encoder", "key"),
-                                    ("encoder", "value")), layer):
+        for (kind, kv), arr in zip(
+            (("decoder", "key"), ("decoder", "value"), ("encoder", "key"), ("encoder", "value")), layer
+        ):
             feeds[f"past_key_values.{i}.{kind}.{kv}"] = arr
-    out = merged.decoder_with_past.merged.run(dict(feeds, use_cache_branch=np.array([True]),
-                                                   encoder_hidden_states=np.zeros((2, 0, h.shape[-1]), np.float32)))
+    out = merged.decoder_with_past.merged.run(
+        dict(feeds, use_cache_branch=np.array([True]), encoder_hidden_states=np.zeros((2, 0, h.shape[-1]), np.float32))
+    )
     enc = [k for k in out if k.startswith("present.") and ".encoder." in k]
     assert len(enc) == 2 * len(past)
     assert all(out[k].shape == past[0][2].shape[:2] + (0,) + past[0][2].shape[3:] for k in enc)

@@ -3,39 +3,45 @@
 property tests (checkpointing on == off, train() at dropout 0 == eval(), dropout really active, HF-style API)."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from led_ref.config import LEDConfig  # noqa: E402
-from led_ref.export.torch_model import (  # noqa: E402
+from led_ref.config import LEDConfig
+from led_ref.export.torch_model import (
     LEDForConditionalGeneration,
     LEDForQuestionAnswering,
     LEDForSequenceClassification,
     LEDModel,
 )
-from led_ref.tolerances import GRADIENT_TOLERANCE, relative_error  # noqa: E402
-from led_ref.weights import init_params, save_checkpoint  # noqa: E402
-from tests.testlib import GOLDENS  # noqa: E402
+from led_ref.tolerances import GRADIENT_TOLERANCE, relative_error
+from led_ref.weights import init_params, save_checkpoint
+from tests.testlib import GOLDENS
 
 pytestmark = pytest.mark.export
 
 GRAD_ROOT = GOLDENS / "gradients"
 CASES = sorted(p.name for p in GRAD_ROOT.iterdir() if p.is_dir())
-CLASSES = {"base": LEDModel, "lm": LEDForConditionalGeneration, "seq_cls": LEDForSequenceClassification,
-           "qa": LEDForQuestionAnswering}
+CLASSES = {
+    "base": LEDModel,
+    "lm": LEDForConditionalGeneration,
+    "seq_cls": LEDForSequenceClassification,
+    "qa": LEDForQuestionAnswering,
+}
 DTYPES = {"fp32": torch.float32, "fp64": torch.float64}
 
 
 def _kwargs(inputs, dtype):
-    return {k: (torch.from_numpy(v).to(dtype) if v.dtype.kind == "f" else torch.from_numpy(v))
-            for k, v in inputs.items() if not k.startswith("loss_weights.")}
+    return {
+        k: (torch.from_numpy(v).to(dtype) if v.dtype.kind == "f" else torch.from_numpy(v))
+        for k, v in inputs.items()
+        if not k.startswith("loss_weights.")
+    }
 
 
 def _loss(out, inputs, dtype):
@@ -98,9 +104,19 @@ def test_gradients_equal_hf(case, suffix, checkpointing):
 
 
 # -- property tests on a tiny random model --------------------------------------------------------------------------
-TINY = dict(vocab_size=40, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, attention_window=[4, 8],
-            max_encoder_position_embeddings=48, max_decoder_position_embeddings=24)
+TINY = dict(
+    vocab_size=40,
+    d_model=16,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=24,
+    decoder_ffn_dim=24,
+    attention_window=[4, 8],
+    max_encoder_position_embeddings=48,
+    max_decoder_position_embeddings=24,
+)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +144,10 @@ def batches(draw):
     labels = rng.integers(3, TINY["vocab_size"], (B, T))
     labels[rng.random((B, T)) < 0.3] = -100
     labels[:, 0] = 5  # at least one target per row
-    return {k: torch.from_numpy(v.astype(np.int64)) for k, v in
-            dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob, labels=labels).items()}
+    return {
+        k: torch.from_numpy(v.astype(np.int64))
+        for k, v in dict(input_ids=ids, attention_mask=mask, global_attention_mask=glob, labels=labels).items()
+    }
 
 
 @settings(max_examples=8, deadline=None)

@@ -12,10 +12,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from led_ref.config import LEDConfig  # noqa: E402
-from led_ref.export import training  # noqa: E402
-from led_ref.export.torch_model import build_torch_model, global_slots  # noqa: E402
-from led_ref.weights import init_params  # noqa: E402
+from led_ref.config import LEDConfig
+from led_ref.export import training
+from led_ref.export.torch_model import build_torch_model, global_slots
+from led_ref.weights import init_params
 
 
 def _saved_bytes(attn, h, is_local, is_masked, glob):
@@ -34,10 +34,22 @@ def _saved_bytes(attn, h, is_local, is_masked, glob):
 def test_checkpointing_keeps_one_head_of_probabilities():
     """With gradient checkpointing the local attention keeps no probabilities for backward (each head group is
     recomputed), without it all H heads' (nb, c, x + (2kb+1)c) probabilities are kept; gradients are the same."""
-    config = LEDConfig(vocab_size=64, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
-                       decoder_attention_heads=4, encoder_ffn_dim=32, decoder_ffn_dim=32, attention_window=16,
-                       max_encoder_position_embeddings=256, max_decoder_position_embeddings=32,
-                       dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
+    config = LEDConfig(
+        vocab_size=64,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        attention_window=16,
+        max_encoder_position_embeddings=256,
+        max_decoder_position_embeddings=32,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+    )
     model = build_torch_model(config, init_params(config, "lm", seed=0), "lm", torch.float64).requires_grad_(True)
     model.train()
     attn = model.led.encoder.layers[0].self_attn.longformer_self_attn

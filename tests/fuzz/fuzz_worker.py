@@ -52,8 +52,11 @@ def classify(exc, names):
         return f"bad: no answer within {CASE_SECONDS} s"
     if not isinstance(exc, CLEAR_TYPES):
         return f"bad: {type(exc).__module__}.{type(exc).__name__} is not ValueError/TypeError/FileNotFoundError"
-    if isinstance(exc, (UnicodeError, json.JSONDecodeError)) or type(exc).__module__ not in ("builtins",) and not \
-            type(exc).__module__.startswith("led_ref"):
+    if (
+        isinstance(exc, (UnicodeError, json.JSONDecodeError))
+        or type(exc).__module__ not in ("builtins",)
+        and not type(exc).__module__.startswith("led_ref")
+    ):
         return f"bad: third-party exception {type(exc).__module__}.{type(exc).__name__} reached the user"
     where = _innermost_file(exc)
     python_call_check = isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc)
@@ -101,8 +104,34 @@ def deep(n, leaf=1):
     return out
 
 
-HOSTILE = [10**12, 2**62, 2**63, 2**64 + 1, 10**30, -1, 0, -(10**12), 1e12, 1.5, -0.5, float("nan"), float("inf"),
-           "abc", "", "1", None, True, False, [], [1, 2], [[1]], {}, {"a": 1}, "x" * 5000, "\udcff"]
+HOSTILE = [
+    10**12,
+    2**62,
+    2**63,
+    2**64 + 1,
+    10**30,
+    -1,
+    0,
+    -(10**12),
+    1e12,
+    1.5,
+    -0.5,
+    float("nan"),
+    float("inf"),
+    "abc",
+    "",
+    "1",
+    None,
+    True,
+    False,
+    [],
+    [1, 2],
+    [[1]],
+    {},
+    {"a": 1},
+    "x" * 5000,
+    "\udcff",
+]
 
 
 def hostile_value(rng, for_json=True):
@@ -186,7 +215,7 @@ def _smoke(run):
         return run()
     except CaseTimeout:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         outcome = classify(exc, [])
         return "ok" if outcome == "clear" else f"{outcome} (using what loaded: {type(exc).__name__}: {exc})"[:500]
 
@@ -210,18 +239,72 @@ def smoke_tokenizer(tok):
     return _smoke(run)
 
 
-CONFIG_KEYS = ["vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
-               "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "max_encoder_position_embeddings",
-               "max_decoder_position_embeddings", "attention_window", "pad_token_id", "eos_token_id", "bos_token_id",
-               "decoder_start_token_id", "activation_function", "tie_word_embeddings", "id2label", "label2id",
-               "num_labels", "model_type", "use_cache", "num_hidden_layers", "hidden_size", "dropout",
-               "architectures", "max_length", "num_beams", "problem_type", "torch_dtype"]
-GEN_KEYS = ["max_length", "max_new_tokens", "min_length", "num_beams", "eos_token_id", "pad_token_id",
-            "decoder_start_token_id", "no_repeat_ngram_size", "length_penalty", "early_stopping", "do_sample",
-            "temperature", "top_k", "top_p", "bad_words_ids", "forced_eos_token_id", "num_return_sequences"]
-TOKENIZER_CONFIG_KEYS = ["model_max_length", "errors", "add_prefix_space", "padding_side", "truncation_side",
-                         "clean_up_tokenization_spaces", "bos_token", "eos_token", "pad_token", "unk_token",
-                         "mask_token", "added_tokens_decoder", "trim_offsets"]
+CONFIG_KEYS = [
+    "vocab_size",
+    "d_model",
+    "encoder_layers",
+    "decoder_layers",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+    "max_encoder_position_embeddings",
+    "max_decoder_position_embeddings",
+    "attention_window",
+    "pad_token_id",
+    "eos_token_id",
+    "bos_token_id",
+    "decoder_start_token_id",
+    "activation_function",
+    "tie_word_embeddings",
+    "id2label",
+    "label2id",
+    "num_labels",
+    "model_type",
+    "use_cache",
+    "num_hidden_layers",
+    "hidden_size",
+    "dropout",
+    "architectures",
+    "max_length",
+    "num_beams",
+    "problem_type",
+    "torch_dtype",
+]
+GEN_KEYS = [
+    "max_length",
+    "max_new_tokens",
+    "min_length",
+    "num_beams",
+    "eos_token_id",
+    "pad_token_id",
+    "decoder_start_token_id",
+    "no_repeat_ngram_size",
+    "length_penalty",
+    "early_stopping",
+    "do_sample",
+    "temperature",
+    "top_k",
+    "top_p",
+    "bad_words_ids",
+    "forced_eos_token_id",
+    "num_return_sequences",
+]
+TOKENIZER_CONFIG_KEYS = [
+    "model_max_length",
+    "errors",
+    "add_prefix_space",
+    "padding_side",
+    "truncation_side",
+    "clean_up_tokenization_spaces",
+    "bos_token",
+    "eos_token",
+    "pad_token",
+    "unk_token",
+    "mask_token",
+    "added_tokens_decoder",
+    "trim_offsets",
+]
 
 
 def _load_lm(d):
@@ -254,8 +337,8 @@ def case_checkpoint(rng, base):
 
 def mutate_safetensors(rng, raw):
     n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    body = raw[8 + n:]
+    header = json.loads(raw[8 : 8 + n])
+    body = raw[8 + n :]
     r = rng.random()
     if r < 0.6:
         names = [k for k in header if k != "__metadata__"]
@@ -263,20 +346,34 @@ def mutate_safetensors(rng, raw):
         entry = header[name]
         field = rng.choice(["shape", "shape", "dtype", "data_offsets", "entry", "rename", "metadata"])
         if field == "shape":
-            entry["shape"] = rng.choice([[0, 2**62, 2**62], [2**62, 2**62], [-1, 4], [2**63], ["a"], [1.5], [],
-                                         [1] * 100, entry["shape"][::-1], entry["shape"] + [1], [10**12, 64],
-                                         [0], [2**31, 2**31, 4]])
+            entry["shape"] = rng.choice(
+                [
+                    [0, 2**62, 2**62],
+                    [2**62, 2**62],
+                    [-1, 4],
+                    [2**63],
+                    ["a"],
+                    [1.5],
+                    [],
+                    [1] * 100,
+                    entry["shape"][::-1],
+                    entry["shape"] + [1],
+                    [10**12, 64],
+                    [0],
+                    [2**31, 2**31, 4],
+                ]
+            )
         elif field == "dtype":
             entry["dtype"] = rng.choice(["F64", "F16", "BF16", "I32", "I8", "BOOL", "U8", "Q4", "", 7, None])
         elif field == "data_offsets":
             b, e = entry["data_offsets"]
-            entry["data_offsets"] = rng.choice([[e, b], [b, e + 4], [-4, e], [b, 2**63], [0, 0], [b], "x",
-                                                [b + 1, e + 1], [1.0, 2.0]])
+            entry["data_offsets"] = rng.choice(
+                [[e, b], [b, e + 4], [-4, e], [b, 2**63], [0, 0], [b], "x", [b + 1, e + 1], [1.0, 2.0]]
+            )
         elif field == "entry":
             header[name] = hostile_value(rng)
         elif field == "rename":
-            header[rng.choice(["", "x" * 1000, "led.shared.weight", "encoder.layers.99.fc1.weight"])] = \
-                header.pop(name)
+            header[rng.choice(["", "x" * 1000, "led.shared.weight", "encoder.layers.99.fc1.weight"])] = header.pop(name)
         else:
             header["__metadata__"] = hostile_value(rng)
         text = json_dumps(header)
@@ -298,7 +395,8 @@ def case_sharded(rng, base):
         if rng.random() < 0.5:
             k = rng.choice(list(obj["weight_map"]))
             obj["weight_map"][rng.choice([k, "ghost.weight"])] = rng.choice(
-                ["../config.json", "/etc/passwd", "missing.safetensors", "", 3, None, "config.json"])
+                ["../config.json", "/etc/passwd", "missing.safetensors", "", 3, None, "config.json"]
+            )
             data = json_dumps(obj)
         else:
             data = mutate_json(rng, obj, ["weight_map", "metadata"])
@@ -336,8 +434,16 @@ def case_bin(rng, base):
 
 def case_tokenizer(rng, base):
     d = copy_base(base, "ckpt")
-    target = rng.choice(["vocab.json", "merges.txt", "tokenizer_config.json", "tokenizer_config.json",
-                         "special_tokens_map.json", "added_tokens.json"])
+    target = rng.choice(
+        [
+            "vocab.json",
+            "merges.txt",
+            "tokenizer_config.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "added_tokens.json",
+        ]
+    )
     path = os.path.join(d, target)
     raw = open(path, "rb").read()
     if target == "merges.txt":
@@ -345,8 +451,9 @@ def case_tokenizer(rng, base):
         r = rng.random()
         if r < 0.5:
             i = rng.randrange(1, len(lines))
-            lines[i] = rng.choice(["a b c", "", "zz qq", "\u0120 \u0120", "a", " ", "#version: 0.2",
-                                   lines[i][::-1], lines[i] + " x"])
+            lines[i] = rng.choice(
+                ["a b c", "", "zz qq", "\u0120 \u0120", "a", " ", "#version: 0.2", lines[i][::-1], lines[i] + " x"]
+            )
             data = "\n".join(lines).encode()
         else:
             data = mutate_bytes(rng, raw, text=True)
@@ -417,8 +524,9 @@ def bad_int_arrays(shape, vocab):
 def case_model_call(rng, base, p_bad=0.25):
     from led_ref import model as M
 
-    cls = rng.choice([M.LEDModel, M.LEDForConditionalGeneration, M.LEDForSequenceClassification,
-                      M.LEDForQuestionAnswering])
+    cls = rng.choice(
+        [M.LEDModel, M.LEDForConditionalGeneration, M.LEDForSequenceClassification, M.LEDForQuestionAnswering]
+    )
     if cls.__name__ not in _MODELS:
         from led_ref.config import LEDConfig
         from led_ref.weights import init_params
@@ -432,16 +540,34 @@ def case_model_call(rng, base, p_bad=0.25):
     B, S = rng.choice([1, 2]), rng.choice([3, 9, 20, 56])
     ids = np.array(np.random.default_rng(rng.randrange(1 << 30)).integers(4, V, (B, S)), dtype=np.int64)
     ids[:, -1] = cfg.eos_token_id  # sequence classification pools at the eos token
-    input_ids = a.pick("input_ids", [ids, ids.astype(np.int32), ids.tolist()],
-                       bad_int_arrays((B, S), V) + [lambda: np.full((B, 80), 5, np.int64)])
-    mask = a.pick("attention_mask", [None, np.ones((B, S), np.int64), np.ones((B, S), bool)],
-                  [np.full((B, S), 2), np.full((B, S), -1), np.ones((B, S + 1), np.int64), np.ones(S, np.int64),
-                   np.full((B, S), 0.5), "mask"])
-    glob = a.pick("global_attention_mask", [None, np.zeros((B, S), np.int64)],
-                  [np.full((B, S), 5), np.full((B, S), -2), np.zeros((B + 1, S), np.int64), np.zeros((B, S, 1))])
+    input_ids = a.pick(
+        "input_ids",
+        [ids, ids.astype(np.int32), ids.tolist()],
+        bad_int_arrays((B, S), V) + [lambda: np.full((B, 80), 5, np.int64)],
+    )
+    mask = a.pick(
+        "attention_mask",
+        [None, np.ones((B, S), np.int64), np.ones((B, S), bool)],
+        [
+            np.full((B, S), 2),
+            np.full((B, S), -1),
+            np.ones((B, S + 1), np.int64),
+            np.ones(S, np.int64),
+            np.full((B, S), 0.5),
+            "mask",
+        ],
+    )
+    glob = a.pick(
+        "global_attention_mask",
+        [None, np.zeros((B, S), np.int64)],
+        [np.full((B, S), 5), np.full((B, S), -2), np.zeros((B + 1, S), np.int64), np.zeros((B, S, 1))],
+    )
     T = rng.choice([1, 4])
-    dec = a.pick("decoder_input_ids", [None, np.full((B, T), 2, np.int64)],
-                 bad_int_arrays((B, T), V) + [lambda: np.full((B, 40), 2, np.int64)])
+    dec = a.pick(
+        "decoder_input_ids",
+        [None, np.full((B, T), 2, np.int64)],
+        bad_int_arrays((B, T), V) + [lambda: np.full((B, 40), 2, np.int64)],
+    )
     flags = {}
     for flag in ("output_attentions", "output_hidden_states", "use_cache"):
         if rng.random() < 0.3:
@@ -451,9 +577,10 @@ def case_model_call(rng, base, p_bad=0.25):
         flags["unexpected_argument"] = 1
 
     def thunk():
-        out = model(input_ids=input_ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=dec,
-                    **flags)
-        for value in (out.values() if hasattr(out, "values") else [out]):
+        out = model(
+            input_ids=input_ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=dec, **flags
+        )
+        for value in out.values() if hasattr(out, "values") else [out]:
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 return "bad: non-finite output for valid input"
         return out.__class__.__name__
@@ -507,8 +634,11 @@ def _generate_case(rng, model, generate, p_bad, values_checked=True):
     B, S = rng.choice([1, 2]), rng.choice([4, 12])
     ids = np.array(np.random.default_rng(rng.randrange(1 << 30)).integers(4, cfg.vocab_size, (B, S)), np.int64)
     input_ids = a.pick("input_ids", [ids], bad_int_arrays((B, S), cfg.vocab_size))
-    mask = a.pick("attention_mask", [None, np.ones((B, S), np.int64)],
-                  [np.ones((B, S + 2))] + ([np.full((B, S), 2)] if values_checked else []))
+    mask = a.pick(
+        "attention_mask",
+        [None, np.ones((B, S), np.int64)],
+        [np.ones((B, S + 2))] + ([np.full((B, S), 2)] if values_checked else []),
+    )
     kw = generate_args(rng, a, cfg.vocab_size, cfg.max_decoder_position_embeddings)
 
     def thunk():
@@ -560,12 +690,14 @@ def case_tokenizer_call(rng, base, p_bad=0.35):
     if what == "call":
         text = a.pick("text", ["hello world", ["a b", "c"], "x" * 300], [3, None, b"bytes", [1.5], {"a": 1}])
         kw = {}
-        for name, valid, invalid in (("max_length", [8, None], [-1, "8", 1.5]),
-                                     ("padding", [True, False, "longest", "max_length"], ["maybe", 3]),
-                                     ("truncation", [True, False, None], ["sometimes", 3]),
-                                     ("return_tensors", [None, "np"], ["pt", 1]),
-                                     ("stride", [0], [-1, "s"]),
-                                     ("pad_to_multiple_of", [None, 8], [-8, "8", 0.5])):
+        for name, valid, invalid in (
+            ("max_length", [8, None], [-1, "8", 1.5]),
+            ("padding", [True, False, "longest", "max_length"], ["maybe", 3]),
+            ("truncation", [True, False, None], ["sometimes", 3]),
+            ("return_tensors", [None, "np"], ["pt", 1]),
+            ("stride", [0], [-1, "s"]),
+            ("pad_to_multiple_of", [None, 8], [-8, "8", 0.5]),
+        ):
             if rng.random() < 0.4:
                 kw[name] = a.pick(name, valid, invalid)
         if kw.get("padding") == "max_length" and kw.get("max_length") is None:
@@ -578,22 +710,43 @@ def case_tokenizer_call(rng, base, p_bad=0.35):
 
         return f"{cls.__name__}.__call__({', '.join(a.bad) or 'valid'})", thunk, a.bad, bool(a.bad)
     if what == "decode":
-        ids = a.pick("token_ids", [[0, 5, 6, 2], np.array([5, 6], np.int64), 5],
-                     [np.zeros((2, 3), np.int64), [[1, 2], [3]], [1.5], "ids", None, [-1], [n + 5], [2**70],
-                      np.zeros(3, np.float32), [True]])
+        ids = a.pick(
+            "token_ids",
+            [[0, 5, 6, 2], np.array([5, 6], np.int64), 5],
+            [
+                np.zeros((2, 3), np.int64),
+                [[1, 2], [3]],
+                [1.5],
+                "ids",
+                None,
+                [-1],
+                [n + 5],
+                [2**70],
+                np.zeros(3, np.float32),
+                [True],
+            ],
+        )
         return f"{cls.__name__}.decode({', '.join(a.bad) or 'valid'})", lambda: tok.decode(ids), a.bad, bool(a.bad)
-    seqs = a.pick("sequences", [[[0, 5, 2], [6]], np.zeros((2, 3), np.int64)],
-                  [np.zeros((2, 3, 4), np.int64), "abc", 5, [[1.5]], [["a"]], np.zeros(3, np.int64), [[-1]]])
+    seqs = a.pick(
+        "sequences",
+        [[[0, 5, 2], [6]], np.zeros((2, 3), np.int64)],
+        [np.zeros((2, 3, 4), np.int64), "abc", 5, [[1.5]], [["a"]], np.zeros(3, np.int64), [[-1]]],
+    )
     names = a.bad + ["token_ids"]
-    return f"{cls.__name__}.batch_decode({', '.join(a.bad) or 'valid'})", lambda: tok.batch_decode(seqs), names, \
-        bool(a.bad)
+    return (
+        f"{cls.__name__}.batch_decode({', '.join(a.bad) or 'valid'})",
+        lambda: tok.batch_decode(seqs),
+        names,
+        bool(a.bad),
+    )
 
 
 # -- ONNX Runtime backend ---------------------------------------------------------------------------------------------
 def case_ort_files(rng, base):
     d = copy_base(base, "onnx")
-    target = rng.choice(["encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "config.json",
-                         "swap"])
+    target = rng.choice(
+        ["encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "config.json", "swap"]
+    )
     if target == "swap":
         a, b = rng.sample(["encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"], 2)
         shutil.copy(os.path.join(d, a), os.path.join(d, b))
@@ -631,14 +784,21 @@ def case_ort_call(rng, base):
     B, S = rng.choice([1, 2]), rng.choice([4, 12])
     ids = np.array(np.random.default_rng(rng.randrange(1 << 30)).integers(4, cfg.vocab_size, (B, S)), np.int64)
     input_ids = a.pick("input_ids", [ids], bad_int_arrays((B, S), cfg.vocab_size))
-    mask = a.pick("attention_mask", [None, np.ones((B, S), np.int64)],
-                  [np.full((B, S), 2), np.ones((B, S + 1), np.int64)] + ([np.full((B, S), 2)] * 2 if
-                                                                         MASK_VALUES_CHECKED else []))
+    mask = a.pick(
+        "attention_mask",
+        [None, np.ones((B, S), np.int64)],
+        [np.full((B, S), 2), np.ones((B, S + 1), np.int64)] + ([np.full((B, S), 2)] * 2 if MASK_VALUES_CHECKED else []),
+    )
     if not MASK_VALUES_CHECKED and "attention_mask" in a.bad and np.shape(mask) == (B, S):
-        a.bad.remove("attention_mask")  # value-range checks on ORT inputs arrive with led_ref.inputs (issue 9)
+        a.bad.remove(
+            "attention_mask"
+        )  # value-range checks on ORT inputs are led_ref.inputs' (one home for input rules)
         mask = None
-    glob = a.pick("global_attention_mask", [None, np.zeros((B, S), np.int64)],
-                  [np.zeros((B, S + 1), np.int64)] + ([np.full((B, S), 5)] if MASK_VALUES_CHECKED else []))
+    glob = a.pick(
+        "global_attention_mask",
+        [None, np.zeros((B, S), np.int64)],
+        [np.zeros((B, S + 1), np.int64)] + ([np.full((B, S), 5)] if MASK_VALUES_CHECKED else []),
+    )
 
     def thunk():
         hidden, enc_mask = model.encode(input_ids, mask, glob)
@@ -651,7 +811,7 @@ try:
     import importlib.util
 
     MASK_VALUES_CHECKED = importlib.util.find_spec("led_ref.inputs") is not None
-except Exception:  # noqa: BLE001
+except Exception:
     MASK_VALUES_CHECKED = False
 
 
@@ -660,106 +820,205 @@ def case_cli(rng, base):
     """One CLI invocation in this process: exit 0/1, or exit 2 with exactly one line on stderr (no traceback)."""
     ckpt = copy_base(base, "ckpt")
     doc = os.path.join(ckpt, "doc.txt")
-    sub = rng.choice(["generate"] * 5 + ["demo", "export", "bench", "summarize", "summarize", "evaluate",
-                                         "attention-map"])
+    sub = rng.choice(
+        ["generate"] * 5 + ["demo", "export", "bench", "summarize", "summarize", "evaluate", "attention-map"]
+    )
     bad = []
     corpus = os.path.join(ckpt, "corpus.jsonl")
     with open(corpus, "w") as f:
         for i in range(3):
-            f.write(json.dumps({"id": f"d{i}", "text": "Longformer reads long documents. " * (i + 1),
-                                "abstract": "Long documents."}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"d{i}",
+                        "text": "Longformer reads long documents. " * (i + 1),
+                        "abstract": "Long documents.",
+                    }
+                )
+                + "\n"
+            )
     if sub == "generate":
         argv = ["generate", "--model", ckpt]
         target = rng.random()
         if target < 0.3:  # a damaged file in the model directory
-            name = rng.choice(["config.json", "model.safetensors", "vocab.json", "tokenizer_config.json",
-                               "generation_config.json"])
+            name = rng.choice(
+                ["config.json", "model.safetensors", "vocab.json", "tokenizer_config.json", "generation_config.json"]
+            )
             p = os.path.join(ckpt, name)
             raw = open(p, "rb").read()
-            open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
-                                mutate_json(rng, json.loads(raw), CONFIG_KEYS + GEN_KEYS + TOKENIZER_CONFIG_KEYS))
+            open(p, "wb").write(
+                mutate_safetensors(rng, raw)
+                if name.endswith("safetensors")
+                else mutate_json(rng, json.loads(raw), CONFIG_KEYS + GEN_KEYS + TOKENIZER_CONFIG_KEYS)
+            )
         elif target < 0.4:
             open(doc, "wb").write(rng.choice([b"\xff\xfe\x00binary\x80", os.urandom(300), b"", b"   \n"]))
-        options = {"--max-new-tokens": ["3", "0", "-1", "100000", "x"], "--num-beams": ["1", "2", "0", "-2", "b"],
-                   "--max-input-length": ["8", "0", "-5", "1", "z"], "--temperature": ["0.5", "0", "nan"],
-                   "--top-p": ["0.9", "2"], "--early-stopping": ["true", "maybe"], "--length-penalty": ["1", "inf"],
-                   "--max-length": ["6", "0", "5000"], "--dtype": ["float32", "int8"],
-                   "--backend": ["numpy", "tpu"]}
+        options = {
+            "--max-new-tokens": ["3", "0", "-1", "100000", "x"],
+            "--num-beams": ["1", "2", "0", "-2", "b"],
+            "--max-input-length": ["8", "0", "-5", "1", "z"],
+            "--temperature": ["0.5", "0", "nan"],
+            "--top-p": ["0.9", "2"],
+            "--early-stopping": ["true", "maybe"],
+            "--length-penalty": ["1", "inf"],
+            "--max-length": ["6", "0", "5000"],
+            "--dtype": ["float32", "int8"],
+            "--backend": ["numpy", "tpu"],
+        }
         for flag, values in options.items():  # the first value is valid, and drawn most often
             if rng.random() < 0.3:
                 argv += [flag, values[0] if rng.random() < 0.6 else rng.choice(values[1:])]
         if "--max-new-tokens" not in argv and "--max-length" not in argv:
             argv += ["--max-new-tokens", "3"]
-        argv.append(rng.choice([doc, doc, os.path.join(ckpt, "missing.txt"), ckpt, os.path.join(ckpt,
-                                                                                                "model.safetensors")]))
+        argv.append(
+            rng.choice([doc, doc, os.path.join(ckpt, "missing.txt"), ckpt, os.path.join(ckpt, "model.safetensors")])
+        )
     elif sub == "demo" and rng.random() < 0.4:
         # a damaged checkpoint given to the main job
         name = rng.choice(["config.json", "model.safetensors", "vocab.json", "merges.txt", "generation_config.json"])
         p = os.path.join(ckpt, name)
         raw = open(p, "rb").read()
-        open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
-                            mutate_bytes(rng, raw, text=True) if name == "merges.txt" else
-                            mutate_json(rng, json.loads(raw), CONFIG_KEYS + GEN_KEYS))
+        open(p, "wb").write(
+            mutate_safetensors(rng, raw)
+            if name.endswith("safetensors")
+            else mutate_bytes(rng, raw, text=True)
+            if name == "merges.txt"
+            else mutate_json(rng, json.loads(raw), CONFIG_KEYS + GEN_KEYS)
+        )
         argv = ["demo", "--model", ckpt, "--backends", "numpy", "--max-new-tokens", "2", "--file", doc]
     elif sub == "demo":
-        argv = ["demo", "--size", "tiny"] + rng.choice([["--json", "/nonexistent/dir/r.json"], ["--json", ckpt],
-            ["--model", "/nonexistent"], ["--max-input-tokens", "1"], ["--num-beams", "0"],
-            ["--backends", "gpu"], ["--file", os.path.join(ckpt, "model.safetensors")], ["--file", "/nonexistent"],
-            ["--max-new-tokens", "-3"], ["--size", "huge"], ["--model", ckpt, "--backends", "numpy",
-                                                              "--max-new-tokens", "0"]])
+        argv = ["demo", "--size", "tiny"] + rng.choice(
+            [
+                ["--json", "/nonexistent/dir/r.json"],
+                ["--json", ckpt],
+                ["--model", "/nonexistent"],
+                ["--max-input-tokens", "1"],
+                ["--num-beams", "0"],
+                ["--backends", "gpu"],
+                ["--file", os.path.join(ckpt, "model.safetensors")],
+                ["--file", "/nonexistent"],
+                ["--max-new-tokens", "-3"],
+                ["--size", "huge"],
+                ["--model", ckpt, "--backends", "numpy", "--max-new-tokens", "0"],
+            ]
+        )
         bad = ["always"]
     elif sub == "export" and rng.random() < 0.3 and importlib.util.find_spec("torch") is not None:
         name = rng.choice(["config.json", "model.safetensors"])
         p = os.path.join(ckpt, name)
         raw = open(p, "rb").read()
-        open(p, "wb").write(mutate_safetensors(rng, raw) if name.endswith("safetensors") else
-                            mutate_json(rng, json.loads(raw), CONFIG_KEYS))
+        open(p, "wb").write(
+            mutate_safetensors(rng, raw)
+            if name.endswith("safetensors")
+            else mutate_json(rng, json.loads(raw), CONFIG_KEYS)
+        )
         argv = ["export", ckpt, os.path.join(ckpt, "out"), "--no-validate"]
     elif sub == "export":
-        argv = ["export"] + rng.choice([["/nonexistent", os.path.join(ckpt, "out")],
-                                        [os.path.join(ckpt, "doc.txt"), os.path.join(ckpt, "out")],
-                                        [ckpt, os.path.join(ckpt, "out"), "--opset", "3"],
-                                        [ckpt, os.path.join(ckpt, "out"), "--opset", "x"],
-                                        [ckpt, os.path.join(ckpt, "out"), "--head", "nose"]])
+        argv = ["export"] + rng.choice(
+            [
+                ["/nonexistent", os.path.join(ckpt, "out")],
+                [os.path.join(ckpt, "doc.txt"), os.path.join(ckpt, "out")],
+                [ckpt, os.path.join(ckpt, "out"), "--opset", "3"],
+                [ckpt, os.path.join(ckpt, "out"), "--opset", "x"],
+                [ckpt, os.path.join(ckpt, "out"), "--head", "nose"],
+            ]
+        )
         bad = ["always"]
     elif sub == "summarize":
         out = os.path.join(ckpt, "out.jsonl")
         r = rng.random()
         if r < 0.35:  # a damaged corpus: bad JSON lines, binary bytes, wrong field types, deep nesting
             with open(corpus, "ab") as f:
-                f.write(rng.choice([b"{not json}\n", b"\xff\xfe\x80\n", b'{"id": 5, "text": 7}\n',
-                                    b'{"id": "x"}\n', b"[" * 100_000 + b"\n", b'{"id": "d0", "text": "dup"}\n',
-                                    b'{"id": "e", "text": ""}\n', b"\n\n"]))
+                f.write(
+                    rng.choice(
+                        [
+                            b"{not json}\n",
+                            b"\xff\xfe\x80\n",
+                            b'{"id": 5, "text": 7}\n',
+                            b'{"id": "x"}\n',
+                            b"[" * 100_000 + b"\n",
+                            b'{"id": "d0", "text": "dup"}\n',
+                            b'{"id": "e", "text": ""}\n',
+                            b"\n\n",
+                        ]
+                    )
+                )
         argv = ["summarize", "--model", ckpt, corpus, "-o", out, "--max-new-tokens", "2"]
         if r >= 0.35 and r < 0.8:
-            argv += rng.choice([["--batch-tokens", "0"], ["--batch-tokens", "-5"], ["--max-input-tokens", "0"],
-                                ["--max-input-tokens", "1"], ["--num-actors", "0"], ["--text-field", "nope"],
-                                ["--max-new-tokens", "5000"], ["--num-beams", "0"], ["-o", ckpt],
-                                ["-o", "/nonexistent/dir/o.jsonl"], ["--ray-timeout", "-1"], ["--engine", "spark"]])
+            argv += rng.choice(
+                [
+                    ["--batch-tokens", "0"],
+                    ["--batch-tokens", "-5"],
+                    ["--max-input-tokens", "0"],
+                    ["--max-input-tokens", "1"],
+                    ["--num-actors", "0"],
+                    ["--text-field", "nope"],
+                    ["--max-new-tokens", "5000"],
+                    ["--num-beams", "0"],
+                    ["-o", ckpt],
+                    ["-o", "/nonexistent/dir/o.jsonl"],
+                    ["--ray-timeout", "-1"],
+                    ["--engine", "spark"],
+                ]
+            )
         elif r >= 0.8:
-            argv[3] = rng.choice([os.path.join(ckpt, "missing.jsonl"), os.path.join(ckpt, "model.safetensors"),
-                                  "/nonexistent"])
+            argv[3] = rng.choice(
+                [os.path.join(ckpt, "missing.jsonl"), os.path.join(ckpt, "model.safetensors"), "/nonexistent"]
+            )
     elif sub == "evaluate":
         preds = os.path.join(ckpt, "preds.jsonl")
         with open(preds, "wb") as f:
-            f.write(rng.choice([b'{"id": "d0", "summary": "Long documents."}\n',
-                                b"\xff\xfe garbage\n", b'{"id": "d0"}\n', b"[" * 100_000, b"",
-                                b'{"id": "zz", "summary": "x"}\n', b'{"id": "d0", "summary": 5}\n']))
+            f.write(
+                rng.choice(
+                    [
+                        b'{"id": "d0", "summary": "Long documents."}\n',
+                        b"\xff\xfe garbage\n",
+                        b'{"id": "d0"}\n',
+                        b"[" * 100_000,
+                        b"",
+                        b'{"id": "zz", "summary": "x"}\n',
+                        b'{"id": "d0", "summary": 5}\n',
+                    ]
+                )
+            )
         argv = ["evaluate", preds, corpus, "--references-field", "abstract"] + rng.choice(
-            [[], ["--bootstrap-samples", "0"], ["--bootstrap-samples", "-1"], ["--json", "/nonexistent/x.json"],
-             ["--references-field", "nope"], ["--bootstrap-samples", "10"]])
+            [
+                [],
+                ["--bootstrap-samples", "0"],
+                ["--bootstrap-samples", "-1"],
+                ["--json", "/nonexistent/x.json"],
+                ["--references-field", "nope"],
+                ["--bootstrap-samples", "10"],
+            ]
+        )
     elif sub == "attention-map":
         argv = ["attention-map", "--model", ckpt, doc, "-o", os.path.join(ckpt, "a.png")] + rng.choice(
-            [["--layer", "0", "--head", "0"], ["--layer", "9", "--head", "0"], ["--layer", "0", "--head", "-1"],
-             ["--layer", "-1", "--head", "0"], ["--layer", "0", "--head", "0", "--tokens", "0"],
-             ["--layer", "0", "--head", "0", "--tokens", "100000"],
-             ["--layer", "0", "--head", "0", "--global-positions", "a,b"],
-             ["--layer", "0", "--head", "0", "--global-positions", "9999"]])
+            [
+                ["--layer", "0", "--head", "0"],
+                ["--layer", "9", "--head", "0"],
+                ["--layer", "0", "--head", "-1"],
+                ["--layer", "-1", "--head", "0"],
+                ["--layer", "0", "--head", "0", "--tokens", "0"],
+                ["--layer", "0", "--head", "0", "--tokens", "100000"],
+                ["--layer", "0", "--head", "0", "--global-positions", "a,b"],
+                ["--layer", "0", "--head", "0", "--global-positions", "9999"],
+            ]
+        )
     else:
-        argv = ["bench", "--quick"] + rng.choice([["--threads", "0"], ["--threads", "-2"],
-                                                  ["--json", "/nonexistent/dir/b.json"], ["--seq-lens", "0"], ["--seq-lens", "a,b"], ["--new-tokens", "0"],
-                                                  ["--backends", "tpu"], ["--timeout", "0"],
-                                                  ["--hf-python", "/nonexistent"], ["--new-tokens", "99999"]])
+        argv = ["bench", "--quick"] + rng.choice(
+            [
+                ["--threads", "0"],
+                ["--threads", "-2"],
+                ["--json", "/nonexistent/dir/b.json"],
+                ["--seq-lens", "0"],
+                ["--seq-lens", "a,b"],
+                ["--new-tokens", "0"],
+                ["--backends", "tpu"],
+                ["--timeout", "0"],
+                ["--hf-python", "/nonexistent"],
+                ["--new-tokens", "99999"],
+            ]
+        )
         bad = ["always"]
 
     def thunk():
@@ -816,17 +1075,31 @@ def build_base(base, onnx=True):
         json.dump(vocab, f, ensure_ascii=False)
     with open(os.path.join(ckpt, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
-    tok = LEDTokenizer(os.path.join(ckpt, "vocab.json"), os.path.join(ckpt, "merges.txt"),
-                       added_tokens_decoder={len(vocab): AddedToken("<extra>", special=False)})
+    tok = LEDTokenizer(
+        os.path.join(ckpt, "vocab.json"),
+        os.path.join(ckpt, "merges.txt"),
+        added_tokens_decoder={len(vocab): AddedToken("<extra>", special=False)},
+    )
     tok.save_pretrained(ckpt)
     assert os.path.isfile(os.path.join(ckpt, "added_tokens.json"))
-    cfg = LEDConfig(vocab_size=len(tok), d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                    decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, attention_window=[4, 8],
-                    max_encoder_position_embeddings=64, max_decoder_position_embeddings=32)
+    cfg = LEDConfig(
+        vocab_size=len(tok),
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=24,
+        decoder_ffn_dim=24,
+        attention_window=[4, 8],
+        max_encoder_position_embeddings=64,
+        max_decoder_position_embeddings=32,
+    )
     params = init_params(cfg, "lm", seed=0)
     save_checkpoint(ckpt, cfg, params, "lm")
-    GenerationConfig(decoder_start_token_id=2, eos_token_id=2, pad_token_id=1, bos_token_id=0,
-                     max_length=10).save_pretrained(ckpt)
+    GenerationConfig(
+        decoder_start_token_id=2, eos_token_id=2, pad_token_id=1, bos_token_id=0, max_length=10
+    ).save_pretrained(ckpt)
     with open(os.path.join(ckpt, "doc.txt"), "w") as f:
         f.write("Longformer encoder-decoder models summarize long documents. " * 3)
     state = load_file(os.path.join(ckpt, "model.safetensors"))
@@ -854,8 +1127,8 @@ def build_base(base, onnx=True):
     made.append("bin")
     if onnx:
         try:
-            import onnx  # noqa: F401
-            import onnxruntime  # noqa: F401
+            import onnx
+            import onnxruntime  # noqa: F401 (imported to check that it is installed)
         except ImportError:
             return made
         from led_ref.export.onnx_export import export_checkpoint
@@ -875,10 +1148,30 @@ def case_api(rng, base):
     from led_ref.weights import load_params
 
     ckpt = os.path.join(base, "ckpt")
-    bad_paths = [None, 5, b"\xff", "", "/nonexistent/dir", os.path.join(ckpt, "config.json"), "../..", "a" * 5000,
-                 "bad\x00name"]
-    kind = rng.choice(["config", "config", "genconfig", "from_pretrained", "tokenizer_dir", "save_file", "load_params",
-                       "stream", "model_init"])
+    bad_paths = [
+        None,
+        5,
+        b"\xff",
+        "",
+        "/nonexistent/dir",
+        os.path.join(ckpt, "config.json"),
+        "../..",
+        "a" * 5000,
+        "bad\x00name",
+    ]
+    kind = rng.choice(
+        [
+            "config",
+            "config",
+            "genconfig",
+            "from_pretrained",
+            "tokenizer_dir",
+            "save_file",
+            "load_params",
+            "stream",
+            "model_init",
+        ]
+    )
     if kind == "config":
         field = rng.choice(CONFIG_KEYS)
         value = hostile_value(rng, for_json=False)
@@ -898,23 +1191,57 @@ def case_api(rng, base):
     if kind == "from_pretrained":
         path = rng.choice(bad_paths)
         cls = rng.choice([LEDModel, LEDForConditionalGeneration])
-        return f"{cls.__name__}.from_pretrained({path!r:.40})", lambda: cls.from_pretrained(path), \
-            ["path", "checkpoint", "directory", "config", "str", "bytes", "NoneType", "int", "embedded null",
-             str(path)], True
+        return (
+            f"{cls.__name__}.from_pretrained({path!r:.40})",
+            lambda: cls.from_pretrained(path),
+            [
+                "path",
+                "checkpoint",
+                "directory",
+                "config",
+                "str",
+                "bytes",
+                "NoneType",
+                "int",
+                "embedded null",
+                str(path),
+            ],
+            True,
+        )
     if kind == "tokenizer_dir":
         path = rng.choice(bad_paths)
-        return f"LEDTokenizerFast.from_pretrained({path!r:.40})", lambda: LEDTokenizerFast.from_pretrained(path), \
-            ["tokenizer", "directory", "str", "bytes", "NoneType", "int", "embedded null", str(path)], True
+        return (
+            f"LEDTokenizerFast.from_pretrained({path!r:.40})",
+            lambda: LEDTokenizerFast.from_pretrained(path),
+            ["tokenizer", "directory", "str", "bytes", "NoneType", "int", "embedded null", str(path)],
+            True,
+        )
     if kind == "save_file":
-        tensors = rng.choice([{"a": np.zeros(3, object)}, {"a": "x"}, {5: np.zeros(2)}, {"__metadata__": np.zeros(1)},
-                              {"a": np.zeros(2, np.complex64)}, {"a": np.zeros(2)}])
+        tensors = rng.choice(
+            [
+                {"a": np.zeros(3, object)},
+                {"a": "x"},
+                {5: np.zeros(2)},
+                {"__metadata__": np.zeros(1)},
+                {"a": np.zeros(2, np.complex64)},
+                {"a": np.zeros(2)},
+            ]
+        )
         meta = rng.choice([None, {"a": 1}, {"a": "b"}, "meta"])
         path = os.path.join(tempfile.mkdtemp(prefix="fuzz-"), "t.safetensors")
         _TEMP_DIRS.append(os.path.dirname(path))
-        valid = meta in (None, {"a": "b"}) and set(tensors) == {"a"} and isinstance(tensors["a"], np.ndarray) and \
-            tensors["a"].dtype == np.float64
-        return "safetensors.save_file", lambda: st.save_file(tensors, path, metadata=meta), \
-            ["tensor", "metadata", "__metadata__"], not valid
+        valid = (
+            meta in (None, {"a": "b"})
+            and set(tensors) == {"a"}
+            and isinstance(tensors["a"], np.ndarray)
+            and tensors["a"].dtype == np.float64
+        )
+        return (
+            "safetensors.save_file",
+            lambda: st.save_file(tensors, path, metadata=meta),
+            ["tensor", "metadata", "__metadata__"],
+            not valid,
+        )
     if kind == "load_params":
         config = LEDConfig.from_pretrained(ckpt)
         head = rng.choice(["lm", "base", "nose", None, 3])
@@ -923,11 +1250,16 @@ def case_api(rng, base):
         return "load_params", lambda: bool(load_params(ckpt, config, head, dtype)), ["head", "dtype"], not valid
     if kind == "stream":
         model = _MODELS.setdefault("gen", LEDForConditionalGeneration.from_pretrained(ckpt))
-        kw = rng.choice([{"num_beams": 2}, {"max_new_tokens": 0}, {"max_new_tokens": 100}, {"bogus": 1},
-                         {"max_new_tokens": 2}])
+        kw = rng.choice(
+            [{"num_beams": 2}, {"max_new_tokens": 0}, {"max_new_tokens": 100}, {"bogus": 1}, {"max_new_tokens": 2}]
+        )
         valid = kw == {"max_new_tokens": 2}
-        return f"stream({kw})", lambda: list(stream(model, np.array([[0, 5, 2]]), **kw)), \
-            ["num_beams", "max_new_tokens", "bogus", "streamer", "max_decoder_position_embeddings"], not valid
+        return (
+            f"stream({kw})",
+            lambda: list(stream(model, np.array([[0, 5, 2]]), **kw)),
+            ["num_beams", "max_new_tokens", "bogus", "streamer", "max_decoder_position_embeddings"],
+            not valid,
+        )
     config = LEDConfig.from_pretrained(ckpt)
     params = rng.choice([None, {}, {"shared": 1}, "params", [1, 2]])
     return "LEDModel(config, bad params)", lambda: LEDModel(config, params), ["param", "shared", "missing"], True
@@ -949,16 +1281,22 @@ def run_json_hypothesis(n, seed, base):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-               | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
-               | st.sampled_from([0, 1, 2, 4, 16, 64, 2**31, 10**12, "gelu", "led", "left", "<s>"]))
-    values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8),
-                                                                                                kids, max_size=4),
-                          max_leaves=12)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text(max_size=20)
+        | st.sampled_from([0, 1, 2, 4, 16, 64, 2**31, 10**12, "gelu", "led", "left", "<s>"])
+    )
+    values = st.recursive(
+        scalars,
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+        max_leaves=12,
+    )
     results = []
 
-    @settings(max_examples=n, database=None, derandomize=True, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=n, database=None, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
     @given(target=st.sampled_from(sorted(JSON_TARGETS)), data=st.data())
     def one(target, data):
         keys, loader = JSON_TARGETS[target]
@@ -986,8 +1324,9 @@ def run_json_hypothesis(n, seed, base):
             return smoke_tokenizer(LEDTokenizerFast.from_pretrained(d))
 
         outcome, detail = run_case(thunk, names_for(path), False)
-        results.append({"case": len(results), "desc": f"{target}: {json_dumps(doc)[:150]!r}", "outcome": outcome,
-                        "detail": detail})
+        results.append(
+            {"case": len(results), "desc": f"{target}: {json_dumps(doc)[:150]!r}", "outcome": outcome, "detail": detail}
+        )
         while _TEMP_DIRS:
             shutil.rmtree(_TEMP_DIRS.pop(), ignore_errors=True)
 
@@ -1011,7 +1350,7 @@ FAMILIES = {
 }
 
 
-# -- import blocker (the deployment runtime must not need torch or onnx) ------------------------------------------------
+# -- import blocker (the deployment runtime must not need torch or onnx) -----------------------------------------------
 class BlockImports:
     """A meta-path finder that makes ``import torch`` / ``import onnx`` fail, as on a machine without them."""
 
@@ -1048,8 +1387,14 @@ def main():
         try:
             desc, thunk, names, expect_error = make(rng, base)
         except BaseException as exc:  # noqa: B036 -- a broken generator is a failure too
-            results.append({"case": i, "desc": "setup", "outcome": f"bad: case setup failed: {exc!r}"[:300],
-                            "detail": traceback.format_exc()[-800:]})
+            results.append(
+                {
+                    "case": i,
+                    "desc": "setup",
+                    "outcome": f"bad: case setup failed: {exc!r}"[:300],
+                    "detail": traceback.format_exc()[-800:],
+                }
+            )
             continue
         outcome, detail = run_case(thunk, names, expect_error)
         results.append({"case": i, "desc": desc, "outcome": outcome, "detail": detail})

@@ -46,8 +46,13 @@ def _have(*mods):
 def run_family(family, base_dir, n, extra=()):
     env = dict(os.environ, LED_REF_PROGRESS="0", PYTHONHASHSEED="0")
     timeout = 120 + 20 * n
-    r = subprocess.run([sys.executable, WORKER, family, str(n), str(SEED), base_dir, *extra], capture_output=True,
-                       text=True, timeout=timeout, env=env)
+    r = subprocess.run(
+        [sys.executable, WORKER, family, str(n), str(SEED), base_dir, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     assert r.returncode == 0, f"fuzz worker for {family} died (exit {r.returncode}): {r.stderr[-3000:]}"
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -74,9 +79,9 @@ def test_fuzz_family(family, fuzz_base):
 
 def test_classifier_catches_what_it_must():
     """The worker's oracle can fail: a NumPy error, a bare third-party error and a nameless message are 'bad'."""
-    from tests.fuzz import fuzz_worker as fw
-
     import numpy as np
+
+    from tests.fuzz import fuzz_worker as fw
 
     def numpy_error():
         np.zeros((2, 3)) + np.zeros((4, 5))

@@ -1,4 +1,4 @@
-"""One regression test per example in issue 10's "Why" list (spec/SPEC.md#bad-input), plus the rule's building
+"""One regression test per hostile-input example (spec/SPEC.md#bad-input), plus the rule's building
 blocks: every one ends in a clear error naming the file / argument, before any allocation or decoding step."""
 
 import importlib.util
@@ -22,16 +22,29 @@ def _run(code, limit_gb=None, timeout=300, prelude=""):
     """Run ``code`` in a fresh interpreter (optionally under RLIMIT_AS); returns the CompletedProcess."""
     pre = ""
     if limit_gb:
-        pre = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb} << 30, {limit_gb} << 30))\n")
+        pre = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb} << 30, {limit_gb} << 30))\n"
     env = dict(os.environ, LED_REF_PROGRESS="0")
-    return subprocess.run([sys.executable, "-c", pre + prelude + textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", pre + prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def cli(*argv, stdin=None):
     env = dict(os.environ, LED_REF_PROGRESS="0")
-    return subprocess.run([sys.executable, "-m", "led_ref", *argv], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=300, input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "led_ref", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        input=stdin,
+    )
 
 
 def one_line_error(r, *fragments):
@@ -80,13 +93,16 @@ def test_vocab_size_is_checked_against_the_checkpoint_before_allocating(ckpt):
     # limit the loader must refuse by shapes (shared.weight) before it would allocate the zeros
     _without_final_logits_bias(ckpt)
     _edit_json(ckpt / "config.json", vocab_size=2**31 - 1)
-    r = _run(f"""
+    r = _run(
+        f"""
         from led_ref.model import LEDForConditionalGeneration
         try:
             LEDForConditionalGeneration.from_pretrained({str(ckpt)!r})
         except ValueError as e:
             print("ValueError", e)
-        """, limit_gb=3)
+        """,
+        limit_gb=3,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("ValueError") and "shared.weight" in r.stdout and "2147483647" in r.stdout, r.stdout
 
@@ -115,12 +131,15 @@ def test_safetensors_shape_beyond_numpy_names_file_and_tensor(tmp_path):
 
 
 # -- config.json not UTF-8, or nested 100,000 levels ---------------------------------------------------------------
-@pytest.mark.parametrize("raw, fragment", [
-    (b'{"vocab_size": "\xff\xfe"}', "not UTF-8 text"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64 levels"),
-    (b'{"a": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper than 64 levels"),
-    (b'{"vocab_size": 1' + b"0" * 5000 + b"}", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        (b'{"vocab_size": "\xff\xfe"}', "not UTF-8 text"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64 levels"),
+        (b'{"a": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper than 64 levels"),
+        (b'{"vocab_size": 1' + b"0" * 5000 + b"}", "not valid JSON"),
+    ],
+)
 def test_config_json_not_utf8_or_too_deep_names_the_file(ckpt, raw, fragment):
     from led_ref.config import LEDConfig
     from led_ref.model import LEDForConditionalGeneration
@@ -146,16 +165,19 @@ def test_read_json_limits(tmp_path):
 
 # -- tokenizer files ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls_name", ["LEDTokenizer", "LEDTokenizerFast"])
-@pytest.mark.parametrize("file, change, fragment", [
-    ("tokenizer_config.json", {"model_max_length": "abc"}, "model_max_length must be an integer >= 1, got 'abc'"),
-    ("tokenizer_config.json", {"add_prefix_space": "yes"}, "add_prefix_space must be true or false"),
-    ("tokenizer_config.json", {"errors": "x" * 500}, "errors must be a bytes.decode error handler"),
-    ("tokenizer_config.json", {"added_tokens_decoder": {"x": {"content": "a"}}}, "added_tokens_decoder key 'x'"),
-    ("tokenizer_config.json", {"eos_token": 5}, "eos_token must be a str"),
-    ("added_tokens.json", {"<extra>": "seven"}, "id of '<extra>' must be a token id"),
-    ("added_tokens.json", {"<extra>": 1.5}, "id of '<extra>' must be a token id"),
-    ("special_tokens_map.json", {"pad_token": {"content": 3}}, "'content' must be a non-empty str"),
-])
+@pytest.mark.parametrize(
+    "file, change, fragment",
+    [
+        ("tokenizer_config.json", {"model_max_length": "abc"}, "model_max_length must be an integer >= 1, got 'abc'"),
+        ("tokenizer_config.json", {"add_prefix_space": "yes"}, "add_prefix_space must be true or false"),
+        ("tokenizer_config.json", {"errors": "x" * 500}, "errors must be a bytes.decode error handler"),
+        ("tokenizer_config.json", {"added_tokens_decoder": {"x": {"content": "a"}}}, "added_tokens_decoder key 'x'"),
+        ("tokenizer_config.json", {"eos_token": 5}, "eos_token must be a str"),
+        ("added_tokens.json", {"<extra>": "seven"}, "id of '<extra>' must be a token id"),
+        ("added_tokens.json", {"<extra>": 1.5}, "id of '<extra>' must be a token id"),
+        ("special_tokens_map.json", {"pad_token": {"content": 3}}, "'content' must be a non-empty str"),
+    ],
+)
 def test_tokenizer_files_name_file_and_field(ckpt, cls_name, file, change, fragment):
     import led_ref.tokenizer as tk
 
@@ -179,7 +201,7 @@ def test_decode_of_2d_array_is_a_clear_error():
             tok.batch_decode(np.zeros((2, 3, 4), np.int64))
 
 
-# -- past_key_values whose cross-attention length differs from the encoder length ---------------------------------------
+# -- past_key_values whose cross-attention length differs from the encoder length --------------------------------------
 def test_past_with_other_cross_length_names_past_key_values(ckpt):
     from led_ref.model import LEDForConditionalGeneration
 
@@ -187,8 +209,11 @@ def test_past_with_other_cross_length_names_past_key_values(ckpt):
     enc = model.get_encoder()(input_ids=np.array([[0, 5, 6, 7, 8, 9, 2]]))
     past = model(encoder_outputs=enc, decoder_input_ids=np.array([[2]]), use_cache=True).past_key_values
     short = tuple((k, v, ck[:, :, :-2], cv[:, :, :-2]) for k, v, ck, cv in past)
-    with pytest.raises(ValueError, match=r"past_key_values\[0\] caches cross-attention over 5 encoder positions, "
-                                         r"but encoder_hidden_states has length 7"):
+    with pytest.raises(
+        ValueError,
+        match=r"past_key_values\[0\] caches cross-attention over 5 encoder positions, "
+        r"but encoder_hidden_states has length 7",
+    ):
         model(encoder_outputs=enc, decoder_input_ids=np.array([[5]]), past_key_values=short)
     # the matching past still works
     model(encoder_outputs=enc, decoder_input_ids=np.array([[5]]), past_key_values=past)
@@ -205,8 +230,7 @@ def test_max_new_tokens_beyond_decoder_positions_is_refused_up_front(ckpt):
     ids = np.array([[0, 5, 6, 2]])
     # the last generated token is never fed back, so limit new tokens read positions 0 .. limit - 1: allowed
     for kwargs in (dict(max_new_tokens=limit + 1), dict(max_length=limit + 2), dict(max_new_tokens=10**9)):
-        with pytest.raises(ValueError, match=f"max_decoder_position_embeddings={limit}; use max_new_tokens <= "
-                                             f"{limit}"):
+        with pytest.raises(ValueError, match=f"max_decoder_position_embeddings={limit}; use max_new_tokens <= {limit}"):
             generate(model, ids, step_callback=lambda done, total: steps.append(done), **kwargs)
     assert steps == []  # not one decoding step ran
     for use_cache in (True, False):
@@ -237,9 +261,14 @@ def test_cli_generate_binary_file_names_the_file(ckpt):
     one_line_error(r, str(binary), "not UTF-8 text")
     r = cli("generate", "--model", str(ckpt), "--max-new-tokens", "2", "-", stdin=None)
     assert r.returncode == 2  # empty stdin
-    r = subprocess.run([sys.executable, "-m", "led_ref", "generate", "--model", str(ckpt), "-"],
-                       input=b"\xff\xfe\x80", capture_output=True, cwd=ROOT, timeout=300,
-                       env=dict(os.environ, LED_REF_PROGRESS="0"))
+    r = subprocess.run(
+        [sys.executable, "-m", "led_ref", "generate", "--model", str(ckpt), "-"],
+        input=b"\xff\xfe\x80",
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+        env=dict(os.environ, LED_REF_PROGRESS="0"),
+    )
     assert r.returncode == 2 and b"(stdin)" in r.stderr and b"not UTF-8" in r.stderr, r.stderr
 
 
@@ -310,7 +339,9 @@ sys.meta_path.insert(0, Block())
 
 
 def test_ort_backend_runs_where_torch_and_onnx_cannot_be_imported(onnx_dir, ckpt):
-    r = _run(prelude=BLOCKER, code=f"""
+    r = _run(
+        prelude=BLOCKER,
+        code=f"""
         import numpy as np
         from led_ref.export.ort import OrtLEDForConditionalGeneration, load_exported
         from led_ref.tokenizer import LEDTokenizerFast
@@ -321,36 +352,46 @@ def test_ort_backend_runs_where_torch_and_onnx_cannot_be_imported(onnx_dir, ckpt
         print("shape", out.shape)
         assert not [k for k in sys.modules if k.split(".")[0] in ("torch", "onnx")]
         print("no torch, no onnx")
-        """)
+        """,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "shape (1, 4)" in r.stdout and "no torch, no onnx" in r.stdout
     # the blocker is real: importing torch under it fails
     r = _run("import torch\n", prelude=BLOCKER)
     assert r.returncode != 0 and "blocked: torch" in r.stderr
     # and the CLI's onnx backend too
-    r = _run(prelude=BLOCKER, code=f"""
+    r = _run(
+        prelude=BLOCKER,
+        code=f"""
         import sys
         from led_ref.app.cli import main
         sys.argv = ["led-ref"]
         raise SystemExit(main(["generate", "--model", {str(onnx_dir)!r}, "--backend", "onnx", "--max-new-tokens", "2",
                                {str(ckpt / "doc.txt")!r}]))
-        """)
+        """,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
 
 
 def test_fingerprint_is_unchanged_and_core_only():
     """config_fingerprint moved off torch_model: same value as the exporter's per-layer expansion gives."""
     from led_ref.config import LEDConfig
+
     if importlib.util.find_spec("torch") is None:
         pytest.skip("needs torch for the old expansion")
-    from led_ref.export.onnx_export import config_fingerprint
-    from led_ref.export.torch_model import _cfg, layer_attention_windows
     import hashlib
 
-    from led_ref.export.onnx_export import ARCH_FIELDS
+    from led_ref.export.onnx_export import ARCH_FIELDS, config_fingerprint
+    from led_ref.export.torch_model import _cfg, layer_attention_windows
 
-    cfg = LEDConfig(encoder_layers=3, attention_window=[4, 8, 16], vocab_size=100, d_model=16,
-                    encoder_attention_heads=2, decoder_attention_heads=2)
+    cfg = LEDConfig(
+        encoder_layers=3,
+        attention_window=[4, 8, 16],
+        vocab_size=100,
+        d_model=16,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+    )
     data = {name: _cfg(cfg, name) for name in ARCH_FIELDS}
     data["attention_window"] = layer_attention_windows(cfg)
     old = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -195,10 +195,19 @@ def test_global_rows_reassociated_equals_projected(case, with_bias):
     np.testing.assert_allclose(out_r, out_p, rtol=1e-11, atol=1e-11)
     assert np.all(out_r.swapaxes(1, 2)[~ok] == 0) and np.all(probs_r.swapaxes(1, 2)[~ok] == 0)  # empty slots
     # and the projected form is the spec's definition
-    _, _, ref_global = dense_reference({**p, **{n: {"weight": p[n]["weight"], "bias": p[n]["bias"]
-                                                    if p[n]["bias"] is not None else np.zeros(dim)}
-                                                for n in ("key_global", "value_global")}},
-                                       x, kind, 2, n_heads)
+    _, _, ref_global = dense_reference(
+        {
+            **p,
+            **{
+                n: {"weight": p[n]["weight"], "bias": p[n]["bias"] if p[n]["bias"] is not None else np.zeros(dim)}
+                for n in ("key_global", "value_global")
+            },
+        },
+        x,
+        kind,
+        2,
+        n_heads,
+    )
     for b, s in zip(*np.nonzero(ok)):
         np.testing.assert_allclose(probs_r[b, :, s], ref_global[b, :, gidx[b, s]], rtol=1e-10, atol=1e-12)
 
@@ -207,8 +216,10 @@ def test_global_rows_reassociated_equals_projected(case, with_bias):
 def test_decoder_attention_fully_masked_row_is_uniform(dtype):
     rng = np.random.default_rng(2)
     dim, heads = 8, 2
-    p = {n: {"weight": rng.standard_normal((dim, dim)).astype(dtype), "bias": rng.standard_normal(dim).astype(dtype)}
-         for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    p = {
+        n: {"weight": rng.standard_normal((dim, dim)).astype(dtype), "bias": rng.standard_normal(dim).astype(dtype)}
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj")
+    }
     h = rng.standard_normal((1, 3, dim)).astype(dtype)
     kv = rng.standard_normal((1, 5, dim)).astype(dtype)
     mask = np.full((1, 1, 3, 5), np.finfo(dtype).min, dtype)
@@ -237,7 +248,7 @@ def test_memory_grows_linearly_with_sequence_length():
         x = rng.standard_normal((1, seq, 16)).astype(np.float32)
         kind = np.ones((1, seq), np.int64)
         kind[0, :3] = 2
-        peaks.append(_peak_bytes(lambda: A.longformer_self_attention(p, x, kind, 64, 4)))
+        peaks.append(_peak_bytes(lambda x=x, kind=kind: A.longformer_self_attention(p, x, kind, 64, 4)))
     assert peaks[1] < 5 * peaks[0], peaks
     # and in absolute terms: far below one dense (heads, S, S) float32 score matrix at 8192 tokens
     assert peaks[1] < 4 * 8192 * 8192 * 4 / 20, peaks
@@ -291,17 +302,29 @@ def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_thr
     dim, heads, src = 48, 4, 700
     rows = beams * tgt
     monkeypatch.setattr(scheduling, "SMALL_PRODUCT", rows * (dim // heads) * 64)  # 64 keys per block
-    p = {n: {"weight": rng.standard_normal((dim, dim)).astype(np.float32),
-             "bias": rng.standard_normal(dim).astype(np.float32)} for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    p = {
+        n: {
+            "weight": rng.standard_normal((dim, dim)).astype(np.float32),
+            "bias": rng.standard_normal(dim).astype(np.float32),
+        }
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj")
+    }
     bsz = groups * beams
     hidden = rng.standard_normal((bsz, tgt, dim)).astype(np.float32)
     k, v = (rng.standard_normal((groups, heads, src, dim // heads)).astype(np.float32) for _ in range(2))
     mask = np.zeros((bsz, 1, tgt, src), np.float32)
     for b in range(bsz):
-        mask[b, ..., src - 100 * (b // beams):] = np.finfo(np.float32).min  # input g has src - 100 g keys
+        mask[b, ..., src - 100 * (b // beams) :] = np.finfo(np.float32).min  # input g has src - 100 g keys
     mask[-1, ..., 5] = np.finfo(np.float32).min  # and a masked key before the last one
-    out, probs, _ = A.decoder_attention(p, hidden, heads, key_value_states=np.zeros((bsz, src, dim), np.float32),
-                                        past_key_value=(k, v), attention_mask=mask, output_attentions=True)
+    out, probs, _ = A.decoder_attention(
+        p,
+        hidden,
+        heads,
+        key_value_states=np.zeros((bsz, src, dim), np.float32),
+        past_key_value=(k, v),
+        attention_mask=mask,
+        output_attentions=True,
+    )
     exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
     if rows == 1:
         np.testing.assert_array_equal(probs, exp_probs)
@@ -318,14 +341,20 @@ def test_decoding_step_self_attention_with_a_padded_row(tgt):
     positions gets them hidden, the other rows are unaffected -- as one GEMV per (row, head, query row)."""
     rng = np.random.default_rng(tgt)
     dim, heads, past, bsz = 32, 4, 9, 3
-    p = {n: {"weight": rng.standard_normal((dim, dim)).astype(np.float32),
-             "bias": rng.standard_normal(dim).astype(np.float32)} for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
+    p = {
+        n: {
+            "weight": rng.standard_normal((dim, dim)).astype(np.float32),
+            "bias": rng.standard_normal(dim).astype(np.float32),
+        }
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj")
+    }
     hidden = rng.standard_normal((bsz, tgt, dim)).astype(np.float32)
     pk, pv = (rng.standard_normal((bsz, heads, past, dim // heads)).astype(np.float32) for _ in range(2))
     mask = np.zeros((bsz, 1, tgt, past + tgt), np.float32)
     mask[1, ..., :4] = np.finfo(np.float32).min  # row 1: its first 4 positions are padding
-    out, probs, (k, v) = A.decoder_attention(p, hidden, heads, past_key_value=(pk, pv), attention_mask=mask,
-                                             output_attentions=True)
+    out, probs, (k, v) = A.decoder_attention(
+        p, hidden, heads, past_key_value=(pk, pv), attention_mask=mask, output_attentions=True
+    )
     exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
     assert np.all(probs[1, :, :, :4] == 0) and np.all(probs[0] > 0)
     if tgt == 1:

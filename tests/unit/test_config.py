@@ -6,8 +6,8 @@ import os
 import pytest
 
 from led_ref.config import ACTIVATION_NAMES, ATTRIBUTE_MAP, LEDConfig, activation_names
-
 from tests.testlib import FIXTURES
+
 CHECKPOINTS = ["lm", "lm_sharded", "lm_bin", "lm_fp16", "lm_bf16", "lm_untied", "base", "seq_cls", "qa"]
 # Keys of HF's full to_dict() that are HF-runtime state, not configuration.
 HF_RUNTIME_KEYS = {"_name_or_path", "_attn_implementation_autoset", "transformers_version"}
@@ -19,8 +19,15 @@ def read_json(path):
 
 
 def small(**kw):
-    base = dict(d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                decoder_attention_heads=4, vocab_size=64, attention_window=4)
+    base = dict(
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=4,
+        vocab_size=64,
+        attention_window=4,
+    )
     return LEDConfig(**{**base, **kw})
 
 
@@ -102,7 +109,7 @@ def test_unknown_keys_kept_and_written_back(tmp_path):
     assert data["my_field"] == {"x": [1, 2]} and data["another"] == "y"
     assert data["_name_or_path"] == "somewhere" and data["vocab_size"] == 99
     with pytest.raises(AttributeError):
-        config.not_a_field
+        _ = config.not_a_field
 
 
 def test_generation_fields_from_config_json():
@@ -205,7 +212,8 @@ def test_copy_is_independent():
 
 def test_overrides_replace_stale_aliases_and_labels():
     base = LEDConfig.from_pretrained(os.path.join(FIXTURES, "seq_cls"))
-    c = LEDConfig.from_dict({**base.to_dict(), "hidden_size": 8}, encoder_layers=3, attention_window=4,
-                            d_model=16, num_labels=4)
+    c = LEDConfig.from_dict(
+        {**base.to_dict(), "hidden_size": 8}, encoder_layers=3, attention_window=4, d_model=16, num_labels=4
+    )
     assert (c.encoder_layers, c.num_hidden_layers, c.d_model, c.num_labels) == (3, 3, 16, 4)
     assert c.id2label[3] == "LABEL_3"

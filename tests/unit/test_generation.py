@@ -7,19 +7,17 @@ recomputed cross entry changes tokens. HF equality itself is checked against gol
 
 import json
 import math
-import os
 import types
 
 import numpy as np
-
-from tests.testlib import GOLDENS
 import pytest
 
 from led_ref import generation as G
+from led_ref.generation import GenerationConfig, generate
 from led_ref.generation import config as GC
 from led_ref.generation import processors as P
 from led_ref.generation import search as S
-from led_ref.generation import GenerationConfig, generate
+from tests.testlib import GOLDENS
 
 
 class FakeStepModel:
@@ -42,8 +40,13 @@ class FakeStepModel:
         self.decode_calls = []
 
     def encode(self, input_ids, attention_mask, global_attention_mask):
-        self.encode_calls.append((input_ids.copy(), attention_mask.copy(),
-                                  None if global_attention_mask is None else global_attention_mask.copy()))
+        self.encode_calls.append(
+            (
+                input_ids.copy(),
+                attention_mask.copy(),
+                None if global_attention_mask is None else global_attention_mask.copy(),
+            )
+        )
         h = self.E[input_ids] * attention_mask[..., None]
         if global_attention_mask is not None:
             h = h + 0.7 * global_attention_mask[..., None]
@@ -53,7 +56,7 @@ class FakeStepModel:
         self.decode_calls.append((decoder_input_ids.shape, past_key_values is not None))
         b, t = decoder_input_ids.shape
         past_len = 0 if past_key_values is None else past_key_values[0][0].shape[2]
-        x = self.E[decoder_input_ids] + self.P[past_len:past_len + t]  # (B, T, d)
+        x = self.E[decoder_input_ids] + self.P[past_len : past_len + t]  # (B, T, d)
         if past_key_values is None:
             m = encoder_attention_mask[..., None].astype(np.float64)
             enc = (encoder_hidden_states * m).sum(1) / np.maximum(m.sum(1), 1)  # (B, d)
@@ -80,7 +83,7 @@ def run(model=None, **kw):
     return generate(model, INPUT_IDS, MASK, GLOBAL, **kw)
 
 
-# -- reference pieces written independently of led_ref.generation -------------------------------------------------------
+# -- reference pieces written independently of led_ref.generation ------------------------------------------------------
 def ref_logprobs(model, prefix_rows, src_rows, src_ids=INPUT_IDS):
     """log_softmax of the fake's next-token logits for each decoder prefix (no cache, float64)."""
     ids = np.asarray(prefix_rows, dtype=np.int64)
@@ -95,7 +98,7 @@ def wilson_hilferty_chi2(df, z=3.29):
     return df * (1 - 2 / (9 * df) + z * math.sqrt(2 / (9 * df))) ** 3
 
 
-# -- greedy --------------------------------------------------------------------------------------------------------------
+# -- greedy ------------------------------------------------------------------------------------------------------------
 def test_greedy_is_argmax_chain_with_pad_after_eos():
     model = FakeStepModel(eos_bias=1.0)
     out = run(model, max_new_tokens=8)
@@ -114,15 +117,18 @@ def test_greedy_is_argmax_chain_with_pad_after_eos():
     assert any(ended), "test model should produce eos for some rows"
 
 
-@pytest.mark.parametrize("kw", [
-    dict(max_new_tokens=7),
-    dict(max_new_tokens=7, num_beams=3),
-    dict(max_new_tokens=7, num_beams=4, num_return_sequences=3, length_penalty=0.5),
-    dict(max_new_tokens=7, num_beams=3, early_stopping=True, no_repeat_ngram_size=2),
-    dict(max_new_tokens=7, num_beams=3, early_stopping="never", repetition_penalty=1.3),
-    dict(max_new_tokens=7, do_sample=True, seed=3, num_return_sequences=2, top_k=5),
-    dict(max_new_tokens=7, do_sample=True, seed=3, num_beams=3, num_return_sequences=2),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(max_new_tokens=7),
+        dict(max_new_tokens=7, num_beams=3),
+        dict(max_new_tokens=7, num_beams=4, num_return_sequences=3, length_penalty=0.5),
+        dict(max_new_tokens=7, num_beams=3, early_stopping=True, no_repeat_ngram_size=2),
+        dict(max_new_tokens=7, num_beams=3, early_stopping="never", repetition_penalty=1.3),
+        dict(max_new_tokens=7, do_sample=True, seed=3, num_return_sequences=2, top_k=5),
+        dict(max_new_tokens=7, do_sample=True, seed=3, num_beams=3, num_return_sequences=2),
+    ],
+)
 def test_use_cache_off_gives_identical_tokens(kw):
     a = run(FakeStepModel(eos_bias=1.0), use_cache=True, **kw)
     model = FakeStepModel(eos_bias=1.0)
@@ -157,7 +163,7 @@ def test_reorder_past_moves_only_self_entries():
     assert out[0][2] is layer[2] and out[0][3] is layer[3]
 
 
-# -- beam search: exact search on a tiny vocabulary ---------------------------------------------------------------------
+# -- beam search: exact search on a tiny vocabulary --------------------------------------------------------------------
 def all_sequences(model, src_row, max_new, src_ids, eos=2):
     """Every decoder continuation up to max_new tokens (ending at eos or the length limit) with its log-prob sum."""
     out = []
@@ -179,23 +185,38 @@ def test_wide_beam_never_stopping_is_exact_search(length_penalty):
     vocab, max_new, keep = 5, 3, 3
     model = FakeStepModel(vocab=vocab, eos_bias=0.5, scale=2.0, seed=4)
     src = np.where(INPUT_IDS == 1, 1, INPUT_IDS % vocab)
-    res = generate(model, src, MASK, GLOBAL, max_new_tokens=max_new, num_beams=vocab ** max_new,
-              num_return_sequences=keep, early_stopping="never", length_penalty=length_penalty, return_dict_in_generate=True,
-              output_scores=True)
+    res = generate(
+        model,
+        src,
+        MASK,
+        GLOBAL,
+        max_new_tokens=max_new,
+        num_beams=vocab**max_new,
+        num_return_sequences=keep,
+        early_stopping="never",
+        length_penalty=length_penalty,
+        return_dict_in_generate=True,
+        output_scores=True,
+    )
     for r in range(3):
         cands = all_sequences(model, r, max_new, src)
         ranked = sorted(cands, key=lambda c: -c[1] / (len(c[0]) - 1) ** length_penalty)[:keep]
         for j, (seq, s) in enumerate(ranked):
             got = res.sequences[r * keep + j].tolist()
-            assert got[:len(seq)] == seq
-            assert all(t == 1 for t in got[len(seq):])
-            assert res.sequences_scores[r * keep + j] == pytest.approx(s / (len(seq) - 1) ** length_penalty,
-                                                                        abs=2e-5)
+            assert got[: len(seq)] == seq
+            assert all(t == 1 for t in got[len(seq) :])
+            assert res.sequences_scores[r * keep + j] == pytest.approx(s / (len(seq) - 1) ** length_penalty, abs=2e-5)
 
 
 def test_beam_scores_outputs_are_consistent():
-    res = run(max_new_tokens=6, num_beams=3, num_return_sequences=2, return_dict_in_generate=True,
-              output_scores=True, output_logits=True)
+    res = run(
+        max_new_tokens=6,
+        num_beams=3,
+        num_return_sequences=2,
+        return_dict_in_generate=True,
+        output_scores=True,
+        output_logits=True,
+    )
     assert isinstance(res, G.GenerateBeamEncoderDecoderOutput)
     steps = len(res.scores)
     assert len(res.logits) == steps and res.scores[0].shape == (9, 12)
@@ -215,6 +236,7 @@ def test_beam_hypotheses_early_stopping_modes():
         h.add([2, 5], -1.0, None, 1)
         h.add([2, 6, 7], -3.0, None, 2)  # score -1.5 = worst
         return h
+
     assert filled(True).is_done(-100.0, 3, 1) is True
     # False: bound from the current length: best -2.0 / 2 = -1.0 > -1.5 -> not done; -4.0/2 = -2 -> done
     assert filled(False).is_done(-2.0, 3, 1) is False
@@ -223,12 +245,12 @@ def test_beam_hypotheses_early_stopping_modes():
     assert filled("never").is_done(-4.0, 3, 1) is False
     assert filled("never").is_done(-14.0, 3, 1) is True
     # "never", length_penalty <= 0 uses the current length
-    assert filled("never", lp=-0.5).is_done(-4.0, 3, 1) == (filled("never", lp=-0.5).worst_score >= -4.0 * 2 ** 0.5)
+    assert filled("never", lp=-0.5).is_done(-4.0, 3, 1) == (filled("never", lp=-0.5).worst_score >= -4.0 * 2**0.5)
     h = S.BeamHypotheses(1, 1.0, False, 10)
     assert h.is_done(0.0, 2, 1) is False  # not enough hypotheses yet
 
 
-# -- score processors: hand-made examples -------------------------------------------------------------------------------
+# -- score processors: hand-made examples ------------------------------------------------------------------------------
 def test_processors_by_hand():
     s = np.array([[1.0, -2.0, 3.0, 0.5, 0.0]], dtype=np.float32)
     ids = np.array([[2, 0, 1, 0]])
@@ -247,8 +269,9 @@ def test_processors_by_hand():
     np.testing.assert_array_equal(np.isneginf(P.top_k_filter(s, 2)), [[False, True, False, True, True]])
     # top_p 0.6: softmax of [3, 1, 0.5, 0, -2] -> 0.76 for token 2 alone covers it
     np.testing.assert_array_equal(np.isneginf(P.top_p_filter(s, 0.6)), [[True, True, False, True, True]])
-    np.testing.assert_array_equal(np.isneginf(P.top_p_filter(s, 0.6, min_tokens_to_keep=2))[0], [False, True, False,
-                                                                                                 True, True])
+    np.testing.assert_array_equal(
+        np.isneginf(P.top_p_filter(s, 0.6, min_tokens_to_keep=2))[0], [False, True, False, True, True]
+    )
 
 
 def test_min_length_and_forced_tokens_in_generate():
@@ -263,7 +286,7 @@ def test_min_length_and_forced_tokens_in_generate():
 def test_no_repeat_ngram_holds_in_outputs():
     out = run(FakeStepModel(eos_bias=-3.0), max_new_tokens=12, no_repeat_ngram_size=2, num_beams=2)
     for row in out.tolist():
-        bigrams = [tuple(row[i:i + 2]) for i in range(len(row) - 1) if 1 not in row[i:i + 2]]
+        bigrams = [tuple(row[i : i + 2]) for i in range(len(row) - 1) if 1 not in row[i : i + 2]]
         assert len(bigrams) == len(set(bigrams))
 
 
@@ -272,7 +295,7 @@ def test_bad_words_never_generated():
     assert not np.isin(out, [5, 7, 9]).any()
 
 
-# -- sampling -----------------------------------------------------------------------------------------------------------
+# -- sampling ----------------------------------------------------------------------------------------------------------
 def expected_first_token_probs(model, temperature=1.0, top_k=0, top_p=1.0):
     z = ref_logprobs(model, [[2]], [0])[0] / temperature
     keep = np.ones_like(z, dtype=bool)
@@ -289,15 +312,24 @@ def expected_first_token_probs(model, temperature=1.0, top_k=0, top_p=1.0):
     return p / p.sum()
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(temperature=0.6), dict(top_k=4), dict(top_p=0.8, temperature=1.5),
-                                dict(top_k=6, top_p=0.9)])
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(temperature=0.6), dict(top_k=4), dict(top_p=0.8, temperature=1.5), dict(top_k=6, top_p=0.9)]
+)
 def test_sampling_matches_processed_softmax_chi_square(kw):
     model = FakeStepModel(eos_bias=0.0, scale=1.0, seed=7)
     n = 3000
     ids = np.repeat(INPUT_IDS[:1], n, axis=0)
     params = dict(top_k=0) | kw
-    out = generate(model, ids, np.ones_like(ids), np.repeat(GLOBAL[:1], n, 0), max_new_tokens=1, do_sample=True,
-                   seed=12345, **params)
+    out = generate(
+        model,
+        ids,
+        np.ones_like(ids),
+        np.repeat(GLOBAL[:1], n, 0),
+        max_new_tokens=1,
+        do_sample=True,
+        seed=12345,
+        **params,
+    )
     counts = np.bincount(out[:, 1], minlength=12)
     p = expected_first_token_probs(model, kw.get("temperature", 1.0), params["top_k"], kw.get("top_p", 1.0))
     assert counts[p == 0].sum() == 0, "a filtered token was sampled"
@@ -330,7 +362,7 @@ def test_draw_tokens_definition():
     assert got[0] == first and got[1] == ({1, 3} - {first}).pop()
 
 
-# -- streaming / progress / global attention / defaults -----------------------------------------------------------------
+# -- streaming / progress / global attention / defaults ----------------------------------------------------------------
 def test_streamer_callback_object_and_iterator():
     seen = []
     out = run(max_new_tokens=6, streamer=seen.append)
@@ -377,14 +409,16 @@ def test_global_attention_first_and_inferred_attention_mask():
 
 
 def test_defaults_from_generation_config_and_model_config(tmp_path):
-    gc = GenerationConfig(num_beams=3, max_length=6, length_penalty=2.0, decoder_start_token_id=2, eos_token_id=2,
-                          pad_token_id=1)
+    gc = GenerationConfig(
+        num_beams=3, max_length=6, length_penalty=2.0, decoder_start_token_id=2, eos_token_id=2, pad_token_id=1
+    )
     gc.save_pretrained(tmp_path)
     loaded = GenerationConfig.from_pretrained(tmp_path)
     assert loaded == gc and json.loads((tmp_path / "generation_config.json").read_text())["num_beams"] == 3
     model = FakeStepModel(eos_bias=1.0, generation_config=loaded)
-    np.testing.assert_array_equal(run(model), run(FakeStepModel(eos_bias=1.0), num_beams=3, max_length=6,
-                                                  length_penalty=2.0))
+    np.testing.assert_array_equal(
+        run(model), run(FakeStepModel(eos_bias=1.0), num_beams=3, max_length=6, length_penalty=2.0)
+    )
     # kwargs override the checkpoint's defaults
     assert run(FakeStepModel(eos_bias=-9, generation_config=loaded), max_new_tokens=2).shape == (3, 3)
     # from config.json (no generation_config.json): non-None generation fields are taken
@@ -395,36 +429,39 @@ def test_defaults_from_generation_config_and_model_config(tmp_path):
     assert g2.num_beams == 2 and g2.max_length == 5 and g2.top_k == 50 and g2.eos_token_id == 2
 
 
-# -- bad input ----------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kw,exc,match", [
-    (dict(max_length=1), ValueError, "max_length"),
-    (dict(max_new_tokens=0), ValueError, "max_new_tokens"),
-    (dict(max_new_tokens=-3), ValueError, "max_new_tokens"),
-    (dict(num_beams=0), ValueError, "num_beams"),
-    (dict(num_beams=2, num_return_sequences=3), ValueError, "num_return_sequences"),
-    (dict(num_return_sequences=2), ValueError, "num_return_sequences"),
-    (dict(min_length=-1), ValueError, "min_length"),
-    (dict(no_repeat_ngram_size=-2), ValueError, "no_repeat_ngram_size"),
-    (dict(num_beams=2.5), TypeError, "num_beams"),
-    (dict(early_stopping="sometimes"), ValueError, "early_stopping"),
-    (dict(do_sample=True, temperature=0.0), ValueError, "temperature"),
-    (dict(do_sample=True, top_p=1.5), ValueError, "top_p"),
-    (dict(repetition_penalty=-1.0), ValueError, "repetition_penalty"),
-    (dict(length_penalty=float("nan")), ValueError, "length_penalty"),
-    (dict(bad_words_ids=[[99]]), ValueError, "bad_words_ids"),
-    (dict(bad_words_ids=[5]), ValueError, "bad_words_ids"),
-    (dict(eos_token_id=40), ValueError, "eos_token_id"),
-    (dict(forced_bos_token_id=-1), ValueError, "forced_bos_token_id"),
-    (dict(num_beam_groups=2, num_beams=4), ValueError, "num_beam_groups"),
-    (dict(penalty_alpha=0.6, top_k=4), ValueError, "penalty_alpha"),
-    (dict(output_attentions=True), ValueError, "output_attentions"),
-    (dict(max_lenght=5), TypeError, "max_lenght"),
-    (dict(decoder_input_ids=np.zeros((3, 1), int)), TypeError, "decoder_input_ids"),
-    (dict(num_beams=2, streamer=print), ValueError, "streamer"),
-    (dict(global_attention="all"), ValueError, "global_attention"),
-    (dict(do_sample=True, seed=1, generator=np.random.default_rng(1)), ValueError, "seed"),
-    (dict(do_sample=True, generator=7), TypeError, "generator"),
-])
+# -- bad input ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw,exc,match",
+    [
+        (dict(max_length=1), ValueError, "max_length"),
+        (dict(max_new_tokens=0), ValueError, "max_new_tokens"),
+        (dict(max_new_tokens=-3), ValueError, "max_new_tokens"),
+        (dict(num_beams=0), ValueError, "num_beams"),
+        (dict(num_beams=2, num_return_sequences=3), ValueError, "num_return_sequences"),
+        (dict(num_return_sequences=2), ValueError, "num_return_sequences"),
+        (dict(min_length=-1), ValueError, "min_length"),
+        (dict(no_repeat_ngram_size=-2), ValueError, "no_repeat_ngram_size"),
+        (dict(num_beams=2.5), TypeError, "num_beams"),
+        (dict(early_stopping="sometimes"), ValueError, "early_stopping"),
+        (dict(do_sample=True, temperature=0.0), ValueError, "temperature"),
+        (dict(do_sample=True, top_p=1.5), ValueError, "top_p"),
+        (dict(repetition_penalty=-1.0), ValueError, "repetition_penalty"),
+        (dict(length_penalty=float("nan")), ValueError, "length_penalty"),
+        (dict(bad_words_ids=[[99]]), ValueError, "bad_words_ids"),
+        (dict(bad_words_ids=[5]), ValueError, "bad_words_ids"),
+        (dict(eos_token_id=40), ValueError, "eos_token_id"),
+        (dict(forced_bos_token_id=-1), ValueError, "forced_bos_token_id"),
+        (dict(num_beam_groups=2, num_beams=4), ValueError, "num_beam_groups"),
+        (dict(penalty_alpha=0.6, top_k=4), ValueError, "penalty_alpha"),
+        (dict(output_attentions=True), ValueError, "output_attentions"),
+        (dict(max_lenght=5), TypeError, "max_lenght"),
+        (dict(decoder_input_ids=np.zeros((3, 1), int)), TypeError, "decoder_input_ids"),
+        (dict(num_beams=2, streamer=print), ValueError, "streamer"),
+        (dict(global_attention="all"), ValueError, "global_attention"),
+        (dict(do_sample=True, seed=1, generator=np.random.default_rng(1)), ValueError, "seed"),
+        (dict(do_sample=True, generator=7), TypeError, "generator"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(kw, exc, match):
     with pytest.raises(exc, match=match):
         run(FakeStepModel(), **kw)

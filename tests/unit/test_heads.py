@@ -6,7 +6,6 @@ from led_ref import model as M
 from led_ref.config import LEDConfig
 from led_ref.heads import DEFAULT_HEAD, HEADS, get_head, head_for_architecture, head_of_config
 from led_ref.weights import parameter_shapes
-
 from tests.testlib import TINY
 
 

@@ -40,19 +40,25 @@ def test_checks_name_the_argument_and_wrong_dtype_is_both_error_types():
         inputs.encoder_inputs(np.ones((1, 2), np.int64), None, np.array([[0, 5]]), 10)
     ids, att, glob = inputs.encoder_inputs(np.ones((1, 2), np.int32), np.array([[1.0, 0.0]]), None, 10)
     assert ids.dtype == att.dtype == np.int64 and glob is None
-    with pytest.raises(ValueError, match=r"attention_mask must have shape \(2, 3\), the \(batch, length\) of "
-                                         r"encoder_hidden_states"):
+    with pytest.raises(
+        ValueError,
+        match=r"attention_mask must have shape \(2, 3\), the \(batch, length\) of "
+        r"encoder_hidden_states",
+    ):
         inputs.cross_attention_mask(np.ones((2, 4)), (2, 3, 8))
 
 
-@pytest.mark.parametrize("bad", [
-    dict(attention_mask=np.array([[1, 2, 1]])),
-    dict(attention_mask=np.array([[1, -1, 1]])),
-    dict(global_attention_mask=np.array([[5, 0, 0]])),
-    dict(input_ids=np.array([5, 6, 7])),
-    dict(input_ids=np.array([[5, 6, 40]])),
-    dict(input_ids=np.array([[5.0, 6.0, 7.0]])),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(attention_mask=np.array([[1, 2, 1]])),
+        dict(attention_mask=np.array([[1, -1, 1]])),
+        dict(global_attention_mask=np.array([[5, 0, 0]])),
+        dict(input_ids=np.array([5, 6, 7])),
+        dict(input_ids=np.array([[5, 6, 40]])),
+        dict(input_ids=np.array([[5.0, 6.0, 7.0]])),
+    ],
+)
 def test_numpy_model_and_generate_reject_the_same_input_with_the_same_message(bad):
     """Without the export extra too (the ONNX Runtime backend joins in tests/export/test_export.py)."""
     from tests.testlib import tiny_model
@@ -60,9 +66,12 @@ def test_numpy_model_and_generate_reject_the_same_input_with_the_same_message(ba
     model = tiny_model("lm", np.float32)
     kw = {"input_ids": np.array([[5, 6, 7]]), **bad}
     errors = []
-    for call in (lambda: model(**kw),
-                 lambda: model.generate(kw["input_ids"], kw.get("attention_mask"), kw.get("global_attention_mask"),
-                                        max_new_tokens=2)):
+    for call in (
+        lambda: model(**kw),
+        lambda: model.generate(
+            kw["input_ids"], kw.get("attention_mask"), kw.get("global_attention_mask"), max_new_tokens=2
+        ),
+    ):
         with pytest.raises(ValueError) as info:
             call()
         errors.append((type(info.value), str(info.value)))

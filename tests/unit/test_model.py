@@ -5,7 +5,6 @@ and properties that must hold for any weights (random, seeded, tiny shapes).
 """
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -18,8 +17,8 @@ from led_ref.activations import ACT2FN, get_activation
 from led_ref.config import LEDConfig
 from led_ref.tolerances import TOLERANCE, relative_error
 from led_ref.weights import init_params
-
 from tests.testlib import TINY, tiny_model
+
 
 def make(head="lm", dtype=np.float64, **overrides):
     return tiny_model(head, dtype, seed=3, **overrides)
@@ -58,10 +57,19 @@ def test_output_access_like_hf():
 def test_dtype_end_to_end(dtype):
     model = make("lm", dtype=dtype)
     rng = np.random.default_rng(1)
-    out = model(input_ids=ids(rng, 1, 5), decoder_input_ids=ids(rng, 1, 2), output_attentions=True,
-                output_hidden_states=True, global_attention_mask=np.array([[1, 0, 0, 0, 0]]))
+    out = model(
+        input_ids=ids(rng, 1, 5),
+        decoder_input_ids=ids(rng, 1, 2),
+        output_attentions=True,
+        output_hidden_states=True,
+        global_attention_mask=np.array([[1, 0, 0, 0, 0]]),
+    )
     for value in out.values():
-        arrays = [value] if isinstance(value, np.ndarray) else [a for v in value for a in (v if isinstance(v, tuple) else (v,))]
+        arrays = (
+            [value]
+            if isinstance(value, np.ndarray)
+            else [a for v in value for a in (v if isinstance(v, tuple) else (v,))]
+        )
         for a in arrays:
             assert a.dtype == dtype
 
@@ -102,13 +110,17 @@ def test_incremental_decoding_with_cache_equals_full_pass():
     full = model(encoder_outputs=(enc,), attention_mask=mask, decoder_input_ids=y).logits
     past, steps = None, []
     for t in range(y.shape[1]):
-        out = model(encoder_outputs=(enc,), attention_mask=mask, decoder_input_ids=y[:, t : t + 1],
-                    past_key_values=past, use_cache=True)
+        out = model(
+            encoder_outputs=(enc,),
+            attention_mask=mask,
+            decoder_input_ids=y[:, t : t + 1],
+            past_key_values=past,
+            use_cache=True,
+        )
         past = out.past_key_values
         steps.append(out.logits)
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-10, atol=1e-12)
     assert past[0][0].shape[2] == y.shape[1]
-
 
 
 def test_cross_cache_shared_by_beams_equals_one_copy_per_beam():
@@ -121,17 +133,26 @@ def test_cross_cache_shared_by_beams_equals_one_copy_per_beam():
     enc = model.get_encoder()(input_ids=x, attention_mask=mask).last_hidden_state
     first = model(encoder_outputs=(enc,), attention_mask=mask, decoder_input_ids=ids(rng, 2, 2), use_cache=True)
     step = ids(rng, 2 * beams, 1)
-    rep = lambda a: np.repeat(a, beams, axis=0)  # noqa: E731
+
+    def rep(a):
+        return np.repeat(a, beams, axis=0)
+
     self_only = tuple((rep(k), rep(v), ck, cv) for k, v, ck, cv in first.past_key_values)
     every_row = tuple(tuple(rep(t) for t in layer) for layer in first.past_key_values)
-    kw = dict(encoder_outputs=(rep(enc),), attention_mask=rep(mask), decoder_input_ids=step, use_cache=True,
-              output_attentions=True)
+    kw = dict(
+        encoder_outputs=(rep(enc),),
+        attention_mask=rep(mask),
+        decoder_input_ids=step,
+        use_cache=True,
+        output_attentions=True,
+    )
     shared, copied = model(past_key_values=self_only, **kw), model(past_key_values=every_row, **kw)
     np.testing.assert_allclose(shared.logits, copied.logits, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(shared.cross_attentions[0], copied.cross_attentions[0], rtol=1e-10, atol=1e-12)
     assert shared.past_key_values[0][2].shape[0] == 2 and copied.past_key_values[0][2].shape[0] == 2 * beams
     with pytest.raises(ValueError, match="past_key_values"):  # 4 rows cannot be shared by 6
         model(past_key_values=tuple((k, v, rep(ck)[:4], rep(cv)[:4]) for k, v, ck, cv in self_only), **kw)
+
 
 def test_default_decoder_inputs_are_shifted_input_ids():
     model = make("base")
@@ -216,8 +237,10 @@ def test_seq_cls_pools_last_eos_and_losses():
     dec = base_of(model)(input_ids=x).last_hidden_state
     head = model.params["classification_head"]
     pooled = dec[:, 5]
-    logits = np.tanh(pooled @ head["dense"]["weight"].T + head["dense"]["bias"]) @ head["out_proj"]["weight"].T \
+    logits = (
+        np.tanh(pooled @ head["dense"]["weight"].T + head["dense"]["bias"]) @ head["out_proj"]["weight"].T
         + head["out_proj"]["bias"]
+    )
     np.testing.assert_allclose(out.logits, logits, rtol=1e-12)
     np.testing.assert_allclose(out.loss, _manual_ce(logits, [0, 2], -100), rtol=1e-12)
     multi = model(input_ids=x, labels=np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]]))
@@ -253,12 +276,22 @@ def test_seq_cls_rejects_different_eos_counts():
         (dict(input_ids=np.full((1, 61), 3)), r"max_encoder_position_embeddings=64"),
         (dict(input_ids=np.full((1, 5), 3), attention_mask=np.ones((1, 4))), r"attention_mask.*shape \(1, 5\)"),
         (dict(input_ids=np.full((1, 3), 3), attention_mask=np.array([[1, 2, 1]])), r"attention_mask.*\[0, 1\]"),
-        (dict(input_ids=np.full((1, 3), 3), global_attention_mask=np.array([[0, 2, 0]])),
-         r"global_attention_mask.*\[-1, 0, 1\]"),
-        (dict(input_ids=np.full((1, 3), 3), decoder_input_ids=np.full((1, 17), 3)),
-         r"max_decoder_position_embeddings=16"),
-        (dict(input_ids=np.full((1, 3), 3), decoder_input_ids=np.full((1, 2), 3),
-              decoder_attention_mask=np.ones((1, 3))), r"decoder_attention_mask.*shape \(1, 2\)"),
+        (
+            dict(input_ids=np.full((1, 3), 3), global_attention_mask=np.array([[0, 2, 0]])),
+            r"global_attention_mask.*\[-1, 0, 1\]",
+        ),
+        (
+            dict(input_ids=np.full((1, 3), 3), decoder_input_ids=np.full((1, 17), 3)),
+            r"max_decoder_position_embeddings=16",
+        ),
+        (
+            dict(
+                input_ids=np.full((1, 3), 3),
+                decoder_input_ids=np.full((1, 2), 3),
+                decoder_attention_mask=np.ones((1, 3)),
+            ),
+            r"decoder_attention_mask.*shape \(1, 2\)",
+        ),
         (dict(input_ids=np.full((1, 3), 3), labels=np.array([[3, 41]])), r"labels.*41"),
         (dict(input_ids=np.full((1, 3), 3), inputs_embeds=np.zeros((1, 3, 16))), r"both input_ids and inputs_embeds"),
         (dict(decoder_input_ids=np.full((1, 3), 3)), r"input_ids or inputs_embeds"),
@@ -273,8 +306,11 @@ def test_bad_input_is_a_clear_value_error(kwargs, match):
 def test_bad_past_key_values():
     model = make("lm")
     with pytest.raises(ValueError, match="past_key_values"):
-        model(input_ids=np.full((1, 3), 3), decoder_input_ids=np.full((1, 1), 3),
-              past_key_values=((np.zeros((1, 2, 2, 8)),) * 4,))
+        model(
+            input_ids=np.full((1, 3), 3),
+            decoder_input_ids=np.full((1, 1), 3),
+            past_key_values=((np.zeros((1, 2, 2, 8)),) * 4,),
+        )
 
 
 # ---------------------------------------------------------------------------------------------- properties
@@ -303,10 +339,21 @@ def test_fully_padded_rows_give_no_nan():
     mask[1] = 0  # a whole encoder row of padding
     dmask = np.ones((2, 3), np.int64)
     dmask[1] = 0  # and a whole decoder row
-    out = model(input_ids=x, attention_mask=mask, decoder_input_ids=np.full((2, 3), 4), decoder_attention_mask=dmask,
-                output_attentions=True, output_hidden_states=True)
-    for a in [out.logits, *out.encoder_attentions, *out.decoder_attentions, *out.cross_attentions,
-              *out.encoder_hidden_states]:
+    out = model(
+        input_ids=x,
+        attention_mask=mask,
+        decoder_input_ids=np.full((2, 3), 4),
+        decoder_attention_mask=dmask,
+        output_attentions=True,
+        output_hidden_states=True,
+    )
+    for a in [
+        out.logits,
+        *out.encoder_attentions,
+        *out.decoder_attentions,
+        *out.cross_attentions,
+        *out.encoder_hidden_states,
+    ]:
         assert np.all(np.isfinite(a))
     np.testing.assert_allclose(out.cross_attentions[0][1], 1 / 5, rtol=1e-6)  # fully masked: uniform
 
@@ -326,7 +373,9 @@ def test_appended_padding_does_not_change_real_positions(length, extra, seed, wi
     mask = np.concatenate([np.ones_like(x), np.zeros((1, extra), np.int64)], axis=1)
     gp = np.concatenate([glob, np.zeros((1, extra), np.int64)], axis=1)
     b = model(input_ids=xp, attention_mask=mask, global_attention_mask=gp, decoder_input_ids=y, output_attentions=True)
-    np.testing.assert_allclose(b.encoder_last_hidden_state[:, :length], a.encoder_last_hidden_state, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        b.encoder_last_hidden_state[:, :length], a.encoder_last_hidden_state, rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_allclose(b.last_hidden_state, a.last_hidden_state, rtol=1e-10, atol=1e-12)
     for la, lb in zip(a.encoder_attentions, b.encoder_attentions):
         np.testing.assert_allclose(lb[:, :, :length], la, rtol=1e-10, atol=1e-13)
@@ -338,8 +387,10 @@ def test_internal_pad_to_window_length_does_not_change_outputs():
     rng = np.random.default_rng(12)
     x = ids(rng, 2, 7)
     y = ids(rng, 2, 3)
-    outs = [make("base", attention_window=w)(input_ids=x, decoder_input_ids=y).encoder_last_hidden_state
-            for w in (16, 32, [16, 64])]
+    outs = [
+        make("base", attention_window=w)(input_ids=x, decoder_input_ids=y).encoder_last_hidden_state
+        for w in (16, 32, [16, 64])
+    ]
     for o in outs[1:]:
         np.testing.assert_allclose(o, outs[0], rtol=1e-10, atol=1e-12)
 
@@ -433,7 +484,10 @@ def test_long_encoder_inputs_draw_a_layer_progress_bar(monkeypatch, capsys):
 
     model = make("base", dtype=np.float32, attention_window=4, max_encoder_position_embeddings=LONG_INPUT_TOKENS)
     model.encoder_layer_callback = EncoderLayerBar()
-    run = lambda n: model.get_encoder()(input_ids=np.full((1, n), 5))  # noqa: E731
+
+    def run(n):
+        return model.get_encoder()(input_ids=np.full((1, n), 5))
+
     monkeypatch.setenv("LED_REF_PROGRESS", "1")
     run(LONG_INPUT_TOKENS - 64)
     assert "encoder (" not in capsys.readouterr().err  # short inputs stay quiet

@@ -11,11 +11,22 @@ from hypothesis import strategies as hst
 from hypothesis.extra import numpy as hnp
 
 from led_ref import safetensors as st
-
 from tests.testlib import FIXTURES
 
-DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
-          np.uint64, np.uint32, np.uint16, np.uint8, np.bool_]
+DTYPES = [
+    np.float64,
+    np.float32,
+    np.float16,
+    np.int64,
+    np.int32,
+    np.int16,
+    np.int8,
+    np.uint64,
+    np.uint32,
+    np.uint16,
+    np.uint8,
+    np.bool_,
+]
 
 
 def raw_file(path, header, data=b"", pad=True):
@@ -62,8 +73,9 @@ def test_reads_hf_written_bf16_file_as_exact_float32():
 
 def test_bf16_bit_decoding_known_values(tmp_path):
     bits = np.array([0x3F80, 0xC000, 0x0000, 0x8000, 0x7F80, 0xFF80, 0x4049, 0x0001], dtype="<u2")
-    path = raw_file(tmp_path / "b.safetensors", {"x": {"dtype": "BF16", "shape": [8], "data_offsets": [0, 16]}},
-                    bits.tobytes())
+    path = raw_file(
+        tmp_path / "b.safetensors", {"x": {"dtype": "BF16", "shape": [8], "data_offsets": [0, 16]}}, bits.tobytes()
+    )
     x = st.load_file(path)["x"]
     expected = np.array([1.0, -2.0, 0.0, -0.0, np.inf, -np.inf, 3.140625, 9.183549615799121e-41], np.float32)
     np.testing.assert_array_equal(x, expected)
@@ -84,14 +96,16 @@ def test_writer_layout_matches_reference(tmp_path):
     raw = path.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
     assert n % 8 == 0
-    text = raw[8:8 + n].decode()
-    assert text.startswith('{"__metadata__":{"format":"pt"},') and text == text.rstrip() + " " * (len(text) - len(text.rstrip()))
+    text = raw[8 : 8 + n].decode()
+    assert text.startswith('{"__metadata__":{"format":"pt"},') and text == text.rstrip() + " " * (
+        len(text) - len(text.rstrip())
+    )
     header = json.loads(text)
     # 8-byte dtype first, so every tensor is aligned to its itemsize
     assert header["a"] == {"dtype": "I64", "shape": [3], "data_offsets": [0, 24]}
     assert header["b"] == {"dtype": "F16", "shape": [2, 3], "data_offsets": [24, 36]}
     assert len(raw) == 8 + n + 36
-    assert raw[8 + n:8 + n + 24] == np.arange(3, dtype="<i8").tobytes()
+    assert raw[8 + n : 8 + n + 24] == np.arange(3, dtype="<i8").tobytes()
 
 
 def test_big_endian_and_non_contiguous_inputs(tmp_path):

@@ -9,9 +9,19 @@ from led_ref.config import LEDConfig
 from led_ref.model import LEDForConditionalGeneration
 from led_ref.weights import init_params
 
-CFG = LEDConfig(vocab_size=300, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, attention_window=[16, 32],
-                max_encoder_position_embeddings=1024, max_decoder_position_embeddings=64)
+CFG = LEDConfig(
+    vocab_size=300,
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    attention_window=[16, 32],
+    max_encoder_position_embeddings=1024,
+    max_decoder_position_embeddings=64,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +44,16 @@ def _inputs():
 
 def _run(model):
     ids, mask, glob = _inputs()
-    out = model(input_ids=ids, attention_mask=mask, global_attention_mask=glob, decoder_input_ids=ids[:, :7],
-                output_attentions=True)
-    return [out.encoder_last_hidden_state, out.logits] + list(out.encoder_attentions) + list(
-        out.encoder_global_attentions)
+    out = model(
+        input_ids=ids,
+        attention_mask=mask,
+        global_attention_mask=glob,
+        decoder_input_ids=ids[:, :7],
+        output_attentions=True,
+    )
+    return (
+        [out.encoder_last_hidden_state, out.logits] + list(out.encoder_attentions) + list(out.encoder_global_attentions)
+    )
 
 
 def test_encoder_bit_identical_and_decoder_within_tolerance_across_thread_counts(model):
@@ -101,8 +117,9 @@ def test_default_without_controller_is_one_thread():
     assert threads.default_threads() == 1 == threads.get_num_threads()
 
 
-@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), ("2", TypeError), (1.5, TypeError),
-                                      (True, TypeError)])
+@pytest.mark.parametrize(
+    "bad, exc", [(0, ValueError), (-2, ValueError), ("2", TypeError), (1.5, TypeError), (True, TypeError)]
+)
 def test_bad_thread_counts(bad, exc):
     with pytest.raises(exc, match="threads"):
         threads.set_num_threads(bad)
@@ -263,8 +280,9 @@ def test_decoding_step_pieces_reach_the_pool(model, monkeypatch, num_beams):
         ids, mask, glob = ids[:1], mask[:1], glob[:1]
         monkeypatch.setattr(threads._policy, "one_row", _FixedLoad(busy=True))
     threads.set_num_threads(1)
-    expected = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4,
-                              num_beams=num_beams)
+    expected = model.generate(
+        ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=4, num_beams=num_beams
+    )
     assert install_blas_controller()
     threads.set_num_threads(2)
     seen = []

@@ -13,8 +13,8 @@ from led_ref import bpe as bpe_mod
 from led_ref.bpe import BYTE_ENCODER, bytes_to_unicode, get_pairs
 from led_ref.testing.strategies import tokenizer_texts
 from led_ref.tokenizer import BatchEncoding, LEDTokenizer, LEDTokenizerFast
-
 from tests.testlib import DATA
+
 VOCAB, MERGES = DATA / "vocab.json", DATA / "merges.txt"
 
 
@@ -278,8 +278,10 @@ def test_cache_clearing_keeps_ids(monkeypatch):
 
 
 def test_global_attention_mask_is_padded_with_minus_one(tok):
-    feats = [{"input_ids": [0, 5, 2], "global_attention_mask": [1, 0, 0]},
-             {"input_ids": [0, 5, 6, 7, 2], "global_attention_mask": [1, 0, 0, 0, 1]}]
+    feats = [
+        {"input_ids": [0, 5, 2], "global_attention_mask": [1, 0, 0]},
+        {"input_ids": [0, 5, 6, 7, 2], "global_attention_mask": [1, 0, 0, 0, 1]},
+    ]
     out = tok.pad(feats)
     assert out["input_ids"] == [[0, 5, 2, 1, 1], [0, 5, 6, 7, 2]]
     assert out["attention_mask"] == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
@@ -332,11 +334,24 @@ def test_save_vocabulary_names_and_prefix(tmp_path, tok):
 
 def test_from_pretrained_reads_hf_config_files(tmp_path):
     write_tiny(tmp_path)
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps({
-        "add_prefix_space": True, "model_max_length": 16384, "errors": "replace", "tokenizer_class": "LEDTokenizer",
-        "mask_token": {"__type": "AddedToken", "content": "<mask>", "lstrip": True, "normalized": True,
-                       "rstrip": False, "single_word": False},
-    }))
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "add_prefix_space": True,
+                "model_max_length": 16384,
+                "errors": "replace",
+                "tokenizer_class": "LEDTokenizer",
+                "mask_token": {
+                    "__type": "AddedToken",
+                    "content": "<mask>",
+                    "lstrip": True,
+                    "normalized": True,
+                    "rstrip": False,
+                    "single_word": False,
+                },
+            }
+        )
+    )
     (tmp_path / "special_tokens_map.json").write_text(json.dumps({"bos_token": "<s>", "pad_token": "<pad>"}))
     (tmp_path / "added_tokens.json").write_text(json.dumps({"<new>": 500}))
     t = LEDTokenizer.from_pretrained(tmp_path)
@@ -431,8 +446,10 @@ def test_batch_encode_equals_per_item(slow, fast, batch, which):
 
 
 def test_pad_accepts_numpy_rows_and_returns_numpy(tok):
-    feats = {"input_ids": [np.array([0, 5, 2]), np.array([0, 5, 6, 2])],
-             "global_attention_mask": [np.array([1, 0, 0]), np.array([1, 0, 0, 0])]}
+    feats = {
+        "input_ids": [np.array([0, 5, 2]), np.array([0, 5, 6, 2])],
+        "global_attention_mask": [np.array([1, 0, 0]), np.array([1, 0, 0, 0])],
+    }
     out = tok.pad(feats)
     assert isinstance(out["input_ids"], np.ndarray) and out["input_ids"].tolist() == [[0, 5, 2, 1], [0, 5, 6, 2]]
     assert out["global_attention_mask"].tolist() == [[1, 0, 0, -1], [1, 0, 0, 0]]

@@ -10,7 +10,6 @@ import pytest
 
 from led_ref import torch_pickle
 from led_ref.weights import load_checkpoint, load_state_dict
-
 from tests.testlib import FIXTURES
 
 BIN = os.path.join(FIXTURES, "lm_bin", "pytorch_model.bin")
@@ -25,9 +24,15 @@ def state_pickle(entries, extra=b""):
     an ``_rebuild_tensor_v2`` call on a persistent storage reference, as torch.save writes it."""
     out = [b"\x80\x02}("]
     for name, (key, cls, numel, offset, size, stride) in entries.items():
-        out += [b"V" + name.encode() + b"\n", b"ctorch._utils\n_rebuild_tensor_v2\n(",
-                b"(Vstorage\nctorch\n" + cls.encode() + b"\nV" + key.encode() + b"\nVcpu\nI%d\ntQ" % numel,
-                b"I%d\n" % offset, _tuple(size), _tuple(stride), b"I00\nccollections\nOrderedDict\n)RtR"]
+        out += [
+            b"V" + name.encode() + b"\n",
+            b"ctorch._utils\n_rebuild_tensor_v2\n(",
+            b"(Vstorage\nctorch\n" + cls.encode() + b"\nV" + key.encode() + b"\nVcpu\nI%d\ntQ" % numel,
+            b"I%d\n" % offset,
+            _tuple(size),
+            _tuple(stride),
+            b"I00\nccollections\nOrderedDict\n)RtR",
+        ]
     out += [extra, b"u."]
     return b"".join(out)
 
@@ -58,10 +63,19 @@ def test_equal_to_torch_load_for_every_dtype_and_view(tmp_path):
     torch = pytest.importorskip("torch")
     base = torch.arange(48, dtype=torch.float32).reshape(6, 8) / 7
     state = {
-        "f32": base, "f64": base.double(), "f16": base.half(), "bf16": base.bfloat16(),
-        "i64": torch.arange(5), "i32": torch.arange(5, dtype=torch.int32), "i8": torch.arange(-3, 3, dtype=torch.int8),
-        "u8": torch.arange(7, dtype=torch.uint8), "bool": torch.tensor([True, False, True]),
-        "transposed": base.t(), "slice": base[2:5, 1::3], "tied": base, "scalar": torch.tensor(3.5),
+        "f32": base,
+        "f64": base.double(),
+        "f16": base.half(),
+        "bf16": base.bfloat16(),
+        "i64": torch.arange(5),
+        "i32": torch.arange(5, dtype=torch.int32),
+        "i8": torch.arange(-3, 3, dtype=torch.int8),
+        "u8": torch.arange(7, dtype=torch.uint8),
+        "bool": torch.tensor([True, False, True]),
+        "transposed": base.t(),
+        "slice": base[2:5, 1::3],
+        "tied": base,
+        "scalar": torch.tensor(3.5),
         "empty": torch.zeros(0, 4),
     }
     path = tmp_path / "pytorch_model.bin"
@@ -86,19 +100,29 @@ def test_equal_to_torch_load_for_every_dtype_and_view(tmp_path):
 
 def test_hand_built_archive_views_and_big_endian(tmp_path):
     data = np.arange(12, dtype=np.float32)
-    entries = {"whole": ("0", "FloatStorage", 12, 0, (3, 4), (4, 1)),
-               "strided": ("0", "FloatStorage", 12, 1, (2, 3), (1, 4)),  # a transposed slice at an offset
-               "bf16": ("1", "BFloat16Storage", 2, 0, (2,), (1,))}
+    entries = {
+        "whole": ("0", "FloatStorage", 12, 0, (3, 4), (4, 1)),
+        "strided": ("0", "FloatStorage", 12, 1, (2, 3), (1, 4)),  # a transposed slice at an offset
+        "bf16": ("1", "BFloat16Storage", 2, 0, (2,), (1,)),
+    }
     bf16 = np.array([1.5, -2.25], np.float32).view(np.uint32) >> 16
-    got = torch_pickle.load(write_archive(tmp_path / "le.bin", state_pickle(entries),
-                                          {"0": data.tobytes(), "1": bf16.astype("<u2").tobytes()}))
+    got = torch_pickle.load(
+        write_archive(
+            tmp_path / "le.bin", state_pickle(entries), {"0": data.tobytes(), "1": bf16.astype("<u2").tobytes()}
+        )
+    )
     np.testing.assert_array_equal(got["whole"], data.reshape(3, 4))
     np.testing.assert_array_equal(got["strided"], np.array([[1, 5, 9], [2, 6, 10]], np.float32))
     np.testing.assert_array_equal(got["bf16"], np.array([1.5, -2.25], np.float32))
     assert got["bf16"].dtype == np.float32
-    big = torch_pickle.load(write_archive(tmp_path / "be.bin", state_pickle(entries),
-                                          {"0": data.astype(">f4").tobytes(), "1": bf16.astype(">u2").tobytes()},
-                                          byteorder=b"big"))
+    big = torch_pickle.load(
+        write_archive(
+            tmp_path / "be.bin",
+            state_pickle(entries),
+            {"0": data.astype(">f4").tobytes(), "1": bf16.astype(">u2").tobytes()},
+            byteorder=b"big",
+        )
+    )
     for name in got:
         assert big[name].dtype.isnative
         np.testing.assert_array_equal(big[name], got[name], err_msg=name)
@@ -113,8 +137,15 @@ def test_forbidden_global_is_refused_without_running_it(tmp_path):
     assert not marker.exists()
     # the same for a global reached through STACK_GLOBAL (protocol 4) and through builtins
     for module, name in (("builtins", "eval"), ("torch", "load"), ("numpy", "frombuffer")):
-        pkl = b"\x80\x04}(Vx\n\x8c" + bytes([len(module)]) + module.encode() + b"\x8c" + bytes([len(name)]) + \
-            name.encode() + b"\x93)Ru."
+        pkl = (
+            b"\x80\x04}(Vx\n\x8c"
+            + bytes([len(module)])
+            + module.encode()
+            + b"\x8c"
+            + bytes([len(name)])
+            + name.encode()
+            + b"\x93)Ru."
+        )
         path = write_archive(tmp_path / "evil2.bin", pkl, {})
         with pytest.raises(ValueError, match=rf"evil2\.bin: .*global {module}\.{name}"):
             torch_pickle.load(path)
@@ -128,18 +159,21 @@ def test_pickle_of_arbitrary_objects_refused_via_load_state_dict(tmp_path):
         load_state_dict(d)
 
 
-@pytest.mark.parametrize("entry, message", [
-    (("0", "FloatStorage", 12, 10, (3,), (1,)), "reaches element 12, beyond its storage's 12 elements"),
-    (("0", "FloatStorage", 12, 0, (4, 4), (4, 1)), "reaches element 15"),
-    (("0", "FloatStorage", 12, 0, (2, 2), (20, 1)), "reaches element 21"),
-    (("0", "FloatStorage", 12, 13, (0,), (1,)), "storage offset 13 is beyond"),
-    (("0", "FloatStorage", 12, 0, (2 ** 40, 2 ** 40), (0, 0)), "expanded tensors are not supported"),
-    (("0", "FloatStorage", 12, 0, (0, 2 ** 62, 2 ** 62), (1, 1, 1)), "dimension past its storage"),
-    (("0", "FloatStorage", 12, 0, (3,), (1, 1)), "different lengths"),
-    (("0", "FloatStorage", 99, 0, (3,), (1,)), "holds 48 bytes; its 99 float32 elements need 396"),
-    (("7", "FloatStorage", 12, 0, (3,), (1,)), "storage record 'archive/data/7' is missing"),
-    (("0", "ComplexFloatStorage", 12, 0, (3,), (1,)), "global torch.ComplexFloatStorage"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (("0", "FloatStorage", 12, 10, (3,), (1,)), "reaches element 12, beyond its storage's 12 elements"),
+        (("0", "FloatStorage", 12, 0, (4, 4), (4, 1)), "reaches element 15"),
+        (("0", "FloatStorage", 12, 0, (2, 2), (20, 1)), "reaches element 21"),
+        (("0", "FloatStorage", 12, 13, (0,), (1,)), "storage offset 13 is beyond"),
+        (("0", "FloatStorage", 12, 0, (2**40, 2**40), (0, 0)), "expanded tensors are not supported"),
+        (("0", "FloatStorage", 12, 0, (0, 2**62, 2**62), (1, 1, 1)), "dimension past its storage"),
+        (("0", "FloatStorage", 12, 0, (3,), (1, 1)), "different lengths"),
+        (("0", "FloatStorage", 99, 0, (3,), (1,)), "holds 48 bytes; its 99 float32 elements need 396"),
+        (("7", "FloatStorage", 12, 0, (3,), (1,)), "storage record 'archive/data/7' is missing"),
+        (("0", "ComplexFloatStorage", 12, 0, (3,), (1,)), "global torch.ComplexFloatStorage"),
+    ],
+)
 def test_views_beyond_the_storage_are_refused_before_building(tmp_path, entry, message):
     path = write_archive(tmp_path / "bad.bin", state_pickle({"w": entry}), {"0": np.zeros(12, np.float32).tobytes()})
     with pytest.raises(ValueError, match=r"bad\.bin") as e:
@@ -157,7 +191,7 @@ def test_damaged_archive_names_the_file(tmp_path, damage):
         raw = raw[: len(raw) // 2]
     elif damage == "flip":  # a byte inside a storage record: the zip CRC catches it
         i = raw.index(b"pytorch_model/data/1") + 200
-        raw = raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1:]
+        raw = raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1 :]
     elif damage == "empty":
         raw = b""
     elif damage == "not_zip":

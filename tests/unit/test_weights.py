@@ -26,8 +26,8 @@ from led_ref.weights import (
     tied_keys,
     unflatten,
 )
-
 from tests.testlib import FIXTURES
+
 # checkpoint dir -> (head, reference npz of HF's state_dict)
 CHECKPOINTS = {
     "lm": ("lm", "lm"),
@@ -93,8 +93,15 @@ def test_tree_layout_matches_shared_interface():
     assert layer["self_attn"]["output"]["bias"].shape == (8,)
     assert layer["fc1"]["weight"].shape == (12, 8) and layer["fc2"]["weight"].shape == (8, 12)
     dec = params["decoder"]["layers"][0]
-    assert set(dec) == {"self_attn", "encoder_attn", "self_attn_layer_norm", "encoder_attn_layer_norm",
-                        "fc1", "fc2", "final_layer_norm"}
+    assert set(dec) == {
+        "self_attn",
+        "encoder_attn",
+        "self_attn_layer_norm",
+        "encoder_attn_layer_norm",
+        "fc1",
+        "fc2",
+        "final_layer_norm",
+    }
     assert set(dec["encoder_attn"]) == {"q_proj", "k_proj", "v_proj", "out_proj"}
     assert params["final_logits_bias"].shape == (1, 64)
     assert params["encoder"]["embed_positions"]["weight"].shape == (64, 8)
@@ -132,11 +139,14 @@ def test_lm_class_from_seq_cls_checkpoint_drops_classifier():
     np.testing.assert_array_equal(params["shared"]["weight"], reference("seq_cls", "seq_cls")["shared.weight"])
 
 
-@pytest.mark.parametrize("name, head, keys", [
-    ("lm", "seq_cls", ["classification_head.dense.weight", "classification_head.out_proj.bias"]),
-    ("lm", "qa", ["qa_outputs.weight", "qa_outputs.bias"]),
-    ("base", "qa", ["qa_outputs.weight"]),
-])
+@pytest.mark.parametrize(
+    "name, head, keys",
+    [
+        ("lm", "seq_cls", ["classification_head.dense.weight", "classification_head.out_proj.bias"]),
+        ("lm", "qa", ["qa_outputs.weight", "qa_outputs.bias"]),
+        ("base", "qa", ["qa_outputs.weight"]),
+    ],
+)
 def test_head_class_missing_its_head_is_an_error(name, head, keys):
     with pytest.raises(ValueError, match="missing keys") as info:
         load_checkpoint(fixture(name), head)
@@ -177,8 +187,12 @@ def test_tied_copies_may_be_any_subset():
     state = load_state_dict(fixture("lm"))
     shared = state.pop("led.shared.weight")
     config = tiny_config()
-    for present in (["led.encoder.embed_tokens.weight"], ["led.decoder.embed_tokens.weight"], ["lm_head.weight"],
-                    ["led.encoder.embed_tokens.weight", "lm_head.weight"]):
+    for present in (
+        ["led.encoder.embed_tokens.weight"],
+        ["led.decoder.embed_tokens.weight"],
+        ["lm_head.weight"],
+        ["led.encoder.embed_tokens.weight", "lm_head.weight"],
+    ):
         s = dict(state, **{k: shared for k in present})
         params = params_from_state_dict(s, config, "lm")
         np.testing.assert_array_equal(params["shared"]["weight"], shared)
@@ -215,9 +229,13 @@ def test_missing_unexpected_and_mismatched_in_one_error():
     msg = str(info.value)
     assert msg.startswith("ckpt-x does not match LEDForConditionalGeneration")
     assert "2 missing, 2 unexpected, 1 mismatched" in msg
-    for word in ["encoder.layers.1.fc2.bias", "decoder.layers.0.encoder_attn.q_proj.weight",
-                 "encoder.layers.2.fc1.weight", "pooler.weight",
-                 "decoder.layers.1.fc1.weight: got (11, 8), expected (10, 8)"]:
+    for word in [
+        "encoder.layers.1.fc2.bias",
+        "decoder.layers.0.encoder_attn.q_proj.weight",
+        "encoder.layers.2.fc1.weight",
+        "pooler.weight",
+        "decoder.layers.1.fc1.weight: got (11, 8), expected (10, 8)",
+    ]:
         assert word in msg
 
 
@@ -319,7 +337,9 @@ def test_duplicate_tensor_across_shards(tmp_path):
     d.mkdir()
     st.save_file({"a": np.zeros(2, np.float32)}, d / "s1.safetensors")
     st.save_file({"a": np.zeros(2, np.float32)}, d / "s2.safetensors")
-    (d / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}}))
+    (d / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})
+    )
     with pytest.raises(ValueError, match="also appear in another shard"):
         load_state_dict(d)
 
@@ -448,8 +468,9 @@ def test_save_load_round_trip(tmp_path, head, tie, dtype):
         assert (params2["lm_head"]["weight"] is params2["shared"]["weight"]) == tie
 
 
-@pytest.mark.parametrize("name, head", [("lm", "lm"), ("lm_untied", "lm"), ("base", "base"),
-                                        ("seq_cls", "seq_cls"), ("qa", "qa")])
+@pytest.mark.parametrize(
+    "name, head", [("lm", "lm"), ("lm_untied", "lm"), ("base", "base"), ("seq_cls", "seq_cls"), ("qa", "qa")]
+)
 def test_saved_file_has_the_names_hf_writes(tmp_path, name, head):
     config, params = load_checkpoint(fixture(name), head)
     save_params(tmp_path, params, head)

@@ -22,9 +22,19 @@ import sys
 import tempfile
 import time
 
-SMALL = dict(vocab_size=50265, d_model=256, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-             decoder_attention_heads=4, encoder_ffn_dim=1024, decoder_ffn_dim=1024, attention_window=256,
-             max_encoder_position_embeddings=8192, max_decoder_position_embeddings=1024)
+SMALL = dict(
+    vocab_size=50265,
+    d_model=256,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=1024,
+    decoder_ffn_dim=1024,
+    attention_window=256,
+    max_encoder_position_embeddings=8192,
+    max_decoder_position_embeddings=1024,
+)
 
 
 def build_model(work):
@@ -62,7 +72,7 @@ def make_corpus(path, tokenizer, n_docs, min_tokens, max_tokens):
         for i in range(n_docs):
             want = min_tokens + round(i * (max_tokens - min_tokens) / max(n_docs - 1, 1)) - 2
             start = (i * 977) % (len(ids) - want)
-            doc = tokenizer.decode(ids[start:start + want]).strip()
+            doc = tokenizer.decode(ids[start : start + want]).strip()
             lengths.append(len(tokenizer(doc)["input_ids"]))
             f.write(json.dumps({"id": f"doc-{i:02d}", "text": doc}) + "\n")
     return lengths
@@ -72,8 +82,9 @@ def run_row(name, corpus, onnx_dir, out, max_new_tokens, batch_tokens):
     from led_ref.app.corpus.engine import JobSpec
     from led_ref.app.corpus.summarize import summarize_corpus
 
-    spec = JobSpec(onnx_dir, backend="onnx", gen_kwargs={"max_new_tokens": max_new_tokens,
-                                                         "min_new_tokens": max_new_tokens})
+    spec = JobSpec(
+        onnx_dir, backend="onnx", gen_kwargs={"max_new_tokens": max_new_tokens, "min_new_tokens": max_new_tokens}
+    )
     kwargs = dict(batch_tokens=batch_tokens, overwrite=True, log=lambda m: None, progress=False)
     if name == "single":
         kwargs["one_at_a_time"] = True
@@ -84,8 +95,14 @@ def run_row(name, corpus, onnx_dir, out, max_new_tokens, batch_tokens):
     wall = time.perf_counter() - t0
     if stats["failed"]:
         raise RuntimeError(f"{name}: {stats['failed']} documents failed")
-    return {"row": name, "documents": stats["ok"], "input_tokens": stats["input_tokens"], "seconds": wall,
-            "docs_per_min": stats["ok"] / wall * 60, "tokens_per_s": stats["input_tokens"] / wall}
+    return {
+        "row": name,
+        "documents": stats["ok"],
+        "input_tokens": stats["input_tokens"],
+        "seconds": wall,
+        "docs_per_min": stats["ok"] / wall * 60,
+        "tokens_per_s": stats["input_tokens"] / wall,
+    }
 
 
 def main(argv=None):
@@ -124,20 +141,28 @@ def main(argv=None):
     corpus = os.path.join(work, "corpus.jsonl")
     lengths = make_corpus(corpus, tok, args.docs, args.min_tokens, args.max_tokens)
     info = machine_info()
-    print(f"corpus throughput, ONNX Runtime, random SMALL LED (d_model 256, 2+2 layers, window 256); {args.docs} "
-          f"documents of {min(lengths)}-{max(lengths)} tokens ({sum(lengths):,} in all); greedy, "
-          f"{args.max_new_tokens} new tokens each; batch budget {args.batch_tokens} tokens")
-    print(f"machine: {info.get('cpu', '?')}, {info['cores_usable']} cores usable, {info['mem_gb']} GB, "
-          f"onnxruntime {info['onnxruntime']}; "
-          f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load (1 min) {info['load_avg_1m']}")
+    print(
+        f"corpus throughput, ONNX Runtime, random SMALL LED (d_model 256, 2+2 layers, window 256); {args.docs} "
+        f"documents of {min(lengths)}-{max(lengths)} tokens ({sum(lengths):,} in all); greedy, "
+        f"{args.max_new_tokens} new tokens each; batch budget {args.batch_tokens} tokens"
+    )
+    print(
+        f"machine: {info.get('cpu', '?')}, {info['cores_usable']} cores usable, {info['mem_gb']} GB, "
+        f"onnxruntime {info['onnxruntime']}; "
+        f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load (1 min) {info['load_avg_1m']}"
+    )
     print(f"{'row':<10} {'docs':>5} {'tokens':>8} {'seconds':>8} {'docs/min':>9} {'tokens/s':>9}")
     results = []
     for name in rows:
-        r = run_row(name, corpus, onnx_dir, os.path.join(work, f"out-{name}.jsonl"), args.max_new_tokens,
-                    args.batch_tokens)
+        r = run_row(
+            name, corpus, onnx_dir, os.path.join(work, f"out-{name}.jsonl"), args.max_new_tokens, args.batch_tokens
+        )
         results.append(r)
-        print(f"{r['row']:<10} {r['documents']:>5} {r['input_tokens']:>8,} {r['seconds']:>8.1f} "
-              f"{r['docs_per_min']:>9.1f} {r['tokens_per_s']:>9,.0f}", flush=True)
+        print(
+            f"{r['row']:<10} {r['documents']:>5} {r['input_tokens']:>8,} {r['seconds']:>8.1f} "
+            f"{r['docs_per_min']:>9.1f} {r['tokens_per_s']:>9,.0f}",
+            flush=True,
+        )
     if tmp is not None:
         tmp.cleanup()
     return results

@@ -6,7 +6,8 @@ peak is the best GFLOP/s over them. Run: ``python -m tools.bench.gemm``.
 
 import argparse
 
-from led_ref.app.benchmarks.gemm import (gemm_peak)
+from led_ref.app.benchmarks.gemm import gemm_peak
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

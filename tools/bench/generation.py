@@ -28,12 +28,24 @@ import shutil
 import statistics
 import sys
 import tempfile
+
 from led_ref.app.benchmarks import common
+from led_ref.app.benchmarks.generation import PARTS, make_checkpoint
 
-from led_ref.app.benchmarks.generation import (make_checkpoint, PARTS)
 
-def generation_ms_per_token(seq_len=4096, new_tokens=32, num_beams=1, size="base", hf_python=None, timeout=1800,
-                            hf_threads=None, batch=1, threads=None, checkpoint=None, breakdown=False):
+def generation_ms_per_token(
+    seq_len=4096,
+    new_tokens=32,
+    num_beams=1,
+    size="base",
+    hf_python=None,
+    timeout=1800,
+    hf_threads=None,
+    batch=1,
+    threads=None,
+    checkpoint=None,
+    breakdown=False,
+):
     """One benchmark row: {"numpy": {...}, "hf": {...} or None} for one beam width / batch (each in its own process)."""
     tmp = None
     try:
@@ -41,11 +53,27 @@ def generation_ms_per_token(seq_len=4096, new_tokens=32, num_beams=1, size="base
             tmp = checkpoint = tempfile.mkdtemp(prefix="led-ref-genbench-")
             make_checkpoint(tmp, size=size, seq_len=seq_len)
         kw = dict(checkpoint=checkpoint, seq_len=seq_len, new_tokens=new_tokens, num_beams=num_beams, batch=batch)
-        row = {"numpy": common.run_isolated("led_ref.app.benchmarks.generation", "numpy_generate",
-                                            dict(kw, breakdown=breakdown), timeout=timeout, threads=threads)}
-        row["hf"] = (common.run_isolated("led_ref.app.benchmarks.generation", "hf_generate",
-                                         dict(kw, threads=hf_threads), python=hf_python, timeout=timeout,
-                                         threads=hf_threads) if hf_python else None)
+        row = {
+            "numpy": common.run_isolated(
+                "led_ref.app.benchmarks.generation",
+                "numpy_generate",
+                dict(kw, breakdown=breakdown),
+                timeout=timeout,
+                threads=threads,
+            )
+        }
+        row["hf"] = (
+            common.run_isolated(
+                "led_ref.app.benchmarks.generation",
+                "hf_generate",
+                dict(kw, threads=hf_threads),
+                python=hf_python,
+                timeout=timeout,
+                threads=hf_threads,
+            )
+            if hf_python
+            else None
+        )
         if row["hf"] and "sequences" in row["hf"] and "sequences" in row["numpy"]:
             row["tokens_equal"] = row["hf"]["sequences"] == row["numpy"]["sequences"]
         return row
@@ -58,23 +86,34 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seq-len", type=int, default=4096)
     ap.add_argument("--new-tokens", type=int, default=32)
-    ap.add_argument("--rows", default="1x1,1x4,8x1",
-                    help="comma-separated BATCHxBEAMS rows (default 1x1,1x4,8x1: greedy, beam 4, batch 8 greedy); "
-                         "a batch of B holds documents of lengths seq_len down to seq_len/B")
+    ap.add_argument(
+        "--rows",
+        default="1x1,1x4,8x1",
+        help="comma-separated BATCHxBEAMS rows (default 1x1,1x4,8x1: greedy, beam 4, batch 8 greedy); "
+        "a batch of B holds documents of lengths seq_len down to seq_len/B",
+    )
     ap.add_argument("--beams", default=None, help="comma-separated beam widths at batch 1 (replaces --rows)")
     ap.add_argument("--size", choices=sorted(common.SIZES), default="base")
     ap.add_argument("--hf-python", default=None, help="python with transformers (e.g. /path/to/hf-venv/bin/python)")
     ap.add_argument("--threads", type=int, default=None, help="led_ref threads (default: its policy) and torch's")
     ap.add_argument("--hf-threads", type=int, default=None, help="torch.set_num_threads for HF (default: --threads)")
-    ap.add_argument("--busy", action="store_true",
-                    help="run every row again beside one competing CPU-bound process started here")
-    ap.add_argument("--breakdown", action="store_true",
-                    help="also time led_ref's step by part (self-attention, cross-attention, feed-forward, LM head) "
-                         "with the bytes each reads")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="rounds of all the rows, interleaved (round 1: every row, round 2: every row, ...): a ratio "
-                         "is taken within each round, so a machine whose speed drifts between rows moves both sides; "
-                         "the summary prints each round's ratio and their median")
+    ap.add_argument(
+        "--busy", action="store_true", help="run every row again beside one competing CPU-bound process started here"
+    )
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time led_ref's step by part (self-attention, cross-attention, feed-forward, LM head) "
+        "with the bytes each reads",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of all the rows, interleaved (round 1: every row, round 2: every row, ...): a ratio "
+        "is taken within each round, so a machine whose speed drifts between rows moves both sides; "
+        "the summary prints each round's ratio and their median",
+    )
     ap.add_argument("--json", action="store_true", help="print the raw JSON too")
     args = ap.parse_args(argv)
     if args.seq_len < 8 or args.new_tokens < 3:
@@ -94,14 +133,20 @@ def main(argv=None):
         ap.error(f"--rows must be comma-separated BATCHxBEAMS pairs of integers >= 1, got {args.rows!r}")
     hf_threads = args.hf_threads or args.threads
     info = common.machine_info()
-    print(f"machine: {info['cpu']}, {info['cores_usable']} usable cores, numpy {info['numpy']} ({info['blas']}), "
-          f"load average {info['load_avg_1m']} at the start")
+    print(
+        f"machine: {info['cpu']}, {info['cores_usable']} usable cores, numpy {info['numpy']} ({info['blas']}), "
+        f"load average {info['load_avg_1m']} at the start"
+    )
     if args.hf_python:
         print(f"HF: {json.dumps(common.interpreter_versions(args.hf_python))}")
-    print(f"shape: {args.size}, input {args.seq_len} tokens (global attention on <s>), {args.new_tokens} new tokens, "
-          f"KV cache on; batch B: lengths {args.seq_len} down to {args.seq_len}/B")
-    print(f"{'load':>5} {'batch':>5} {'beams':>5} {'backend':>7} {'ms/step':>8} {'new tok/s':>9} {'floor ms':>8} "
-          f"{'x floor':>7} {'first step s':>12} {'total s':>8} {'peak GB':>7}")
+    print(
+        f"shape: {args.size}, input {args.seq_len} tokens (global attention on <s>), {args.new_tokens} new tokens, "
+        f"KV cache on; batch B: lengths {args.seq_len} down to {args.seq_len}/B"
+    )
+    print(
+        f"{'load':>5} {'batch':>5} {'beams':>5} {'backend':>7} {'ms/step':>8} {'new tok/s':>9} {'floor ms':>8} "
+        f"{'x floor':>7} {'first step s':>12} {'total s':>8} {'peak GB':>7}"
+    )
     tmp = tempfile.mkdtemp(prefix="led-ref-genbench-")
     results = {}
     try:
@@ -109,9 +154,18 @@ def main(argv=None):
         for load in common.loads(args.busy):
             for _ in range(args.repeat):
                 for batch, nb in rows:
-                    row = generation_ms_per_token(args.seq_len, args.new_tokens, nb, args.size, args.hf_python,
-                                                  hf_threads=hf_threads, batch=batch, threads=args.threads,
-                                                  checkpoint=tmp, breakdown=args.breakdown)
+                    row = generation_ms_per_token(
+                        args.seq_len,
+                        args.new_tokens,
+                        nb,
+                        args.size,
+                        args.hf_python,
+                        hf_threads=hf_threads,
+                        batch=batch,
+                        threads=args.threads,
+                        checkpoint=tmp,
+                        breakdown=args.breakdown,
+                    )
                     results.setdefault((load, batch, nb), []).append(row)
                     _print_row(load, batch, nb, row)
     except common.BusyStartError as exc:
@@ -144,6 +198,7 @@ def summary_lines(results):
     measured in the same process), beam-B step / greedy step, batch-B new tokens/s / batch-1 new tokens/s. Each
     line gives the median over the rounds, then every round's value (a round whose either side failed is left
     out)."""
+
     def ms(row, backend):
         r = (row or {}).get(backend) or {}
         return r.get("ms_per_token")
@@ -163,8 +218,12 @@ def summary_lines(results):
                 continue
             if backend == "numpy":
                 floors = [(ms(row, backend), floor_ms(row.get("numpy") or {})) for row in greedy]
-                out.append(line(f"{load:>5} {backend:>7}: greedy step / bandwidth floor",
-                                [m / f if m and f else None for m, f in floors]))
+                out.append(
+                    line(
+                        f"{load:>5} {backend:>7}: greedy step / bandwidth floor",
+                        [m / f if m and f else None for m, f in floors],
+                    )
+                )
             for (ld, batch, nb), runs in results.items():
                 if ld != load or (batch, nb) == (1, 1):
                     continue
@@ -177,7 +236,7 @@ def summary_lines(results):
                     values = [batch * g / r if g and r else None for g, r in pairs]
                     label = f"{load:>5} {backend:>7}: batch-{batch} new tokens/s / batch-1"
                 out.append(line(label, values))
-    return [l for l in out if l]
+    return [s for s in out if s]
 
 
 def _print_row(load, batch, nb, row):
@@ -192,22 +251,31 @@ def _print_row(load, batch, nb, row):
         fl = floor_ms(r)
         if fl:
             floor, ratio = f"{fl:.1f}", f"{r['ms_per_token'] / fl:.2f}x"
-        print(f"{load:>5} {batch:>5} {nb:>5} {name:>7} {r['ms_per_token']:>8.1f} "
-              f"{1000 * batch / r['ms_per_token']:>9.1f} {floor:>8} {ratio:>7} {r['first_step_s']:>12.2f} "
-              f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f}", flush=True)
+        print(
+            f"{load:>5} {batch:>5} {nb:>5} {name:>7} {r['ms_per_token']:>8.1f} "
+            f"{1000 * batch / r['ms_per_token']:>9.1f} {floor:>8} {ratio:>7} {r['first_step_s']:>12.2f} "
+            f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f}",
+            flush=True,
+        )
     r = row.get("numpy") or {}
     if r.get("part_ms"):
         ms, nbytes = r["part_ms"], r["part_bytes"]
-        shown = ", ".join(f"{k} {ms[k]:.1f} ({nbytes[k] / 1e6:.1f} MB, {nbytes[k] / ms[k] / 1e6:.1f} GB/s)"
-                          if ms[k] > 0 else f"{k} 0" for k in PARTS)
+        shown = ", ".join(
+            f"{k} {ms[k]:.1f} ({nbytes[k] / 1e6:.1f} MB, {nbytes[k] / ms[k] / 1e6:.1f} GB/s)" if ms[k] > 0 else f"{k} 0"
+            for k in PARTS
+        )
         print(f"      numpy ms/step by part: {shown}, rest {r['ms_per_token'] - sum(ms.values()):.1f}")
     if r.get("step_bytes") and batch == 1 and nb == 1 and load == "quiet":
-        print(f"      floor = {r['step_bytes'] / 1e6:.0f} MB a step must read / measured copy bandwidth "
-              f"{r['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + write); {r.get('threading', '')}")
+        print(
+            f"      floor = {r['step_bytes'] / 1e6:.0f} MB a step must read / measured copy bandwidth "
+            f"{r['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + write); {r.get('threading', '')}"
+        )
     if r.get("one_row") and batch == 1 and nb == 1 and r["one_row"].get("last_share") is not None:
         state = r["one_row"]
-        print(f"      {load} greedy: one-row steps ended {'on the pool (busy)' if state['busy'] else 'with BLAS threads'}"
-              f", last step's CPU share {state['last_share']:.2f} (threads.one_row_step)")
+        print(
+            f"      {load} greedy: one-row steps ended {'on the pool (busy)' if state['busy'] else 'with BLAS threads'}"
+            f", last step's CPU share {state['last_share']:.2f} (threads.one_row_step)"
+        )
 
 
 if __name__ == "__main__":

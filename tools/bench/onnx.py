@@ -20,7 +20,7 @@ import time
 from led_ref.app.benchmarks import common
 
 GOAL_VS_HF = 3.0
-GOAL_RSS_BEYOND_WEIGHTS = 1.5 * 2**30  # issue 11: encoder peak RSS <= weights + 1.5 GiB at 16k
+GOAL_RSS_BEYOND_WEIGHTS = 1.5 * 2**30  # the deployment goal: encoder peak RSS <= weights + 1.5 GiB at 16k
 
 
 def _config(seq_len):
@@ -42,8 +42,10 @@ def export_encoder(out_dir, max_len, fp16=False):
     params = init_params(cfg, "lm", seed=0, dtype=np.float32)
     t0 = time.perf_counter()
     export_model(cfg, params, out_dir, head="lm", fp16=fp16, log=lambda s: None, parts=("encoder",))
-    return {"export_seconds": time.perf_counter() - t0,
-            "onnx_bytes": os.path.getsize(os.path.join(out_dir, "encoder_model.onnx"))}
+    return {
+        "export_seconds": time.perf_counter() - t0,
+        "onnx_bytes": os.path.getsize(os.path.join(out_dir, "encoder_model.onnx")),
+    }
 
 
 def ort_encoder_seconds(onnx_dir, seq_len, repeat=1, threads=None, providers=None, check=False):
@@ -56,16 +58,22 @@ def ort_encoder_seconds(onnx_dir, seq_len, repeat=1, threads=None, providers=Non
 
     # the runtime class's own options (arena, threads, arena shrinkage after the run), as users get them
     opts = session_options(int(threads) if threads else None)
-    sess = OrtSession(os.path.join(onnx_dir, "encoder_model.onnx"), providers=providers, session_options=opts,
-                      expect_file="encoder")
+    sess = OrtSession(
+        os.path.join(onnx_dir, "encoder_model.onnx"), providers=providers, session_options=opts, expect_file="encoder"
+    )
     cfg = _config(seq_len)
     ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     feeds = {"input_ids": ids, "attention_mask": mask, "global_attention_mask": glob}
     sess.run({k: v[:, :64] for k, v in feeds.items()})  # warm-up
     t = common.time_call(lambda: sess.run(feeds), repeat=repeat)
     out = t["result"]["last_hidden_state"]
-    res = {"seconds": t["seconds"], "runs": t["runs"], "providers": sess.session.get_providers(),
-           "ort": ort.__version__, "finite": bool(np.isfinite(out).all())}
+    res = {
+        "seconds": t["seconds"],
+        "runs": t["runs"],
+        "providers": sess.session.get_providers(),
+        "ort": ort.__version__,
+        "finite": bool(np.isfinite(out).all()),
+    }
     if check:
         ref = numpy_encoder_output(seq_len)
         res["max_error_vs_numpy"] = float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
@@ -107,17 +115,22 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tools.bench.onnx", description=__doc__.split("\n\n")[0])
     p.add_argument("--seq-lens", default="4096,16384", help="encoder lengths (default 4096,16384)")
     p.add_argument("--hf-python", metavar="PATH", help="interpreter with transformers + torch for the HF eager rows")
-    p.add_argument("--providers", default=None,
-                   help="comma-separated ORT providers (default: CUDA if present, else CPU)")
+    p.add_argument(
+        "--providers", default=None, help="comma-separated ORT providers (default: CUDA if present, else CPU)"
+    )
     p.add_argument("--repeat", type=int, default=1, help="timed runs per row (median reported)")
     p.add_argument("--threads", type=int, default=None, help="threads for every backend (default: library default)")
     p.add_argument("--no-numpy", action="store_true", help="skip the NumPy reference rows")
     p.add_argument("--fp16", action="store_true", help="export and time a float16 encoder")
     p.add_argument("--onnx-dir", help="reuse/keep the exported encoder here (default: a temporary directory)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per row")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="alternate the backends this many times per length and report the fastest round of each "
-                        "(robust on a shared machine)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate the backends this many times per length and report the fastest round of each "
+        "(robust on a shared machine)",
+    )
     args = p.parse_args(argv)
     seq_lens = [int(s) for s in args.seq_lens.split(",") if s.strip()]
     if not seq_lens or min(seq_lens) < 1:
@@ -128,12 +141,15 @@ def main(argv=None):
     if onnx_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="led_ref_onnx_bench_")
         onnx_dir = tmp.name
-    print(f"led-base encoder (d_model 768, 6 layers, 12 heads, ffn 3072, window 1024), batch 1, 1 global token")
+    print("led-base encoder (d_model 768, 6 layers, 12 heads, ffn 3072, window 1024), batch 1, 1 global token")
     print(f"machine: {common.machine_info()}")
     if not os.path.isfile(os.path.join(onnx_dir, "encoder_model.onnx")):
-        r = common.run_isolated("tools.bench.onnx", "export_encoder",
-                                {"out_dir": onnx_dir, "max_len": max(seq_lens), "fp16": args.fp16},
-                                timeout=args.timeout)
+        r = common.run_isolated(
+            "tools.bench.onnx",
+            "export_encoder",
+            {"out_dir": onnx_dir, "max_len": max(seq_lens), "fp16": args.fp16},
+            timeout=args.timeout,
+        )
         if "error" in r:
             raise SystemExit(f"export failed: {r['error']}")
         print(f"export: {r['export_seconds']:.1f} s, encoder_model.onnx {r['onnx_bytes'] / 2**20:.0f} MB")
@@ -142,20 +158,39 @@ def main(argv=None):
     for n in seq_lens:
         row = {}
         for rnd in range(max(1, args.rounds)):
-            got = {"onnx": common.run_isolated(
-                "tools.bench.onnx", "ort_encoder_seconds",
-                {"onnx_dir": onnx_dir, "seq_len": n, "repeat": args.repeat, "threads": args.threads,
-                 "providers": providers, "check": rnd == 0 and not args.no_numpy and not args.fp16 and n <= 4096},
-                timeout=args.timeout, threads=args.threads)}
+            got = {
+                "onnx": common.run_isolated(
+                    "tools.bench.onnx",
+                    "ort_encoder_seconds",
+                    {
+                        "onnx_dir": onnx_dir,
+                        "seq_len": n,
+                        "repeat": args.repeat,
+                        "threads": args.threads,
+                        "providers": providers,
+                        "check": rnd == 0 and not args.no_numpy and not args.fp16 and n <= 4096,
+                    },
+                    timeout=args.timeout,
+                    threads=args.threads,
+                )
+            }
             if not args.no_numpy:
-                got["numpy"] = common.run_isolated("tools.bench.onnx", "numpy_encoder_seconds",
-                                                   {"seq_len": n, "repeat": args.repeat}, timeout=args.timeout,
-                                                   threads=args.threads)
+                got["numpy"] = common.run_isolated(
+                    "tools.bench.onnx",
+                    "numpy_encoder_seconds",
+                    {"seq_len": n, "repeat": args.repeat},
+                    timeout=args.timeout,
+                    threads=args.threads,
+                )
             if args.hf_python:
-                got["hf"] = common.run_isolated("led_ref.app.benchmarks.common", "hf_encoder_seconds",
-                                                {"seq_len": n, "size": "base", "repeat": args.repeat,
-                                                 "threads": args.threads},
-                                                python=args.hf_python, timeout=args.timeout, threads=args.threads)
+                got["hf"] = common.run_isolated(
+                    "led_ref.app.benchmarks.common",
+                    "hf_encoder_seconds",
+                    {"seq_len": n, "size": "base", "repeat": args.repeat, "threads": args.threads},
+                    python=args.hf_python,
+                    timeout=args.timeout,
+                    threads=args.threads,
+                )
             for name, res in got.items():  # keep each backend's fastest round
                 best = row.get(name)
                 if best is None or "error" in best or ("seconds" in res and res["seconds"] < best["seconds"]):
@@ -192,8 +227,10 @@ def main(argv=None):
         mem, wbytes = row["onnx"].get("peak_rss_bytes"), weights_bytes(onnx_dir)
         if mem:
             verdict = "meets" if mem - wbytes <= GOAL_RSS_BEYOND_WEIGHTS else "misses"
-            print(f"{n:>7}  ORT peak RSS {mem / 2**30:.2f} GiB = weights {wbytes / 2**30:.2f} GiB + "
-                  f"{(mem - wbytes) / 2**30:.2f} GiB: {verdict} the weights + 1.5 GiB goal")
+            print(
+                f"{n:>7}  ORT peak RSS {mem / 2**30:.2f} GiB = weights {wbytes / 2**30:.2f} GiB + "
+                f"{(mem - wbytes) / 2**30:.2f} GiB: {verdict} the weights + 1.5 GiB goal"
+            )
     if tmp is not None:
         tmp.cleanup()
     return results

@@ -63,18 +63,37 @@ print(json.dumps({"seconds": sorted(times)[len(times) // 2], "all_seconds": time
 """
 
 
-def run_row(python, impl, checkpointing, config, seq_len, target_len, steps, threads, timeout=900,
-            heap_mmap_threshold=training.HEAP_MMAP_THRESHOLD):
-    spec = dict(impl=impl, checkpointing=checkpointing, config=config, seq_len=seq_len, target_len=target_len,
-                steps=steps, threads=threads, optimizer=training.ADAMW_OPTIONS)
+def run_row(
+    python,
+    impl,
+    checkpointing,
+    config,
+    seq_len,
+    target_len,
+    steps,
+    threads,
+    timeout=900,
+    heap_mmap_threshold=training.HEAP_MMAP_THRESHOLD,
+):
+    spec = dict(
+        impl=impl,
+        checkpointing=checkpointing,
+        config=config,
+        seq_len=seq_len,
+        target_len=target_len,
+        steps=steps,
+        threads=threads,
+        optimizer=training.ADAMW_OPTIONS,
+    )
     env = dict(os.environ)
     env.pop("MALLOC_MMAP_THRESHOLD_", None)
     if heap_mmap_threshold:  # glibc reads it at start-up: the same as limit_heap_retention() in led-ref finetune
         env["MALLOC_MMAP_THRESHOLD_"] = str(heap_mmap_threshold)
     if impl == "hf":  # the HF interpreter must not pick up this checkout's led_ref
         env.pop("PYTHONPATH", None)
-    proc = subprocess.run([python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout,
-                          env=env)
+    proc = subprocess.run(
+        [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
+    )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return {"error": tail[0][:200]}
@@ -90,8 +109,11 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--quick", action="store_true", help="tiny shape, 256 tokens")
     p.add_argument("--only", default="", help="comma list of rows to run: led-ref,led-ref+ckpt,hf,hf+ckpt")
-    p.add_argument("--glibc-default-heap", action="store_true",
-                   help="every row with glibc's default (dynamic) mmap threshold instead of led-ref's fixed one")
+    p.add_argument(
+        "--glibc-default-heap",
+        action="store_true",
+        help="every row with glibc's default (dynamic) mmap threshold instead of led-ref's fixed one",
+    )
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
     size = "tiny" if args.quick else "base"
@@ -104,19 +126,32 @@ def main(argv=None):
         rows += [("hf", args.hf_python, "hf", False), ("hf+ckpt", args.hf_python, "hf", True)]
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     info = common.machine_info()
-    print(f"training step (forward + backward + AdamW), {size} shape, batch 1, {seq_len} input tokens, "
-          f"{args.target_len} target tokens")
+    print(
+        f"training step (forward + backward + AdamW), {size} shape, batch 1, {seq_len} input tokens, "
+        f"{args.target_len} target tokens"
+    )
     threshold = 0 if args.glibc_default_heap else training.HEAP_MMAP_THRESHOLD
-    print(f"every row: AdamW {json.dumps(training.ADAMW_OPTIONS)}, "
-          + (f"MALLOC_MMAP_THRESHOLD_={threshold}" if threshold else "glibc's default heap"))
+    print(
+        f"every row: AdamW {json.dumps(training.ADAMW_OPTIONS)}, "
+        + (f"MALLOC_MMAP_THRESHOLD_={threshold}" if threshold else "glibc's default heap")
+    )
     print(f"machine: {json.dumps(info)}")
     print(f"{'row':<14}{'s / step':>12}{'peak RSS':>12}  notes")
     results = {}
     for name, python, impl, ckpt in rows:
         if only and name not in only:
             continue
-        r = run_row(python, impl, ckpt, config, seq_len, args.target_len, args.steps, args.threads,
-                    heap_mmap_threshold=threshold)
+        r = run_row(
+            python,
+            impl,
+            ckpt,
+            config,
+            seq_len,
+            args.target_len,
+            args.steps,
+            args.threads,
+            heap_mmap_threshold=threshold,
+        )
         results[name] = r
         if "error" in r:
             print(f"{name:<14}{'-':>12}{'-':>12}  failed: {r['error']}")
@@ -124,17 +159,30 @@ def main(argv=None):
             print(f"{name:<14}{r['seconds']:>12.2f}{r['peak_rss'] / 2**30:>10.2f} G  torch {r['torch']}", flush=True)
     for a, b in (("led-ref+ckpt", "led-ref"), ("hf+ckpt", "hf")):
         if "seconds" in results.get(a, {}) and "seconds" in results.get(b, {}):
-            print(f"{a}: peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x {b}'s, "
-                  f"step {results[a]['seconds'] / results[b]['seconds']:.2f} x")
+            print(
+                f"{a}: peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x {b}'s, "
+                f"step {results[a]['seconds'] / results[b]['seconds']:.2f} x"
+            )
     for a in ("led-ref", "led-ref+ckpt"):
         b = a.replace("led-ref", "hf")
         if "seconds" in results.get(a, {}) and "seconds" in results.get(b, {}):
-            print(f"{a} vs {b}: step {results[a]['seconds'] / results[b]['seconds']:.2f} x, "
-                  f"peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x")
+            print(
+                f"{a} vs {b}: step {results[a]['seconds'] / results[b]['seconds']:.2f} x, "
+                f"peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x"
+            )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "seq_len": seq_len, "optimizer": training.ADAMW_OPTIONS,
-                   "malloc_mmap_threshold": threshold, "rows": results}, f, indent=1)
+            json.dump(
+                {
+                    "machine": info,
+                    "seq_len": seq_len,
+                    "optimizer": training.ADAMW_OPTIONS,
+                    "malloc_mmap_threshold": threshold,
+                    "rows": results,
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

@@ -20,10 +20,10 @@ import sys
 import numpy as np
 
 from led_ref.app.demo_data import (
+    _ADORN,
     BUNDLE,
     DATA_DIR,
     MAX_TOKENS,
-    _ADORN,
     _counter,
     demo_tokenizer,
     examples,
@@ -70,11 +70,26 @@ DEMO_MERGES = 8000
 
 
 # The demo model's shape: small enough to train on 2 cores in well under 45 minutes.
-DEMO_SHAPE = dict(d_model=256, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                  decoder_attention_heads=4, encoder_ffn_dim=1024, decoder_ffn_dim=1024, attention_window=256,
-                  max_encoder_position_embeddings=MAX_TOKENS, max_decoder_position_embeddings=128,
-                  dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, activation_function="gelu",
-                  pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+DEMO_SHAPE = dict(
+    d_model=256,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=1024,
+    decoder_ffn_dim=1024,
+    attention_window=256,
+    max_encoder_position_embeddings=MAX_TOKENS,
+    max_decoder_position_embeddings=128,
+    dropout=0.0,
+    attention_dropout=0.0,
+    activation_dropout=0.0,
+    activation_function="gelu",
+    pad_token_id=1,
+    bos_token_id=0,
+    eos_token_id=2,
+    decoder_start_token_id=2,
+)
 
 
 def _full_tokenizer():
@@ -104,7 +119,7 @@ def _random_title(rng, titles, texts_words):
     words = texts_words[rng.integers(len(texts_words))]
     n = int(rng.integers(1, 6))
     i = int(rng.integers(0, max(1, len(words) - n)))
-    ws = words[i: i + n]
+    ws = words[i : i + n]
     style = rng.integers(3)  # Title Case, Sentence case, as found
     if style == 0:
         ws = [w[:1].upper() + w[1:] for w in ws]
@@ -165,7 +180,7 @@ def copy_examples(peps, tokenizer, copies=COPY_COPIES, max_tokens=COPY_MAX_TOKEN
         lines = p["text"].split("\n")
         for c in range(copies):
             i = int(rng.integers(0, max(1, len(lines) - 4)))
-            text = "\n".join(lines[i: i + int(rng.integers(2, 12))]).strip("\n")
+            text = "\n".join(lines[i : i + int(rng.integers(2, 12))]).strip("\n")
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             if len(ids) < 8:
                 continue
@@ -183,8 +198,9 @@ def heading_examples(peps, tokenizer, copies=HEADINGS_COPIES, seed=2):
     section, ~80 tokens); target: the titles. The titles task with the distances taken away."""
     count = _counter(tokenizer)
     rng = np.random.default_rng(seed)
-    return [e for p in augmented_peps(held_out(peps)[0], rng, copies, (3,), "h")
-            for e in examples(p, count, min_tokens=8)]
+    return [
+        e for p in augmented_peps(held_out(peps)[0], rng, copies, (3,), "h") for e in examples(p, count, min_tokens=8)
+    ]
 
 
 # -- vocabulary pruning ------------------------------------------------------------------------------------------------
@@ -255,7 +271,10 @@ def bundle(peps_jsonl, out=BUNDLE):
     BUNDLE_RUN_TOKENS tokens, reach MIN_TOKENS; texts cut after the last whole section within 3 * BUNDLE_RUN_TOKENS
     tokens (keeps the file small)."""
     tok = _full_tokenizer()
-    count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+
+    def count(s):
+        return len(tok(s, add_special_tokens=False)["input_ids"])
+
     rows = [json.loads(line) for line in open(peps_jsonl, encoding="utf-8")]
     kept = []
     for r in rows:
@@ -332,20 +351,28 @@ def build(out_dir, seed=0):
     vocab_size = write_pruned_tokenizer([p["text"] for p in peps], init, max_merges=DEMO_MERGES)
     tok = demo_tokenizer(init)
     train, test = build_sets(peps, tok, seed=seed)
-    sets = {"copy": copy_examples(peps, tok), "headings": heading_examples(peps, tok), "train": train,
-            "heldout": test}
+    sets = {"copy": copy_examples(peps, tok), "headings": heading_examples(peps, tok), "train": train, "heldout": test}
     for name, rows in sets.items():
         _write_jsonl(os.path.join(out_dir, name + ".jsonl"), rows)
     config = LEDConfig(vocab_size=vocab_size, **DEMO_SHAPE)
     save_checkpoint(init, config, hf_init(config, seed), "lm")
-    GenerationConfig(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2, pad_token_id=1,
-                     forced_bos_token_id=0, max_length=128, num_beams=4,
-                     no_repeat_ngram_size=3).save_pretrained(init)
+    GenerationConfig(
+        decoder_start_token_id=2,
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=1,
+        forced_bos_token_id=0,
+        max_length=128,
+        num_beams=4,
+        no_repeat_ngram_size=3,
+    ).save_pretrained(init)
     return dict({k: len(v) for k, v in sets.items()}, vocab_size=vocab_size)
 
 
-ROUGE_SCORER = ("rouge-score, F1, use_stemmer=True, mean over documents; led_ref NumPy generation with the "
-                "checkpoint's generation_config (4 beams, no_repeat_ngram_size 3), global attention on <s>")
+ROUGE_SCORER = (
+    "rouge-score, F1, use_stemmer=True, mean over documents; led_ref NumPy generation with the "
+    "checkpoint's generation_config (4 beams, no_repeat_ngram_size 3), global attention on <s>"
+)
 
 
 # The training recipe: `led-ref finetune` runs, each starting from the previous one's model (``train``):
@@ -370,9 +397,30 @@ def recipe_commands(out_dir, threads=2):
     for k, (stage, data, opts) in enumerate(RECIPE):
         dest = os.path.join(out_dir, "model" if k == len(RECIPE) - 1 else "stage-" + stage)
         opts = opts if "--seed" in opts else ["--seed", "0", *opts]
-        cmds.append((stage, ["finetune", "--threads", str(threads), "--model", model, "--train",
-                             os.path.join(out_dir, data + ".jsonl"), "-o", dest, "--epochs", "1",
-                             "--max-target-tokens", "128", "--log-every", "50", *RECIPE_OPTIONS, *opts]))
+        cmds.append(
+            (
+                stage,
+                [
+                    "finetune",
+                    "--threads",
+                    str(threads),
+                    "--model",
+                    model,
+                    "--train",
+                    os.path.join(out_dir, data + ".jsonl"),
+                    "-o",
+                    dest,
+                    "--epochs",
+                    "1",
+                    "--max-target-tokens",
+                    "128",
+                    "--log-every",
+                    "50",
+                    *RECIPE_OPTIONS,
+                    *opts,
+                ],
+            )
+        )
         model = dest
     return cmds
 
@@ -397,9 +445,11 @@ def train(out_dir, threads=2):
             return rc
         minutes[stage] = (time.perf_counter() - t1) / 60
     model_dir = os.path.join(out_dir, "model")
-    metrics = {"command": f"python -m tools.demo_model.recipe train OUT {threads}",
-               "training_minutes": {k: round(v, 1) for k, v in minutes.items()},
-               "training_minutes_total": round(sum(minutes.values()), 1)}
+    metrics = {
+        "command": f"python -m tools.demo_model.recipe train OUT {threads}",
+        "training_minutes": {k: round(v, 1) for k, v in minutes.items()},
+        "training_minutes_total": round(sum(minutes.values()), 1),
+    }
     try:
         from led_ref.app.finetune import read_jsonl
 
@@ -423,8 +473,10 @@ def main(argv=None):
     elif len(argv) == 2 and argv[0] == "bundle":
         print(bundle(argv[1]), "PEPs bundled in", BUNDLE)
     else:
-        print("usage: python -m tools.demo_model.recipe build OUT_DIR | train OUT_DIR [THREADS >= 1] | bundle PEPS.jsonl",
-              file=sys.stderr)
+        print(
+            "usage: python -m tools.demo_model.recipe build OUT_DIR | train OUT_DIR [THREADS >= 1] | bundle PEPS.jsonl",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -227,7 +227,8 @@ def header(*sources):
     """The page's one header: for each source file, where it came from (machine, date, command)."""
     lines = [
         '!!! info "Generated page: figures measured, not typed"',
-        "    Rendered by `python -m tools.docs.render` from the files below; edit `tools/docs/templates/`, not this page.",
+        "    Rendered by `python -m tools.docs.render` from the files below; edit `tools/docs/templates/`, "
+        + "not this page.",
         "",
     ]
     for fig in sources:

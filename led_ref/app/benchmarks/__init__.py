@@ -4,8 +4,9 @@ Rows: tokenizer tokens/s, encoder seconds at 1k/4k/16k tokens (with achieved GFL
 measured NumPy GEMM peak and the row's peak memory), and ms per generated token (greedy, with the
 cache, after a 4k-token encoder pass; beam 4; batch 8 of different lengths), for the NumPy reference, ONNX
 Runtime (when the export extra is installed: the float export ``onnx`` and its dynamic int8 copy ``onnx-i8``,
-plus generation peak RSS with the merged decoder vs the two separate decoder sessions) and HF transformers (when importable here, or in the interpreter given by
-``--hf-python``). Every measurement runs in its own subprocess, so each row's peak memory is its own.
+plus generation peak RSS with the merged decoder vs the two separate decoder sessions) and HF transformers (when
+importable here, or in the interpreter given by ``--hf-python``). Every measurement runs in its own subprocess, so
+each row's peak memory is its own.
 Random led-base-shaped weights (seeded): speed does not depend on the values.
 ``--quick`` runs the same rows at a tiny shape and tiny lengths in seconds (used by the tests).
 
@@ -76,7 +77,7 @@ def _tokenizer_throughput(text):
         cls = getattr(tokenizer, name, None)
         if cls is not None:
             tok = cls.from_pretrained(str(common.DATA_DIR))
-            t = common.time_call(lambda: tok(text)["input_ids"])
+            t = common.time_call(lambda tok=tok: tok(text)["input_ids"])
             res[("fast" if name.endswith("Fast") else "slow") + "_tokens_per_s"] = len(t["result"]) / t["seconds"]
     return res
 
@@ -101,8 +102,7 @@ def _row_encoder_numpy(seq_len, size="base", repeat=1):
     encoder = model.get_encoder()
     ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     encoder(input_ids=ids[:, :8], attention_mask=mask[:, :8], global_attention_mask=glob[:, :8])  # warm-up
-    t = common.time_call(lambda: encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob),
-                         repeat=repeat)
+    t = common.time_call(lambda: encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob), repeat=repeat)
     out = t["result"].last_hidden_state
     if out.shape != (1, seq_len, cfg.d_model) or not np.isfinite(out).all():
         raise ValueError(f"numpy encoder returned shape {out.shape} or non-finite values")
@@ -110,8 +110,9 @@ def _row_encoder_numpy(seq_len, size="base", repeat=1):
 
 
 def _flops(cfg, seq_len):
-    return common.encoder_flops(seq_len, cfg.d_model, cfg.encoder_ffn_dim, cfg.encoder_layers,
-                                max(cfg.layer_attention_windows()))
+    return common.encoder_flops(
+        seq_len, cfg.d_model, cfg.encoder_ffn_dim, cfg.encoder_layers, max(cfg.layer_attention_windows())
+    )
 
 
 def row_encoder_onnx(seq_len, onnx_dir, size="base", repeat=1):
@@ -212,8 +213,16 @@ class _Table:
 
     def add(self, name, backend, value, mem=None, notes="", data=None):
         """One row; ``data`` (the row's result dict) goes to --json as the row's raw figures."""
-        self.rows.append({"measurement": name, "backend": backend, "value": value, "peak_rss_bytes": mem,
-                          "notes": notes, "data": _raw(data)})
+        self.rows.append(
+            {
+                "measurement": name,
+                "backend": backend,
+                "value": value,
+                "peak_rss_bytes": mem,
+                "notes": notes,
+                "data": _raw(data),
+            }
+        )
         print(f"{name:<34} {backend:<7} {value:>14}  {_fmt_bytes(mem):>9}  {notes}", file=self.out, flush=True)
 
     def unavailable(self, name, backend, why):
@@ -228,18 +237,32 @@ def _raw(result):
 
 
 def add_cli_arguments(parser):
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny model shape and lengths: every row in seconds (a smoke test, not a figure)")
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help="comma-separated subset of numpy,onnx,hf (default: all; missing ones print why)")
-    parser.add_argument("--hf-python", metavar="PATH",
-                        help="python interpreter with transformers+torch for the HF rows, e.g. /path/venv/bin/python")
-    parser.add_argument("--seq-lens", metavar="N,N,..", help="encoder lengths (default 1024,4096,16384; quick 64,128,256)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny model shape and lengths: every row in seconds (a smoke test, not a figure)",
+    )
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="comma-separated subset of numpy,onnx,hf (default: all; missing ones print why)",
+    )
+    parser.add_argument(
+        "--hf-python",
+        metavar="PATH",
+        help="python interpreter with transformers+torch for the HF rows, e.g. /path/venv/bin/python",
+    )
+    parser.add_argument(
+        "--seq-lens", metavar="N,N,..", help="encoder lengths (default 1024,4096,16384; quick 64,128,256)"
+    )
     parser.add_argument("--new-tokens", type=int, metavar="N", help="decoding steps per ms/token row (default 32)")
     parser.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per row (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write all rows and the machine info as JSON")
-    parser.add_argument("--busy", action="store_true",
-                        help="run every row beside one competing CPU-bound process started (and stopped) here")
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="run every row beside one competing CPU-bound process started (and stopped) here",
+    )
     scaling.add_cli_arguments(parser)
 
 
@@ -272,7 +295,9 @@ def _parse_args(args):
 
         check_output_file(args.json, "--json")  # before the run, not after it
     if args.hf_python and not (os.path.isfile(args.hf_python) and os.access(args.hf_python, os.X_OK)):
-        raise FileNotFoundError(f"--hf-python {args.hf_python}: not an executable file (give e.g. /path/venv/bin/python)")
+        raise FileNotFoundError(
+            f"--hf-python {args.hf_python}: not an executable file (give e.g. /path/venv/bin/python)"
+        )
     return plan
 
 
@@ -312,19 +337,30 @@ def _run_cli(args):
     started = datetime.datetime.now(datetime.timezone.utc)
     hf_python, hf_why, hf_versions = _hf_python(args) if "hf" in plan["backends"] else (None, "not requested", None)
     shape = common.SIZES[size]
-    print(f"led-ref bench{' --quick (tiny shape: smoke test, not figures)' if args.quick else ''}"
-          f"{' --busy (one competing CPU-bound process runs during every row)' if args.busy else ''}", file=out)
-    print(f"machine: {info['cpu']}, {info['cores_usable']} usable cores, {info['mem_gb']} GB RAM, {info['os']}, "
-          f"load average {info['load_avg_1m']} at the start", file=out)
-    print(f"versions: python {info['python']}, numpy {info['numpy']} ({info['blas']}), torch {info['torch']}, "
-          f"onnx {info['onnx']}, onnxruntime {info['onnxruntime']}, threads env {info['threads_env'] or 'unset'}",
-          file=out)
+    print(
+        f"led-ref bench{' --quick (tiny shape: smoke test, not figures)' if args.quick else ''}"
+        f"{' --busy (one competing CPU-bound process runs during every row)' if args.busy else ''}",
+        file=out,
+    )
+    print(
+        f"machine: {info['cpu']}, {info['cores_usable']} usable cores, {info['mem_gb']} GB RAM, {info['os']}, "
+        f"load average {info['load_avg_1m']} at the start",
+        file=out,
+    )
+    print(
+        f"versions: python {info['python']}, numpy {info['numpy']} ({info['blas']}), torch {info['torch']}, "
+        f"onnx {info['onnx']}, onnxruntime {info['onnxruntime']}, threads env {info['threads_env'] or 'unset'}",
+        file=out,
+    )
     if hf_python:
         print(f"HF rows: {hf_python} ({', '.join(f'{k} {v}' for k, v in hf_versions.items() if v)})", file=out)
-    print(f"model: {'led-base' if size == 'base' else 'tiny'} shape (d_model {shape['d_model']}, "
-          f"{shape['encoder_layers']}+{shape['decoder_layers']} layers, {shape['encoder_attention_heads']} heads, "
-          f"ffn {shape['encoder_ffn_dim']}, window {shape['attention_window']}), seeded random float32 weights, "
-          f"batch 1, global attention on the first token", file=out)
+    print(
+        f"model: {'led-base' if size == 'base' else 'tiny'} shape (d_model {shape['d_model']}, "
+        f"{shape['encoder_layers']}+{shape['decoder_layers']} layers, {shape['encoder_attention_heads']} heads, "
+        f"ffn {shape['encoder_ffn_dim']}, window {shape['attention_window']}), seeded random float32 weights, "
+        f"batch 1, global attention on the first token",
+        file=out,
+    )
     print(file=out)
     table.header()
 
@@ -346,8 +382,13 @@ def _run_cli(args):
         elif backend == "onnx":
             table.add(name, "onnx", "=numpy", None, "the ONNX backend uses led_ref's tokenizer")
         elif hf_python:
-            r = common.run_isolated("led_ref.app.benchmarks.common", "hf_tokenizer_throughput",
-                                    {"min_bytes": plan["tok_bytes"]}, python=hf_python, **iso)
+            r = common.run_isolated(
+                "led_ref.app.benchmarks.common",
+                "hf_tokenizer_throughput",
+                {"min_bytes": plan["tok_bytes"]},
+                python=hf_python,
+                **iso,
+            )
             _tokenizer_row(table, name, "hf", r)
         else:
             table.unavailable(name, "hf", hf_why)
@@ -356,30 +397,41 @@ def _run_cli(args):
     if "onnx" in plan["backends"]:
         onnx_dir, onnx_why = _prepare_onnx(table, size, iso)
         int8_dir, int8_why = _prepare_int8(table, onnx_dir, onnx_why, iso)
-    # the ONNX Runtime deployment rows (issue 11): float ("onnx") and dynamic int8 ("onnx-i8") exports
+    # the ONNX Runtime deployment rows: float ("onnx") and dynamic int8 ("onnx-i8") exports
     ort_dirs = {"onnx": (onnx_dir, onnx_why), ONNX_INT8: (int8_dir, int8_why)}
     try:
         for n in seq_lens:
             for backend in _with_int8(plan["backends"]):
                 rname = f"encoder seconds @ {n} tokens"
                 if backend == "numpy":
-                    r = common.run_isolated("led_ref.app.benchmarks", "row_encoder_numpy",
-                                            {"seq_len": n, "size": size, "repeat": plan["repeat"]}, **iso)
+                    r = common.run_isolated(
+                        "led_ref.app.benchmarks",
+                        "row_encoder_numpy",
+                        {"seq_len": n, "size": size, "repeat": plan["repeat"]},
+                        **iso,
+                    )
                 elif backend in ort_dirs:
                     d, why = ort_dirs[backend]
                     if d is None:
                         table.unavailable(rname, backend, why)
                         continue
-                    r = common.run_isolated("led_ref.app.benchmarks", "row_encoder_onnx",
-                                            {"seq_len": n, "onnx_dir": d, "size": size,
-                                             "repeat": plan["repeat"]}, **iso)
+                    r = common.run_isolated(
+                        "led_ref.app.benchmarks",
+                        "row_encoder_onnx",
+                        {"seq_len": n, "onnx_dir": d, "size": size, "repeat": plan["repeat"]},
+                        **iso,
+                    )
                 else:
                     if not hf_python:
                         table.unavailable(rname, backend, hf_why)
                         continue
-                    r = common.run_isolated("led_ref.app.benchmarks.common", "hf_encoder_seconds",
-                                            {"seq_len": n, "size": size, "repeat": plan["repeat"],
-                                             "threads": args.threads}, python=hf_python, **iso)
+                    r = common.run_isolated(
+                        "led_ref.app.benchmarks.common",
+                        "hf_encoder_seconds",
+                        {"seq_len": n, "size": size, "repeat": plan["repeat"], "threads": args.threads},
+                        python=hf_python,
+                        **iso,
+                    )
                 _encoder_row(table, rname, backend, r, gemm_peak)
 
         greedy = {}
@@ -388,31 +440,48 @@ def _run_cli(args):
         decode_rss = {}
         for backend in _with_int8(plan["backends"]):
             if backend == "numpy":
-                r = common.run_isolated("led_ref.app.benchmarks", "row_decode_numpy",
-                                        {"seq_len": n, "new_tokens": new_tokens, "size": size}, **iso)
+                r = common.run_isolated(
+                    "led_ref.app.benchmarks",
+                    "row_decode_numpy",
+                    {"seq_len": n, "new_tokens": new_tokens, "size": size},
+                    **iso,
+                )
             elif backend in ort_dirs:
                 d, why = ort_dirs[backend]
                 if d is None:
                     table.unavailable(rname, backend, why)
                     continue
-                r = common.run_isolated("led_ref.app.benchmarks", "row_decode_onnx",
-                                        {"seq_len": n, "new_tokens": new_tokens, "onnx_dir": d,
-                                         "size": size}, **iso)
+                r = common.run_isolated(
+                    "led_ref.app.benchmarks",
+                    "row_decode_onnx",
+                    {"seq_len": n, "new_tokens": new_tokens, "onnx_dir": d, "size": size},
+                    **iso,
+                )
             else:
                 if not hf_python:
                     table.unavailable(rname, backend, hf_why)
                     continue
-                r = common.run_isolated("led_ref.app.benchmarks.common", "hf_decode_ms_per_token",
-                                        {"seq_len": n, "new_tokens": new_tokens, "size": size,
-                                         "threads": args.threads}, python=hf_python, **iso)
+                r = common.run_isolated(
+                    "led_ref.app.benchmarks.common",
+                    "hf_decode_ms_per_token",
+                    {"seq_len": n, "new_tokens": new_tokens, "size": size, "threads": args.threads},
+                    python=hf_python,
+                    **iso,
+                )
             if "error" in r:
                 table.unavailable(rname, backend, r["error"])
             else:
                 greedy[backend] = r["ms_per_token"]
                 decode_rss[backend] = r.get("peak_rss_bytes")
-                table.add(rname, backend, f"{r['ms_per_token']:.3g} ms", r.get("peak_rss_bytes"),
-                          f"{r['new_tokens']} tokens with the cache (step 1 also projects the cross-attention "
-                          f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted", r)
+                table.add(
+                    rname,
+                    backend,
+                    f"{r['ms_per_token']:.3g} ms",
+                    r.get("peak_rss_bytes"),
+                    f"{r['new_tokens']} tokens with the cache (step 1 also projects the cross-attention "
+                    f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted",
+                    r,
+                )
         _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
         if "onnx" in plan["backends"]:
             _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
@@ -421,13 +490,29 @@ def _run_cli(args):
             shutil.rmtree(os.path.dirname(onnx_dir), ignore_errors=True)
 
     print(file=out)
-    print("peak mem = the row's own process (model weights + activations + interpreter). GFLOP/s counts the "
-          "encoder FLOPs of led_ref.app.benchmarks.common.encoder_flops.", file=out)
+    print(
+        "peak mem = the row's own process (model weights + activations + interpreter). GFLOP/s counts the "
+        "encoder FLOPs of led_ref.app.benchmarks.common.encoder_flops.",
+        file=out,
+    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"command": common.command_line(), "date_utc": f"{started:%Y-%m-%d %H:%M}",
-                       "led_ref": _version(), "busy": bool(args.busy), "machine": info, "hf_versions": hf_versions,
-                       "plan": plan, "shape": shape, "rows": table.rows}, f, indent=1, default=str)
+            json.dump(
+                {
+                    "command": common.command_line(),
+                    "date_utc": f"{started:%Y-%m-%d %H:%M}",
+                    "led_ref": _version(),
+                    "busy": bool(args.busy),
+                    "machine": info,
+                    "hf_versions": hf_versions,
+                    "plan": plan,
+                    "shape": shape,
+                    "rows": table.rows,
+                },
+                f,
+                indent=1,
+                default=str,
+            )
     return 0
 
 
@@ -450,8 +535,9 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
     steps = max(3, new_tokens)
     tmp = tempfile.mkdtemp(prefix="led-ref-bench-gen-")
     try:
-        ck = common.run_isolated("led_ref.app.benchmarks", "prepare_checkpoint",
-                                 {"directory": tmp, "size": size, "seq_len": n}, **iso)
+        ck = common.run_isolated(
+            "led_ref.app.benchmarks", "prepare_checkpoint", {"directory": tmp, "size": size, "seq_len": n}, **iso
+        )
         for label, batch, beams in (("beam 4", 1, 4), ("batch 8", 8, 1)):
             rname = f"decode ms/step ({n} in, {label})"
             kw = dict(checkpoint=tmp, seq_len=n, new_tokens=steps, num_beams=beams, batch=batch)
@@ -466,23 +552,34 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
                     if d is None:
                         table.unavailable(rname, backend, why)
                         continue
-                    r = common.run_isolated("led_ref.app.benchmarks.generation", "ort_generate",
-                                            {"onnx_dir": d, "seq_len": n, "new_tokens": steps, "num_beams": beams,
-                                             "batch": batch}, **iso)
+                    r = common.run_isolated(
+                        "led_ref.app.benchmarks.generation",
+                        "ort_generate",
+                        {"onnx_dir": d, "seq_len": n, "new_tokens": steps, "num_beams": beams, "batch": batch},
+                        **iso,
+                    )
                 elif not hf_python:
                     table.unavailable(rname, backend, hf_why)
                     continue
                 else:
-                    r = common.run_isolated("led_ref.app.benchmarks.generation", "hf_generate",
-                                            dict(kw, threads=args.threads), python=hf_python, **iso)
+                    r = common.run_isolated(
+                        "led_ref.app.benchmarks.generation",
+                        "hf_generate",
+                        dict(kw, threads=args.threads),
+                        python=hf_python,
+                        **iso,
+                    )
                 if "error" in r:
                     table.unavailable(rname, backend, r["error"])
                     continue
                 ms = r["ms_per_token"]
                 notes = f"{steps} steps of generate(); {1000 * batch / ms:.1f} new tokens/s"
                 if greedy.get(backend):
-                    notes += (f", {ms / greedy[backend]:.2f}x the greedy step" if beams > 1 else
-                              f", {batch * greedy[backend] / ms:.2f}x the greedy tokens/s")
+                    notes += (
+                        f", {ms / greedy[backend]:.2f}x the greedy step"
+                        if beams > 1
+                        else f", {batch * greedy[backend] / ms:.2f}x the greedy tokens/s"
+                    )
                 if batch > 1:
                     notes += f"; lengths {n} down to {n // batch}"
                 table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes, r)
@@ -503,16 +600,24 @@ def _prepare_int8(table, onnx_dir, onnx_why, iso):
     if onnx_dir is None:
         return None, onnx_why
     int8_dir = onnx_dir + "-int8"
-    r = common.run_isolated("led_ref.app.benchmarks.ort_deploy", "quantize",
-                            {"float_dir": onnx_dir, "out_dir": int8_dir}, **iso)
+    r = common.run_isolated(
+        "led_ref.app.benchmarks.ort_deploy", "quantize", {"float_dir": onnx_dir, "out_dir": int8_dir}, **iso
+    )
     if "error" in r:
         table.unavailable("ONNX int8 quantization", ONNX_INT8, r["error"])
         return None, f"int8 quantization failed: {r['error']}"
     f, q = r["dir_bytes"]
-    files = ", ".join(f"{name.replace('_model', '').replace('.onnx', '')} {100 * b / a:.0f}%"
-                      for name, (a, b) in r["bytes"].items())
-    table.add("ONNX int8 quantization seconds", ONNX_INT8, f"{r['quantize_seconds']:.1f} s", r.get("peak_rss_bytes"),
-              f"files int8/float: directory {q / 2**20:,.0f} MB / {f / 2**20:,.0f} MB ({100 * q / f:.0f}%); {files}", r)
+    files = ", ".join(
+        f"{name.replace('_model', '').replace('.onnx', '')} {100 * b / a:.0f}%" for name, (a, b) in r["bytes"].items()
+    )
+    table.add(
+        "ONNX int8 quantization seconds",
+        ONNX_INT8,
+        f"{r['quantize_seconds']:.1f} s",
+        r.get("peak_rss_bytes"),
+        f"files int8/float: directory {q / 2**20:,.0f} MB / {f / 2**20:,.0f} MB ({100 * q / f:.0f}%); {files}",
+        r,
+    )
     return int8_dir, None
 
 
@@ -525,8 +630,13 @@ def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss,
             continue
         if backend not in ort_dirs:
             if decode_rss.get(backend):
-                table.add(rname, backend, _fmt_bytes(decode_rss[backend]), decode_rss[backend],
-                          "the greedy row's process (encoder + decoding)")
+                table.add(
+                    rname,
+                    backend,
+                    _fmt_bytes(decode_rss[backend]),
+                    decode_rss[backend],
+                    "the greedy row's process (encoder + decoding)",
+                )
             else:
                 table.unavailable(rname, backend, "no greedy row above (see its reason)")
             continue
@@ -540,10 +650,15 @@ def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss,
         if "error" in merged or "error" in sep:
             table.unavailable(rname, backend, merged.get("error") or sep.get("error"))
             continue
-        table.add(rname, backend, _fmt_bytes(merged["peak_rss_bytes"]), merged["peak_rss_bytes"],
-                  f"merged decoder ({merged['ms_per_step']:.3g} ms/step); the two separate decoder sessions "
-                  f"{_fmt_bytes(sep['peak_rss_bytes'])} ({sep['ms_per_step']:.3g} ms/step)",
-                  {"merged": _raw(merged), "separate": _raw(sep)})
+        table.add(
+            rname,
+            backend,
+            _fmt_bytes(merged["peak_rss_bytes"]),
+            merged["peak_rss_bytes"],
+            f"merged decoder ({merged['ms_per_step']:.3g} ms/step); the two separate decoder sessions "
+            f"{_fmt_bytes(sep['peak_rss_bytes'])} ({sep['ms_per_step']:.3g} ms/step)",
+            {"merged": _raw(merged), "separate": _raw(sep)},
+        )
 
 
 def _tokenizer_row(table, name, backend, r):
@@ -556,8 +671,14 @@ def _tokenizer_row(table, name, backend, r):
         return
     best = max(rates, key=rates.get)
     notes = ", ".join(f"{k.replace('_tokens_per_s', '') or 'all'} {_fmt_rate(v)}/s" for k, v in rates.items())
-    table.add(name, backend, _fmt_rate(rates[best]) + "/s", r.get("peak_rss_bytes"),
-              f"{notes} on {r.get('bytes', 0) / 1e6:.2f} MB of text", r)
+    table.add(
+        name,
+        backend,
+        _fmt_rate(rates[best]) + "/s",
+        r.get("peak_rss_bytes"),
+        f"{notes} on {r.get('bytes', 0) / 1e6:.2f} MB of text",
+        r,
+    )
 
 
 def _encoder_row(table, name, backend, r, gemm_peak):
@@ -572,8 +693,7 @@ def _encoder_row(table, name, backend, r, gemm_peak):
         notes += f", GEMM in the same process {r['gemm_now']:.0f} GFLOP/s"
     if r.get("threads"):
         notes += f", torch threads {r['threads']}"
-    table.add(name, backend, _fmt_seconds(r["seconds"]), r.get("peak_rss_bytes"), notes,
-              dict(r, gflop_per_s=gflops))
+    table.add(name, backend, _fmt_seconds(r["seconds"]), r.get("peak_rss_bytes"), notes, dict(r, gflop_per_s=gflops))
 
 
 def _prepare_onnx(table, size, iso):
@@ -590,14 +710,23 @@ def _prepare_onnx(table, size, iso):
         shutil.rmtree(tmp, ignore_errors=True)
         table.unavailable("ONNX export", "onnx", r["error"])
         return None, f"export failed: {r['error']}"
-    table.add("ONNX export seconds", "onnx", f"{r['export_seconds']:.1f} s", r.get("peak_rss_bytes"),
-              "one-off: torch graph -> ONNX (encoder, decoder, decoder with past)", r)
+    table.add(
+        "ONNX export seconds",
+        "onnx",
+        f"{r['export_seconds']:.1f} s",
+        r.get("peak_rss_bytes"),
+        "one-off: torch graph -> ONNX (encoder, decoder, decoder with past)",
+        r,
+    )
     return onnx_dir, None
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m led_ref.app.benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m led_ref.app.benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_cli_arguments(parser)
     from led_ref.app.blas import add_threads_argument
 

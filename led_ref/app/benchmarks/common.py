@@ -146,8 +146,9 @@ def machine_info():
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": _numpy_blas(),
-        "threads_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-                        if k in os.environ},
+        "threads_env": {
+            k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ
+        },
     }
     try:  # a shared machine's figures mean little without its load
         info["load_avg_1m"] = round(os.getloadavg()[0], 2)
@@ -207,8 +208,8 @@ try:
 except BaseException as exc:
     traceback.print_exc()
     res = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]}
-print("%s" + json.dumps(res, default=float))
-""" % _RESULT_MARK
+print(RESULT_MARK + json.dumps(res, default=float))
+""".replace("RESULT_MARK", repr(_RESULT_MARK))
 
 
 def run_isolated(module, function, kwargs=None, python=None, timeout=600, threads=None):
@@ -239,7 +240,7 @@ def run_isolated(module, function, kwargs=None, python=None, timeout=600, thread
         return {"error": f"could not start {python}: {exc}"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(_RESULT_MARK):
-            return json.loads(line[len(_RESULT_MARK):])
+            return json.loads(line[len(_RESULT_MARK) :])
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"exit code {proc.returncode}: {tail[:300]}"}
 
@@ -260,8 +261,12 @@ class BusyProcess:
 
     def __enter__(self):
         try:
-            self.proc = subprocess.Popen([self.python, "-c", self.CODE], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [self.python, "-c", self.CODE],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         except OSError as exc:
             raise BusyStartError(f"--busy: could not start the competing process ({self.python}): {exc}") from None
         time.sleep(0.3)
@@ -282,7 +287,8 @@ class BusyProcess:
 def loads(busy):
     """The loads a benchmark row runs under: yields "quiet", then with ``busy`` "busy" while one competing
     ``BusyProcess`` runs (started before and stopped after the caller's loop body, also on break or error).
-    A competing process that cannot start raises ``BusyStartError`` (a ValueError, one line); ``busy_error`` reports it."""
+    A competing process that cannot start raises ``BusyStartError`` (a ValueError, one line); ``busy_error``
+    reports it."""
     yield "quiet"
     if busy:
         with BusyProcess():
@@ -302,9 +308,11 @@ def threading_line():
 
     ctl = threads.get_blas_controller()
     blas = blas_threads_now()
-    return (f"led_ref threads {threads.get_num_threads()} ({threads.available_cores()} cores), BLAS controller "
-            f"{'threadpoolctl' if ctl is not None else 'none (pip install threadpoolctl)'}, BLAS threads outside "
-            f"led_ref calls {blas if blas is not None else 'unknown'}")
+    return (
+        f"led_ref threads {threads.get_num_threads()} ({threads.available_cores()} cores), BLAS controller "
+        f"{'threadpoolctl' if ctl is not None else 'none (pip install threadpoolctl)'}, BLAS threads outside "
+        f"led_ref calls {blas if blas is not None else 'unknown'}"
+    )
 
 
 def threading_line_row():
@@ -395,10 +403,17 @@ def hf_encoder_seconds(seq_len, size="base", repeat=1, threads=None):
         t = time_call(lambda: encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob), repeat=repeat)
     out = t["result"].last_hidden_state
     assert out.shape == (1, seq_len, cfg.d_model) and bool(torch.isfinite(out).all())
-    flops = encoder_flops(seq_len, cfg.d_model, cfg.encoder_ffn_dim, cfg.encoder_layers,
-                          int(np.max(cfg.attention_window)))
-    return {"seconds": t["seconds"], "runs": t["runs"], "flops": flops, "threads": torch.get_num_threads(),
-            "transformers": transformers.__version__, "torch": torch.__version__}
+    flops = encoder_flops(
+        seq_len, cfg.d_model, cfg.encoder_ffn_dim, cfg.encoder_layers, int(np.max(cfg.attention_window))
+    )
+    return {
+        "seconds": t["seconds"],
+        "runs": t["runs"],
+        "flops": flops,
+        "threads": torch.get_num_threads(),
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+    }
 
 
 def hf_decode_ms_per_token(seq_len, new_tokens, size="base", threads=None):
@@ -420,13 +435,18 @@ def hf_decode_ms_per_token(seq_len, new_tokens, size="base", threads=None):
         past = None
         t0 = time.perf_counter()
         for _ in range(new_tokens):
-            out = model(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=dec, past_key_values=past,
-                        use_cache=True)
+            out = model(
+                encoder_outputs=enc, attention_mask=mask, decoder_input_ids=dec, past_key_values=past, use_cache=True
+            )
             past = out.past_key_values
             dec = out.logits[:, -1:].argmax(-1)
         t_dec = time.perf_counter() - t0
-    return {"ms_per_token": 1000 * t_dec / new_tokens, "encoder_seconds": t_enc, "new_tokens": new_tokens,
-            "threads": torch.get_num_threads()}
+    return {
+        "ms_per_token": 1000 * t_dec / new_tokens,
+        "encoder_seconds": t_enc,
+        "new_tokens": new_tokens,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def hf_tokenizer_throughput(min_bytes=1 << 20):
@@ -437,7 +457,7 @@ def hf_tokenizer_throughput(min_bytes=1 << 20):
     res = {"bytes": len(text.encode("utf-8"))}
     for name, cls in (("fast", transformers.LEDTokenizerFast), ("slow", transformers.LEDTokenizer)):
         tok = cls(vocab_file=str(DATA_DIR / "vocab.json"), merges_file=str(DATA_DIR / "merges.txt"))
-        t = time_call(lambda: tok(text, add_special_tokens=True)["input_ids"])
+        t = time_call(lambda tok=tok: tok(text, add_special_tokens=True)["input_ids"])
         res[f"{name}_tokens_per_s"] = len(t["result"]) / t["seconds"]
         res["tokens"] = len(t["result"])
     return res

@@ -17,7 +17,6 @@ global token (position 0), as LED uses for summarization. GFLOP/s counts HF's FL
 skips with one global token), so it is comparable between rows.
 """
 
-
 import numpy as np
 
 from led_ref.app.benchmarks import common

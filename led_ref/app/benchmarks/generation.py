@@ -96,8 +96,15 @@ def part_bytes(params, config, lengths, itemsize=4):
         n = "." + name + "."
         if ".encoder_attn.k_proj." in n or ".encoder_attn.v_proj." in n:
             continue  # used at the first step only
-        part = ("self-attn" if ".self_attn." in n else "cross-attn" if ".encoder_attn." in n
-                else "feed-forward" if (".fc1." in n or ".fc2." in n) else "rest")
+        part = (
+            "self-attn"
+            if ".self_attn." in n
+            else "cross-attn"
+            if ".encoder_attn." in n
+            else "feed-forward"
+            if (".fc1." in n or ".fc2." in n)
+            else "rest"
+        )
         parts[part] += a.nbytes
     parts["cross-attn"] += sum(lengths) * 2 * config.decoder_layers * config.d_model * itemsize
     parts["LM head"] = params["lm_head"]["weight"].nbytes + params["final_logits_bias"].nbytes
@@ -120,17 +127,20 @@ def _part_timers(model, stamps):
             if len(stamps) >= 1:  # after the first step's callback: steady-state steps only
                 times[part_of(args, kwargs)] += time.perf_counter() - t0
             return out
+
         return wrapper
 
     M.decoder_attention = timed(
-        lambda a, kw: "cross-attn" if (a[3] if len(a) > 3 else kw.get("key_value_states")) is not None
-        else "self-attn", orig_attention)
+        lambda a, kw: "cross-attn" if (a[3] if len(a) > 3 else kw.get("key_value_states")) is not None else "self-attn",
+        orig_attention,
+    )
     M.feed_forward = timed(lambda a, kw: "feed-forward", orig_ffn)
     model.lm_logits = timed(lambda a, kw: "LM head", model.lm_logits)
 
     def undo():
         M.decoder_attention, M.feed_forward = orig_attention, orig_ffn
         del model.lm_logits
+
     return times, undo
 
 
@@ -167,15 +177,26 @@ def _timed_generate(model, backend, seq_len, new_tokens, num_beams, batch, break
     """One warm-up generate (imports, first BLAS calls / session runs), then the timed one with a time stamp per
     step; the same for every backend whose model has led_ref's ``generate`` (``step_callback``)."""
     ids, mask, glob = _inputs(seq_len, model.config.vocab_size, batch)
-    model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
-                   max_new_tokens=2, num_beams=num_beams)
+    model.generate(
+        ids[:, :16],
+        attention_mask=mask[:, :16],
+        global_attention_mask=glob[:, :16],
+        max_new_tokens=2,
+        num_beams=num_beams,
+    )
     stamps = []
     parts, undo = _part_timers(model, stamps) if breakdown else (None, None)
     try:
         t0 = time.perf_counter()
-        out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
-                             min_new_tokens=new_tokens, num_beams=num_beams,
-                             step_callback=lambda *_: stamps.append(time.perf_counter()))
+        out = model.generate(
+            ids,
+            attention_mask=mask,
+            global_attention_mask=glob,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            num_beams=num_beams,
+            step_callback=lambda *_: stamps.append(time.perf_counter()),
+        )
         t1 = time.perf_counter()
     finally:
         if undo:
@@ -207,15 +228,27 @@ def hf_generate(checkpoint, seq_len, new_tokens, num_beams, threads=None, batch=
     model = transformers.LEDForConditionalGeneration.from_pretrained(checkpoint).eval()
     ids, mask, glob = (torch.from_numpy(a) for a in _inputs(seq_len, model.config.vocab_size, batch))
     with torch.no_grad():
-        model.generate(ids[:, :16], attention_mask=mask[:, :16], global_attention_mask=glob[:, :16],
-                       max_new_tokens=2, num_beams=num_beams)  # warm-up
+        model.generate(
+            ids[:, :16],
+            attention_mask=mask[:, :16],
+            global_attention_mask=glob[:, :16],
+            max_new_tokens=2,
+            num_beams=num_beams,
+        )  # warm-up
         stamp = Stamp()
         t0 = time.perf_counter()
-        out = model.generate(ids, attention_mask=mask, global_attention_mask=glob, max_new_tokens=new_tokens,
-                             min_new_tokens=new_tokens, num_beams=num_beams,
-                             logits_processor=LogitsProcessorList([stamp]))
+        out = model.generate(
+            ids,
+            attention_mask=mask,
+            global_attention_mask=glob,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            num_beams=num_beams,
+            logits_processor=LogitsProcessorList([stamp]),
+        )
         t1 = time.perf_counter()
     res = _summary(stamp.t, t0, t1, new_tokens, out.numpy())
-    res.update(backend="hf", transformers=transformers.__version__, torch=torch.__version__,
-               threads=torch.get_num_threads())
+    res.update(
+        backend="hf", transformers=transformers.__version__, torch=torch.__version__, threads=torch.get_num_threads()
+    )
     return res

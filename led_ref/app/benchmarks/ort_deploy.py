@@ -1,4 +1,4 @@
-"""ONNX Runtime deployment rows (issue 11): float vs int8, batch 1 vs 8, merged vs separate decoders.
+"""ONNX Runtime deployment rows: float vs int8, batch 1 vs 8, merged vs separate decoders.
 
     python -m tools.bench.ort_deploy [--seq-len 1024] [--new-tokens 16] [--hf-python PATH] [--size base]
 
@@ -48,14 +48,18 @@ def quantize(float_dir, out_dir):
 
     t0 = time.perf_counter()
     res = quantize_dir(float_dir, out_dir, log=lambda s: None)
-    return {"quantize_seconds": time.perf_counter() - t0, "bytes": {k: list(v) for k, v in res["bytes"].items()},
-            "dir_bytes": [dir_bytes(float_dir), dir_bytes(out_dir)]}
+    return {
+        "quantize_seconds": time.perf_counter() - t0,
+        "bytes": {k: list(v) for k, v in res["bytes"].items()},
+        "dir_bytes": [dir_bytes(float_dir), dir_bytes(out_dir)],
+    }
 
 
 def dir_bytes(path):
     """Total size of the files in an export directory."""
-    return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)
-               if os.path.isfile(os.path.join(path, f)))
+    return sum(
+        os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if os.path.isfile(os.path.join(path, f))
+    )
 
 
 def row_encoder(onnx_dir, size, seq_len):
@@ -72,9 +76,8 @@ def row_decode(onnx_dir, size, seq_len, batch, new_tokens, use_merged=True):
     """Encode a batch once, then greedy steps with the cache (the path generate() takes)."""
     import numpy as np
 
-    from led_ref.export.ort import OrtLEDForConditionalGeneration
-
     from led_ref.app.benchmarks.generation import _inputs as documents
+    from led_ref.export.ort import OrtLEDForConditionalGeneration
 
     m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, use_merged=use_merged)
     cfg = m.config  # the export's own vocabulary and start token (``size`` names the shape it was exported at)

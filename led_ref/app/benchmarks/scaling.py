@@ -28,13 +28,20 @@ LABELS = {"numpy": "NumPy reference", "onnx": "ONNX Runtime", "hf": "HF transfor
 
 def add_cli_arguments(parser):
     g = parser.add_argument_group("scaling plot (--scaling)")
-    g.add_argument("--scaling", action="store_true",
-                   help="instead of the table: encoder seconds, peak memory and GFLOP/s against input length, "
-                        "with fitted log-log slopes (needs matplotlib only for --plot)")
-    g.add_argument("--lengths", metavar="N,N,..",
-                   help="--scaling input lengths (default 512,1024,2048,4096,8192,16384; --quick 64,128,256,512)")
-    g.add_argument("--size", choices=sorted(common.SIZES),
-                   help="--scaling model shape (default base; tiny with --quick)")
+    g.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead of the table: encoder seconds, peak memory and GFLOP/s against input length, "
+        "with fitted log-log slopes (needs matplotlib only for --plot)",
+    )
+    g.add_argument(
+        "--lengths",
+        metavar="N,N,..",
+        help="--scaling input lengths (default 512,1024,2048,4096,8192,16384; --quick 64,128,256,512)",
+    )
+    g.add_argument(
+        "--size", choices=sorted(common.SIZES), help="--scaling model shape (default base; tiny with --quick)"
+    )
     g.add_argument("--plot", metavar="OUT.png", help="--scaling: write the figure here (the plot extra)")
 
 
@@ -61,8 +68,9 @@ def parse_lengths(text, limit):
         lengths.append(int(part))
     too_long = [n for n in lengths if n > limit]
     if too_long:
-        raise ValueError(f"--lengths: {too_long} exceed the model's position limit "
-                         f"(max_encoder_position_embeddings = {limit})")
+        raise ValueError(
+            f"--lengths: {too_long} exceed the model's position limit (max_encoder_position_embeddings = {limit})"
+        )
     return tuple(sorted(set(lengths)))
 
 
@@ -117,13 +125,22 @@ def summarize(entries, backends, shape, gemm_peak):
     dense = []
     for n in lengths:
         flops = dense_encoder_flops(n, shape["d_model"], shape["encoder_ffn_dim"], shape["encoder_layers"])
-        dense.append({"length": n, "flops": flops,
-                      "seconds_at_gemm_peak": flops / (gemm_peak * 1e9) if gemm_peak else None,
-                      "score_bytes_one_layer": dense_score_bytes(n, shape["encoder_attention_heads"])})
-    ref = {"computed": True,
-           "note": "dense self-attention of the same shape: FLOPs / measured GEMM peak, and one layer's "
-                   "heads x S x S float32 scores (computed, not measured)",
-           "points": dense, "slope_seconds": None, "slope_memory": None}
+        dense.append(
+            {
+                "length": n,
+                "flops": flops,
+                "seconds_at_gemm_peak": flops / (gemm_peak * 1e9) if gemm_peak else None,
+                "score_bytes_one_layer": dense_score_bytes(n, shape["encoder_attention_heads"]),
+            }
+        )
+    ref = {
+        "computed": True,
+        "note": "dense self-attention of the same shape: FLOPs / measured GEMM peak, and one layer's "
+        "heads x S x S float32 scores (computed, not measured)",
+        "points": dense,
+        "slope_seconds": None,
+        "slope_memory": None,
+    }
     if len(lengths) >= 2:
         if gemm_peak:
             ref["slope_seconds"] = fit_loglog_slope(lengths, [p["seconds_at_gemm_peak"] for p in dense])[0]
@@ -136,18 +153,27 @@ def summarize(entries, backends, shape, gemm_peak):
 
 def _measure(backend, n, size, repeat, onnx_dir, onnx_why, hf_python, hf_why, iso, threads):
     if backend == "numpy":
-        return common.run_isolated("led_ref.app.benchmarks", "row_encoder_numpy",
-                                   {"seq_len": n, "size": size, "repeat": repeat}, **iso)
+        return common.run_isolated(
+            "led_ref.app.benchmarks", "row_encoder_numpy", {"seq_len": n, "size": size, "repeat": repeat}, **iso
+        )
     if backend == "onnx":
         if onnx_dir is None:
             return {"error": f"not available: {onnx_why}"}
-        return common.run_isolated("led_ref.app.benchmarks", "row_encoder_onnx",
-                                   {"seq_len": n, "onnx_dir": onnx_dir, "size": size, "repeat": repeat}, **iso)
+        return common.run_isolated(
+            "led_ref.app.benchmarks",
+            "row_encoder_onnx",
+            {"seq_len": n, "onnx_dir": onnx_dir, "size": size, "repeat": repeat},
+            **iso,
+        )
     if not hf_python:
         return {"error": f"not available: {hf_why}"}
-    return common.run_isolated("led_ref.app.benchmarks.common", "hf_encoder_seconds",
-                               {"seq_len": n, "size": size, "repeat": repeat, "threads": threads},
-                               python=hf_python, **iso)
+    return common.run_isolated(
+        "led_ref.app.benchmarks.common",
+        "hf_encoder_seconds",
+        {"seq_len": n, "size": size, "repeat": repeat, "threads": threads},
+        python=hf_python,
+        **iso,
+    )
 
 
 def run_cli(args):
@@ -163,8 +189,9 @@ def run_cli(args):
     size = args.size or ("tiny" if args.quick else "base")
     shape = common.SIZES[size]
     limit = shape["max_encoder_position_embeddings"]
-    lengths = parse_lengths(args.lengths, limit) if args.lengths else (QUICK_LENGTHS if size == "tiny"
-                                                                        else DEFAULT_LENGTHS)
+    lengths = (
+        parse_lengths(args.lengths, limit) if args.lengths else (QUICK_LENGTHS if size == "tiny" else DEFAULT_LENGTHS)
+    )
     if args.plot:
         check_output_path(args.plot, "--plot", suffix=".png")
         require_matplotlib("--plot")  # before the minutes of measuring, not after
@@ -177,12 +204,18 @@ def run_cli(args):
     info = common.machine_info()
     hf_python, hf_why, hf_versions = bench._hf_python(args) if "hf" in backends else (None, "not requested", None)
     started = datetime.datetime.now(datetime.timezone.utc)
-    print(f"led-ref bench --scaling: {'led-base' if size == 'base' else 'tiny'} shape (d_model {shape['d_model']}, "
-          f"{shape['encoder_layers']} encoder layers, {shape['encoder_attention_heads']} heads, "
-          f"window {shape['attention_window']}), lengths {','.join(map(str, lengths))}, "
-          f"backends {','.join(backends)}", file=out)
-    print(f"machine: {info['cpu']}, {info['cores_usable']} usable cores, {info['mem_gb']} GB RAM, "
-          f"load average {info['load_avg_1m']} at the start, {started:%Y-%m-%d %H:%M} UTC", file=out)
+    print(
+        f"led-ref bench --scaling: {'led-base' if size == 'base' else 'tiny'} shape (d_model {shape['d_model']}, "
+        f"{shape['encoder_layers']} encoder layers, {shape['encoder_attention_heads']} heads, "
+        f"window {shape['attention_window']}), lengths {','.join(map(str, lengths))}, "
+        f"backends {','.join(backends)}",
+        file=out,
+    )
+    print(
+        f"machine: {info['cpu']}, {info['cores_usable']} usable cores, {info['mem_gb']} GB RAM, "
+        f"load average {info['load_avg_1m']} at the start, {started:%Y-%m-%d %H:%M} UTC",
+        file=out,
+    )
     print(file=out)
     table = bench._Table(out)
     table.header()
@@ -203,8 +236,9 @@ def run_cli(args):
             for n in lengths:
                 for backend in backends:
                     bar.set_description(f"scaling: {backend} @ {n} tokens")
-                    r = _measure(backend, n, size, plan["repeat"], onnx_dir, onnx_why, hf_python, hf_why, iso,
-                                 args.threads)
+                    r = _measure(
+                        backend, n, size, plan["repeat"], onnx_dir, onnx_why, hf_python, hf_why, iso, args.threads
+                    )
                     bench._encoder_row(table, f"encoder seconds @ {n} tokens", backend, r, gemm_peak)
                     entries.append(_entry(n, backend, r, shape, gemm_peak))
                 bar.update()
@@ -216,15 +250,31 @@ def run_cli(args):
     print(file=out)
     print("fitted log-log slope against length (1 = linear, 2 = quadratic):", file=out)
     for backend, s in slopes.items():
-        print(f"  {backend:<6} seconds {_fmt_slope(s['seconds'])}, peak memory {_fmt_slope(s['peak_memory'])}"
-              f"  ({s['points']} points)", file=out)
-    print(f"  dense  seconds {_fmt_slope(dense['slope_seconds'])}, score memory {_fmt_slope(dense['slope_memory'])}"
-          f"  (computed: dense attention of the same shape at the GEMM peak; not measured)", file=out)
+        print(
+            f"  {backend:<6} seconds {_fmt_slope(s['seconds'])}, peak memory {_fmt_slope(s['peak_memory'])}"
+            f"  ({s['points']} points)",
+            file=out,
+        )
+    print(
+        f"  dense  seconds {_fmt_slope(dense['slope_seconds'])}, score memory {_fmt_slope(dense['slope_memory'])}"
+        f"  (computed: dense attention of the same shape at the GEMM peak; not measured)",
+        file=out,
+    )
 
-    report = {"command": common.command_line(),
-              "date_utc": f"{started:%Y-%m-%d %H:%M}", "machine": info, "hf_versions": hf_versions,
-              "size": size, "shape": shape, "lengths": list(lengths), "backends": backends,
-              "gemm_peak_gflops": gemm_peak, "entries": entries, "slopes": slopes, "dense_reference": dense}
+    report = {
+        "command": common.command_line(),
+        "date_utc": f"{started:%Y-%m-%d %H:%M}",
+        "machine": info,
+        "hf_versions": hf_versions,
+        "size": size,
+        "shape": shape,
+        "lengths": list(lengths),
+        "backends": backends,
+        "gemm_peak_gflops": gemm_peak,
+        "entries": entries,
+        "slopes": slopes,
+        "dense_reference": dense,
+    }
     if args.plot:
         w, h = plot_scaling(report, args.plot)
         print(f"wrote {args.plot} ({w} x {h} px)", file=out)
@@ -236,13 +286,25 @@ def run_cli(args):
 
 
 def _entry(n, backend, r, shape, gemm_peak):
-    e = {"length": n, "backend": backend,
-         "padded_length": common.padded_length(n, shape["attention_window"]),
-         "seconds": None, "peak_rss_bytes": None, "flops": None, "gflop_per_s": None,
-         "fraction_of_gemm_peak": None, "error": r.get("error")}
+    e = {
+        "length": n,
+        "backend": backend,
+        "padded_length": common.padded_length(n, shape["attention_window"]),
+        "seconds": None,
+        "peak_rss_bytes": None,
+        "flops": None,
+        "gflop_per_s": None,
+        "fraction_of_gemm_peak": None,
+        "error": r.get("error"),
+    }
     if "error" not in r:
-        e.update(seconds=r["seconds"], peak_rss_bytes=r.get("peak_rss_bytes"), flops=r["flops"],
-                 gflop_per_s=r["flops"] / r["seconds"] / 1e9, runs=r.get("runs"))
+        e.update(
+            seconds=r["seconds"],
+            peak_rss_bytes=r.get("peak_rss_bytes"),
+            flops=r["flops"],
+            gflop_per_s=r["flops"] / r["seconds"] / 1e9,
+            runs=r.get("runs"),
+        )
         if gemm_peak:
             e["fraction_of_gemm_peak"] = e["gflop_per_s"] / gemm_peak
     return e
@@ -274,8 +336,10 @@ def plot_scaling(report, path):
         x = np.array([e["length"] for e in ok], dtype=float)
         color = COLORS.get(backend)
         s = report["slopes"][backend]
-        for ax, key, scale, slope in ((ax_t, "seconds", 1.0, s["seconds"]),
-                                      (ax_m, "peak_rss_bytes", 2.0 ** -20, s["peak_memory"])):
+        for ax, key, scale, slope in (
+            (ax_t, "seconds", 1.0, s["seconds"]),
+            (ax_m, "peak_rss_bytes", 2.0**-20, s["peak_memory"]),
+        ):
             if not all(e.get(key) for e in ok):
                 continue
             y = np.array([e[key] for e in ok], dtype=float) * scale
@@ -284,17 +348,31 @@ def plot_scaling(report, path):
             if slope is not None:  # the fitted line, drawn over the measured span
                 b = fit_loglog_slope(x, y)[1]
                 xs = np.array([x.min(), x.max()])
-                ax.plot(xs, np.exp(b) * xs ** slope, ":", color=color, linewidth=1)
+                ax.plot(xs, np.exp(b) * xs**slope, ":", color=color, linewidth=1)
         ax_g.plot(x, [e["gflop_per_s"] for e in ok], "o-", color=color, label=LABELS.get(backend, backend))
 
     if dense["points"] and dense["points"][0]["seconds_at_gemm_peak"]:
-        ax_t.plot(dl, [p["seconds_at_gemm_peak"] for p in dense["points"]], "--", color="0.35",
-                  label=f"dense attention, computed (FLOPs / GEMM peak): slope {_fmt_slope(dense['slope_seconds'])}")
-    ax_m.plot(dl, [p["score_bytes_one_layer"] / 2**20 for p in dense["points"]], "--", color="0.35",
-              label=f"dense scores of one layer, computed: slope {_fmt_slope(dense['slope_memory'])}")
+        ax_t.plot(
+            dl,
+            [p["seconds_at_gemm_peak"] for p in dense["points"]],
+            "--",
+            color="0.35",
+            label=f"dense attention, computed (FLOPs / GEMM peak): slope {_fmt_slope(dense['slope_seconds'])}",
+        )
+    ax_m.plot(
+        dl,
+        [p["score_bytes_one_layer"] / 2**20 for p in dense["points"]],
+        "--",
+        color="0.35",
+        label=f"dense scores of one layer, computed: slope {_fmt_slope(dense['slope_memory'])}",
+    )
     if report.get("gemm_peak_gflops"):
-        ax_g.axhline(report["gemm_peak_gflops"], color="0.35", linestyle="--",
-                     label=f"measured NumPy GEMM peak ({report['gemm_peak_gflops']:.0f})")
+        ax_g.axhline(
+            report["gemm_peak_gflops"],
+            color="0.35",
+            linestyle="--",
+            label=f"measured NumPy GEMM peak ({report['gemm_peak_gflops']:.0f})",
+        )
 
     ax_t.set(xscale="log", yscale="log", title="encoder seconds (log-log)", ylabel="seconds")
     ax_m.set(xscale="log", yscale="log", title="peak memory of the process (log-log)", ylabel="MB")
@@ -310,9 +388,12 @@ def plot_scaling(report, path):
         ax.legend(fontsize=8, loc="best")
     shape = report["shape"]
     m = report.get("machine") or {}
-    fig.suptitle(f"LED encoder cost vs input length: {'led-base' if report['size'] == 'base' else 'tiny'} shape "
-                 f"(d_model {shape['d_model']}, {shape['encoder_layers']} layers, window {shape['attention_window']}), "
-                 f"batch 1, float32, 1 global token; {m.get('cpu', '?')}, {m.get('cores_usable', '?')} cores, "
-                 f"{report.get('date_utc', '')} UTC", fontsize=10)
+    fig.suptitle(
+        f"LED encoder cost vs input length: {'led-base' if report['size'] == 'base' else 'tiny'} shape "
+        f"(d_model {shape['d_model']}, {shape['encoder_layers']} layers, window {shape['attention_window']}), "
+        f"batch 1, float32, 1 global token; {m.get('cpu', '?')}, {m.get('cores_usable', '?')} cores, "
+        f"{report.get('date_utc', '')} UTC",
+        fontsize=10,
+    )
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.88, wspace=0.22)
     return save_png(fig, path)

@@ -6,7 +6,7 @@
 Encodes >= 1 MB of text (the bundled excerpt, repeated) in one call, and as a batch of its lines, and prints
 tokens/s: the median of a few runs, each on a fresh tokenizer (so every run pays for filling the per-word BPE
 cache, as HF's do). The contenders run interleaved, round by round, so load on a shared machine hits all alike.
-Targets (issue #3): >= 3x HF slow, within 2x of HF fast (Rust).
+Targets: >= 3x HF slow, within 2x of HF fast (Rust).
 """
 
 import statistics
@@ -34,19 +34,35 @@ def _batch_ids(tok, text):
 def _ours():
     from led_ref.tokenizer import LEDTokenizer, LEDTokenizerFast
 
-    slow = lambda: LEDTokenizer(VOCAB, MERGES)  # noqa: E731
-    fast = lambda: LEDTokenizerFast(VOCAB, MERGES)  # noqa: E731
-    return [("slow", slow, _ids), ("fast", fast, _ids), ("fast_offsets", fast, _offsets),
-            ("fast_batch", fast, _batch_ids)]
+    def slow():
+        return LEDTokenizer(VOCAB, MERGES)
+
+    def fast():
+        return LEDTokenizerFast(VOCAB, MERGES)
+
+    return [
+        ("slow", slow, _ids),
+        ("fast", fast, _ids),
+        ("fast_offsets", fast, _offsets),
+        ("fast_batch", fast, _batch_ids),
+    ]
 
 
 def _hf():
     import transformers
 
-    slow = lambda: transformers.LEDTokenizer(vocab_file=str(VOCAB), merges_file=str(MERGES))  # noqa: E731
-    fast = lambda: transformers.LEDTokenizerFast(vocab_file=str(VOCAB), merges_file=str(MERGES))  # noqa: E731
-    return [("hf_slow", slow, _ids), ("hf_fast", fast, _ids), ("hf_fast_offsets", fast, _offsets),
-            ("hf_fast_batch", fast, _batch_ids)]
+    def slow():
+        return transformers.LEDTokenizer(vocab_file=str(VOCAB), merges_file=str(MERGES))
+
+    def fast():
+        return transformers.LEDTokenizerFast(vocab_file=str(VOCAB), merges_file=str(MERGES))
+
+    return [
+        ("hf_slow", slow, _ids),
+        ("hf_fast", fast, _ids),
+        ("hf_fast_offsets", fast, _offsets),
+        ("hf_fast_batch", fast, _batch_ids),
+    ]
 
 
 def _measure(contenders, text, repeat):

@@ -9,15 +9,22 @@ Sampling draws from one RNG over the batch, so with ``do_sample`` each document 
 
 import time
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
 from ...generation import generate
 from ..genflags import load_backend, resolved_generation_config
 
-__all__ = ["Prepared", "JobSpec", "Summarizer", "prepare", "make_batches", "checked_generation_config",
-           "DEFAULT_BATCH_TOKENS"]
+__all__ = [
+    "Prepared",
+    "JobSpec",
+    "Summarizer",
+    "prepare",
+    "make_batches",
+    "checked_generation_config",
+    "DEFAULT_BATCH_TOKENS",
+]
 
 DEFAULT_BATCH_TOKENS = 16384
 # at most this fraction of a batch's (documents x longest) tokens may be padding: on CPU, padded positions cost
@@ -30,7 +37,7 @@ class Prepared:
     """A document ready for the model: its position in the input, token ids (truncated), the original length."""
 
     index: int
-    ids: List[int]
+    ids: list[int]
     truncated: bool
 
 
@@ -57,7 +64,7 @@ def prepare(tokenizer, text, limit, truncate=True):
     return ids, False
 
 
-def make_batches(prepared: List[Prepared], batch_tokens: int, one_at_a_time=False) -> List[List[Prepared]]:
+def make_batches(prepared: list[Prepared], batch_tokens: int, one_at_a_time=False) -> list[list[Prepared]]:
     """Longest first, greedily packed while (documents x longest length) stays within ``batch_tokens`` and padding
     stays within MAX_PADDING of the batch's tokens; a document longer than the budget gets a batch of its own.
     Longest first: the peak memory comes first, and the ETA only gets better."""
@@ -90,8 +97,10 @@ def checked_generation_config(spec: JobSpec):
     """The job's generation config (checkpoint defaults + flags), validated before any work."""
     gc = resolved_generation_config(spec.model_dir, dict(spec.gen_kwargs or {}))
     if gc.num_return_sequences != 1:
-        raise ValueError("summarize writes one summary per document: --num-return-sequences must be 1, got "
-                         f"{gc.num_return_sequences}")
+        raise ValueError(
+            "summarize writes one summary per document: --num-return-sequences must be 1, got "
+            f"{gc.num_return_sequences}"
+        )
     if spec.seed is not None and not gc.do_sample:
         raise ValueError("--seed only applies to sampling; add --do-sample or drop --seed")
     return gc
@@ -115,7 +124,7 @@ class Summarizer:
     def one_at_a_time(self):
         return bool(self.gc.do_sample)
 
-    def run_batch(self, batch: List[Prepared]):
+    def run_batch(self, batch: list[Prepared]):
         """-> list of (index, {"summary", "input_tokens", "truncated", "generated_tokens", "seconds"}). Raises if
         the batch as a whole fails (the caller then tries its documents one by one)."""
         t0 = time.perf_counter()
@@ -123,24 +132,36 @@ class Summarizer:
         ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)  # (B, S) right-padded
         mask = np.zeros((len(batch), longest), dtype=np.int64)
         for r, p in enumerate(batch):
-            ids[r, :len(p.ids)] = p.ids
-            mask[r, :len(p.ids)] = 1
-        out = generate(self.model, ids, mask, None, generation_config=self.gc,
-                       global_attention="first" if self.spec.global_attention else None, seed=self.spec.seed)
+            ids[r, : len(p.ids)] = p.ids
+            mask[r, : len(p.ids)] = 1
+        out = generate(
+            self.model,
+            ids,
+            mask,
+            None,
+            generation_config=self.gc,
+            global_attention="first" if self.spec.global_attention else None,
+            seed=self.spec.seed,
+        )
         seconds = (time.perf_counter() - t0) / len(batch)  # each document's share of the batch's time
         results = []
         for p, row in zip(batch, out):
             n = _generated_length(row, self.eos_ids)
-            results.append((p.index, {
-                "summary": self.tokenizer.decode(row[:n + 1].tolist(), skip_special_tokens=True).strip(),
-                "input_tokens": len(p.ids),
-                "truncated": p.truncated,
-                "generated_tokens": n,
-                "seconds": round(seconds, 4),
-            }))
+            results.append(
+                (
+                    p.index,
+                    {
+                        "summary": self.tokenizer.decode(row[: n + 1].tolist(), skip_special_tokens=True).strip(),
+                        "input_tokens": len(p.ids),
+                        "truncated": p.truncated,
+                        "generated_tokens": n,
+                        "seconds": round(seconds, 4),
+                    },
+                )
+            )
         return results
 
-    def run_batch_safe(self, batch: List[Prepared]):
+    def run_batch_safe(self, batch: list[Prepared]):
         """Like run_batch, but a failing batch is retried one document at a time; a document that fails alone gets
         (index, {"error": ...})."""
         try:

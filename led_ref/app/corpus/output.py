@@ -8,8 +8,8 @@ torn tail, reads the ids already written and skips them.
 import json
 import os
 
-from .records import doc_key, line_key
 from ...errors import json_loads
+from .records import doc_key, line_key
 
 __all__ = ["check_output", "open_output", "read_written", "OutputFile"]
 
@@ -46,12 +46,16 @@ def read_written(path, repair=True):
         try:
             rec = json_loads(raw)
         except ValueError:
-            raise ValueError(f"OUTPUT {path}: line {n} is not valid JSON (only the last line may be torn); not a "
-                             "file written by led-ref summarize? Use --overwrite to start over") from None
+            raise ValueError(
+                f"OUTPUT {path}: line {n} is not valid JSON (only the last line may be torn); not a "
+                "file written by led-ref summarize? Use --overwrite to start over"
+            ) from None
         key = _key_of(rec, f"OUTPUT {path} line {n}")
         if key in keys:
-            raise ValueError(f"OUTPUT {path}: id {key[1]!r} appears twice (line {n}); the file is not a "
-                             "led-ref summarize output; use --overwrite to start over")
+            raise ValueError(
+                f"OUTPUT {path}: id {key[1]!r} appears twice (line {n}); the file is not a "
+                "led-ref summarize output; use --overwrite to start over"
+            )
         keys.add(key)
     if repair and keep < len(data):
         with open(path, "r+b") as f:

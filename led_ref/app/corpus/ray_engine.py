@@ -36,8 +36,8 @@ RETRIED_ERROR = "the Ray worker summarizing this batch failed twice (it was retr
 def require_ray():
     """Import Ray Data, or fail with one line naming the install command."""
     try:
-        import ray  # noqa: F401
-        import ray.data  # noqa: F401
+        import ray
+        import ray.data  # noqa: F401 (imported to check that it is installed)
     except ImportError:
         raise ImportError(_INSTALL) from None
 
@@ -52,24 +52,29 @@ def check_address(address, timeout):
     hostport = address.split("://", 1)[-1]
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise ValueError(f"--ray-address must be HOST:PORT (e.g. 10.0.0.1:6379), ray://HOST:PORT or auto, "
-                         f"got {address!r}")
+        raise ValueError(
+            f"--ray-address must be HOST:PORT (e.g. 10.0.0.1:6379), ray://HOST:PORT or auto, got {address!r}"
+        )
     t0 = time.monotonic()
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass
     except OSError as exc:
-        raise ConnectionError(f"--ray-address {address}: no Ray cluster answered within {timeout:g} s ({exc}); "
-                              "start one with `ray start --head` or check the address") from None
-    probe = ("import ray, sys\n"
-             "ray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False)\n"
-             "ray.shutdown()\n")
+        raise ConnectionError(
+            f"--ray-address {address}: no Ray cluster answered within {timeout:g} s ({exc}); "
+            "start one with `ray start --head` or check the address"
+        ) from None
+    probe = (
+        "import ray, sys\nray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False)\nray.shutdown()\n"
+    )
     left = max(timeout - (time.monotonic() - t0), 1.0)
     try:
         r = subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=left)
     except subprocess.TimeoutExpired:
-        raise ConnectionError(f"--ray-address {address}: no Ray cluster answered within {timeout:g} s (something "
-                              "accepts connections there, but not as a Ray head node); check the address") from None
+        raise ConnectionError(
+            f"--ray-address {address}: no Ray cluster answered within {timeout:g} s (something "
+            "accepts connections there, but not as a Ray head node); check the address"
+        ) from None
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise ConnectionError(f"--ray-address {address}: cannot join the Ray cluster: {last}")
@@ -137,8 +142,9 @@ def _retry_once():
     return {"max_restarts": -1, "max_task_retries": 1}
 
 
-def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=None, cpus_per_actor=1, log=print,
-                _fault=None):
+def run_batches(
+    spec, batches, write, *, num_actors=2, address=None, num_cpus=None, cpus_per_actor=1, log=print, _fault=None
+):
     """Summarize ``batches`` (lists of engine.Prepared) on Ray; ``write(results)`` gets each batch's
     [(index, result)] as it completes, and a batch that failed twice comes back as error results.
     Call ``check_address`` first (summarize_corpus does, before any work)."""
@@ -167,20 +173,29 @@ def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=No
         ctx.enable_progress_bars = False  # ours is drawn by the caller
         data_logger.setLevel(logging.CRITICAL)  # failures are reported in OUTPUT, not as tracebacks
         files_ref = ray.put(_model_files(spec.model_dir)) if address is not None else None
-        rows = [{"batch_no": k, "payload": json.dumps([[p.index, p.ids, p.truncated] for p in b])}
-                for k, b in enumerate(batches)]
+        rows = [
+            {"batch_no": k, "payload": json.dumps([[p.index, p.ids, p.truncated] for p in b])}
+            for k, b in enumerate(batches)
+        ]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         with warnings.catch_warnings():
             # Ray 2.60 deprecates ray_remote_args(_fn) but names no parameter for max_restarts/max_task_retries yet
             # (pyproject caps ray below 2.64, where they go)
             warnings.simplefilter("ignore", DeprecationWarning)
             ds = ds.map_batches(
-                _SummarizeActor, batch_size=1, num_cpus=cpus_per_actor,
+                _SummarizeActor,
+                batch_size=1,
+                num_cpus=cpus_per_actor,
                 # one batch in flight per actor: an actor that dies takes only the batch it was running with it
-                compute=ray.data.ActorPoolStrategy(size=max(1, min(num_actors, len(rows))),
-                                                   max_tasks_in_flight_per_actor=1),
-                fn_constructor_kwargs={"spec": spec, "files_ref": files_ref, "threads": cpus_per_actor,
-                                       "fault": _fault},
+                compute=ray.data.ActorPoolStrategy(
+                    size=max(1, min(num_actors, len(rows))), max_tasks_in_flight_per_actor=1
+                ),
+                fn_constructor_kwargs={
+                    "spec": spec,
+                    "files_ref": files_ref,
+                    "threads": cpus_per_actor,
+                    "fault": _fault,
+                },
                 ray_remote_args_fn=_retry_once,  # a dead actor is restarted and its batch retried once
             )
         done = set()
@@ -196,16 +211,22 @@ def run_batches(spec, batches, write, *, num_actors=2, address=None, num_cpus=No
             from ..cli import CLIError
 
             first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-            raise CLIError(f"--engine ray: the Ray job failed ({first.strip()[:300]}); what was done is in OUTPUT, "
-                           "rerun with --resume after fixing the cause") from exc
+            raise CLIError(
+                f"--engine ray: the Ray job failed ({first.strip()[:300]}); what was done is in OUTPUT, "
+                "rerun with --resume after fixing the cause"
+            ) from exc
         lost = [k for k in range(len(batches)) if k not in done]
         for k in lost:
             write([(p.index, {"error": RETRIED_ERROR}) for p in batches[k]])
         if lost:
-            log(f"led-ref summarize: {len(lost)} batch(es) failed twice on Ray; their "
-                f"{sum(len(batches[k]) for k in lost)} documents are written with an error")
-        log(f"led-ref summarize: Ray Data ran {len(batches)} batches on {num_actors} actors in "
-            f"{time.perf_counter() - t0:.1f} s")
+            log(
+                f"led-ref summarize: {len(lost)} batch(es) failed twice on Ray; their "
+                f"{sum(len(batches[k]) for k in lost)} documents are written with an error"
+            )
+        log(
+            f"led-ref summarize: Ray Data ran {len(batches)} batches on {num_actors} actors in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
     finally:
         data_logger.setLevel(old_level)
         if started:

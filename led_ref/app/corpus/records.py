@@ -8,12 +8,14 @@ INPUT, field names that no record has (the error lists the fields found), duplic
 import json
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
+
 from ...errors import json_loads
 
 # the bundled demo corpus (led_ref/data/peps-demo.jsonl: PEPs with their abstracts, see led_ref/data/README.md)
-DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data",
-                           "peps-demo.jsonl")
+DEMO_CORPUS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "peps-demo.jsonl"
+)
 DEMO_TEXT_FIELD, DEMO_REFERENCE_FIELD = "text", "abstract"
 
 __all__ = ["Document", "read_documents", "doc_key", "line_key", "error_line"]
@@ -69,11 +71,13 @@ def _text_problem(text):
     return None
 
 
-def _read_dir(path) -> List[Document]:
+def _read_dir(path) -> list[Document]:
     names = sorted(n for n in os.listdir(path) if n.endswith(".txt") and os.path.isfile(os.path.join(path, n)))
     if not names:
-        raise ValueError(f"INPUT {path}: the directory holds no .txt files (expected one document per .txt file, "
-                         "or give a JSONL file)")
+        raise ValueError(
+            f"INPUT {path}: the directory holds no .txt files (expected one document per .txt file, "
+            "or give a JSONL file)"
+        )
     docs = []
     for name in names:
         doc = Document(key=doc_key(name), id=name, line=None)
@@ -95,7 +99,7 @@ def _read_dir(path) -> List[Document]:
     return docs
 
 
-def _read_jsonl(path, id_field, text_field) -> List[Document]:
+def _read_jsonl(path, id_field, text_field) -> list[Document]:
     docs = []
     fields_seen = set()
     has_id = has_text = False
@@ -117,20 +121,33 @@ def _read_jsonl(path, id_field, text_field) -> List[Document]:
             try:
                 rec = json_loads(line)
             except json.JSONDecodeError as exc:
-                docs.append(Document(line_key(n), None, n, error=bad_utf8 or f"line {n}: not valid JSON ({exc.msg} "
-                                                                              f"at column {exc.colno})"))
+                docs.append(
+                    Document(
+                        line_key(n),
+                        None,
+                        n,
+                        error=bad_utf8 or f"line {n}: not valid JSON ({exc.msg} at column {exc.colno})",
+                    )
+                )
                 continue
             if not isinstance(rec, dict):
-                docs.append(Document(line_key(n), None, n,
-                                     error=f"line {n}: expected a JSON object, got {type(rec).__name__}"))
+                docs.append(
+                    Document(line_key(n), None, n, error=f"line {n}: expected a JSON object, got {type(rec).__name__}")
+                )
                 continue
             n_objects += 1
             fields_seen.update(rec)
             has_id |= id_field in rec
             has_text |= text_field in rec
             if id_field not in rec:
-                docs.append(Document(line_key(n), None, n, error=f"line {n}: no {id_field!r} field (fields found: "
-                                                                 f"{sorted(rec)}; see --id-field)"))
+                docs.append(
+                    Document(
+                        line_key(n),
+                        None,
+                        n,
+                        error=f"line {n}: no {id_field!r} field (fields found: {sorted(rec)}; see --id-field)",
+                    )
+                )
                 continue
             problem = _valid_id(rec[id_field])
             if problem:
@@ -148,24 +165,29 @@ def _read_jsonl(path, id_field, text_field) -> List[Document]:
                     doc.text = None
             docs.append(doc)
     if n_objects and not (has_id and has_text):
-        missing = [f"{flag} {name!r}" for flag, name, ok in (("--id-field", id_field, has_id),
-                                                              ("--text-field", text_field, has_text)) if not ok]
-        raise ValueError(f"INPUT {path}: no record has the field(s) {', '.join(missing)}; fields found: "
-                         f"{sorted(fields_seen)}")
+        missing = [
+            f"{flag} {name!r}"
+            for flag, name, ok in (("--id-field", id_field, has_id), ("--text-field", text_field, has_text))
+            if not ok
+        ]
+        raise ValueError(
+            f"INPUT {path}: no record has the field(s) {', '.join(missing)}; fields found: {sorted(fields_seen)}"
+        )
     if not docs:
         raise ValueError(f"INPUT {path}: no records (the file is empty)")
     return docs
 
 
-def read_documents(path, id_field="id", text_field="text") -> List[Document]:
+def read_documents(path, id_field="id", text_field="text") -> list[Document]:
     """Every record of INPUT (JSONL file or directory of .txt files), bad ones with ``error`` set.
 
     Raises FileNotFoundError / OSError / ValueError for what stops the job before any work (see module doc).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"INPUT {path}: no such file or directory (give a JSONL file or a directory of "
-                                ".txt files)")
+        raise FileNotFoundError(
+            f"INPUT {path}: no such file or directory (give a JSONL file or a directory of .txt files)"
+        )
     docs = _read_dir(path) if os.path.isdir(path) else _read_jsonl(path, id_field, text_field)
     where = {}
     for d in docs:
