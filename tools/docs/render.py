@@ -576,7 +576,7 @@ def main_job_sample(fig: Figures):
             kept.append("...")
             continue
         kept.append("\n".join(line for line in lines if not line.startswith("tokenizer :")))
-    return "\n".join(kept)
+    return "\n\n".join(kept)
 
 
 # ================================================================ filling templates
