@@ -250,7 +250,7 @@ def header(*sources):
 def benchmarks_values(bench: Bench):
     lens = bench.seq_lens()
     backends = bench.backends()
-    shape = bench.need("shape", kind=dict)
+    bench.need("shape", kind=dict)
     # the ceiling: the best float32 GEMM rate measured in the run (the GEMM row, or a NumPy encoder row's GEMM
     # measured in its own process: a shared machine's speed drifts between rows)
     gemm = bench.figure("GEMM peak GFLOP/s (float32)", "numpy", "gflops")
@@ -268,8 +268,10 @@ def benchmarks_values(bench: Bench):
             f"vocabulary {fmt_int(bench.need('shape', 'vocab_size'))}"
         ),
         "gemm_peak": f"{gemm:.0f} GFLOP/s",
+        "model_kind": "led-base-shaped"
+        if bench.need("plan", "size", kind=str) == "base"
+        else f"{bench.need('plan', 'size')}-shaped (a smoke test: its figures say little)",
     }
-    del shape
 
     def enc(n, b, key="seconds"):
         return bench.figure(f"encoder seconds @ {n} tokens", b, key, required=(b == "numpy"))
@@ -513,7 +515,7 @@ def scaling_values(sc: Figures):
         s = sc.need("slopes", b, kind=dict)
         sec, mem = sc.need("slopes", b, "seconds"), sc.need("slopes", b, "peak_memory")
         slopes.append([BACKEND_NAMES.get(b, b), _slope(sec), _slope(mem), s.get("points", "–")])
-    dense = sc.need("dense_reference", kind=dict)
+    sc.need("dense_reference", kind=dict)
     slopes.append(
         [
             "dense attention, **computed** (not measured)",
@@ -522,7 +524,6 @@ def scaling_values(sc: Figures):
             len(sc.need("dense_reference", "points", kind=list)),
         ]
     )
-    del dense
     n_max = max(lengths)
     pts = {
         sc.need("length", where=p, field="dense_reference.points", kind=int): p
