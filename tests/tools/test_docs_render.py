@@ -181,7 +181,12 @@ def scaling_json():
             "slope_seconds": 1.4012,
             "slope_memory": 2.0,
             "points": [
-                {"length": n, "seconds_at_gemm_peak": 30.2 * n / 16384, "score_bytes_one_layer": 12 * n * n * 4}
+                {
+                    "length": n,
+                    "flops": 30.2 * 209.9e9 * n / 16384,
+                    "seconds_at_gemm_peak": 30.2 * n / 16384,
+                    "score_bytes_one_layer": 12 * n * n * 4,
+                }
                 for n in lengths
             ],
         },
@@ -277,6 +282,19 @@ def test_pages_carry_the_json_figures(tmp_path, main_job_report):
     assert "SEEDED RANDOM WEIGHTS" in readme and "```text" in readme and readme.count("<!-- /main-job -->") == 1
     assert "tokenizer :" not in readme  # the machine-dependent lines are left out
     assert "{{" not in bench + threading + scaling
+
+
+def test_scaling_ceiling_is_the_best_rate_of_the_run(tmp_path, main_job_report):
+    """A GEMM row slower than a NumPy row's own GEMM measurement: the page says so and computes with the faster."""
+    sc = scaling_json()
+    sc["gemm_peak_gflops"] = 99.5
+    sc["entries"][0]["gemm_now"] = 181.2  # 1,024 tokens, numpy
+    write_figures(tmp_path, main_job_report, scaling=sc)
+    r = render(tmp_path)
+    assert r.returncode == 0, r.stderr
+    scaling = (tmp_path / "out" / "scaling.md").read_text()
+    assert "The GEMM row measured 100 GFLOP/s" in scaling and "a NumPy row's in-process GEMM (181 GFLOP/s)" in scaling
+    assert "34.99 s" not in scaling and f"{30.2 * 209.9 / 181.2:.1f} s" in scaling  # dense line at 181.2 GFLOP/s
 
 
 def test_rendering_twice_changes_nothing(tmp_path, main_job_report):
