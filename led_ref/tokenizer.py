@@ -14,6 +14,7 @@ import logging
 import os
 import warnings
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import regex
@@ -317,6 +318,31 @@ def write_vocab_files(save_directory, encoder, merges, filename_prefix=None, by_
     return vocab_file, merge_file
 
 
+def _special_token_property(attr):
+    def get(self):
+        value = self._special[attr]
+        return None if value is None else str(value)
+
+    def set(self, value):
+        self._special[attr] = _special_value(value, attr, error=ValueError)
+        self._refresh_special()
+
+    return property(get, set, doc=f"The {attr} string (None when unset). Setting it adds nothing to the vocabulary.")
+
+
+def _special_id_property(attr):
+    def get(self):
+        value = self._special[attr]
+        return None if value is None else self._token_id(str(value))
+
+    def set(self, value):
+        # HF: an id sets the token it stands for; None unsets the token
+        self._special[attr] = None if value is None else self.convert_ids_to_tokens(value)
+        self._refresh_special()
+
+    return property(get, set, doc=f"The id of {attr} (None when unset); setting None unsets {attr}.")
+
+
 class LEDTokenizer:
     """HF ``LEDTokenizer``: byte-level BPE with GPT-2 merges, BART/LED special tokens and LED's padding rule
     for ``global_attention_mask`` (padded with -1). spec/SPEC.md#tokenizer
@@ -333,6 +359,15 @@ class LEDTokenizer:
     padding_side = "right"
     truncation_side = "right"
     is_fast = False
+
+    # the special tokens as HF's attributes: the token string and its id, each settable (None unsets)
+    bos_token, bos_token_id = _special_token_property("bos_token"), _special_id_property("bos_token")
+    eos_token, eos_token_id = _special_token_property("eos_token"), _special_id_property("eos_token")
+    unk_token, unk_token_id = _special_token_property("unk_token"), _special_id_property("unk_token")
+    sep_token, sep_token_id = _special_token_property("sep_token"), _special_id_property("sep_token")
+    pad_token, pad_token_id = _special_token_property("pad_token"), _special_id_property("pad_token")
+    cls_token, cls_token_id = _special_token_property("cls_token"), _special_id_property("cls_token")
+    mask_token, mask_token_id = _special_token_property("mask_token"), _special_id_property("mask_token")
 
     def __init__(
         self,
@@ -360,7 +395,8 @@ class LEDTokenizer:
             mask_token=mask_token,
             add_prefix_space=add_prefix_space,
         )
-        self._setup(*self._read_model(vocab_file, merges_file, kwargs), named, kwargs)
+        vocab, merges = self._read_model(vocab_file, merges_file, kwargs)
+        self._setup(vocab, merges, named, kwargs)
 
     def _read_model(self, vocab_file, merges_file, kwargs):
         """(vocab, merges) from vocab.json + merges.txt."""
@@ -721,7 +757,7 @@ class LEDTokenizer:
         """Byte-level token strings of ``text``; added/special tokens found in the text are kept whole. Keywords as
         HF slow: ``split_special_tokens``, ``add_prefix_space``."""
         split, prefix = self._text_options(kwargs)
-        out = []
+        out: list[str] = []
         for seg, _, _, added, _ in self._segments(text, split, prefix):
             out.extend([seg] if added else self.core.tokenize(seg))
         return out
@@ -1043,20 +1079,20 @@ class LEDTokenizer:
             inputs["labels"] = self(tgt_texts, max_length=max_target_length, **opts, **kwargs)["input_ids"]
         return inputs
 
-    def _encode_single(self, text, text_pair, return_offsets_mapping=False, text_options=(False, None), **opts):
+    def _encode_single(self, text, text_pair, *, return_offsets_mapping=False, text_options=(False, None), **opts):
         if return_offsets_mapping:
             raise ValueError("return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)")
         first = self._input_ids(text, "text", text_options)
         second = self._input_ids(text_pair, "text_pair", text_options) if text_pair is not None else None
         return self.prepare_for_model(first, second, prepend_batch_axis=True, **opts)
 
-    def _batch_encode(self, pairs, return_offsets_mapping=False, text_options=(False, None), **opts):
+    def _batch_encode(self, pairs, *, return_offsets_mapping=False, text_options=(False, None), **opts):
         if return_offsets_mapping:
             raise ValueError("return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)")
         pad, trunc, max_length = self._strategies(
             opts["padding"], opts["truncation"], opts["max_length"], opts["pad_to_multiple_of"]
         )
-        batch = {}
+        batch: dict[str, list] = {}
         for a, b in pairs:
             first = self._input_ids(a, "text", text_options)
             second = self._input_ids(b, "text_pair", text_options) if b is not None else None
@@ -1130,7 +1166,7 @@ class LEDTokenizer:
             ids, pair_ids, overflowing = self.truncate_sequences(
                 ids, pair_ids, num_tokens_to_remove=total_len - max_length, truncation_strategy=trunc, stride=stride
             )
-        encoded = {}
+        encoded: dict[str, Any] = {}
         if return_overflowing_tokens:
             if max_length is None:
                 raise ValueError(
@@ -1278,7 +1314,7 @@ class LEDTokenizer:
         if pad == "longest":
             max_length = max(len(x) for x in required)
             pad = "max_length"
-        batch = {}
+        batch: dict[str, list] = {}
         for i in range(n):
             item = {k: list(v[i]) if isinstance(v[i], (list, tuple)) else v[i] for k, v in encoded_inputs.items()}
             out = self._pad(item, max_length, pad, pad_to_multiple_of, padding_side, return_attention_mask)
@@ -1338,7 +1374,8 @@ class LEDTokenizer:
         legacy = self._legacy_ids
         if legacy and not self.is_fast and any(i in legacy for i in ids):
             # HF slow: non-special added tokens are emitted verbatim, pieces joined with " "
-            pieces, cur = [], []
+            pieces: list[str] = []
+            cur: list[int] = []
             for i in ids:
                 if i in legacy:
                     if cur:
@@ -1502,36 +1539,6 @@ class LEDTokenizer:
         )
 
 
-def _special_token_property(attr):
-    def get(self):
-        value = self._special[attr]
-        return None if value is None else str(value)
-
-    def set(self, value):
-        self._special[attr] = _special_value(value, attr, error=ValueError)
-        self._refresh_special()
-
-    return property(get, set, doc=f"The {attr} string (None when unset). Setting it adds nothing to the vocabulary.")
-
-
-def _special_id_property(attr):
-    def get(self):
-        value = self._special[attr]
-        return None if value is None else self._token_id(str(value))
-
-    def set(self, value):
-        # HF: an id sets the token it stands for; None unsets the token
-        self._special[attr] = None if value is None else self.convert_ids_to_tokens(value)
-        self._refresh_special()
-
-    return property(get, set, doc=f"The id of {attr} (None when unset); setting None unsets {attr}.")
-
-
-for _attr in SPECIAL_TOKENS_ATTRIBUTES:
-    setattr(LEDTokenizer, _attr, _special_token_property(_attr))
-    setattr(LEDTokenizer, _attr + "_id", _special_id_property(_attr))
-
-
 def _to_py(value):
     """NumPy arrays/scalars and torch tensors (also inside lists) -> Python lists/ints."""
     if isinstance(value, (np.ndarray, np.generic)) or type(value).__module__.startswith("torch"):
@@ -1643,7 +1650,7 @@ def _read_config(path):
         raise InputFileError(f"{path}: must hold a JSON object, got {type(cfg).__name__}")
     for key in ("tokenizer_class", "init_inputs", "tokenizer_file"):
         cfg.pop(key, None)
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in cfg.items():
         if value is None:
             out[key] = None
@@ -1862,7 +1869,8 @@ class LEDTokenizerFast(LEDTokenizer):
         if tokenizer_file is not None:
             kwargs["tokenizer_file"] = tokenizer_file
         self.trim_offsets = bool(trim_offsets)
-        self._setup(*self._read_model(vocab_file, merges_file, kwargs), named, kwargs)
+        vocab, merges = self._read_model(vocab_file, merges_file, kwargs)
+        self._setup(vocab, merges, named, kwargs)
         # tokenizers' RobertaProcessing keeps the <s> / </s> (and ids) it was built with
         cls_sep = self._file_cls_sep or (self.cls_token_id, self.sep_token_id)
         if None in cls_sep:
@@ -1946,7 +1954,8 @@ class LEDTokenizerFast(LEDTokenizer):
         characters."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        ids, cols = [], [[], [], [], []]
+        ids: list[int] = []
+        cols: list[list[np.ndarray]] = [[], [], [], []]  # starts, ends, lead, trail: int64 pieces
         for seg, s0, e0, added, matched in self._split_added(text, split_special_tokens):
             if added:
                 # the span includes the whitespace an lstrip/rstrip token consumed; trimming removes it
@@ -2019,7 +2028,7 @@ class LEDTokenizerFast(LEDTokenizer):
     def _text_tokens(self, text, split_special_tokens):
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        out = []
+        out: list[str] = []
         for seg, _, _, added, matched in self._split_added(text, split_special_tokens):
             out.extend([matched] if added else self.core.tokenize(self._prefixed(seg)))
         return out
@@ -2124,7 +2133,7 @@ class LEDTokenizerFast(LEDTokenizer):
         """RobertaProcessing on one (first, second) piece pair -> row dict (offsets only when asked for). The row's
         ``_layout`` records where each sequence's tokens sit (``_Alignment``)."""
         pieces = [a] if b is None else [a, b]
-        seqs = [("seq", k, refs[k], piece[5]) for k, piece in enumerate(pieces)]
+        seqs: list[tuple] = [("seq", k, refs[k], piece[5]) for k, piece in enumerate(pieces)]
         if add_special_tokens:
             cls, sep = self._cls_sep
             ids = [cls] + list(a[0]) + [sep]
@@ -2165,9 +2174,10 @@ class LEDTokenizerFast(LEDTokenizer):
             )
         return out
 
-    def _batch_encode(
+    def _batch_encode(  # type: ignore[override]  # the options as named parameters, not **opts
         self,
         pairs,
+        *,
         add_special_tokens=True,
         padding=False,
         truncation=None,
@@ -2269,7 +2279,7 @@ class LEDTokenizerFast(LEDTokenizer):
 
     def _save_model_files(self, save_directory, legacy_format, filename_prefix):
         """HF fast: the slow files unless ``legacy_format=False``, tokenizer.json unless ``legacy_format=True``."""
-        paths = ()
+        paths: tuple[str, ...] = ()
         if legacy_format is None or legacy_format is True:
             paths += self._save_legacy_files(save_directory, filename_prefix)
         if legacy_format is None or legacy_format is False:
