@@ -2007,11 +2007,11 @@ class LEDTokenizerFast(LEDTokenizer):
         truncation (for word ids)."""
         if isinstance(text, str) and offsets:
             enc = self._text_encoding(text, split_special_tokens)
-        else:
-            ids = self._fast_ids(text, split_special_tokens) if isinstance(text, str) else self._input_ids(text, name)
-            zeros = np.zeros(len(ids), dtype=np.int64)
-            enc = [ids, zeros, zeros, zeros, zeros]
-        return enc + [np.arange(len(enc[0]), dtype=np.int64)]
+            return enc + [np.arange(len(enc[0]), dtype=np.int64)]
+        ids = self._fast_ids(text, split_special_tokens) if isinstance(text, str) else self._input_ids(text, name)
+        positions = np.arange(len(ids), dtype=np.int64)
+        # without offsets the four span columns are never read (only sliced along): positions stand in for them
+        return [ids, positions, positions, positions, positions, positions]
 
     def tokenize(self, text, pair=None, add_special_tokens=False, **kwargs):
         """Token strings as HF fast gives them (the tokens of ``encode(text, pair, add_special_tokens)``; an added

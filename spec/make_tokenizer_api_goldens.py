@@ -3,8 +3,9 @@ led_ref/data/vocab.json + merges.txt) run scenarios of HF API calls that change 
 add_tokens / add_special_tokens, special-token setters, text_target, pad_to_max_length, word_ids / sequence_ids,
 truncation edge cases, save_pretrained). Writes spec/goldens/tokenizer/api.json.
 
-Run with the scratch environment that has transformers (never a led-ref dependency), from the repository root:
-    /work/scratch/hf4/bin/python spec/make_tokenizer_api_goldens.py
+Run with the scratch environment that has transformers (never a led-ref dependency; spec/GOLDENS.md), from the
+repository root:
+    $LED_REF_HF_PYTHON spec/make_tokenizer_api_goldens.py
 Each scenario records, per HF class ("slow", "fast"), the construction's and every step's outcome
 ({"result": ...} or {"error": exception type}); tests/conformance/test_tokenizer_api_goldens.py replays the same
 steps (tests/conformance/tokenizer_api.py) on led_ref's classes.
