@@ -1459,6 +1459,8 @@ class LEDTokenizer:
         init["name_or_path"] = os.fspath(pretrained_model_name_or_path)
         if init.get("added_tokens_decoder") is None:
             init["added_tokens_decoder"] = _legacy_added_tokens(d, init, kwargs)
+        else:
+            _legacy_files(d)  # not used (HF), but a malformed file is still reported
         # special tokens take their flags from the added token of the same content
         by_content = {t.content: t for t in init["added_tokens_decoder"].values()}
         for key in SPECIAL_TOKENS_ATTRIBUTES:
@@ -1679,42 +1681,59 @@ def _read_config(path):
     return out
 
 
-def _legacy_added_tokens(directory, init, kwargs):
-    """HF's reading of a directory whose tokenizer_config.json has no added_tokens_decoder: special tokens from
-    special_tokens_map.json (unless given as keywords), added_tokens.json's tokens, tokenizer.json's added tokens
-    (when the tokenizer reads that file). Updates ``init``; returns the added tokens by id."""
+def _legacy_files(directory):
+    """special_tokens_map.json (attribute -> token or list of tokens) and added_tokens.json (content -> id) of a
+    tokenizer directory, each None when absent. Both are read and checked whenever present (a malformed file is an
+    InputFileError naming it), though HF uses them only for a directory whose tokenizer_config.json has no
+    added_tokens_decoder (``_legacy_added_tokens``)."""
+    special_map = added = None
     stm_path = os.path.join(directory, "special_tokens_map.json")
     if os.path.isfile(stm_path):
         stm = _read_json(stm_path)
         if not isinstance(stm, dict):
             raise InputFileError(f"{stm_path}: must hold a JSON object, got {type(stm).__name__}")
+        special_map = {}
         for key, value in stm.items():
-            if kwargs.get(key) or value is None:
+            if value is None or (key not in SPECIAL_TOKENS_ATTRIBUTES and key != "additional_special_tokens"):
                 continue
             if key == "additional_special_tokens":
                 if not isinstance(value, list):
                     raise InputFileError(f"{stm_path}: additional_special_tokens must be a list, got {shown(value)}")
-                tokens = list(init.get(key) or [])
-                for i, v in enumerate(value):
-                    tok = _file_token(stm_path, f"{key}[{i}]", v, special=True)
-                    if str(tok) not in map(str, tokens):
-                        tokens.append(tok)
-                init[key] = tokens
-            elif key in SPECIAL_TOKENS_ATTRIBUTES:
-                init[key] = _file_token(stm_path, key, value, special=True)
-    added = {}
+                special_map[key] = [_file_token(stm_path, f"{key}[{i}]", v, special=True) for i, v in enumerate(value)]
+            else:
+                special_map[key] = _file_token(stm_path, key, value, special=True)
     at_path = os.path.join(directory, "added_tokens.json")
     if os.path.isfile(at_path):
-        special = {str(init[k]) for k in SPECIAL_TOKENS_ATTRIBUTES if init.get(k) is not None}
-        special |= {str(t) for t in init.get("additional_special_tokens") or []}
         table = _read_json(at_path)
         if not isinstance(table, dict):
             raise InputFileError(f"{at_path}: must map token -> id, got {type(table).__name__}")
+        added = {}
         for content, idx in table.items():
-            idx = _file_id(at_path, f"id of {shown(content)}", idx)
             if not content:
                 raise InputFileError(f"{at_path}: an added token must be a non-empty string")
-            added[idx] = AddedToken(content, normalized=content not in special, special=content in special)
+            added[content] = _file_id(at_path, f"id of {shown(content)}", idx)
+    return special_map, added
+
+
+def _legacy_added_tokens(directory, init, kwargs):
+    """HF's reading of a directory whose tokenizer_config.json has no added_tokens_decoder: special tokens from
+    special_tokens_map.json (unless given as keywords), added_tokens.json's tokens, tokenizer.json's added tokens
+    (when the tokenizer reads that file). Updates ``init``; returns the added tokens by id."""
+    special_map, table = _legacy_files(directory)
+    for key, value in (special_map or {}).items():
+        if kwargs.get(key):
+            continue
+        if key == "additional_special_tokens":
+            tokens = list(init.get(key) or [])
+            tokens += [t for t in value if str(t) not in map(str, tokens)]
+            value = tokens
+        init[key] = value
+    special = {str(init[k]) for k in SPECIAL_TOKENS_ATTRIBUTES if init.get(k) is not None}
+    special |= {str(t) for t in init.get("additional_special_tokens") or []}
+    added = {
+        idx: AddedToken(content, normalized=content not in special, special=content in special)
+        for content, idx in (table or {}).items()
+    }
     if init.get("tokenizer_file") is not None:
         added.update(read_tokenizer_json(init["tokenizer_file"])[2])
     return added
