@@ -76,6 +76,12 @@ OUTPUT_PROPERTY = {
 FFN_REGIMES = {"init": (1.0, None, 1.0), "wide": (3.0, None, 1.0), "gelu_tail": (0.1, -2.7, 30.0)}
 
 
+def _describe_regime(name):
+    fc1_scale, fc1_bias, fc2_scale = FFN_REGIMES[name]
+    bias = "" if fc1_bias is None else f", fc1 biases {fc1_bias:g}"
+    return f"fc1 weights x{fc1_scale:g}{bias}, fc2 weights x{fc2_scale:g}"
+
+
 @dataclass
 class Case:
     """One drawn case. ``arrays``: input_ids, attention_mask, global_attention_mask and, per property,
@@ -104,7 +110,7 @@ class Case:
                 "the candidate's own"
                 if self.param_seed is None
                 else f"init_params(config, 'lm', seed={self.param_seed})"
-                + ("" if self.ffn == "init" else f", feed-forward regime {self.ffn} {FFN_REGIMES[self.ffn]}")
+                + ("" if self.ffn == "init" else f", feed-forward regime {self.ffn}: {_describe_regime(self.ffn)}")
             ),
         ]
         for name, a in self.arrays.items():
