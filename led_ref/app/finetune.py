@@ -464,7 +464,7 @@ def add_cli_arguments(p):
         action="store_true",
         help="bfloat16 mixed precision (HF Trainer's bf16): matmuls in bfloat16 under torch.autocast, "
         "weights, optimizer and saved checkpoints stay float32; faster on CPUs with AVX512-BF16/AMX "
-        "(README: Fine-tuning)",
+        "(docs/fine-tuning.md)",
     )
     p.add_argument(
         "--pad-to-multiple-of",

@@ -40,6 +40,7 @@ from .oracle import (
     reference_outputs,
 )
 from .properties import (
+    FFN_REGIMES,
     OUTPUT_KEYS,
     OUTPUT_PROPERTY,
     PROPERTIES,
@@ -66,6 +67,7 @@ __all__ = [
     "params_tree",
     "reference_candidate",
     "reference_outputs",
+    "FFN_REGIMES",
     "OUTPUT_KEYS",
     "OUTPUT_PROPERTY",
     "PROPERTIES",

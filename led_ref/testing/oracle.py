@@ -166,7 +166,7 @@ def hf_defined(name, value, num_global_per_row, length):
 
 
 def flatten_outputs(outputs, prefix=""):
-    """{name: array or nested tuples} -> {"name[i][j]": value}, in order."""
+    """``{name: array or nested tuples}`` -> ``{"name[i][j]": value}``, in order."""
     flat: dict[str, Any] = {}
     for name, value in outputs.items():
         _flatten_into(flat, f"{prefix}{name}", value)
