@@ -14,7 +14,7 @@ import logging
 import os
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import regex
@@ -92,19 +92,43 @@ def _torch():
     return torch
 
 
+class CharSpan(NamedTuple):
+    """A character span of the original text: ``text[start:end]`` (HF's CharSpan)."""
+
+    start: int
+    end: int
+
+
+class TokenSpan(NamedTuple):
+    """A span of tokens of an encoded row: ``tokens[start:end]`` (HF's TokenSpan)."""
+
+    start: int
+    end: int
+
+
 class _Alignment:
-    """Which sequence and which word each token of a fast tokenizer's rows comes from (HF: the Rust encodings'
-    sequence_ids / word_ids). Rows are kept as layouts, ``[("special" | "pad", n) | ("seq", index, text,
-    positions)]``, and word indices are computed only when asked for."""
+    """Which sequence, word and characters each token of a fast tokenizer's rows comes from (HF: the Rust
+    ``tokenizers.Encoding`` of each row). Rows are kept as layouts, ``[("special" | "pad", n, id) | ("seq", index,
+    (input, split_special_tokens), positions)]``; tokens, word indices and offsets are computed only when asked
+    for (offsets and tokens once per row)."""
 
     def __init__(self, tokenizer, rows):
         self.tokenizer = tokenizer
         self.rows = rows
         self.version = tokenizer._added_version  # word ids depend on the added tokens of encoding time
+        self._cache: dict = {}
 
-    def _ids(self, batch_index, of_part):
+    def _parts(self, batch_index, method, tokenized=True):
+        """Row ``batch_index``'s layout; a list index, as HF indexes its list of encodings (negative counts from
+        the end, past the end is an IndexError). ``tokenized``: the caller re-tokenizes the row's text, which needs
+        the added tokens of encoding time."""
+        if tokenized and self.tokenizer._added_version != self.version:
+            raise ValueError(f"{method}(): the tokenizer's added tokens changed since this encoding; encode again")
+        return self.rows[batch_index]
+
+    def _ids(self, batch_index, method, of_part, tokenized=True):
         out = []
-        for part in self.rows[batch_index]:
+        for part in self._parts(batch_index, method, tokenized):
             if part[0] == "seq":
                 out.extend(of_part(part))
             else:
@@ -112,12 +136,73 @@ class _Alignment:
         return out
 
     def sequence_ids(self, batch_index):
-        return self._ids(batch_index, lambda part: [part[1]] * len(part[3]))
+        return self._ids(batch_index, "sequence_ids", lambda part: [part[1]] * len(part[3]), tokenized=False)
 
     def word_ids(self, batch_index):
-        if self.tokenizer._added_version != self.version:
-            raise ValueError("word_ids(): the tokenizer's added tokens changed since this encoding; encode again")
-        return self._ids(batch_index, lambda part: self.tokenizer._word_ids(part[2])[part[3]].tolist())
+        return self._ids(batch_index, "word_ids", lambda part: self.tokenizer._word_ids(part[2])[part[3]].tolist())
+
+    def _cached(self, what, batch_index, method, compute):
+        parts = self._parts(batch_index, method)
+        key = (what, id(parts))
+        if key not in self._cache:
+            self._cache[key] = compute(parts)
+        return self._cache[key]
+
+    def tokens(self, batch_index):
+        """The token strings of a row (HF: ``Encoding.tokens``; an added token's includes the whitespace it
+        stripped)."""
+        tok = self.tokenizer
+
+        def compute(parts):
+            out = []
+            for part in parts:
+                if part[0] != "seq":
+                    out.extend([tok._id_to_token[part[2]]] * part[1])
+                    continue
+                text, split = part[2]
+                if isinstance(text, str):
+                    strings = tok._text_tokens(text, split)
+                else:
+                    strings = tok.convert_ids_to_tokens(tok._input_ids(text, "text"))
+                out.extend(strings[i] for i in part[3])
+            return out
+
+        return self._cached("tokens", batch_index, "tokens", compute)
+
+    def offsets(self, batch_index, method):
+        """(start, end) in its sequence's text of each token of a row, as ``return_offsets_mapping`` gives them;
+        (0, 0) for special and padding tokens and for a pre-tokenized input's tokens."""
+        tok = self.tokenizer
+
+        def compute(parts):
+            out = []
+            for part in parts:
+                if part[0] != "seq":
+                    out.extend([(0, 0)] * part[1])
+                    continue
+                text, split = part[2]
+                if not isinstance(text, str):
+                    out.extend([(0, 0)] * len(part[3]))
+                    continue
+                # the piece exactly as _post trimmed it (trimming depends on the piece's first token)
+                enc = tok._text_encoding(text, split)
+                pos = part[3]
+                starts, ends = tok._trim([[enc[0][i] for i in pos]] + [col[pos] for col in enc[1:5]])
+                out.extend(zip(starts, ends))
+            return out
+
+        return self._cached("offsets", batch_index, method, compute)
+
+    def sequence_range(self, batch_index, sequence_index, method):
+        """(start, stop) of a sequence's tokens in a row; the whole row for a sequence the row does not have
+        (tokenizers' ``Encoding.sequence_range``)."""
+        n, span = 0, None
+        for part in self._parts(batch_index, method, tokenized=False):
+            size = len(part[3]) if part[0] == "seq" else part[1]
+            if part[0] == "seq" and part[1] == sequence_index:
+                span = (n, n + size)
+            n += size
+        return span if span is not None else (0, n)
 
 
 class BatchEncoding(dict):
@@ -172,6 +257,113 @@ class BatchEncoding(dict):
         )
         return self.word_ids(batch_index)
 
+    # Alignment between characters, words and tokens, with HF's signatures and results (its Python wrappers over
+    # the Rust Encoding). A call with one index means row 0. Indices follow HF 4.46's rules: the row index is a
+    # list index (negative counts from the end) except in token_to_sequence / token_to_word / word_to_tokens,
+    # which refuse any negative index with an AttributeError (HF: its missing `_batch_size` / `_seq_len`); other
+    # negative token, word, character or sequence indices are an OverflowError (Rust's unsigned integers); a
+    # token, word or character the row does not have gives None (word_to_chars: a TypeError, as in HF).
+    def tokens(self, batch_index=0):
+        """The token strings of row ``batch_index`` (special and padding tokens included)."""
+        return self._aligned("tokens").tokens(batch_index)
+
+    def _row(self, method, batch_index):
+        """The alignment, once row ``batch_index`` is known to exist: HF indexes its list of encodings before the
+        Rust side checks the other arguments."""
+        alignment = self._aligned(method)
+        alignment._parts(batch_index, method, tokenized=False)
+        return alignment
+
+    def token_to_sequence(self, batch_or_token_index, token_index=None):
+        """The sequence (0, or 1 for a pair's second text) a token belongs to; None for special and padding
+        tokens. ``token_to_sequence(token_index)`` or ``token_to_sequence(batch_index, token_index)``."""
+        b, t = _row_and_index(batch_or_token_index, token_index)
+        b = _hf_index("token_to_sequence", "batch_index", b, AttributeError)
+        t = _hf_index("token_to_sequence", "token_index", t, AttributeError)
+        ids = self._row("token_to_sequence", b).sequence_ids(b)
+        return ids[t] if t < len(ids) else None
+
+    def token_to_word(self, batch_or_token_index, token_index=None):
+        """The word (counted per sequence) a token comes from; None for special and padding tokens."""
+        b, t = _row_and_index(batch_or_token_index, token_index)
+        b = _hf_index("token_to_word", "batch_index", b, AttributeError)
+        t = _hf_index("token_to_word", "token_index", t, AttributeError)
+        ids = self._row("token_to_word", b).word_ids(b)
+        return ids[t] if t < len(ids) else None
+
+    def word_to_tokens(self, batch_or_word_index, word_index=None, sequence_index=0):
+        """TokenSpan of the tokens of word ``word_index`` of sequence ``sequence_index``; None if the sequence has
+        no such word."""
+        b, w = _row_and_index(batch_or_word_index, word_index)
+        b = _hf_index("word_to_tokens", "batch_index", b, AttributeError)
+        _hf_index("word_to_tokens", "word_index", w, AttributeError, bits=None)
+        self._row("word_to_tokens", b)
+        w = _hf_index("word_to_tokens", "word_index", w, bits=32)
+        s = _hf_index("word_to_tokens", "sequence_index", sequence_index)
+        return self._word_tokens("word_to_tokens", b, w, s)
+
+    def _word_tokens(self, method, b, w, s):
+        alignment = self._aligned(method)
+        start, stop = alignment.sequence_range(b, s, method)
+        first = last = None
+        # tokenizers: scan while the word index is at most w (None, for special tokens, counts as smaller)
+        for i, word in enumerate(alignment.word_ids(b)[start:stop]):
+            if word is not None and word > w:
+                break
+            if word == w:
+                first = i if first is None else first
+                last = i
+        return None if first is None else TokenSpan(start + first, start + last + 1)
+
+    def token_to_chars(self, batch_or_token_index, token_index=None):
+        """CharSpan of a token in its sequence's text; None for special and padding tokens."""
+        b, t = _row_and_index(batch_or_token_index, token_index)
+        alignment = self._row("token_to_chars", b)
+        t = _hf_index("token_to_chars", "token_index", t)
+        sequence_ids = alignment.sequence_ids(b)
+        if t >= len(sequence_ids) or sequence_ids[t] is None:
+            return None
+        return CharSpan(*alignment.offsets(b, "token_to_chars")[t])
+
+    def char_to_token(self, batch_or_char_index, char_index=None, sequence_index=0):
+        """The token whose characters include ``char_index`` of sequence ``sequence_index``'s text; None if none
+        does (a space between words, past the end)."""
+        b, c = _row_and_index(batch_or_char_index, char_index)
+        self._row("char_to_token", b)
+        c = _hf_index("char_to_token", "char_index", c)
+        s = _hf_index("char_to_token", "sequence_index", sequence_index)
+        return self._char_token("char_to_token", b, c, s)
+
+    def _char_token(self, method, b, c, s):
+        alignment = self._aligned(method)
+        start, stop = alignment.sequence_range(b, s, method)
+        for i, (lo, hi) in enumerate(alignment.offsets(b, method)[start:stop]):
+            if lo <= c < hi:
+                return start + i
+        return None
+
+    def word_to_chars(self, batch_or_word_index, word_index=None, sequence_index=0):
+        """CharSpan of word ``word_index`` of sequence ``sequence_index`` in that sequence's text (from its first
+        token's start to its last token's end)."""
+        b, w = _row_and_index(batch_or_word_index, word_index)
+        alignment = self._row("word_to_chars", b)
+        w = _hf_index("word_to_chars", "word_index", w, bits=32)
+        s = _hf_index("word_to_chars", "sequence_index", sequence_index)
+        span = self._word_tokens("word_to_chars", b, w, s)
+        if span is None:
+            raise TypeError(f"word_to_chars(): sequence {s} of row {b} has no word {w}")
+        offsets = alignment.offsets(b, "word_to_chars")
+        return CharSpan(offsets[span.start][0], offsets[span.end - 1][1])
+
+    def char_to_word(self, batch_or_char_index, char_index=None, sequence_index=0):
+        """The word whose characters include ``char_index`` of sequence ``sequence_index``'s text; None if none."""
+        b, c = _row_and_index(batch_or_char_index, char_index)
+        alignment = self._row("char_to_word", b)
+        c = _hf_index("char_to_word", "char_index", c)
+        s = _hf_index("char_to_word", "sequence_index", sequence_index)
+        t = self._char_token("char_to_word", b, c, s)
+        return None if t is None else alignment.word_ids(b)[t]
+
     def to(self, device):
         """Move torch tensors to ``device`` (HF's ``BatchEncoding.to``); other values stay as they are."""
         for key, value in self.items():
@@ -203,6 +395,24 @@ class BatchEncoding(dict):
                     value = value.astype(np.int64)
             self[key] = value if torch is None else torch.from_numpy(value)
         return self
+
+
+def _row_and_index(batch_or_index, index):
+    """HF's two call forms: ``f(index)`` (row 0) or ``f(batch_index, index)``."""
+    return (0, batch_or_index) if index is None else (batch_or_index, index)
+
+
+def _hf_index(method, name, value, negative=OverflowError, bits=64):
+    """An index argument of BatchEncoding's alignment methods as HF takes it: an int (TypeError otherwise), refused
+    below 0 with ``negative`` (HF's kind for that method) and at or above 2**bits (OverflowError: Rust's u32 /
+    usize; ``bits=None``: no upper limit checked yet)."""
+    if not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{method}(): {name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise negative(f"{method}(): {name} must be >= 0 (negative indices are not supported), got {value}")
+    if bits is not None and value >= 2**bits:
+        raise OverflowError(f"{method}(): {name} must be below 2**{bits}, got {value}")
+    return int(value)
 
 
 def _special_value(value, name, error=TypeError):
@@ -2157,11 +2367,11 @@ class LEDTokenizerFast(LEDTokenizer):
             cls, sep = self._cls_sep
             ids = [cls] + list(a[0]) + [sep]
             stm = [1] + [0] * len(a[0]) + [1]
-            layout = [("special", 1), seqs[0], ("special", 1)]
+            layout = [("special", 1, cls), seqs[0], ("special", 1, sep)]
             if b is not None:
                 ids += [sep] + list(b[0]) + [sep]
                 stm += [1] + [0] * len(b[0]) + [1]
-                layout += [("special", 1), seqs[1], ("special", 1)]
+                layout += [("special", 1, sep), seqs[1], ("special", 1, sep)]
         else:
             ids = list(a[0]) + (list(b[0]) if b is not None else [])
             stm = [0] * len(ids)
@@ -2259,7 +2469,7 @@ class LEDTokenizerFast(LEDTokenizer):
                         for k, fill in fills.items():
                             if k in row:
                                 row[k] = row[k] + [fill] * diff if side == "right" else [fill] * diff + row[k]
-                        pad_part = [("pad", diff)]
+                        pad_part = [("pad", diff, self.pad_token_id)]
                         row["_layout"] = row["_layout"] + pad_part if side == "right" else pad_part + row["_layout"]
         if not return_overflowing_tokens:
             items = [rows[:1] for rows in items]
