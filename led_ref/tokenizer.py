@@ -278,6 +278,7 @@ class BatchEncoding(dict):
         """The sequence (0, or 1 for a pair's second text) a token belongs to; None for special and padding
         tokens. ``token_to_sequence(token_index)`` or ``token_to_sequence(batch_index, token_index)``."""
         b, t = _row_and_index(batch_or_token_index, token_index)
+        self._aligned("token_to_sequence")  # a slow tokenizer's encoding: HF's ValueError comes first
         b = _hf_index("token_to_sequence", "batch_index", b, AttributeError)
         t = _hf_index("token_to_sequence", "token_index", t, AttributeError)
         ids = self._row("token_to_sequence", b).sequence_ids(b)
@@ -286,6 +287,7 @@ class BatchEncoding(dict):
     def token_to_word(self, batch_or_token_index, token_index=None):
         """The word (counted per sequence) a token comes from; None for special and padding tokens."""
         b, t = _row_and_index(batch_or_token_index, token_index)
+        self._aligned("token_to_word")  # a slow tokenizer's encoding: HF's ValueError comes first
         b = _hf_index("token_to_word", "batch_index", b, AttributeError)
         t = _hf_index("token_to_word", "token_index", t, AttributeError)
         ids = self._row("token_to_word", b).word_ids(b)
@@ -295,6 +297,7 @@ class BatchEncoding(dict):
         """TokenSpan of the tokens of word ``word_index`` of sequence ``sequence_index``; None if the sequence has
         no such word."""
         b, w = _row_and_index(batch_or_word_index, word_index)
+        self._aligned("word_to_tokens")  # a slow tokenizer's encoding: HF's ValueError comes first
         b = _hf_index("word_to_tokens", "batch_index", b, AttributeError)
         _hf_index("word_to_tokens", "word_index", w, AttributeError, bits=None)
         self._row("word_to_tokens", b)
@@ -1291,14 +1294,18 @@ class LEDTokenizer:
 
     def _encode_single(self, text, text_pair, *, return_offsets_mapping=False, text_options=(False, None), **opts):
         if return_offsets_mapping:
-            raise ValueError("return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)")
+            raise NotImplementedError(
+                "return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)"
+            )
         first = self._input_ids(text, "text", text_options)
         second = self._input_ids(text_pair, "text_pair", text_options) if text_pair is not None else None
         return self.prepare_for_model(first, second, prepend_batch_axis=True, **opts)
 
     def _batch_encode(self, pairs, *, return_offsets_mapping=False, text_options=(False, None), **opts):
         if return_offsets_mapping:
-            raise ValueError("return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)")
+            raise NotImplementedError(
+                "return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)"
+            )
         pad, trunc, max_length = self._strategies(
             opts["padding"], opts["truncation"], opts["max_length"], opts["pad_to_multiple_of"]
         )
@@ -2247,6 +2254,7 @@ class LEDTokenizerFast(LEDTokenizer):
         token's string includes the whitespace it stripped)."""
         split = kwargs.pop("split_special_tokens", None)
         split, _ = self._text_options(kwargs, split)
+        pair = pair or None  # HF fast (encode_plus): a falsy pair, "" included, means no pair
         tokens = [self._text_tokens(t, split) for t in ([text] if pair is None else [text, pair])]
         if not add_special_tokens:
             return [t for seq in tokens for t in seq]

@@ -40,6 +40,10 @@ def get(*names):
     return [["get", n] for n in names]
 
 
+# a padded batch of pairs for the alignment methods
+ALIGN_PAIRS = ([["Wonderful no inspiration", "x"], ["Amazing  example", "y"]], {"padding": True})
+
+
 def enc(args, kwargs, name, *margs):
     return ["enc", [list(args), kwargs], name, list(margs)]
 
@@ -271,6 +275,57 @@ SCENARIOS = [
         "name": "word_ids_prefix_space",
         "init": {"add_prefix_space": True},
         "steps": [enc(["Hello world <mask>x"], {}, "word_ids"), enc(["a", "b c"], {}, "word_ids")],
+    },
+    {
+        "name": "alignment_methods",
+        "steps": [
+            *[
+                enc(*ALIGN_PAIRS, name, *margs)
+                for name, margs in [
+                    ("tokens", [1]),
+                    ("tokens", [-1]),
+                    ("token_to_sequence", [5]),
+                    ("token_to_sequence", [1, 6]),
+                    ("token_to_word", [0, 4]),
+                    ("token_to_word", [1, 99]),
+                    ("word_to_tokens", [0, 0]),
+                    ("word_to_tokens", [0, 1, 1]),
+                    ("word_to_tokens", [0, 9]),
+                    ("token_to_chars", [0, 4]),
+                    ("token_to_chars", [0, 8]),
+                    ("token_to_chars", [-1, 6]),
+                    ("char_to_token", [0, 9]),
+                    ("char_to_token", [0, 9, 1]),
+                    ("char_to_token", [1, 0, 2]),
+                    ("char_to_word", [0, 12]),
+                    ("char_to_word", [0, 14, 0]),
+                    ("word_to_chars", [0, 2]),
+                    ("word_to_chars", [0, 1, 1]),
+                    # HF's kinds of error: negative indices, a missing row or word, non-int indices
+                    ("token_to_sequence", [-1]),
+                    ("token_to_word", [0, -1]),
+                    ("word_to_tokens", [-1, 0]),
+                    ("token_to_chars", [0, -1]),
+                    ("char_to_token", [0, 0, -1]),
+                    ("char_to_word", [2, 0]),
+                    ("word_to_chars", [0, 5]),
+                    ("word_to_chars", [0, 2**32]),
+                    ("char_to_token", [0.5]),
+                ]
+            ],
+            enc(["hi <mask> there</s>x  y"], {}, "tokens"),
+            enc(["hi <mask> there</s>x  y"], {}, "token_to_chars", 2),
+            enc(["hi <mask> there</s>x  y"], {"return_offsets_mapping": True}, "word_to_chars", 3),
+            enc(
+                ["one two three four"],
+                {"max_length": 4, "truncation": True, "return_overflowing_tokens": True, "stride": 1},
+                "char_to_token",
+                1,
+                8,
+            ),
+            enc(["Hello world"], {"padding": "max_length", "max_length": 6, "padding_side": "left"}, "char_to_word", 7),
+            m("tokenize", "a", "", add_special_tokens=True),
+        ],
     },
     # ---------------------------------------------------------------- truncation edge cases
     {

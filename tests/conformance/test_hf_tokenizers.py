@@ -105,6 +105,61 @@ def test_drawn_texts_encode_alike(pairs, text, pair, cls, prefix):
         assert got.word_ids() == want.word_ids() and got.sequence_ids() == want.sequence_ids()
 
 
+def alignment_answers(enc, n_rows, n_tokens, n_chars, n_words):
+    """Every alignment method of a BatchEncoding at every row, token, character and word index (one past each end
+    and -1 included), for both sequence indices: its result, or its kind of error."""
+
+    def answer(name, *args):
+        try:
+            out = getattr(enc, name)(*args)
+        except Exception as e:  # compared by kind with HF's
+            return name, args, type(e).__name__
+        return name, args, tuple(out) if isinstance(out, tuple) else out
+
+    out = []
+    for b in range(-1, n_rows + 1):
+        out.append(answer("tokens", b))
+        for t in range(-1, n_tokens + 1):
+            out += [answer(m, b, t) for m in ("token_to_sequence", "token_to_word", "token_to_chars")]
+        for s in (0, 1):
+            out += [answer(m, b, c, s) for c in range(-1, n_chars + 1) for m in ("char_to_token", "char_to_word")]
+            out += [answer(m, b, w, s) for w in range(-1, n_words + 1) for m in ("word_to_tokens", "word_to_chars")]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=tokenizer_texts(max_pieces=3).filter(assigned),
+    pair=st.none() | tokenizer_texts(max_pieces=2).filter(assigned),
+    prefix=st.booleans(),
+    options=st.sampled_from(
+        [
+            {},
+            {"add_special_tokens": False},
+            {"padding": "max_length", "max_length": 24, "padding_side": "left"},
+            {"max_length": 8, "truncation": True, "return_overflowing_tokens": True, "stride": 2},
+        ]
+    ),
+)
+def test_drawn_alignment_methods_answer_alike(pairs, text, pair, prefix, options):
+    """tokens / token_to_* / char_to_* / word_to_* of led_ref's fast BatchEncoding against transformers' (the Rust
+    Encoding's) on drawn texts and pairs, at every index, errors included."""
+    ours_hf, ours = pairs[("fast", prefix)]
+    try:
+        got = ours_hf(text, pair, **options)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a stride too long for the room a pair leaves (tokenizers panics): an error here too
+        with pytest.raises(ValueError, match="stride"):
+            ours(text, pair, **options)
+        return
+    want = ours(text, pair, **options)
+    rows = got["input_ids"] if got["input_ids"] and isinstance(got["input_ids"][0], list) else [got["input_ids"]]
+    n_words = max([w for r in range(len(rows)) for w in got.word_ids(r) if w is not None], default=0) + 1
+    sizes = (len(rows), max(map(len, rows)), max(len(text), len(pair or "")), n_words)
+    assert alignment_answers(want, *sizes) == alignment_answers(got, *sizes)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(tokenizer_texts(max_pieces=3).filter(assigned), min_size=1, max_size=4), st.sampled_from(["left", "right"])

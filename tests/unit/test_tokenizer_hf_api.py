@@ -284,6 +284,70 @@ def test_words_is_the_deprecated_word_ids(fast):
         assert enc.words() == enc.word_ids() == [None, 0, 1, None]
 
 
+# ------------------------------------------------------------------ BatchEncoding: char / word / token alignment
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=tokenizer_texts(max_pieces=3), pair=st.none() | tokenizer_texts(max_pieces=2))
+def test_alignment_methods_agree_with_offsets_and_word_ids(fast, text, pair):
+    """Each method is the lookup its name says over the row's offset_mapping / word_ids / sequence_ids."""
+    enc = fast(text, pair, return_offsets_mapping=True)
+    offsets, words, seqs = enc["offset_mapping"], enc.word_ids(), enc.sequence_ids()
+    texts = [text, pair]
+    assert enc.tokens() == fast.tokenize(text, pair, add_special_tokens=True)
+    for t, (seq, word, span) in enumerate(zip(seqs, words, offsets)):
+        assert enc.token_to_sequence(t) == enc.token_to_sequence(0, t) == seq
+        assert enc.token_to_word(t) == word
+        assert enc.token_to_chars(t) == (None if seq is None else tuple(span))
+    for s in {x for x in seqs if x is not None}:
+        for w in {words[t] for t in range(len(words)) if seqs[t] == s}:
+            tokens = [t for t in range(len(words)) if seqs[t] == s and words[t] == w]
+            assert tuple(enc.word_to_tokens(w, sequence_index=s)) == (tokens[0], tokens[-1] + 1)
+            assert enc.word_to_chars(0, w, s) == (offsets[tokens[0]][0], offsets[tokens[-1]][1])
+        for c in range(len(texts[s]) + 1):
+            hits = [t for t in range(len(words)) if seqs[t] == s and offsets[t][0] <= c < offsets[t][1]]
+            assert enc.char_to_token(c, sequence_index=s) == (hits[0] if hits else None)
+            assert enc.char_to_word(0, c, s) == (words[hits[0]] if hits else None)
+
+
+def test_alignment_methods_on_a_padded_pair_batch(fast):
+    enc = fast(["Wonderful no inspiration", "x"], ["Amazing  example", "y"], padding=True)
+    assert enc.tokens(1) == ["<s>", "x", "</s>", "</s>", "y", "</s>"] + ["<pad>"] * 5
+    assert enc.tokens(-1) == enc.tokens(1)  # a list index, as HF's list of encodings
+    assert enc.word_to_tokens(0, 0) == (1, 3) and enc.word_to_tokens(0, 1, sequence_index=1) == (8, 9)
+    assert enc.word_to_chars(0, 2) == (13, 24) and enc.word_to_chars(0, 1, 1) == (8, 8)  # "  ": an empty span
+    assert enc.char_to_token(0, 9) is None and enc.char_to_token(0, 9, 1) == 9  # "Ġexample" starts at 9
+    assert enc.char_to_word(0, 12) is None  # the space before "inspiration"
+    assert enc.token_to_chars(1, 6) is None and enc.token_to_sequence(1, 6) is None  # padding
+    assert enc.token_to_word(1, 99) is None and enc.word_to_tokens(0, 9) is None
+    # a sequence index the row does not have searches the whole row (tokenizers' sequence_range)
+    assert fast("ab cd").char_to_token(3, sequence_index=1) == 2
+
+
+def test_alignment_methods_refuse_indices_as_hf_does(fast):
+    enc = fast(["Hello world", "x"], padding=True)
+    for method in ("token_to_sequence", "token_to_word", "word_to_tokens"):  # HF 4.46: AttributeError
+        for args in ((-1,), (-1, 0), (0, -1)):
+            with pytest.raises(AttributeError, match="negative indices are not supported"):
+                getattr(enc, method)(*args)
+    for method in ("token_to_chars", "char_to_token", "char_to_word", "word_to_chars"):  # Rust's unsigned ints
+        with pytest.raises(OverflowError, match="must be >= 0"):
+            getattr(enc, method)(0, -1)
+        with pytest.raises(IndexError):
+            getattr(enc, method)(2, 0)
+        assert getattr(enc, method)(-1, 0) == getattr(enc, method)(1, 0)
+    with pytest.raises(OverflowError, match="sequence_index must be >= 0"):
+        enc.char_to_token(0, 0, -1)
+    with pytest.raises(OverflowError, match="below 2\\*\\*32"):
+        enc.word_to_chars(0, 2**32)
+    with pytest.raises(TypeError, match="char_index must be an int, got float"):
+        enc.char_to_token(1.5)
+    with pytest.raises(TypeError, match="sequence 0 of row 0 has no word 5"):  # HF: CharSpan(*None)
+        enc.word_to_chars(0, 5)
+    with pytest.raises(ValueError, match="not available when using non-fast tokenizers"):
+        make(LEDTokenizer)("Hello").char_to_token(0)
+
+
 # ------------------------------------------------------------------ pad() and model_input_names
 
 
