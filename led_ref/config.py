@@ -230,6 +230,8 @@ class LEDConfig:
 
     model_type = "led"
     attribute_map = ATTRIBUTE_MAP
+    id2label: dict[int, str]  # set by _set_labels (num_labels is their length)
+    label2id: dict[str, int]
 
     def __init__(self, **kwargs):
         kwargs = dict(kwargs)

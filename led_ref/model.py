@@ -818,7 +818,7 @@ class LEDForQuestionAnswering(LEDModel):
 
     head = "qa"
 
-    def __call__(
+    def __call__(  # type: ignore[override]  # HF's argument order: start/end positions before use_cache
         self,
         input_ids=None,
         attention_mask=None,
@@ -876,7 +876,7 @@ class LEDForQuestionAnswering(LEDModel):
             loss=loss, start_logits=start_logits, end_logits=end_logits, **self._fields(enc, dec)
         )
 
-    forward = __call__
+    forward = __call__  # type: ignore[assignment]  # the __call__ above
 
 
 def model_class(head):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +69,7 @@ head_for_architecture = _heads.head_for_architecture  # historical import path
 
 # -- the parameter layout -------------------------------------------------------------------
 def _linear(name, n_out, n_in, bias=True):
-    out = {f"{name}.weight": (n_out, n_in)}
+    out: dict[str, tuple[int, ...]] = {f"{name}.weight": (n_out, n_in)}
     if bias:
         out[f"{name}.bias"] = (n_out,)
     return out
@@ -81,7 +83,7 @@ def parameter_shapes(config: LEDConfig, head: str) -> dict[str, tuple[int, ...]]
     """Flat parameter name (no ``led.`` prefix, tied copies included) -> shape, in HF order."""
     _check_head(head, config)
     d, v = config.d_model, config.vocab_size
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     if head == "lm":  # a buffer of the head class itself: first in HF's state_dict
         shapes["final_logits_bias"] = (1, v)
     shapes["shared.weight"] = (v, d)
@@ -131,6 +133,7 @@ def tied_keys(config: LEDConfig, head: str) -> tuple[str, ...]:
 def flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
     """Nested dict/list tree -> {"a.b.0.c": array}; tied arrays appear under every name."""
     out = {}
+    items: Iterable[tuple[str, Any]]
     if isinstance(tree, dict):
         items = tree.items()
     elif isinstance(tree, (list, tuple)):
@@ -231,7 +234,7 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
         f"random init of {HEAD_CLASSES[head]} (d_model={config.d_model}, vocab_size={config.vocab_size}, "
         f"{config.encoder_layers}+{config.decoder_layers} layers)",
     )
-    flat = {}
+    flat: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         if name in tied and name != tied[0]:
             flat[name] = flat[tied[0]]
