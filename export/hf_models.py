@@ -95,15 +95,8 @@ class LEDConfig(PretrainedConfig):
         return _core(self)
 
 
-# PretrainedConfig.to_dict() entries that are transformers' runtime state, not configuration
-_HF_RUNTIME_KEYS = ("_attn_implementation_autoset", "transformers_version")
-
-
 def _core(config):
-    fields = {k: v for k, v in config.to_dict().items() if k not in _HF_RUNTIME_KEYS}
-    if not fields.get("_name_or_path"):
-        fields.pop("_name_or_path", None)
-    return core_config.LEDConfig.from_dict(fields)
+    return core_config.as_config(config, "the model's config")
 
 
 def _adopt(shell, core):
