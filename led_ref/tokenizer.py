@@ -170,8 +170,8 @@ class _Alignment:
         return self._cached("tokens", batch_index, "tokens", compute)
 
     def offsets(self, batch_index, method):
-        """(start, end) in its sequence's text of each token of a row, as ``return_offsets_mapping`` gives them;
-        (0, 0) for special and padding tokens and for a pre-tokenized input's tokens."""
+        """(start, end) in its sequence's text of each token of a row, as ``return_offsets_mapping`` gives them
+        ((0, 0) for special and padding tokens)."""
         tok = self.tokenizer
 
         def compute(parts):
@@ -181,11 +181,8 @@ class _Alignment:
                     out.extend([(0, 0)] * part[1])
                     continue
                 text, split = part[2]
-                if not isinstance(text, str):
-                    out.extend([(0, 0)] * len(part[3]))
-                    continue
                 # the piece exactly as _post trimmed it (trimming depends on the piece's first token)
-                enc = tok._text_encoding(text, split)
+                enc = tok._sequence(text, "text", True, split)
                 pos = part[3]
                 starts, ends = tok._trim([[enc[0][i] for i in pos]] + [col[pos] for col in enc[1:5]])
                 out.extend(zip(starts, ends))
