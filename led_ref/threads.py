@@ -9,13 +9,21 @@ feed-forward block, vocabulary slices of the LM head -- and runs them in a small
 threads (NumPy releases the GIL inside BLAS calls and in most ufuncs). The pieces have no barrier
 between them: a descheduled thread only delays its own piece while the others take the next ones.
 
-For that to hold, each BLAS call should run single-threaded. The core depends on numpy + regex
-only and cannot change OpenBLAS's thread count itself (NumPy has no API for it), so it accepts an
-optional *BLAS controller*: any object with ``limit(n)`` returning a context manager that caps the
-BLAS threads at ``n`` while led_ref's work runs (``led_ref.app.blas.ThreadpoolctlBLAS`` wraps the
-optional ``threadpoolctl``; the CLI installs it when ``threadpoolctl`` is importable). Without a
-controller the pool is not used by default (``default_threads()`` is 1) and BLAS keeps its own
-threading, i.e. the behaviour before this module; ``set_num_threads(n)`` still turns the pool on.
+For that to hold, each BLAS call runs single-threaded meanwhile. NumPy has no API for BLAS's thread count, so
+led_ref sets it through a *BLAS controller*: an object with ``limit(n)`` returning a context manager that holds
+BLAS at ``n`` threads while led_ref's work runs and then puts back the count it found. By default it is
+``led_ref.blas.ThreadpoolctlBLAS`` over ``threadpoolctl`` (a runtime dependency), created at the first call: every
+program that imports led_ref gets the policy, with no call and no environment variable.
+
+- Default threads (``default_threads``): cores + 1, BLAS at one thread inside led_ref's calls, BLAS's own count
+  restored after each, so the program's own NumPy code runs as before.
+- The user's BLAS limit is kept: a BLAS count below the cores when a call starts (``OPENBLAS_NUM_THREADS``,
+  ``OMP_NUM_THREADS``, a ``threadpoolctl.threadpool_limits`` block) is also led_ref's number of threads, and BLAS is
+  never set above it.
+- ``set_num_threads(n)`` / ``num_threads(n)`` always win.
+- A BLAS that threadpoolctl cannot control (or threadpoolctl missing): one ``BLASControlWarning``, then NumPy's own
+  threading (no pool, ``default_threads()`` is 1), never an error. ``set_blas_controller`` installs another
+  controller, or None for NumPy's own threading.
 
     import led_ref.threads as lt
     lt.set_num_threads(2)                      # an explicit count always wins
@@ -34,10 +42,12 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Callable
 
 __all__ = [
+    "BLASControlWarning",
     "available_cores",
     "check_threads",
     "default_threads",
@@ -50,6 +60,8 @@ __all__ = [
     "one_per_core",
     "one_row_step",
     "one_row_state",
+    "caller_first",
+    "blas_control_note",
     "in_region",
     "pool_size",
     "parallel_map",
@@ -67,8 +79,9 @@ def available_cores() -> int:
 
 
 def check_threads(n, name: str = "threads") -> int:
-    """A thread count given by a user: an int >= 1 (more than the cores is allowed; the CLI notes it)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    """A thread count given by a user: an int >= 1 (more than the cores is allowed; the CLI notes it). Anything else
+    is a one-line ValueError naming the value."""
+    if not isinstance(n, bool) and not isinstance(n, int):
         try:
             import numpy as np
 
@@ -77,10 +90,14 @@ def check_threads(n, name: str = "threads") -> int:
         except ImportError:  # pragma: no cover - numpy is a dependency
             pass
     if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an integer >= 1, got {n!r}")
+        raise ValueError(f"{name} must be an integer >= 1 (the number of threads led_ref may use), got {n!r}")
     if n < 1:
         raise ValueError(f"{name} must be >= 1 (the number of threads led_ref may use), got {n}")
     return n
+
+
+class BLASControlWarning(RuntimeWarning):
+    """led_ref cannot set the BLAS thread count in this process and keeps NumPy's own threading (issued once)."""
 
 
 # A one-row step's CPU share (process CPU time / (wall time x threads)) below which the machine counts as busy: with
@@ -121,11 +138,15 @@ class _OneRowMonitor:
             self.busy, self.wait = False, REPROBE_STEPS
 
 
+_AUTO = "auto"  # the controller before the first call: led_ref.blas.ThreadpoolctlBLAS when it can control the BLAS
+
+
 class _Policy:
     def __init__(self):
         self.lock = threading.Lock()
         self.explicit: int | None = None  # set_num_threads(n); None = default_threads()
-        self.controller = None  # optional BLAS controller (see the module docstring)
+        self.controller = _AUTO  # the BLAS controller (see the module docstring), resolved at the first call
+        self.note: str | None = None  # why the automatic controller could not be used
         self.pool: _Pool | None = None
         self.pool_size = 0
         self.local = threading.local()  # per-thread: region depth, inside-a-worker flag
@@ -136,11 +157,30 @@ class _Policy:
         self.lock = threading.Lock()
         self.pool, self.pool_size = None, 0
         self.local = threading.local()
+        reset = getattr(self.controller, "reset_after_fork", None)
+        if callable(reset):
+            reset()
 
 
 _policy = _Policy()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_policy.reset_after_fork)
+
+
+def _automatic_controller():
+    """``led_ref.blas.ThreadpoolctlBLAS()``, or None and the note saying why not."""
+    try:
+        from .blas import ThreadpoolctlBLAS
+
+        return ThreadpoolctlBLAS(), None
+    except ImportError as exc:  # threadpoolctl is a dependency: installed without its dependencies?
+        why = f"threadpoolctl cannot be imported ({exc}; pip install threadpoolctl)"
+    except Exception as exc:  # whatever threadpoolctl meets (an unknown BLAS): a note, never a crash
+        why = " ".join(str(exc).split()) or type(exc).__name__
+    return None, (
+        f"led_ref.threads: {why}; led_ref keeps NumPy's own BLAS threading, without its thread pool (slower beside "
+        "other busy processes; led_ref.threads.set_num_threads(n) still turns the pool on)"
+    )
 
 
 def default_threads() -> int:
@@ -150,10 +190,18 @@ def default_threads() -> int:
     many threads as cores and one competing CPU-bound process, the kernel often leaves two of our threads on
     one core and the competitor alone on the other, so we run on one core; one extra thread keeps a core busy
     while another thread waits, at the same quiet speed (``python -m tools.bench.encoder --busy --threads N``).
+    A user's BLAS limit below the cores (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``threadpool_limits``,
+    seen as BLAS's count outside led_ref's calls) is kept: that many threads, 1 meaning no pool.
     Without a controller: 1, i.e. no pool and BLAS's own threading, as NumPy does by default (a pool over
     multi-threaded BLAS calls oversubscribes the cores).
     """
-    return available_cores() + 1 if _policy.controller is not None else 1
+    controller = get_blas_controller()
+    if controller is None:
+        return 1
+    cores = available_cores()
+    outside = getattr(controller, "outside", None)
+    user = outside() if callable(outside) else None
+    return user if isinstance(user, int) and 1 <= user < cores else cores + 1
 
 
 def set_num_threads(n: int | None = None) -> None:
@@ -170,15 +218,35 @@ def get_num_threads() -> int:
 
 
 def set_blas_controller(controller) -> None:
-    """Install (or with None remove) the optional BLAS controller: an object with ``limit(n)`` returning a
-    context manager that caps BLAS's threads at ``n`` (e.g. ``led_ref.app.blas.ThreadpoolctlBLAS()``)."""
+    """Install a BLAS controller: an object with ``limit(n)`` returning a context manager that holds BLAS's threads
+    at ``n`` (e.g. ``led_ref.blas.ThreadpoolctlBLAS()``); None: NumPy's own BLAS threading, no pool by default;
+    ``"auto"``: the default, ``ThreadpoolctlBLAS`` created at the next call (with one note if it cannot be)."""
+    if isinstance(controller, str) and controller == _AUTO:
+        with _policy.lock:
+            _policy.controller, _policy.note = _AUTO, None
+        return
     if controller is not None and not callable(getattr(controller, "limit", None)):
         raise TypeError(f"blas controller must have a limit(n) method, got {type(controller).__name__}")
     _policy.controller = controller
 
 
 def get_blas_controller():
-    return _policy.controller
+    """The BLAS controller in use (None: NumPy's own threading). The first call creates the automatic one."""
+    controller = _policy.controller
+    if controller is not _AUTO:
+        return controller
+    with _policy.lock:
+        if _policy.controller is _AUTO:
+            _policy.controller, _policy.note = _automatic_controller()
+            if _policy.note:
+                warnings.warn(_policy.note, BLASControlWarning, stacklevel=3)
+        return _policy.controller
+
+
+def blas_control_note() -> str | None:
+    """Why led_ref could not control the BLAS (the note warned once), or None."""
+    get_blas_controller()
+    return _policy.note
 
 
 @contextlib.contextmanager
@@ -214,7 +282,7 @@ def region(decoding: bool = False):
     depth = getattr(local, "depth", 0)
     local.depth = depth + 1
     try:
-        controller = _policy.controller
+        controller = get_blas_controller()
         if depth or getattr(local, "in_worker", False):
             yield
         elif decoding:
@@ -259,7 +327,7 @@ def one_row_step(rows: int, cached: bool):
     GEMV sums in another order (within the float32 tolerance). ``LEDStepModel.decode`` wraps the decoder and the LM head
     in one such block. Changes nothing outside a decoding region on the pool."""
     local = _policy.local
-    controller = _policy.controller
+    controller = get_blas_controller()
     if (
         rows != 1
         or not cached
@@ -280,9 +348,17 @@ def one_row_step(rows: int, cached: bool):
 
 @contextlib.contextmanager
 def _one_row_step(local, controller):
+    # BLAS's own threads: as many as the pool would run, never more than the BLAS count found outside led_ref's calls
+    # (a user's limit); fewer than 2 leaves the step on the pool
+    outside = getattr(controller, "outside", None)
+    user = outside() if callable(outside) else None
+    k = min(get_num_threads(), available_cores(), user if isinstance(user, int) and user >= 1 else available_cores())
+    if k < 2:
+        with caller_first():
+            yield
+        return
     monitor = _policy.one_row
     use_blas = monitor.use_blas_threads()
-    k = min(get_num_threads(), available_cores())
     t0, c0 = time.perf_counter(), time.process_time()
     if use_blas:
         local.decoding_pool = False
@@ -292,9 +368,28 @@ def _one_row_step(local, controller):
         finally:
             local.decoding_pool = True
     else:
-        yield
+        with caller_first():
+            yield
     wall = time.perf_counter() - t0
     monitor.record(use_blas, (time.process_time() - c0) / (wall * k) if wall > 0 else 1.0)
+
+
+@contextlib.contextmanager
+def caller_first():
+    """In this block the calling thread of a parallel call first takes its share of the pieces as one claim, then
+    the pieces left are shared as usual.
+
+    For one-row decoding steps on the pool: their parallel calls last ~0.1-0.5 ms, about as long as the kernel takes
+    to wake a pool thread on a busy machine, and a caller taking one piece at a time had run nearly all of them by
+    the time a woken worker asked for one. A first claim of the caller's share leaves the rest to the workers that
+    arrive meanwhile (``python -m tools.bench.generation --busy``)."""
+    local = _policy.local
+    prev = getattr(local, "caller_first", False)
+    local.caller_first = True
+    try:
+        yield
+    finally:
+        local.caller_first = prev
 
 
 def one_row_state() -> dict:
@@ -346,10 +441,10 @@ class _Job:
         self.error = None
         self.done = threading.Event()
 
-    def work(self):
+    def work(self, claimed=()):
+        """Run the ``claimed`` items (taken before the job was shared), then take items until none are left."""
         n = len(self.items)
-        while True:
-            i = next(self.next)
+        for i in itertools.chain(claimed, iter(lambda: next(self.next), None)):
             if i >= n:
                 return
             try:
@@ -375,18 +470,25 @@ class _Pool:
 
     def _run(self):
         _policy.local.in_worker = True
+        pin = getattr(_policy.controller, "pin_worker", None)
+        if callable(pin):  # BLAS with a count per thread (OpenMP): this thread's at one
+            pin()
         while True:
             job = self.queue.get()
             if job is None:
                 return
             job.work()
 
-    def map(self, fn, items, threads=None):
-        """``[fn(item) for item in items]`` on the caller and up to ``threads - 1`` workers (default: all)."""
+    def map(self, fn, items, threads=None, caller_first=False):
+        """``[fn(item) for item in items]`` on the caller and up to ``threads - 1`` workers (default: all).
+        ``caller_first``: the caller claims its share of the items (1 / threads of them) before the workers start."""
         job = _Job(fn, items)
-        for _ in range(min(len(self.workers), len(items) - 1, (threads or self.size) - 1)):
+        helpers = min(len(self.workers), len(items) - 1, (threads or self.size) - 1)
+        claimed = range(len(items) // (helpers + 1) if caller_first else 0)
+        job.next = itertools.count(len(claimed))
+        for _ in range(helpers):
             self.queue.put(job)
-        job.work()
+        job.work(claimed)
         job.done.wait()
         if job.error is not None:
             raise job.error
@@ -428,7 +530,7 @@ def parallel_map(fn: Callable, items: Iterable) -> list:
     with region():
         local.in_worker = True  # the caller runs pieces too: no nested pools from inside them
         try:
-            return _pool(n).map(fn, items, use)
+            return _pool(n).map(fn, items, use, getattr(local, "caller_first", False))
         finally:
             local.in_worker = False
 
