@@ -60,7 +60,7 @@ __all__ = [
     "one_per_core",
     "one_row_step",
     "one_row_state",
-    "caller_first",
+    "piece_threads",
     "blas_control_note",
     "in_region",
     "pool_size",
@@ -354,8 +354,7 @@ def _one_row_step(local, controller):
     user = outside() if callable(outside) else None
     k = min(get_num_threads(), available_cores(), user if isinstance(user, int) and user >= 1 else available_cores())
     if k < 2:
-        with caller_first():
-            yield
+        yield
         return
     monitor = _policy.one_row
     use_blas = monitor.use_blas_threads()
@@ -368,28 +367,9 @@ def _one_row_step(local, controller):
         finally:
             local.decoding_pool = True
     else:
-        with caller_first():
-            yield
+        yield
     wall = time.perf_counter() - t0
     monitor.record(use_blas, (time.process_time() - c0) / (wall * k) if wall > 0 else 1.0)
-
-
-@contextlib.contextmanager
-def caller_first():
-    """In this block the calling thread of a parallel call first takes its share of the pieces as one claim, then
-    the pieces left are shared as usual.
-
-    For one-row decoding steps on the pool: their parallel calls last ~0.1-0.5 ms, about as long as the kernel takes
-    to wake a pool thread on a busy machine, and a caller taking one piece at a time had run nearly all of them by
-    the time a woken worker asked for one. A first claim of the caller's share leaves the rest to the workers that
-    arrive meanwhile (``python -m tools.bench.generation --busy``)."""
-    local = _policy.local
-    prev = getattr(local, "caller_first", False)
-    local.caller_first = True
-    try:
-        yield
-    finally:
-        local.caller_first = prev
 
 
 def one_row_state() -> dict:
@@ -481,10 +461,10 @@ class _Pool:
 
     def map(self, fn, items, threads=None, caller_first=False):
         """``[fn(item) for item in items]`` on the caller and up to ``threads - 1`` workers (default: all).
-        ``caller_first``: the caller claims its share of the items (1 / threads of them) before the workers start."""
+        ``caller_first``: item 0 is the caller's; the workers start at item 1."""
         job = _Job(fn, items)
         helpers = min(len(self.workers), len(items) - 1, (threads or self.size) - 1)
-        claimed = range(len(items) // (helpers + 1) if caller_first else 0)
+        claimed = range(1 if caller_first else 0)
         job.next = itertools.count(len(claimed))
         for _ in range(helpers):
             self.queue.put(job)
@@ -516,21 +496,37 @@ def pool_size() -> int:
     return _policy.pool_size
 
 
-def parallel_map(fn: Callable, items: Iterable) -> list:
+def piece_threads() -> int:
+    """Threads that take the pieces of a parallel call made now (1: the call runs inline)."""
+    local = _policy.local
+    if getattr(local, "in_worker", False):
+        return 1
+    n = get_num_threads()
+    return min(n, getattr(local, "cap", None) or n)  # decoding: at most one per core (one_per_core)
+
+
+def parallel_map(fn: Callable, items: Iterable, caller_first: bool = False) -> list:
     """``[fn(item) for item in items]``, the calls spread over the policy's threads (results in order of items).
 
     Items must be independent (each writes its own part of shared outputs). Runs inline with one thread, with
-    one item, or when called from inside a worker (no nested pools)."""
+    one item, or when called from inside a worker (no nested pools).
+
+    ``caller_first``: item 0 is the calling thread's, and the workers start at item 1 -- for calls of short pieces
+    (decoding steps), where the caller cuts item 0 as one long product (about its share, ``1 / piece_threads()``
+    of the work) and the rest small. A woken worker needs the GIL: a caller running one short BLAS call after
+    another takes it back after each, and the worker, which asks for it later, gets it only when the caller waits
+    at the end of the call, with no pieces left. During one long BLAS call the GIL is free for the worker to take
+    the small pieces (``python -m tools.bench.generation --breakdown`` counts the pieces run on pool workers)."""
     items = list(items)
     n = get_num_threads()
     local = _policy.local
-    use = min(n, getattr(local, "cap", None) or n)  # threads that take pieces (decoding: at most the cores)
-    if use == 1 or len(items) <= 1 or getattr(local, "in_worker", False):
+    use = piece_threads()
+    if use == 1 or len(items) <= 1:
         return [fn(item) for item in items]
     with region():
         local.in_worker = True  # the caller runs pieces too: no nested pools from inside them
         try:
-            return _pool(n).map(fn, items, use, getattr(local, "caller_first", False))
+            return _pool(n).map(fn, items, use, caller_first)
         finally:
             local.in_worker = False
 

@@ -628,3 +628,58 @@ def test_nested_and_concurrent_limits_combine():
     release.set()
     t.join()
     assert lib.num_threads == 2
+
+
+def test_caller_first_gives_item_0_to_the_calling_thread():
+    """parallel_map(caller_first=True): item 0 runs on the calling thread, whatever the workers do; the results keep
+    the items' order."""
+    import threading
+    import time
+
+    threads.set_num_threads(3)
+    me = threading.get_ident()
+    for _ in range(5):
+        ran = {}
+
+        def piece(i, ran=ran):
+            ran[i] = threading.get_ident()
+            time.sleep(0.002)
+            return i
+
+        assert threads.parallel_map(piece, range(6), caller_first=True) == list(range(6))
+        assert ran[0] == me
+        assert any(t != me for t in ran.values())  # the workers took some of the rest
+
+
+def test_callers_piece_merges_the_first_weights_leading_slices():
+    """scheduling.callers_piece: item 0 becomes one slice of the first weight covering about 1/threads of all the
+    features (not past the first weight), aligned as feature_slices cut it; the other items are unchanged and every
+    feature is still covered once."""
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal((n, 32)).astype(np.float32) for n in (1000, 300, 300)]
+    outs = [np.empty((1, w.shape[0]), np.float32) for w in ws]
+    items = [(w, None, o, cols) for w, o in zip(ws, outs) for cols in scheduling.feature_slices(w.shape[0], 6)]
+    merged = scheduling.callers_piece(items, 2)
+    w0, _, _, first = merged[0]
+    assert w0 is ws[0] and first.start == 0 and first.stop % scheduling.FEATURE_ALIGN == 0
+    assert 1600 / 2 <= first.stop < 1600 / 2 + 200  # ~half of the 1,600 features, in whole slices
+    assert merged[1:] == [it for it in items if it[0] is not ws[0] or it[3].start >= first.stop]
+    covered = [(id(w), f) for w, _, _, c in merged for f in range(c.start, c.stop)]
+    assert len(covered) == len(set(covered)) == 1600
+    # a first weight smaller than the share: all of it, and no more
+    small = scheduling.callers_piece([it for it in items if it[0] is not ws[0]], 2)
+    assert small[0][3] == slice(0, 300) and small[0][0] is ws[1]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_head_pieces_cover_every_head_once(n_threads):
+    threads.set_num_threads(n_threads)
+    with threads.one_per_core():
+        for groups in (1, 3):
+            items = scheduling.head_pieces(groups, 12)
+            covered = sorted(
+                (g, h) for gs, hs in items for g in range(gs.start, gs.stop) for h in range(hs.start, hs.stop)
+            )
+            assert covered == [(g, h) for g in range(groups) for h in range(12)]
+            if groups == 1 and threads.piece_threads() > 1:  # the caller's long piece first
+                assert items[0][1] == slice(0, 12 // threads.piece_threads()) and len(items) > 2
