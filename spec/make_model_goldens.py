@@ -4,11 +4,11 @@
 Format and masking rules: spec/goldens/model/README.md and spec/SPEC.md#conformance.
 The script is run twice, once per pinned transformers install (it detects which one runs it):
 
-    /work/scratch/hf4/bin/python spec/make_model_goldens.py   # transformers 4.46.3
+    $LED_REF_HF_PYTHON spec/make_model_goldens.py   # transformers 4.46.3
         writes every case: config.json, model.safetensors (float32), inputs.npz, outputs_fp32.npz, meta.json;
         plus outputs_fp64.npz for the LEDForSequenceClassification cases (5.x has no such class), made with
         4.46.3, the encoder softmax patch and a dtype fix of its causal-mask helper (see PATCHES).
-    /work/scratch/hf5/bin/python spec/make_model_goldens.py   # transformers 5.23.0
+    $LED_REF_HF5_PYTHON spec/make_model_goldens.py   # transformers 5.23.0
         writes outputs_fp64.npz for every other case (encoder softmax patch), and cross-checks against the
         4.46.3 run: 5.23.0 float32 vs outputs_fp32.npz, fp64 vs fp32, fp64 run twice.
 

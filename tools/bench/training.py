@@ -2,7 +2,7 @@
 led-base shape, batch 1, with and without gradient checkpointing, for led-ref's torch graph and HF transformers
 (``--hf-python``) side by side. Every row runs in its own subprocess (its own peak RSS); seeded random weights.
 
-    python -m tools.bench.training --hf-python /work/hfvenv/bin/python            # 4,096 tokens
+    python -m tools.bench.training --hf-python $LED_REF_HF_PYTHON            # 4,096 tokens
     python -m tools.bench.training --quick                                         # tiny, seconds
 
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown). Every row, HF's
