@@ -6,7 +6,7 @@ import pytest
 
 from led_ref import attention, scheduling, threads
 from led_ref.blas import ThreadpoolctlBLAS, blas_threads_now
-from led_ref.config import LEDConfig
+from led_ref.config import SHAPE_FIELDS, LEDConfig
 from led_ref.model import LEDForConditionalGeneration
 from led_ref.weights import init_params
 
@@ -391,7 +391,7 @@ def _run_plain_program(limit="none", explicit=None, env_threads=None, code=_PLAI
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     if env_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = str(env_threads)
-    cfg = {k: v for k, v in CFG.to_dict().items() if k in CFG_KWARGS}
+    cfg = {k: v for k, v in CFG.to_dict().items() if k in SHAPE_FIELDS}
     proc = subprocess.run(
         [sys.executable, "-W", "error::RuntimeWarning", "-c", code, json.dumps([cfg, limit, explicit])],
         capture_output=True,
@@ -402,21 +402,6 @@ def _run_plain_program(limit="none", explicit=None, env_threads=None, code=_PLAI
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [s for s in proc.stdout.splitlines() if s.startswith("REPORT")][-1]
     return json.loads(line[len("REPORT") :]), proc.stderr
-
-
-CFG_KWARGS = (
-    "vocab_size",
-    "d_model",
-    "encoder_layers",
-    "decoder_layers",
-    "encoder_attention_heads",
-    "decoder_attention_heads",
-    "encoder_ffn_dim",
-    "decoder_ffn_dim",
-    "attention_window",
-    "max_encoder_position_embeddings",
-    "max_decoder_position_embeddings",
-)
 
 
 def test_plain_import_runs_the_pool_with_single_threaded_blas_and_restores_blas():
@@ -491,7 +476,7 @@ def test_a_blas_that_threadpoolctl_cannot_control_gets_one_note_and_numpys_threa
         "    m.generate(ids, max_new_tokens=3)\n"
         "print('REPORT' + json.dumps([threads.get_num_threads(), threads.pool_size(), threads.blas_control_note()]))\n"
     )
-    cfg = {k: v for k, v in CFG.to_dict().items() if k in CFG_KWARGS}
+    cfg = {k: v for k, v in CFG.to_dict().items() if k in SHAPE_FIELDS}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [sys.executable, "-c", "import sys, json\n" + _NO_BLAS, json.dumps(cfg), str(program)],
