@@ -1861,9 +1861,7 @@ def _serialized(obj, type_field):
 def _read_config(path):
     """tokenizer_config.json as constructor keywords: the fields led_ref checks are checked (InputFileError
     naming the file), AddedToken objects become AddedTokens, the rest is kept as HF keeps it."""
-    cfg = _read_json(path)
-    if not isinstance(cfg, dict):
-        raise InputFileError(f"{path}: must hold a JSON object, got {type(cfg).__name__}")
+    cfg = _read_json(path)  # a JSON object (read_json refuses anything else)
     for key in ("tokenizer_class", "init_inputs", "tokenizer_file"):
         cfg.pop(key, None)
     out: dict[str, Any] = {}
@@ -1903,9 +1901,7 @@ def _legacy_files(directory):
     special_map = added = None
     stm_path = os.path.join(directory, "special_tokens_map.json")
     if os.path.isfile(stm_path):
-        stm = _read_json(stm_path)
-        if not isinstance(stm, dict):
-            raise InputFileError(f"{stm_path}: must hold a JSON object, got {type(stm).__name__}")
+        stm = _read_json(stm_path)  # a JSON object (read_json refuses anything else)
         special_map = {}
         for key, value in stm.items():
             if value is None or (key not in SPECIAL_TOKENS_ATTRIBUTES and key != "additional_special_tokens"):
@@ -1918,9 +1914,7 @@ def _legacy_files(directory):
                 special_map[key] = _file_token(stm_path, key, value, special=True)
     at_path = os.path.join(directory, "added_tokens.json")
     if os.path.isfile(at_path):
-        table = _read_json(at_path)
-        if not isinstance(table, dict):
-            raise InputFileError(f"{at_path}: must map token -> id, got {type(table).__name__}")
+        table = _read_json(at_path)  # a JSON object (read_json refuses anything else)
         added = {}
         for content, idx in table.items():
             if not content:
