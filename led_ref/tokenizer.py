@@ -274,20 +274,19 @@ class BatchEncoding(dict):
     def token_to_sequence(self, batch_or_token_index, token_index=None):
         """The sequence (0, or 1 for a pair's second text) a token belongs to; None for special and padding
         tokens. ``token_to_sequence(token_index)`` or ``token_to_sequence(batch_index, token_index)``."""
-        b, t = _row_and_index(batch_or_token_index, token_index)
-        self._aligned("token_to_sequence")  # a slow tokenizer's encoding: HF's ValueError comes first
-        b = _hf_index("token_to_sequence", "batch_index", b, AttributeError)
-        t = _hf_index("token_to_sequence", "token_index", t, AttributeError)
-        ids = self._row("token_to_sequence", b).sequence_ids(b)
-        return ids[t] if t < len(ids) else None
+        return self._token_lookup("token_to_sequence", "sequence_ids", batch_or_token_index, token_index)
 
     def token_to_word(self, batch_or_token_index, token_index=None):
         """The word (counted per sequence) a token comes from; None for special and padding tokens."""
+        return self._token_lookup("token_to_word", "word_ids", batch_or_token_index, token_index)
+
+    def _token_lookup(self, method, ids_of, batch_or_token_index, token_index):
+        """Row b's ``ids_of`` (sequence_ids / word_ids) at token t; None past the row's end."""
         b, t = _row_and_index(batch_or_token_index, token_index)
-        self._aligned("token_to_word")  # a slow tokenizer's encoding: HF's ValueError comes first
-        b = _hf_index("token_to_word", "batch_index", b, AttributeError)
-        t = _hf_index("token_to_word", "token_index", t, AttributeError)
-        ids = self._row("token_to_word", b).word_ids(b)
+        self._aligned(method)  # a slow tokenizer's encoding: HF's ValueError comes first
+        b = _hf_index(method, "batch_index", b, AttributeError)
+        t = _hf_index(method, "token_index", t, AttributeError)
+        ids = getattr(self._row(method, b), ids_of)(b)
         return ids[t] if t < len(ids) else None
 
     def word_to_tokens(self, batch_or_word_index, word_index=None, sequence_index=0):
