@@ -13,6 +13,8 @@ _EXPORTS = {
     "LEDConfig": "config",
     "LEDTokenizer": "tokenizer",
     "LEDTokenizerFast": "tokenizer",
+    "AddedToken": "tokenizer",
+    "BatchEncoding": "tokenizer",
     "LEDModel": "model",
     "LEDForConditionalGeneration": "model",
     "LEDForSequenceClassification": "model",

@@ -149,25 +149,53 @@ def to_byte_level(text):
     return raw.decode("latin-1").translate(_TO_BYTE_LEVEL)
 
 
+def token_bytes(token):
+    """The bytes of one token string: a byte-level string maps back through BYTE_DECODER; any other string (only an
+    added token can be one) is its own UTF-8, as tokenizers' ByteLevel decoder does."""
+    if all(c in BYTE_DECODER for c in token):
+        return bytes(BYTE_DECODER[c] for c in token)
+    return token.encode("utf-8", "surrogatepass")
+
+
+def tokens_to_text(tokens, errors="replace"):
+    """The text of token strings: their bytes (``token_bytes``) decoded as UTF-8 with ``errors``."""
+    return b"".join(map(token_bytes, tokens)).decode("utf-8", errors=errors)
+
+
 def load_vocab(vocab_file):
     """Read vocab.json (token -> id) with clear errors for a missing or malformed file."""
     vocab_file = os.fspath(vocab_file)
     if not os.path.isfile(vocab_file):
         raise FileNotFoundError(f"vocab_file not found: {vocab_file!r} (expected a vocab.json mapping token -> id)")
     vocab = read_json(vocab_file, "vocab.json (token -> id)", expect=None)
+    return check_vocab(vocab, f"vocab_file {vocab_file!r}")
+
+
+def check_vocab(vocab, where):
+    """``vocab`` (token -> id, as read from ``where``: vocab.json or tokenizer.json) or a ValueError naming
+    ``where``: a non-empty mapping of non-empty tokens to unique ids in [0, 2**31)."""
     if not isinstance(vocab, dict) or not vocab:
-        raise ValueError(f"vocab_file {vocab_file!r} must hold a non-empty JSON object mapping token -> id")
+        raise ValueError(f"{where} must hold a non-empty JSON object mapping token -> id")
     for tok, idx in vocab.items():
         if type(idx) is not int or not 0 <= idx < 2**31:
-            raise ValueError(
-                f"vocab_file {vocab_file!r}: id of token {shown(tok)} must be an integer in [0, 2**31), "
-                f"got {shown(idx)}"
-            )
+            raise ValueError(f"{where}: id of token {shown(tok)} must be an integer in [0, 2**31), got {shown(idx)}")
         if not tok:
-            raise ValueError(f"vocab_file {vocab_file!r}: the empty string is not a token (id {idx})")
+            raise ValueError(f"{where}: the empty string is not a token (id {idx})")
     if len(set(vocab.values())) != len(vocab):
-        raise ValueError(f"vocab_file {vocab_file!r}: ids are not unique")
+        raise ValueError(f"{where}: ids are not unique")
     return vocab
+
+
+def check_merge(parts, vocab, where):
+    """One merge as a (left, right) pair, or a ValueError naming ``where``: exactly two symbols, which (with
+    ``vocab``) must be vocabulary tokens, as must their concatenation (the rule HF's Rust BPE enforces)."""
+    if len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
+        raise ValueError(f"{where}: expected two space-separated symbols, got {shown(parts)}")
+    if vocab is not None:
+        for sym in (parts[0], parts[1], parts[0] + parts[1]):
+            if sym not in vocab:
+                raise ValueError(f"{where}: symbol {shown(sym)} is not in the vocabulary")
+    return parts[0], parts[1]
 
 
 def load_merges(merges_file, vocab=None):
@@ -188,17 +216,10 @@ def load_merges(merges_file, vocab=None):
         if not line.strip():
             continue
         parts = line.split()
+        where = f"merges_file {merges_file!r} line {lineno}"
         if len(parts) != 2:
-            raise ValueError(
-                f"merges_file {merges_file!r} line {lineno}: expected two space-separated symbols, got {shown(line)}"
-            )
-        if vocab is not None:
-            for sym in (parts[0], parts[1], parts[0] + parts[1]):
-                if sym not in vocab:
-                    raise ValueError(
-                        f"merges_file {merges_file!r} line {lineno}: symbol {shown(sym)} is not in the vocabulary"
-                    )
-        merges.append((parts[0], parts[1]))
+            raise ValueError(f"{where}: expected two space-separated symbols, got {shown(line)}")
+        merges.append(check_merge(parts, vocab, where))
     return merges
 
 
@@ -236,6 +257,11 @@ class ByteLevelBPE:
         unk = self.encoder.get(self.unk_token)
         get = self.encoder.get
         return tuple(get(t, unk) for t in self.bpe_tokens(word))
+
+    def word_token_counts(self, text):
+        """(words,) int64: how many tokens each GPT-2 pre-tokenized word of ``text`` becomes."""
+        entries = _cached_per_word(self._ids, PAT.findall(text), self._word_ids)
+        return np.fromiter(map(len, entries), dtype=np.int64, count=len(entries))
 
     def words(self, text):
         """GPT-2 pre-tokenization of ``text``."""

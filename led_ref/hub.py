@@ -7,6 +7,7 @@ import os
 import re
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_HUB_ID_MAX = 96  # the Hub's limit on a repository id's length: a longer name is not one
 
 
 def resolve_pretrained_dir(path) -> str:
@@ -17,7 +18,7 @@ def resolve_pretrained_dir(path) -> str:
         return path
     if os.path.exists(path):
         raise FileNotFoundError(f"{path} is a file; pass the checkpoint directory that holds config.json")
-    if not _HUB_ID.match(path) or path.startswith(".") or "--" in path or ".." in path:
+    if not _HUB_ID.match(path) or path.startswith(".") or "--" in path or ".." in path or len(path) > _HUB_ID_MAX:
         raise FileNotFoundError(f"checkpoint directory not found: {path}")
     try:
         from huggingface_hub import snapshot_download

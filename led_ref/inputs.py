@@ -22,6 +22,7 @@ __all__ = [
     "GLOBAL_ATTENTION_MASK_VALUES",
     "InputTypeError",
     "merge_masks",
+    "pad_global_attention_mask",
     "padded_length",
     "position_ids",
     "decoder_masks_apply",
@@ -72,6 +73,22 @@ def merge_masks(attention_mask, global_attention_mask=None):
     if global_attention_mask is None:
         return attention_mask * MaskKind.LOCAL
     return attention_mask * (global_attention_mask + 1)
+
+
+def pad_global_attention_mask(values, length, side):
+    """A tokenizer's ``global_attention_mask`` row padded to ``length`` on ``side`` ("right" or "left") with
+    ``GLOBAL_MASK_PAD``: 0 already means "local attention", so padding gets -1, which ``merge_masks`` turns into
+    PADDING whatever attention_mask says there. Both tokenizer families (led_ref.tokenizer and the transformers
+    subclasses) pad with this rule."""
+    values = list(values)
+    diff = length - len(values)
+    if diff <= 0:
+        return values
+    if side == "right":
+        return values + [GLOBAL_MASK_PAD] * diff
+    if side == "left":
+        return [GLOBAL_MASK_PAD] * diff + values
+    raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
 
 
 def padded_length(length, window):

@@ -16,8 +16,6 @@ import shutil
 import sys
 import tempfile
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(ROOT, "led_ref", "data")
@@ -201,18 +199,6 @@ TOKENIZERS = {
 }
 
 
-def to_jsonable(x):
-    if isinstance(x, np.ndarray):
-        return {"__ndarray__": x.tolist(), "dtype": str(x.dtype), "shape": list(x.shape)}
-    if isinstance(x, dict) or hasattr(x, "items"):
-        return {k: to_jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    return x
-
-
 def byte_id(vocab, b):
     from transformers.models.led.tokenization_led import bytes_to_unicode
 
@@ -224,6 +210,9 @@ def main():
     import torch
     import transformers
     from transformers import LEDTokenizer, LEDTokenizerFast
+
+    sys.path.insert(0, ROOT)
+    from tests.conformance.tokenizer_api import to_jsonable  # the replay's own conversion
 
     vf, mf = os.path.join(DATA, "vocab.json"), os.path.join(DATA, "merges.txt")
     toks = {}

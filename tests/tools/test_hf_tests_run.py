@@ -40,6 +40,21 @@ def test_rewrite_points_led_names_at_led_ref_and_keeps_the_rest():
     assert "from transformers.testing_utils import require_torch\n" in new
 
 
+def test_tokenizers_option_points_both_tokenizer_classes_at_one_module():
+    table = run.with_tokenizers("led_ref.export.hf_tokenizers")
+    src = "from transformers import LEDTokenizer, LEDTokenizerFast\nfrom transformers import LEDConfig\n"
+    new, names = run.rewrite_imports(src, table)
+    assert (
+        "from led_ref.export.hf_tokenizers import LEDTokenizer, LEDTokenizerFast  # hf_tests: was transformers" in new
+    )
+    assert f"from {run.CONFIG} import LEDConfig" in new and sorted(names) == [
+        "LEDConfig",
+        "LEDTokenizer",
+        "LEDTokenizerFast",
+    ]
+    assert run.LED_NAMES["LEDTokenizer"] == run.TOKENIZERS  # the default table is left as it is
+
+
 def test_rewrite_leaves_a_source_without_led_imports_unchanged():
     src = "from transformers import BatchEncoding\nimport torch\n"
     assert run.rewrite_imports(src) == (src, [])

@@ -182,7 +182,7 @@ def test_pair_type_errors(tok):
         ({"stride": -1}, "stride"),
         ({"pad_to_multiple_of": 0, "padding": True}, "pad_to_multiple_of"),
         ({"padding_side": "up"}, "padding_side"),
-        ({"return_tensors": "pt"}, "return_tensors"),
+        ({"return_tensors": "jax"}, "return_tensors"),
         ({"is_split_into_words": True}, "is_split_into_words"),
     ],
 )
@@ -191,11 +191,15 @@ def test_bad_call_arguments(tok, kwargs, match):
         tok("some text", **kwargs)
 
 
-def test_unknown_init_argument(tmp_path):
-    with pytest.raises(TypeError, match="unknown argument"):
-        LEDTokenizer(*write_tiny(tmp_path), vocab_size=3)
+@pytest.mark.parametrize("klass", [LEDTokenizer, LEDTokenizerFast])
+def test_unknown_init_argument(tmp_path, klass):
+    """As HF: an unknown keyword is kept in init_kwargs (and saved), one that names a method is refused."""
+    tok = klass(*write_tiny(tmp_path), vocab_size=3, random_argument=[1, 2])
+    assert tok.init_kwargs["random_argument"] == [1, 2] and tok.vocab_size == 264
+    with pytest.raises(AttributeError, match="add_special_tokens conflicts with the method"):
+        klass(*write_tiny(tmp_path), add_special_tokens=True)
     with pytest.raises(ValueError, match="padding_side"):
-        LEDTokenizer(*write_tiny(tmp_path), padding_side="top")
+        klass(*write_tiny(tmp_path), padding_side="top")
 
 
 @pytest.mark.parametrize("bad", [[0, -1, 2], [50261], [0, 10**9], -5])
@@ -312,10 +316,14 @@ def test_pad_bad_input(tok):
 
 def test_save_pretrained_round_trip(tmp_path, tok):
     paths = tok.save_pretrained(tmp_path / "t")
+    # HF's list: the added_tokens.json path comes back even when there is nothing to write there
     names = sorted(Path(p).name for p in paths)
-    assert names == ["merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json"]
+    files = ["merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json"]
+    files += ["tokenizer.json"] if tok.is_fast else []
+    assert names == sorted(files + ["added_tokens.json"])
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == sorted(files)
     cfg = json.loads((tmp_path / "t" / "tokenizer_config.json").read_text())
-    assert cfg["tokenizer_class"] == type(tok).__name__
+    assert cfg["tokenizer_class"] == "LEDTokenizer"  # HF writes the slow class's name for both
     assert cfg["added_tokens_decoder"]["50260"]["lstrip"] is True
     again = type(tok).from_pretrained(tmp_path / "t")
     for text in ["Hello <mask> world", " x\t</s>y", "😀 ünï"]:
@@ -459,8 +467,17 @@ def test_encode_plus_and_batch_encode_plus(tok):
     assert tok.encode_plus("Hello", "world") == tok("Hello", "world")
     assert tok.batch_encode_plus(["Hello", "a b"], padding=True) == tok(["Hello", "a b"], padding=True)
     assert tok.batch_encode_plus([("Hello", "x"), ("a", "b c")]) == tok(["Hello", "a"], ["x", "b c"])
-    with pytest.raises(TypeError, match="unknown argument"):
-        tok.encode_plus("x", pad=True)
+
+
+def test_unknown_call_keywords_follow_hf(slow, fast, caplog):
+    """HF's slow tokenizer encodes and logs a keyword it does not know; the fast one raises TypeError."""
+    with caplog.at_level("WARNING", logger="led_ref.tokenizer"):
+        assert slow.encode_plus("x", pad=True) == slow("x")
+    assert "{'pad': True} not recognized" in caplog.text
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pad'"):
+        fast.encode_plus("x", pad=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pad'"):
+        fast("x", pad=True)
 
 
 @settings(max_examples=200)

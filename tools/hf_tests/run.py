@@ -13,6 +13,7 @@ each failing test with its first error line.
     python -m tools.hf_tests.run --transformers PATH --junit out/     # keep the junit XML
     python -m tools.hf_tests.run --transformers PATH --control-junit out/  # reuse a saved control run
     python -m tools.hf_tests.run --transformers PATH --hub-stand-in led_ref/data  # tokenizer tests offline
+    python -m tools.hf_tests.run --transformers PATH --tokenizers led_ref.export.hf_tokenizers  # those classes
 
 Getting the tests (HF's test code is never copied into this repository): ``PATH`` is a transformers checkout at
 the release the classes follow,
@@ -102,6 +103,12 @@ STAND_IN_REPOS = ("allenai/led-base-16384",)
 STAND_IN_FILES = ("vocab.json", "merges.txt")
 # pytest markers registered by HF's pyproject.toml (not copied), to keep the output free of warnings.
 MARKERS = ("generate", "flash_attn_test", "bitsandbytes")
+
+
+def with_tokenizers(module, table=None):
+    """The rewrite table (default LED_NAMES) with LEDTokenizer and LEDTokenizerFast taken from ``module``."""
+    table = LED_NAMES if table is None else table
+    return {**table, "LEDTokenizer": module, "LEDTokenizerFast": module}
 
 
 def rewrite_imports(source, table=None):
@@ -388,12 +395,20 @@ def main(argv=None):
         "hub cache (e.g. led-ref's led_ref/data: GPT-2 BPE in LED's id layout), so the tests that load "
         "it run; use the same DIR for the control and led-ref runs",
     )
+    p.add_argument(
+        "--tokenizers",
+        metavar="MODULE",
+        help=f"the module LEDTokenizer and LEDTokenizerFast come from (default {TOKENIZERS}, the core; "
+        "led_ref.export.hf_tokenizers: the transformers subclasses)",
+    )
     p.add_argument("--timeout", type=int, default=600, help="per-test timeout in s (pytest-timeout; 0: none)")
     p.add_argument("--keep", action="store_true", help="keep the temporary test trees")
     p.add_argument("--quiet", action="store_true", help="print the counts only, not each failing test")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --  (e.g. -- -k attention)")
     args = p.parse_args(argv)
 
+    if args.tokenizers:
+        LED_NAMES.update(with_tokenizers(args.tokenizers))
     which_list = [w.strip() for w in args.which.split(",") if w.strip()]
     for w in which_list:
         if w not in TEST_FILES:
