@@ -30,17 +30,18 @@ def _erf_table(width, x_max, degree):
     erf_vec = np.vectorize(math.erf, otypes=[np.float64])
     rows = []
     for i in range(int(round(x_max / width))):
-        left = i * width
-        cheb = np.polynomial.chebyshev.chebinterpolate(
-            lambda t, left=left: erf_vec(left + (t + 1.0) * width / 2.0), degree
-        )
+
+        def erf_on_interval(t, left=i * width):  # t in [-1, 1] -> erf on [left, left + width]
+            return erf_vec(left + (t + 1.0) * width / 2.0)
+
+        cheb = np.polynomial.chebyshev.chebinterpolate(erf_on_interval, degree)
         rows.append(np.polynomial.chebyshev.cheb2poly(cheb)[::-1])
     return np.ascontiguousarray(np.array(rows).T)  # (degree + 1, n_intervals)
 
 
 # float64: (width, x_max, degree) of the Chebyshev table; beyond x_max erf(x) rounds to +-1.
 _ERF64 = (0.25, 6.0, 12)
-_ERF64_TABLE = []
+_ERF64_TABLE: list[np.ndarray] = []  # built on first use
 
 # float32: Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 (about 6e-7 once evaluated in float32);
 # no table gathers, so it runs at the speed of a few elementwise passes.

@@ -125,7 +125,7 @@ def _local_attention_head(h, q, k, v, key_ok, c, gidx, slot_ok, out, probs_band,
     v_pad[c : c + seq, :hd] = v[:, h]
     v_pad[:, hd] = 1
     key_ok_blocks = np.lib.stride_tricks.as_strided(key_ok, (nb, span), (bs * key_ok.strides[0], key_ok.strides[0]))
-    block_has_removed_key = (~key_ok_blocks.all(axis=1)).tolist()  # (nb,)
+    block_has_removed_key: list[bool] = (~np.all(key_ok_blocks, axis=1)).tolist()  # (nb,)
     # the band |i - j| <= c cuts only the first and last bs columns of a block: row r keeps
     # block columns m with r <= m <= r + 2c
     tri = np.arange(bs)
@@ -271,8 +271,8 @@ def longformer_self_attention(p, x, mask_kind, window, n_heads, output_attention
             gidx[b] if any_global else None,
             slot_ok[b] if any_global else None,
             out[b],
-            local_probs[b, :, :, n_glob:] if output_attentions else None,
-            local_probs[b, :, :, :n_glob] if output_attentions else None,
+            None if local_probs is None else local_probs[b, :, :, n_glob:],
+            None if local_probs is None else local_probs[b, :, :, :n_glob],
         )
 
     threads.parallel_map(piece, [(b, h) for b in range(bsz) for h in range(n_heads)])

@@ -73,7 +73,7 @@ def bpe(token, bpe_ranks):
         if bigram not in bpe_ranks:
             break
         first, second = bigram
-        new_word = []
+        new_word: list[str] = []
         i = 0
         while i < len(word):
             try:

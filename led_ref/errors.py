@@ -82,7 +82,7 @@ def parse_json(raw: bytes, source: str, what: str = "JSON file") -> Any:
     return data
 
 
-def read_json(path, what: str = "JSON file", expect: type = dict, max_bytes: int = MAX_JSON_BYTES) -> Any:
+def read_json(path, what: str = "JSON file", expect: type | None = dict, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """Read ``path`` as JSON whose top level is ``expect``; FileNotFoundError / InputFileError naming it."""
     path = os.fspath(path)
     data = parse_json(_read_bounded(path, what, max_bytes), path, what)

@@ -489,8 +489,10 @@ class LEDModel:
     head = "base"
 
     def __init__(self, config, params):
+        from .config import as_config
         from .weights import check_params
 
+        config = as_config(config)  # an LEDConfig, a dict, or any object with HF's LEDConfig fields
         check_params(params, config, self.head)
         self.config = config
         self.params = params
@@ -818,7 +820,7 @@ class LEDForQuestionAnswering(LEDModel):
 
     head = "qa"
 
-    def __call__(
+    def __call__(  # type: ignore[override]  # HF's argument order: start/end positions before use_cache
         self,
         input_ids=None,
         attention_mask=None,
@@ -876,7 +878,7 @@ class LEDForQuestionAnswering(LEDModel):
             loss=loss, start_logits=start_logits, end_logits=end_logits, **self._fields(enc, dec)
         )
 
-    forward = __call__
+    forward = __call__  # type: ignore[assignment]  # the __call__ above
 
 
 def model_class(head):

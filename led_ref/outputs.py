@@ -5,8 +5,8 @@ Like HF's ``ModelOutput``: fields are attributes, ``out["logits"]`` and ``out[0]
 spec/SPEC.md#outputs.
 """
 
-from dataclasses import dataclass, fields
-from typing import Any, Optional
+from dataclasses import Field, dataclass, fields
+from typing import Any, ClassVar, Optional
 
 __all__ = [
     "ModelOutput",
@@ -23,6 +23,8 @@ __all__ = [
 
 class ModelOutput:
     """Base for the output dataclasses: attribute, key and index access like HF's ModelOutput."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every subclass is a dataclass
 
     def keys(self):
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]

@@ -14,6 +14,7 @@ import json
 import math
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ MAX_HEADER_SIZE = 100_000_000
 
 # safetensors dtype name -> little-endian NumPy dtype. BF16 has no NumPy dtype: it is read as
 # uint16 bits and widened to float32 exactly (bf16 is the top half of a float32).
-DTYPES = {
+DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"),
     "F32": np.dtype("<f4"),
     "F16": np.dtype("<f2"),
@@ -225,7 +226,7 @@ def save_file(tensors: Mapping[str, np.ndarray], path, metadata: Mapping[str, st
             )
         arrays[name] = value
     order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
-    header = {}
+    header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = dict(metadata)
     offset = 0

@@ -368,7 +368,7 @@ class _Pool:
 
     def __init__(self, size):
         self.size = size
-        self.queue = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.workers = [threading.Thread(target=self._run, name=f"led_ref-{i}", daemon=True) for i in range(size - 1)]
         for t in self.workers:
             t.start()

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import regex
@@ -331,7 +332,7 @@ class LEDTokenizer:
         """Byte-level token strings of ``text``; added/special tokens found in the text are kept whole."""
         if kwargs:
             raise TypeError(f"tokenize: unknown argument(s) {sorted(kwargs)}")
-        out = []
+        out: list[str] = []
         for seg, _, _, added, _ in self._split_added(self._prepare_text(text)):
             out.extend([seg] if added else self.core.tokenize(seg))
         return out
@@ -610,7 +611,7 @@ class LEDTokenizer:
         )
         return out["input_ids"]
 
-    def _encode_single(self, text, text_pair, return_offsets_mapping=False, **opts):
+    def _encode_single(self, text, text_pair, *, return_offsets_mapping=False, **opts):
         if return_offsets_mapping:
             raise ValueError("return_offsets_mapping needs LEDTokenizerFast (HF's slow tokenizer has no offsets)")
         _validate_opts(opts)
@@ -625,7 +626,7 @@ class LEDTokenizer:
         pad, trunc, max_length = self._strategies(
             opts["padding"], opts["truncation"], opts["max_length"], opts["pad_to_multiple_of"]
         )
-        batch = {}
+        batch: dict[str, list] = {}
         for a, b in pairs:
             first = self._input_ids(a, "text")
             second = self._input_ids(b, "text_pair") if b is not None else None
@@ -697,7 +698,7 @@ class LEDTokenizer:
             ids, pair_ids, overflowing = self.truncate_sequences(
                 ids, pair_ids, num_tokens_to_remove=total_len - max_length, truncation_strategy=trunc, stride=stride
             )
-        encoded = {}
+        encoded: dict[str, Any] = {}
         if return_overflowing_tokens:
             if max_length is None:
                 raise ValueError(
@@ -824,7 +825,7 @@ class LEDTokenizer:
         if pad == "longest":
             max_length = max(len(x) for x in required)
             pad = "max_length"
-        batch = {}
+        batch: dict[str, list] = {}
         for i in range(n):
             item = {k: list(v[i]) if isinstance(v[i], (list, tuple)) else v[i] for k, v in encoded_inputs.items()}
             out = self._pad(item, max_length, pad, pad_to_multiple_of, padding_side, return_attention_mask)
@@ -888,7 +889,8 @@ class LEDTokenizer:
         legacy = {i for i, t in self._added.items() if t.content not in self._all_special_tokens}
         if legacy and self._legacy_join and any(i in legacy for i in ids):
             # HF slow: non-special added tokens are emitted verbatim, pieces joined with " "
-            pieces, cur = [], []
+            pieces: list[str] = []
+            cur: list[int] = []
             for i in ids:
                 if i in legacy:
                     if cur:
@@ -1235,7 +1237,8 @@ class LEDTokenizerFast(LEDTokenizer):
         characters."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        ids, cols = [], [[], [], [], []]
+        ids: list[int] = []
+        cols: list[list[np.ndarray]] = [[], [], [], []]  # starts, ends, lead, trail: int64 pieces
         for seg, s0, e0, added, matched in self._split_added(text):
             if added:
                 # the span includes the whitespace an lstrip/rstrip token consumed; trimming removes it
@@ -1422,7 +1425,7 @@ class LEDTokenizerFast(LEDTokenizer):
             out = BatchEncoding({k: (v[0] if v and isinstance(v[0], list) else v) for k, v in out.items()})
         return out
 
-    def _batch_encode(
+    def _batch_encode(  # type: ignore[override]  # the options as named parameters, not **opts
         self,
         pairs,
         add_special_tokens=True,

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from . import heads as _heads
 from . import safetensors as st
 from . import torch_pickle
-from .config import CONFIG_NAME, LEDConfig
+from .config import CONFIG_NAME, LEDConfig, as_config
 from .errors import check_allocation, read_json
 from .hub import resolve_pretrained_dir
 
@@ -45,9 +47,10 @@ _NO_CONFIG = object()
 
 
 def _check_head(head, config=_NO_CONFIG):
+    """Checks ``head``; returns ``config`` as an LEDConfig (``as_config``: a dict or any object with HF's LEDConfig
+    fields is read as one)."""
     _heads.get_head(head)
-    if config is not _NO_CONFIG and not isinstance(config, LEDConfig):
-        raise TypeError(f"config must be an LEDConfig, got {type(config).__name__}")
+    return None if config is _NO_CONFIG else as_config(config)
 
 
 def _check_dtype(dtype):
@@ -67,7 +70,7 @@ head_for_architecture = _heads.head_for_architecture  # historical import path
 
 # -- the parameter layout -------------------------------------------------------------------
 def _linear(name, n_out, n_in, bias=True):
-    out = {f"{name}.weight": (n_out, n_in)}
+    out: dict[str, tuple[int, ...]] = {f"{name}.weight": (n_out, n_in)}
     if bias:
         out[f"{name}.bias"] = (n_out,)
     return out
@@ -79,9 +82,9 @@ def _layer_norm(name, d):
 
 def parameter_shapes(config: LEDConfig, head: str) -> dict[str, tuple[int, ...]]:
     """Flat parameter name (no ``led.`` prefix, tied copies included) -> shape, in HF order."""
-    _check_head(head, config)
+    config = _check_head(head, config)
     d, v = config.d_model, config.vocab_size
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     if head == "lm":  # a buffer of the head class itself: first in HF's state_dict
         shapes["final_logits_bias"] = (1, v)
     shapes["shared.weight"] = (v, d)
@@ -121,7 +124,7 @@ def parameter_shapes(config: LEDConfig, head: str) -> dict[str, tuple[int, ...]]
 
 def tied_keys(config: LEDConfig, head: str) -> tuple[str, ...]:
     """Names that are one array: the token embeddings, plus lm_head when tie_word_embeddings."""
-    _check_head(head, config)
+    config = _check_head(head, config)
     if head == "lm" and config.tie_word_embeddings:
         return EMBEDDING_KEYS + ("lm_head.weight",)
     return EMBEDDING_KEYS
@@ -131,6 +134,7 @@ def tied_keys(config: LEDConfig, head: str) -> tuple[str, ...]:
 def flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
     """Nested dict/list tree -> {"a.b.0.c": array}; tied arrays appear under every name."""
     out = {}
+    items: Iterable[tuple[str, Any]]
     if isinstance(tree, dict):
         items = tree.items()
     elif isinstance(tree, (list, tuple)):
@@ -221,6 +225,7 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
     embeddings ~ N(0, 0.5^2). Values are drawn in float64 in ``parameter_shapes`` order, so
     float32 and float64 trees from one seed agree to float32 rounding.
     """
+    config = as_config(config)
     dtype = _check_dtype(dtype)
     rng = np.random.default_rng(seed)
     tied = tied_keys(config, head)
@@ -231,7 +236,7 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
         f"random init of {HEAD_CLASSES[head]} (d_model={config.d_model}, vocab_size={config.vocab_size}, "
         f"{config.encoder_layers}+{config.decoder_layers} layers)",
     )
-    flat = {}
+    flat: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         if name in tied and name != tied[0]:
             flat[name] = flat[tied[0]]
@@ -337,7 +342,7 @@ def params_from_state_dict(
     a missing ``final_logits_bias`` is zeros (HF's _keys_to_ignore_on_load_missing). Anything else
     missing, unexpected or misshaped is one ValueError naming all of it.
     """
-    _check_head(head, config)
+    config = _check_head(head, config)
     dtype = _check_dtype(dtype)
     flat: dict[str, np.ndarray] = {}
     for name, value in state.items():
@@ -391,7 +396,7 @@ def params_from_state_dict(
 
 def load_params(path_or_dir, config: LEDConfig, head: str, dtype=np.float32):
     """Parameter tree of ``head`` from a checkpoint directory, hub id or weights file."""
-    _check_head(head, config)
+    config = _check_head(head, config)
     dtype = _check_dtype(dtype)
     path = os.fspath(path_or_dir)
     if not os.path.exists(path):

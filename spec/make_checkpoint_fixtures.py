@@ -2,9 +2,9 @@
 
 Run with a Python that has transformers 4.46.3 + torch (never a project dependency):
 
-    /work/scratch/hf4/bin/python spec/make_checkpoint_fixtures.py            # write fixtures
-    /work/scratch/hf4/bin/python spec/make_checkpoint_fixtures.py verify     # HF loads led_ref's save
-    /work/scratch/hf5/bin/python spec/make_checkpoint_fixtures.py verify     # same with transformers 5.x
+    $LED_REF_HF_PYTHON spec/make_checkpoint_fixtures.py            # write fixtures
+    $LED_REF_HF_PYTHON spec/make_checkpoint_fixtures.py verify     # HF loads led_ref's save
+    $LED_REF_HF5_PYTHON spec/make_checkpoint_fixtures.py verify     # same with transformers 5.x
 
 ``write`` (default) creates ``tests/fixtures/checkpoints/<name>/`` (config.json + weights as
 HF's ``save_pretrained`` writes them) and ``<name>.npz`` next to them: HF's own state_dict

@@ -2,7 +2,7 @@
 
 Run with the scratch venv that has transformers 4.46.3 (never a project dependency):
 
-    /work/scratch/hf4/bin/python spec/make_generation_goldens.py [--out spec/goldens/generation]
+    $LED_REF_HF_PYTHON spec/make_generation_goldens.py [--out spec/goldens/generation]
 
 Writes, under the output directory:
   models/<name>/       config.json + model.safetensors (HF save_pretrained, float32) [+ generation_config.json]
@@ -274,7 +274,7 @@ def main():
         dtype="float32",
         device="cpu",
         script="spec/make_generation_goldens.py",
-        command="/work/scratch/hf4/bin/python spec/make_generation_goldens.py",
+        command="$LED_REF_HF_PYTHON spec/make_generation_goldens.py",
         note="generate(..., return_dict_in_generate=True, output_scores=True, **kwargs) per case; "
         "scores tolerance 1e-4 (float32); sequences must match token for token",
         min_top2_margin=margins,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write the gradient goldens in spec/goldens/gradients/ by running pinned HF transformers 4.46.3.
 
-    /work/hfvenv/bin/python spec/make_gradient_goldens.py      # transformers 4.46.3, torch 2.13
+    $LED_REF_HF_PYTHON spec/make_gradient_goldens.py      # transformers 4.46.3, torch 2.13
 
 Per case (spec/SPEC.md#training): config.json + model.safetensors (float32, seeded random weights, HF
 save_pretrained), inputs.npz (the forward's keyword arguments; ``loss_weights.*`` for the LEDModel case, which has
@@ -27,7 +27,7 @@ import make_model_goldens as mg
 
 OUT_ROOT = os.path.join(mg.HERE, "goldens", "gradients")
 PAD, BOS, EOS = mg.PAD, mg.BOS, mg.EOS
-assert transformers.__version__ == "4.46.3", "run with the pinned transformers 4.46.3 (/work/hfvenv)"
+assert transformers.__version__ == "4.46.3", "run with transformers 4.46.3 (spec/GOLDENS.md)"
 
 
 def case_lm(rng, cfg):

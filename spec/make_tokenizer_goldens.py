@@ -3,7 +3,7 @@ bundled led_ref/data/vocab.json + merges.txt, on a fixed corpus and call matrix;
 spec/goldens/tokenizer/{goldens.json,meta.json}.
 
 Run with the scratch environment that has transformers (never a led-ref dependency):
-    /work/scratch/hf4/bin/python spec/make_tokenizer_goldens.py
+    $LED_REF_HF_PYTHON spec/make_tokenizer_goldens.py
 Every case records both HF classes' result ("slow", "fast"); an exception is recorded as {"error": type}.
 tests/test_tokenizer_goldens.py replays each case on led_ref.LEDTokenizer / LEDTokenizerFast.
 """

@@ -21,3 +21,16 @@ def restore_policy():
     yield
     threads.set_num_threads(None)
     threads.set_blas_controller(controller)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache_in_a_temporary_directory(tmp_path_factory):
+    """``--backend onnx`` on a checkpoint caches its export (led_ref.app.onnx_cache): never in the user's cache
+    directory during tests (subprocesses inherit the variable)."""
+    saved = os.environ.get("LED_REF_ONNX_CACHE")
+    os.environ["LED_REF_ONNX_CACHE"] = str(tmp_path_factory.mktemp("onnx-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("LED_REF_ONNX_CACHE", None)
+    else:
+        os.environ["LED_REF_ONNX_CACHE"] = saved

@@ -2,18 +2,23 @@
 NumPy reference and on ONNX Runtime, check that the two agree, and print a short report.
 
 With no ``--model`` it uses the bundled demo model (led_ref/data/demo-model, trained here with ``led-ref finetune``
-by led_ref/app/demo_data.py's recipe): it lists the section titles of a held-out PEP, prints them beside the
-reference, and reports the model's ROUGE on the whole held-out set. ``--size base`` (or ``tiny``) instead runs a
-deterministic led-base-shaped model with seeded random weights (``led_ref.weights.init_params``; the generated
-text is meaningless, the machinery and the numbers are not), the bundled real-size BPE vocabulary and a bundled
-55 KB text (CPython's Language Reference, PSF licence; see led_ref/data/README.md). With ``--model DIR`` (a
-local HF LED checkpoint) it summarizes ``--file`` with the checkpoint's own generation defaults.
-ONNX Runtime runs when the ``export`` extra is installed; otherwise the report says why it was skipped.
+by tools/demo_model/recipe.py): it lists the section titles of the held-out PEP that stands for the model's
+typical result (``demo_data.typical_document``: ROUGE-L nearest the held-out median, from the per-document scores
+the recipe stored in metrics.json), prints them beside the reference, and reports the model's ROUGE on the whole
+held-out set (recomputed when rouge-score is installed, else as metrics.json records it).
+
+``--size base`` (or ``tiny``) instead runs a deterministic led-base-shaped model with seeded random weights
+(``led_ref.weights.init_params``; the generated text is meaningless, the machinery and the numbers are not), the
+bundled real-size BPE vocabulary and a bundled 55 KB text (CPython's Language Reference, PSF licence; see
+led_ref/data/README.md). With ``--model DIR`` (a local HF LED checkpoint) it summarizes ``--file`` with the
+checkpoint's own generation defaults. ONNX Runtime runs when the ``export`` extra is installed; otherwise the
+report says why it was skipped.
 """
 
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -120,9 +125,10 @@ def add_cli_arguments(parser):
     parser.add_argument(
         "--doc",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
-        help="with the demo model: which held-out document to summarize (default 0)",
+        help="with the demo model: which held-out document to summarize (default: the typical one, whose "
+        "ROUGE-L is nearest the held-out median)",
     )
     parser.add_argument(
         "--no-rouge", action="store_true", help="with the demo model: skip the held-out ROUGE (about 30 summaries)"
@@ -234,10 +240,11 @@ def demo(
     num_beams=None,
     backends=("numpy",),
     seed=0,
-    doc=0,
+    doc=None,
     rouge=True,
 ):
-    """Run the main job and return the report as a dict (``print_report`` formats it)."""
+    """Run the main job and return the report as a dict (``print_report`` formats it). ``doc``: the held-out
+    document the demo model summarizes (None: the typical one, ``demo_data.typical_document``)."""
     rep = {"backends": list(backends), "steps": {}}
     heldout = None
     if size == DEMO_SIZE and model_dir is None:
@@ -247,9 +254,22 @@ def demo(
         rep["demo_model"] = {"rouge": rouge}
         if file is None:
             heldout = demo_data.heldout_examples()
+            stored = demo_data.stored_heldout_scores(heldout)  # (means, per document) or None
+            if stored is not None:
+                rep["demo_model"].update(stored_rouge=stored[0], heldout_docs=len(heldout))
+            if doc is None and stored is not None:
+                doc = demo_data.typical_document(stored[1])
+                rep["demo_model"]["typical"] = {
+                    "rougeL": stored[1][doc]["rougeL"],
+                    "median_rougeL": statistics.median(d["rougeL"] for d in stored[1]),
+                }
+            elif doc is None:
+                doc = 0  # a checkpoint without per-document scores: the first document
             if not 0 <= doc < len(heldout):
                 raise ValueError(f"--doc {doc}: there are {len(heldout)} held-out documents (0..{len(heldout) - 1})")
             rep["demo_model"].update(doc=doc, doc_id=heldout[doc]["id"], reference=heldout[doc]["summary"])
+            if stored is not None:
+                rep["demo_model"]["doc_stored_rougeL"] = stored[1][doc]["rougeL"]
     if heldout is not None:
         text, source = heldout[doc]["text"], f"held-out document {doc} ({heldout[doc]['id']}, bundled PEP)"
     else:
@@ -350,12 +370,13 @@ def demo(
         r.pop("_hidden")
     rep["steps"] = res
     if "demo_model" in rep and rouge and heldout is not None:
-        rep["demo_model"].update(_heldout_rouge(model_dir, heldout))
+        rep["demo_model"].update(_heldout_rouge(model_dir, heldout, doc))
     return rep
 
 
-def _heldout_rouge(model_dir, heldout):
-    """ROUGE of the demo model on every held-out document, or why it was skipped (rouge-score missing)."""
+def _heldout_rouge(model_dir, heldout, doc):
+    """ROUGE of the demo model on every held-out document (and the ROUGE-L of document ``doc``), or why it was
+    skipped (rouge-score missing)."""
     from led_ref.app import demo_data
 
     try:
@@ -366,10 +387,12 @@ def _heldout_rouge(model_dir, heldout):
         return {"rouge_skipped": f"rouge-score is not installed: {ROUGE_HINT}"}
     bar = Progress(total=len(heldout), desc="held-out ROUGE", unit="docs")
     try:
-        scores, _ = demo_data.heldout_rouge(model_dir, heldout, progress=lambda done, total: bar.update(1))
+        scores, per_document, _ = demo_data.heldout_rouge(
+            model_dir, heldout, progress=lambda done, total: bar.update(1)
+        )
     finally:
         bar.close()
-    return {"heldout_rouge": scores, "heldout_docs": len(heldout)}
+    return {"heldout_rouge": scores, "heldout_docs": len(heldout), "doc_rougeL": per_document[doc]["rougeL"]}
 
 
 class _TimedSteps:
@@ -477,6 +500,12 @@ def print_report(rep, file=None):
         f"input     : {inp['source']} ({inp['bytes']:,} bytes) -> {inp['tokens']:,} tokens"
         + (f", truncated to {inp['used_tokens']:,}" if inp["used_tokens"] < inp["tokens"] else "")
     )
+    typical = rep.get("demo_model", {}).get("typical")
+    if typical:
+        p(
+            f"            the typical held-out document: its ROUGE-L {typical['rougeL']:.3f} is the nearest to the "
+            f"median {typical['median_rougeL']:.3f} (--doc N shows another)"
+        )
     p(f"tokenizer : {inp['tokenize_seconds']:.2f} s ({inp['tokens_per_s'] / 1e3:.1f} k tokens/s)")
     if "onnx" not in rep["backends"]:
         why = _onnx_available()
@@ -525,11 +554,17 @@ def print_report(rep, file=None):
     d = d or {}
     if "reference" in d:
         p(f"reference   : {_title_list(d['reference'])!r}  (the document's section titles, in order)")
-    if "heldout_rouge" in d:
-        r = d["heldout_rouge"]
+    # scores recomputed in this run when rouge-score is installed, else as the recipe recorded them beside the model
+    live = "heldout_rouge" in d
+    source = "recomputed in this run" if live else "recorded in the model's metrics.json"
+    doc_score = d.get("doc_rougeL" if live else "doc_stored_rougeL")
+    if doc_score is not None:
+        p(f"this document: ROUGE-L {doc_score:.3f} ({source})")
+    r = d.get("heldout_rouge" if live else "stored_rouge")
+    if r is not None:
         p(
             f"held-out ROUGE ({d['heldout_docs']} documents never trained on): ROUGE-1 {r['rouge1']:.3f}  "
-            f"ROUGE-2 {r['rouge2']:.3f}  ROUGE-L {r['rougeL']:.3f}"
+            f"ROUGE-2 {r['rouge2']:.3f}  ROUGE-L {r['rougeL']:.3f}  ({source})"
         )
-    elif "rouge_skipped" in d:
-        p(f"held-out ROUGE: skipped ({d['rouge_skipped']})")
+    if "rouge_skipped" in d:
+        p(f"held-out ROUGE: not recomputed ({d['rouge_skipped']})")

@@ -15,10 +15,12 @@ import gzip
 import json
 import os
 import re
+import statistics
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 BUNDLE = os.path.join(DATA_DIR, "peps-demo.jsonl.gz")
 DEMO_MODEL_DIR = os.path.join(DATA_DIR, "demo-model")
+METRICS_NAME = "metrics.json"  # beside the checkpoint: what the recipe measured (tools/demo_model/recipe.py)
 # Titles are joined by a newline, not " | ": GPT-2's BPE tokenizes a word after a space differently (Ġ-prefixed,
 # often as other pieces) than at a line start, where headings are; after a newline a title's tokens in the target
 # are the same as in the document, so the model can copy them.
@@ -123,9 +125,10 @@ def heldout_examples(model_dir=DEMO_MODEL_DIR, tokenizer=None):
 
 
 def heldout_rouge(model_dir=DEMO_MODEL_DIR, examples_=None, progress=None):
-    """(scores {"rouge1", "rouge2", "rougeL"}, predictions) of the checkpoint on the held-out examples: led_ref's
-    NumPy model, the checkpoint's generation defaults, global attention on <s> (needs rouge-score)."""
-    from led_ref.app.finetune import rouge_scores, summarize
+    """(mean scores {"rouge1", "rouge2", "rougeL"}, per-document scores [{"id", "rouge1", "rouge2", "rougeL"}],
+    predictions) of the checkpoint on the held-out examples: led_ref's NumPy model, the checkpoint's generation
+    defaults, global attention on <s> (needs rouge-score)."""
+    from led_ref.app.finetune import mean_rouge, rouge_per_document, summarize
     from led_ref.model import LEDForConditionalGeneration
 
     tok = demo_tokenizer(model_dir)
@@ -139,4 +142,36 @@ def heldout_rouge(model_dir=DEMO_MODEL_DIR, examples_=None, progress=None):
         model.generation_config,
         log=progress,
     )
-    return rouge_scores(preds, [r["summary"] for r in rows]), preds
+    scores = rouge_per_document(preds, [r["summary"] for r in rows])
+    per_document = [{"id": r["id"], **s} for r, s in zip(rows, scores)]
+    return mean_rouge(scores), per_document, preds
+
+
+def typical_document(per_document, key="rougeL"):
+    """The index of the held-out document that stands for the model's typical result: the one whose ``key`` score
+    is nearest the median score of the set (of two equally near, the earlier one). per_document: [{key: score}]."""
+    if not per_document:
+        raise ValueError("typical_document: no per-document scores")
+    scores = [float(d[key]) for d in per_document]
+    median = statistics.median(scores)
+    return min(range(len(scores)), key=lambda i: (abs(scores[i] - median), i))
+
+
+def stored_heldout_scores(examples_, model_dir=DEMO_MODEL_DIR):
+    """(mean scores, per-document scores) that metrics.json records for exactly these held-out examples (the same
+    ids in the same order), or None when it records no per-document scores for them."""
+    metrics = stored_metrics(model_dir) or {}
+    per_document = metrics.get("heldout")
+    if not isinstance(per_document, list) or [d.get("id") for d in per_document] != [e["id"] for e in examples_]:
+        return None
+    return {k: metrics[k] for k in ("rouge1", "rouge2", "rougeL")}, per_document
+
+
+def stored_metrics(model_dir=DEMO_MODEL_DIR):
+    """The checkpoint's metrics.json (written by tools/demo_model/recipe.py: training time, held-out ROUGE means
+    and, under "heldout", the per-document scores in held-out order), or None when there is none."""
+    path = os.path.join(model_dir, METRICS_NAME)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

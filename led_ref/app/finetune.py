@@ -38,8 +38,8 @@ class FinetuneError(ValueError):
 
 
 # -- ROUGE -------------------------------------------------------------------------------------------------------------
-def rouge_scores(predictions, references):
-    """Mean ROUGE-1/2/L F1 (rouge-score, stemming on) of paired lists of strings: {"rouge1": ..., ...}."""
+def rouge_per_document(predictions, references):
+    """ROUGE-1/2/L F1 (rouge-score, stemming on) of each (prediction, reference) pair: [{"rouge1": ...}, ...]."""
     try:
         from rouge_score import rouge_scorer
     except ImportError as exc:
@@ -47,11 +47,17 @@ def rouge_scores(predictions, references):
     if len(predictions) != len(references) or not references:
         raise ValueError(f"rouge_scores: {len(predictions)} predictions for {len(references)} references")
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for p, r in zip(predictions, references):
-        for k, s in scorer.score(r, p).items():
-            totals[k] += s.fmeasure
-    return {k: v / len(references) for k, v in totals.items()}
+    return [{k: s.fmeasure for k, s in scorer.score(r, p).items()} for p, r in zip(predictions, references)]
+
+
+def mean_rouge(per_document):
+    """The mean of per-document scores (``rouge_per_document``): {"rouge1": ..., "rouge2": ..., "rougeL": ...}."""
+    return {k: sum(d[k] for d in per_document) / len(per_document) for k in ("rouge1", "rouge2", "rougeL")}
+
+
+def rouge_scores(predictions, references):
+    """Mean ROUGE-1/2/L F1 (rouge-score, stemming on) of paired lists of strings: {"rouge1": ..., ...}."""
+    return mean_rouge(rouge_per_document(predictions, references))
 
 
 # -- data --------------------------------------------------------------------------------------------------------------
@@ -458,7 +464,7 @@ def add_cli_arguments(p):
         action="store_true",
         help="bfloat16 mixed precision (HF Trainer's bf16): matmuls in bfloat16 under torch.autocast, "
         "weights, optimizer and saved checkpoints stay float32; faster on CPUs with AVX512-BF16/AMX "
-        "(README: Fine-tuning)",
+        "(docs/fine-tuning.md)",
     )
     p.add_argument(
         "--pad-to-multiple-of",

@@ -17,8 +17,8 @@ def add_cli_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="text file to summarize, or - for stdin")
     add_model_arguments(
         parser,
-        "checkpoint directory (config.json, model.safetensors, tokenizer files; for --backend "
-        "onnx an exported directory)",
+        "checkpoint directory (config.json, model.safetensors, tokenizer files; --backend onnx "
+        "exports it once into a cache, or give an exported directory)",
     )
     add_generation_arguments(parser)
     parser.add_argument(

@@ -90,9 +90,10 @@ def resolved_generation_config(model_dir, kwargs) -> GenerationConfig:
 
 
 def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=None, threads=None):
-    """The model for ``backend``: led_ref's NumPy model, or ONNX Runtime over an exported directory (loaded
-    lazily: the export extra is only needed for ``onnx``). ``threads``: ONNX Runtime's intra-op threads (several
-    workers on one machine must not each take every core); the NumPy backend follows OMP_NUM_THREADS."""
+    """The model for ``backend``: led_ref's NumPy model, or ONNX Runtime over an exported directory or over a
+    checkpoint's export, made once and cached (``led_ref.app.onnx_cache``; loaded lazily: the export extra is only
+    needed for ``onnx``). ``threads``: ONNX Runtime's intra-op threads (several workers on one machine must not
+    each take every core); the NumPy backend follows OMP_NUM_THREADS."""
     if backend == "onnx":
         if dtype != "float32":
             raise ValueError("--dtype applies to the numpy backend only (the ONNX export fixes its dtype)")
@@ -106,7 +107,9 @@ def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=Non
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = int(threads)
-        return OrtLEDForConditionalGeneration.from_pretrained(model_dir, session_options=options)
+        from .onnx_cache import onnx_export_dir
+
+        return OrtLEDForConditionalGeneration.from_pretrained(onnx_export_dir(model_dir), session_options=options)
     if backend != "numpy":
         raise ValueError(f"--backend must be numpy or onnx, got {backend!r}")
     from ..model import LEDForConditionalGeneration

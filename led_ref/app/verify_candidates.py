@@ -3,8 +3,8 @@
 SPEC is one of
 
 - ``python:MODULE:FUNCTION`` -- ``FUNCTION(config, params, inputs) -> dict`` (contract: led_ref.testing's
-  docstring and README "Check your implementation"); MODULE is a dotted module name (importable from the current
-  directory) or a path to a ``.py`` file. Configs and weights are drawn.
+  docstring and docs/conformance.md, "The python: contract"); MODULE is a dotted module name (importable from the
+  current directory) or a path to a ``.py`` file. Configs and weights are drawn.
 - ``hf:MODEL_DIR`` -- HF transformers' ``LEDForConditionalGeneration.from_pretrained(MODEL_DIR)`` in this
   interpreter (transformers + torch must be importable). Its config and weights are fixed; inputs are drawn.
 - ``onnx:EXPORT_DIR`` -- a ``led-ref export`` directory on ONNX Runtime. Its config is fixed; the reference weights

@@ -125,6 +125,36 @@ class GenerationConfig:
     arguments to ``generate()`` are an error. See ``spec/SPEC.md#generation-configuration``.
     """
 
+    # The implemented fields (SUPPORTED_DEFAULTS, set in __init__), typed as ``validate()`` accepts them.
+    max_length: int
+    max_new_tokens: int | None
+    min_length: int
+    min_new_tokens: int | None
+    early_stopping: bool | str  # True, False or "never"
+    do_sample: bool
+    num_beams: int
+    use_cache: bool
+    temperature: float
+    top_k: int
+    top_p: float
+    repetition_penalty: float
+    length_penalty: float
+    no_repeat_ngram_size: int
+    bad_words_ids: list[list[int]] | None
+    forced_bos_token_id: int | None
+    forced_eos_token_id: int | list[int] | None
+    num_return_sequences: int
+    output_scores: bool
+    output_logits: bool | None
+    return_dict_in_generate: bool
+    pad_token_id: int | None
+    bos_token_id: int | None
+    eos_token_id: int | list[int] | None
+    decoder_start_token_id: int | None
+    low_memory: bool | None
+    output_attentions: bool
+    output_hidden_states: bool
+
     def __init__(self, **kwargs):
         for name, value in kwargs.items():
             check_depth(value, f"GenerationConfig: {name}")  # deepcopy below recurses

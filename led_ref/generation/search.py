@@ -201,7 +201,7 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
     hyps = [BeamHypotheses(nb, gc.length_penalty, gc.early_stopping, gc.max_length) for _ in range(batch_size)]
     done = [False] * batch_size
     beam_scores = None
-    beam_indices = tuple(() for _ in range(batch_size * nb)) if track else None
+    beam_indices: tuple[tuple[int, ...], ...] | None = tuple(() for _ in range(batch_size * nb)) if track else None
     scores, raw = [], []
     n_keep = max(2, 1 + len(eos_ids)) * nb
     while True:
@@ -248,7 +248,7 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
                 if tok in eos_ids:
                     if rank >= nb:
                         continue  # an eos outside the top num_beams candidates is not a hypothesis
-                    bi = beam_indices[row] + (row,) if track else None
+                    bi = None if beam_indices is None else beam_indices[row] + (row,)
                     hyps[b].add(input_ids[row].tolist(), float(score), bi, cur_len - prompt_len)
                 else:
                     next_scores[b, filled], next_tokens[b, filled], next_rows[b, filled] = score, tok, row
@@ -265,7 +265,7 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
         rows = next_rows.reshape(-1)
         input_ids = np.concatenate([input_ids[rows], next_tokens.reshape(-1, 1)], axis=1)
         stepper.reorder(rows)
-        if track:
+        if beam_indices is not None:
             beam_indices = tuple(beam_indices[r] + (int(r),) for r in rows)
         if step_callback is not None:
             step_callback(input_ids.shape[1] - prompt_len, gc.max_length - prompt_len)
@@ -282,7 +282,7 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
             hyps[b].add(
                 input_ids[row].tolist(),
                 float(beam_scores[row]),
-                beam_indices[row] if track else None,
+                None if beam_indices is None else beam_indices[row],
                 input_ids.shape[1] - prompt_len,
             )
     keep = gc.num_return_sequences
@@ -302,14 +302,13 @@ def _beam_search(stepper, input_ids, gc, eos_ids, pad_id, rng, batch_size, step_
     indices = np.full((len(best), width), -1, dtype=np.int64) if track else None
     for i, hyp in enumerate(best):
         seqs[i, : len(hyp)] = hyp
-        if track:
+        if indices is not None:
             indices[i, : len(best_idx[i])] = best_idx[i]
         if len(hyp) < width:
             seqs[i, len(hyp)] = eos_ids[0]  # the hypothesis ended with eos (kept out of the stored tokens)
     if not track:
-        best_scores = None
-    else:
-        best_scores = best_scores.astype(np.float32 if beam_scores.dtype == np.float32 else beam_scores.dtype)
+        return seqs, scores, raw, None, indices
+    best_scores = best_scores.astype(np.float32 if beam_scores.dtype == np.float32 else beam_scores.dtype)
     return seqs, scores, raw, best_scores, indices
 
 

@@ -7,9 +7,11 @@ Outputs are HF-named (the fields of ``LEDForConditionalGeneration.forward``'s ou
 tolerance table (``led_ref.tolerances``).
 """
 
+from typing import Any
+
 import numpy as np
 
-from ..config import LEDConfig
+from ..config import as_config
 from ..model import LEDForConditionalGeneration
 from ..tolerances import relative_error, tolerance
 from ..weights import HEAD_KEYS, PREFIX, flatten, params_from_state_dict
@@ -111,8 +113,7 @@ def reference_outputs(config, params, inputs, dtype=np.float64):
     ``params``: a parameter tree or a flat HF-named state dict. Computed in ``dtype`` (float64 by default: the
     oracle), with the parameters and any ``past_key_values`` upcast from the candidate's values.
     """
-    if not isinstance(config, LEDConfig):
-        raise TypeError(f"config must be an LEDConfig, got {type(config).__name__}")
+    config = as_config(config)
     model = LEDForConditionalGeneration(config, params_tree(params, config, dtype))
     inputs = dict(inputs)
     if inputs.get("past_key_values") is not None:
@@ -165,8 +166,8 @@ def hf_defined(name, value, num_global_per_row, length):
 
 
 def flatten_outputs(outputs, prefix=""):
-    """{name: array or nested tuples} -> {"name[i][j]": value}, in order."""
-    flat = {}
+    """``{name: array or nested tuples}`` -> ``{"name[i][j]": value}``, in order."""
+    flat: dict[str, Any] = {}
     for name, value in outputs.items():
         _flatten_into(flat, f"{prefix}{name}", value)
     return flat
@@ -221,7 +222,7 @@ def compare_outputs(candidate_outputs, reference_outputs, dtype, keys=None):
     keys = [k for k in (keys or reference_outputs) if k in reference_outputs]
     ref = flatten_outputs({k: reference_outputs[k] for k in keys})
     got = flatten_outputs({k: candidate_outputs[k] for k in keys if candidate_outputs.get(k) is not None})
-    rows = []
+    rows: list[tuple[str, Any, float, float]] = []  # index: None, a position tuple or a shape message
     for name, r in ref.items():
         if name not in got:
             rows.append((name, None, float("inf"), bound))
@@ -264,7 +265,7 @@ def assert_matches_reference(candidate_outputs, reference_outputs, dtype, keys=N
     rows = compare_outputs(candidate_outputs, reference_outputs, dtype, keys)
     bad = [row for row in rows if not row[2] <= row[3]]
     if bad:
-        lines = [_describe(*row, candidate_outputs, reference_outputs) for row in bad]
+        lines = [_describe(n, i, e, b, candidate_outputs, reference_outputs) for n, i, e, b in bad]
         more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
         raise MismatchError("; ".join(lines[:3]) + more, bad)
     return max((row[2] for row in rows), default=0.0)

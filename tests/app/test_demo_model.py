@@ -2,10 +2,14 @@
 (tools/demo_model/recipe.py)."""
 
 import json
+import math
 import os
+import statistics
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from led_ref.app import demo_data
 from led_ref.tokenizer import LEDTokenizerFast
@@ -140,12 +144,42 @@ def test_committed_demo_model_is_small_and_loads():
 
 @pytest.mark.slow
 def test_heldout_rouge_recomputed_from_the_committed_checkpoint():
+    """metrics.json is what the committed checkpoint scores: the means and every document's scores (from which the
+    main job picks its typical document) recomputed with led_ref's generation and rouge-score."""
     pytest.importorskip("rouge_score")
     metrics = json.load(open(METRICS))
-    scores, preds = demo_data.heldout_rouge()
-    assert len(preds) == metrics["heldout_docs"]
+    scores, per_document, preds = demo_data.heldout_rouge()
+    assert len(preds) == metrics["heldout_docs"] == len(metrics["heldout"])
     for k in ("rouge1", "rouge2", "rougeL"):
         assert abs(scores[k] - metrics[k]) <= 0.01, (k, scores[k], metrics[k])
+    for got, stored in zip(per_document, metrics["heldout"]):
+        assert got["id"] == stored["id"]
+        for k in ("rouge1", "rouge2", "rougeL"):
+            assert abs(got[k] - stored[k]) <= 0.01, (got["id"], k, got[k], stored[k])
+    assert demo_data.typical_document(per_document) == demo_data.typical_document(metrics["heldout"])
+
+
+def test_stored_per_document_scores_are_the_held_out_set_and_its_means():
+    held = demo_data.heldout_examples()
+    means, per_document = demo_data.stored_heldout_scores(held)
+    assert [d["id"] for d in per_document] == [e["id"] for e in held]
+    for k in ("rouge1", "rouge2", "rougeL"):
+        assert abs(sum(d[k] for d in per_document) / len(per_document) - means[k]) <= 1e-9, k
+    assert demo_data.stored_heldout_scores(held[1:]) is None  # scores of another set are not used
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=40))
+def test_typical_document_is_the_one_nearest_the_median(scores):
+    i = demo_data.typical_document([{"rougeL": s} for s in scores])
+    distance = [abs(s - statistics.median(scores)) for s in scores]
+    assert distance[i] == min(distance) and min(distance[:i], default=math.inf) > distance[i]  # ties: the earlier
+
+
+def test_typical_document_examples():
+    assert demo_data.typical_document([{"rougeL": s} for s in (0.9, 0.2, 0.5)]) == 2
+    assert demo_data.typical_document([{"rougeL": s} for s in (1.0, 3.0, 5.0, 7.0)]) == 1  # median 4: tie, earlier
+    with pytest.raises(ValueError, match="no per-document scores"):
+        demo_data.typical_document([])
 
 
 def test_main_job_uses_the_demo_model_by_default(capsys):
@@ -158,3 +192,17 @@ def test_main_job_uses_the_demo_model_by_default(capsys):
     assert f"reference   : {demo._title_list(ref)!r}" in out
     assert cli.main(["--backends", "numpy", "--no-rouge", "--doc", "99"]) == 2
     assert "--doc 99" in capsys.readouterr().err
+
+
+def test_main_job_shows_the_typical_document_and_the_scores_by_default(capsys):
+    from led_ref.app import cli
+
+    held = demo_data.heldout_examples()
+    means, per_document = demo_data.stored_heldout_scores(held)
+    typical = demo_data.typical_document(per_document)
+    assert cli.main(["--backends", "numpy", "--no-rouge", "--max-new-tokens", "6"]) == 0
+    out = capsys.readouterr().out
+    assert f"held-out document {typical} ({held[typical]['id']}," in out
+    assert f"the typical held-out document: its ROUGE-L {per_document[typical]['rougeL']:.3f}" in out
+    assert f"this document: ROUGE-L {per_document[typical]['rougeL']:.3f} (recorded in the model's metrics.json)" in out
+    assert f"ROUGE-L {means['rougeL']:.3f}  (recorded in the model's metrics.json)" in out

@@ -21,8 +21,11 @@ DOCS = ("SPEC", "DESIGN", "GOLDENS")
 
 def test_every_spec_link_resolves():
     anchors = {doc: _anchors((ROOT / "spec" / f"{doc}.md").read_text(encoding="utf-8")) for doc in DOCS}
-    files = [ROOT / "README.md"] + [
-        p for d in ("led_ref", "export", "spec", "tests") for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".md")
+    files = [ROOT / "README.md", ROOT / "CONTRIBUTING.md"] + [
+        p
+        for d in ("led_ref", "export", "spec", "tests", "docs")
+        for p in (ROOT / d).rglob("*")
+        if p.suffix in (".py", ".md")
     ]
     cited = {}
     for path in files:

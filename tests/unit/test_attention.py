@@ -364,3 +364,92 @@ def test_decoding_step_self_attention_with_a_padded_row(tgt):
         from led_ref.tolerances import TOLERANCE, relative_error
 
         assert relative_error(out, exp_out) <= TOLERANCE["float32"]
+
+
+def _decoder_attention_params(rng, dim):
+    return {
+        n: {"weight": rng.standard_normal((dim, dim)), "bias": rng.standard_normal(dim)}
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj")
+    }
+
+
+@st.composite
+def decoder_attention_case(draw):
+    """A decoder self- or cross-attention call: shapes, a cache, HF's additive masks, beams sharing cross rows."""
+    groups, beams = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    n_heads, hd = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    tgt = draw(st.integers(1, 4))
+    cross = draw(st.booleans())
+    keys = draw(st.integers(1, 40))  # encoder length (cross) or cached positions + 1 (self)
+    bsz = groups * beams
+
+    def zero_ones(shape):
+        return np.array(
+            draw(st.lists(st.sampled_from([0, 1, 1]), min_size=math.prod(shape), max_size=math.prod(shape)))
+        )
+
+    if cross:  # an input's beams share its encoder states and mask (generate() repeats them)
+        past = draw(st.sampled_from(["none", "rows", "shared"]))
+        mask = (
+            np.repeat(zero_ones((groups, keys)).reshape(groups, keys), beams, axis=0) if draw(st.booleans()) else None
+        )
+    else:
+        past = draw(st.sampled_from(["none", "rows"]))
+        mask = zero_ones((bsz, keys + tgt - 1)).reshape(bsz, -1) if draw(st.booleans()) else None
+    return groups, beams, n_heads, hd, tgt, cross, keys, past, mask, draw(st.integers(0, 2**16))
+
+
+@settings(max_examples=150)
+@given(
+    decoder_attention_case(),
+    st.sampled_from([0, scheduling.FEW_QUERY_ROWS]),
+    st.sampled_from([1, scheduling.SMALL_PRODUCT]),
+    st.sampled_from([1, 3]),
+)
+def test_decoder_attention_equals_dense_reference(case, few_rows, small_product, n_threads):
+    """led_ref.attention.decoder_attention (stacked step GEMVs, block GEMMs over keys, keys past a row's last
+    unmasked one skipped, shared cross rows read once for their beams, thread pieces) is the plain dense
+    attention of led_ref.reference, for self-attention over a cache and cross-attention with and without one."""
+    from led_ref import reference, threads
+
+    groups, beams, n_heads, hd, tgt, cross, keys, past, mask, seed = case
+    rng = np.random.default_rng(seed)
+    dim, bsz = n_heads * hd, groups * beams
+    p = _decoder_attention_params(rng, dim)
+    hidden = rng.standard_normal((bsz, tgt, dim))
+    encoder_states = np.repeat(rng.standard_normal((groups, keys, dim)), beams, axis=0) if cross else None
+    past_kv = None
+    if cross and past != "none":
+        k, v = (rng.standard_normal((groups, n_heads, keys, hd)) for _ in range(2))
+        past_kv = (k, v) if past == "shared" else (np.repeat(k, beams, axis=0), np.repeat(v, beams, axis=0))
+    elif not cross and past == "rows" and keys > 1:
+        past_kv = tuple(rng.standard_normal((bsz, n_heads, keys - 1, hd)) for _ in range(2))
+    if cross:
+        bias = reference.cross_attention_bias(mask, tgt)
+    else:
+        cached = 0 if past_kv is None else keys - 1
+        dmask = None if mask is None else mask[:, : cached + tgt]
+        bias = reference.causal_self_attention_bias(bsz, tgt, cached, dmask)
+
+    saved = scheduling.FEW_QUERY_ROWS, scheduling.SMALL_PRODUCT
+    scheduling.FEW_QUERY_ROWS, scheduling.SMALL_PRODUCT = few_rows, small_product
+    threads.set_num_threads(n_threads)
+    try:
+        out, probs, present = A.decoder_attention(
+            p,
+            hidden,
+            n_heads,
+            key_value_states=encoder_states,
+            past_key_value=past_kv,
+            attention_mask=None if bias is None else np.ascontiguousarray(bias),
+            output_attentions=True,
+        )
+    finally:
+        scheduling.FEW_QUERY_ROWS, scheduling.SMALL_PRODUCT = saved
+        threads.set_num_threads(None)
+    ref_out, ref_probs, ref_present = reference.decoder_attention(p, hidden, n_heads, encoder_states, past_kv, bias)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(probs, ref_probs, rtol=1e-10, atol=1e-12)
+    for got, ref in zip(present, ref_present):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(probs))

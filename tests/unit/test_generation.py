@@ -518,3 +518,8 @@ def test_top_k_equals_a_stable_full_sort(seed):
         row[rng.integers(0, n, 3)] = -np.inf
         expected = np.argsort(-row, kind="stable")[:k]
         np.testing.assert_array_equal(S._top_k(row, k), expected)
+
+
+def test_generation_config_declares_every_supported_field():
+    """The class-level annotations (what type checkers see) cover exactly the implemented fields."""
+    assert set(GenerationConfig.__annotations__) == set(GC.SUPPORTED_DEFAULTS)

@@ -4,7 +4,7 @@ transformers patched with led-ref's encoder layer (``led_ref.export.hf.patch``),
 its own subprocess (its own peak RSS); seeded random weights.
 
     python -m tools.bench.training --impl hf,hf-patched,led-ref --threads 2 --json out.json   # 4,096 tokens
-    python -m tools.bench.training --hf-python /path/hf-venv/bin/python                      # HF from another venv
+    python -m tools.bench.training --hf-python $LED_REF_HF_PYTHON                           # HF from another venv
     python -m tools.bench.training --quick                                                   # tiny, seconds
 
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown); rows without

@@ -454,8 +454,9 @@ def train(out_dir, threads=2):
         from led_ref.app.finetune import read_jsonl
 
         held, _ = read_jsonl(os.path.join(out_dir, "heldout.jsonl"), ("text", "summary"), name="held-out set")
-        scores, _ = heldout_rouge(model_dir, held)
-        metrics.update(scores, heldout_docs=len(held), scorer=ROUGE_SCORER)
+        scores, per_document, _ = heldout_rouge(model_dir, held)
+        # per-document scores, in held-out order: the main job picks its typical document from them
+        metrics.update(scores, heldout_docs=len(held), scorer=ROUGE_SCORER, heldout=per_document)
     except ImportError as exc:  # rouge-score is the eval extra
         print(f"recipe train: held-out ROUGE skipped ({exc})", flush=True)
     with open(os.path.join(model_dir, "metrics.json"), "w") as f:

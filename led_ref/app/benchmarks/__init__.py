@@ -15,6 +15,7 @@ Standalone deep-dive scripts per area: ``python -m tools.bench.gemm`` and the mo
 """
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -210,14 +211,29 @@ class _Table:
         print(f"{'measurement':<34} {'backend':<7} {'value':>14}  {'peak mem':>9}  notes", file=self.out)
         print("-" * 100, file=self.out)
 
-    def add(self, name, backend, value, mem=None, notes=""):
+    def add(self, name, backend, value, mem=None, notes="", data=None):
+        """One row; ``data`` (the row's result dict) goes to --json as the row's raw figures."""
         self.rows.append(
-            {"measurement": name, "backend": backend, "value": value, "peak_rss_bytes": mem, "notes": notes}
+            {
+                "measurement": name,
+                "backend": backend,
+                "value": value,
+                "peak_rss_bytes": mem,
+                "notes": notes,
+                "data": _raw(data),
+            }
         )
         print(f"{name:<34} {backend:<7} {value:>14}  {_fmt_bytes(mem):>9}  {notes}", file=self.out, flush=True)
 
     def unavailable(self, name, backend, why):
         self.add(name, backend, "n/a", None, f"not available: {why}")
+
+
+def _raw(result):
+    """A row's figures for --json: the result dict without the bulky or non-figure entries."""
+    if not result:
+        return {}
+    return {k: v for k, v in result.items() if k not in ("result", "sequences", "tokens", "text")}
 
 
 def add_cli_arguments(parser):
@@ -318,6 +334,7 @@ def _run_cli(args):
     iso = dict(timeout=timeout, threads=args.threads)
 
     info = common.machine_info()
+    started = datetime.datetime.now(datetime.timezone.utc)
     hf_python, hf_why, hf_versions = _hf_python(args) if "hf" in plan["backends"] else (None, "not requested", None)
     shape = common.SIZES[size]
     print(
@@ -352,7 +369,7 @@ def _run_cli(args):
     gemm_peak = g.get("gflops")
     if gemm_peak:
         detail = ", ".join(f"{k} {v:.0f}" for k, v in g["per_shape"].items())
-        table.add("GEMM peak GFLOP/s (float32)", "numpy", f"{gemm_peak:.1f}", g.get("peak_rss_bytes"), detail)
+        table.add("GEMM peak GFLOP/s (float32)", "numpy", f"{gemm_peak:.1f}", g.get("peak_rss_bytes"), detail, g)
     else:
         table.unavailable("GEMM peak GFLOP/s (float32)", "numpy", g.get("error"))
 
@@ -463,6 +480,7 @@ def _run_cli(args):
                     r.get("peak_rss_bytes"),
                     f"{r['new_tokens']} tokens with the cache (step 1 also projects the cross-attention "
                     f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted",
+                    r,
                 )
         _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
         if "onnx" in plan["backends"]:
@@ -480,12 +498,28 @@ def _run_cli(args):
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(
-                {"machine": info, "hf_versions": hf_versions, "plan": plan, "rows": table.rows},
+                {
+                    "command": common.command_line(),
+                    "date_utc": f"{started:%Y-%m-%d %H:%M}",
+                    "led_ref": _version(),
+                    "busy": bool(args.busy),
+                    "machine": info,
+                    "hf_versions": hf_versions,
+                    "plan": plan,
+                    "shape": shape,
+                    "rows": table.rows,
+                },
                 f,
                 indent=1,
                 default=str,
             )
     return 0
+
+
+def _version():
+    from led_ref import __version__
+
+    return __version__
 
 
 def prepare_checkpoint(directory, size, seq_len):
@@ -548,7 +582,7 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
                     )
                 if batch > 1:
                     notes += f"; lengths {n} down to {n // batch}"
-                table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes)
+                table.add(rname, backend, f"{ms:.3g} ms", r.get("peak_rss_bytes"), notes, r)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -582,6 +616,7 @@ def _prepare_int8(table, onnx_dir, onnx_why, iso):
         f"{r['quantize_seconds']:.1f} s",
         r.get("peak_rss_bytes"),
         f"files int8/float: directory {q / 2**20:,.0f} MB / {f / 2**20:,.0f} MB ({100 * q / f:.0f}%); {files}",
+        r,
     )
     return int8_dir, None
 
@@ -622,6 +657,7 @@ def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss,
             merged["peak_rss_bytes"],
             f"merged decoder ({merged['ms_per_step']:.3g} ms/step); the two separate decoder sessions "
             f"{_fmt_bytes(sep['peak_rss_bytes'])} ({sep['ms_per_step']:.3g} ms/step)",
+            {"merged": _raw(merged), "separate": _raw(sep)},
         )
 
 
@@ -641,6 +677,7 @@ def _tokenizer_row(table, name, backend, r):
         _fmt_rate(rates[best]) + "/s",
         r.get("peak_rss_bytes"),
         f"{notes} on {r.get('bytes', 0) / 1e6:.2f} MB of text",
+        r,
     )
 
 
@@ -656,7 +693,7 @@ def _encoder_row(table, name, backend, r, gemm_peak):
         notes += f", GEMM in the same process {r['gemm_now']:.0f} GFLOP/s"
     if r.get("threads"):
         notes += f", torch threads {r['threads']}"
-    table.add(name, backend, _fmt_seconds(r["seconds"]), r.get("peak_rss_bytes"), notes)
+    table.add(name, backend, _fmt_seconds(r["seconds"]), r.get("peak_rss_bytes"), notes, dict(r, gflop_per_s=gflops))
 
 
 def _prepare_onnx(table, size, iso):
@@ -679,6 +716,7 @@ def _prepare_onnx(table, size, iso):
         f"{r['export_seconds']:.1f} s",
         r.get("peak_rss_bytes"),
         "one-off: torch graph -> ONNX (encoder, decoder, decoder with past)",
+        r,
     )
     return onnx_dir, None
 

@@ -159,6 +159,14 @@ def machine_info():
     return info
 
 
+def command_line():
+    """The command that is running, as ``led-ref ...`` when it is the CLI (for a --json file's header); None
+    when it is not (a test calling run_cli, say)."""
+    if sys.argv[1:2] == ["bench"]:
+        return "led-ref " + " ".join(sys.argv[1:])
+    return None
+
+
 def _numpy_blas():
     import numpy as np
 

@@ -262,7 +262,7 @@ def run_cli(args):
     )
 
     report = {
-        "command": "led-ref " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+        "command": common.command_line(),
         "date_utc": f"{started:%Y-%m-%d %H:%M}",
         "machine": info,
         "hf_versions": hf_versions,
@@ -304,6 +304,7 @@ def _entry(n, backend, r, shape, gemm_peak):
             flops=r["flops"],
             gflop_per_s=r["flops"] / r["seconds"] / 1e9,
             runs=r.get("runs"),
+            gemm_now=r.get("gemm_now"),  # the NumPy row's GEMM rate measured in its own process, if any
         )
         if gemm_peak:
             e["fraction_of_gemm_peak"] = e["gflop_per_s"] / gemm_peak

@@ -99,21 +99,12 @@ def summarize_corpus(
         # the driver does not load the model: check here what the actors would otherwise fail on
         if spec.backend == "onnx" and spec.dtype != "float32":
             raise ValueError("--dtype applies to the numpy backend only (the ONNX export fixes its dtype)")
-        if spec.backend == "onnx":
-            from ...export.onnx_export import DECODER_FILE, DECODER_WITH_PAST_FILE, ENCODER_FILE  # no torch import
-
-            missing = [
-                f
-                for f in (ENCODER_FILE, DECODER_FILE, DECODER_WITH_PAST_FILE)
-                if not os.path.isfile(os.path.join(spec.model_dir, f))
-            ]
-            if missing:
-                raise FileNotFoundError(
-                    f"--model {spec.model_dir}: {', '.join(missing)} missing (--backend onnx "
-                    "needs an exported directory: led-ref export)"
-                )
         check_address(ray_address, ray_timeout)
     check_output(output_path, resume, overwrite)  # refuse before reading INPUT and loading the model
+    if engine == "ray" and spec.backend == "onnx":  # a checkpoint is exported here, once: the actors find it cached
+        from ..onnx_cache import onnx_export_dir
+
+        onnx_export_dir(spec.model_dir)
     docs = read_documents(input_path, id_field, text_field)
     if engine == "local":
         worker = Summarizer(spec)
@@ -237,8 +228,8 @@ def add_cli_arguments(parser) -> None:
 
     add_model_arguments(
         parser,
-        "checkpoint directory (config.json, model.safetensors, tokenizer files; for "
-        "--backend onnx an exported directory); default: the bundled demo model "
+        "checkpoint directory (config.json, model.safetensors, tokenizer files; --backend onnx "
+        "exports it once into a cache, or give an exported directory); default: the bundled demo model "
         "(led_ref/data/demo-model, trained on another task: its ROUGE here is low)",
         default=DEMO_MODEL_DIR,
     )
