@@ -81,10 +81,14 @@ def _from_blocks(t):
 
 
 def _fold_windows(dwin, w, c):
-    """Gradient of ``_windows``: (nb, H, K, d) window gradients -> (L + 2w, D), summing the overlaps."""
+    """Gradient of ``_windows``: (nb, H, K, d) window gradients -> (at least L + 2w, D) rows, summing the
+    overlaps (rows past L + 2w, if any, are zero)."""
     nb, H, K, d = dwin.shape
-    m = K // c  # window blocks per query block (K = 2w + c is a multiple of c)
-    parts = dwin.transpose(1, 2).reshape(nb, m, c, H * d)
+    m = -(-K // c)  # window blocks per query block: K = 2w + c, zero-padded to a multiple of c
+    parts = dwin.transpose(1, 2)  # (nb, K, H, d)
+    if m * c != K:
+        parts = F.pad(parts, (0, 0, 0, 0, 0, m * c - K))
+    parts = parts.reshape(nb, m, c, H * d)
     out = torch.zeros(nb + m - 1, c, H * d, dtype=dwin.dtype, device=dwin.device)
     for s in range(m):
         out[s : s + nb] += parts[:, s]
@@ -178,6 +182,8 @@ def band_attention(q, k, v, kg, vg, key_ok, slot_valid, num_heads, w, c=None):
     to a multiple of it, the padding being no key). Probabilities are never stored: backward recomputes them (see
     the module docstring)."""
     c = block_size(w) if c is None else int(c)
+    if c < 1:
+        raise ValueError(f"band_attention: query block c must be >= 1, got {c}")
     L = q.shape[1]
     tail = -L % c
     if tail:

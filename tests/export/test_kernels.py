@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from led_ref.config import LEDConfig
 from led_ref.export import kernels
 from led_ref.export.torch_model import ACTIVATIONS, LEDEncoderSelfAttention, global_slots
-from led_ref.tolerances import TOLERANCE, relative_error
+from led_ref.tolerances import GRADIENT_TOLERANCE, TOLERANCE, relative_error
 
 pytestmark = pytest.mark.export
 
@@ -77,10 +77,10 @@ def test_band_attention_equals_the_readable_path(case, train):
         assert relative_error(fast[2][name], slow[2][name]) <= TOLERANCE["float64"], name
 
 
-@pytest.mark.parametrize("block", [1, 3, 4])
+@pytest.mark.parametrize("block", [1, 3, 4, 5])
 def test_band_attention_any_block_and_float32(block):
-    """The query block only changes the blocking (band_attention pads the length to it); float32 within its
-    tolerance of float64."""
+    """The query block only changes the blocking (band_attention pads the length to it; a block that does not
+    divide 2w too): the same output and input gradients; float32 within its tolerance of float64."""
     torch.manual_seed(0)
     B, L, H, d, w, x = 2, 13, 2, 4, 4, 2
     q, k, v = (torch.randn(B, L, H * d, dtype=torch.float64) for _ in range(3))
@@ -88,10 +88,17 @@ def test_band_attention_any_block_and_float32(block):
     key_ok = torch.rand(B, L) > 0.3
     key_ok[:, ::2] = True
     slot_valid = torch.tensor([[True, True], [True, False]])
+    inputs = [t.requires_grad_() for t in (q, k, v, kg, vg)]
     ref = kernels.band_attention(q, k, v, kg, vg, key_ok, slot_valid, H, w, c=2)
+    weights = torch.randn(ref.shape, dtype=torch.float64)
+    ref_grads = torch.autograd.grad((ref * weights).sum(), inputs)
     got = kernels.band_attention(q, k, v, kg, vg, key_ok, slot_valid, H, w, c=block)
-    assert relative_error(got.numpy(), ref.numpy()) <= TOLERANCE["float64"]
-    f32 = kernels.band_attention(*(t.float() for t in (q, k, v, kg, vg)), key_ok, slot_valid, H, w, c=block)
+    got_grads = torch.autograd.grad((got * weights).sum(), inputs)
+    assert relative_error(got.detach().numpy(), ref.detach().numpy()) <= TOLERANCE["float64"]
+    for name, g, r in zip("q k v kg vg".split(), got_grads, ref_grads):
+        assert relative_error(g.numpy(), r.numpy()) <= GRADIENT_TOLERANCE["float64"], name
+    ref = ref.detach()
+    f32 = kernels.band_attention(*(t.detach().float() for t in (q, k, v, kg, vg)), key_ok, slot_valid, H, w, c=block)
     assert relative_error(f32.numpy(), ref.numpy()) <= TOLERANCE["float32"]
 
 
