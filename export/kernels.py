@@ -217,7 +217,9 @@ class _ActLinear(torch.autograd.Function):
 
 def act_linear(a, linear, act):
     """``linear(act(a))`` that stores ``a`` only (act(a) is recomputed in backward): the feed-forward block's
-    second half. Same values as the plain expression."""
-    if not torch.is_grad_enabled() or exporting():
+    second half. Same values as the plain expression; under autocast (mixed precision) or with mixed dtypes the
+    plain expression runs (autocast picks each product's dtype)."""
+    autocast = torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled(a.device.type)
+    if not torch.is_grad_enabled() or exporting() or autocast or a.dtype != linear.weight.dtype:
         return linear(act(a))
     return _ActLinear.apply(a, linear.weight, linear.bias, act)

@@ -169,3 +169,24 @@ def test_act_linear_equals_the_plain_expression(name):
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
         kernels.act_linear(a, fc2, act)
     assert len(saved) == 2 and saved[0] is a  # a and the weight, not act(a)
+
+
+def test_act_linear_under_autocast_is_the_plain_expression():
+    """Mixed precision (torch.autocast, bfloat16, as led-ref finetune --bf16 and HF's Trainer bf16 run it): autocast
+    picks the products' dtypes, so act_linear runs the plain expression: same bfloat16 value, and backward gives
+    float32 gradients for the float32 weights."""
+    torch.manual_seed(0)
+    fc1, fc2 = torch.nn.Linear(12, 16), torch.nn.Linear(16, 5)
+    h = torch.randn(2, 7, 12)
+    results = []
+    for fused in (True, False):
+        fc1.zero_grad(), fc2.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            a = fc1(h)
+            y = kernels.act_linear(a, fc2, torch.nn.functional.gelu) if fused else fc2(torch.nn.functional.gelu(a))
+        assert y.dtype == torch.bfloat16
+        y.float().square().sum().backward()
+        assert fc2.weight.grad.dtype == torch.float32
+        results.append([y.detach().float(), fc1.weight.grad.clone(), fc2.weight.grad.clone()])
+    for got, ref in zip(*results):
+        assert torch.equal(got, ref)
