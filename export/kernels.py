@@ -39,9 +39,17 @@ def exporting():
 
 
 def band_attention_applies(dtype, device, dropout, training):
-    """Whether ``band_attention`` computes this call: eager CPU, float32/float64, and no attention dropout in
-    effect (the fused kernel has none; with dropout the readable path runs)."""
-    return dtype in KERNEL_DTYPES and device.type == "cpu" and not (training and dropout > 0) and not exporting()
+    """Whether ``band_attention`` computes this call: eager CPU, float32/float64 projections outside autocast
+    (mixed precision takes the readable path), and no attention dropout in effect (the fused kernel has none; with
+    dropout the readable path runs)."""
+    autocast = torch.is_autocast_enabled("cpu")
+    return (
+        dtype in KERNEL_DTYPES
+        and device.type == "cpu"
+        and not (training and dropout > 0)
+        and not autocast
+        and not exporting()
+    )
 
 
 def _band_mask(key_ok_padded, w, c, dtype):

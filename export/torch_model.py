@@ -163,7 +163,7 @@ class LEDEncoderSelfAttention(nn.Module):
         gi = gidx[:, :, None].expand(-1, -1, self.embed_dim)  # (B, x, D)
         kg, vg = torch.gather(k, 1, gi), torch.gather(v, 1, gi)  # (B, x, D)
         if self.use_kernels and kernels.band_attention_applies(
-            h.dtype, h.device, self.attention_dropout, self.training
+            q.dtype, q.device, self.attention_dropout, self.training
         ):
             out = kernels.band_attention(q, k, v, kg, vg, is_local, slot_valid, H, w)  # (B, L, D)
         else:
@@ -267,16 +267,16 @@ class LEDEncoderSelfAttention(nn.Module):
 
         if plain:
             q = qG.index_select(2, torch.arange(n_re, device=h.device))  # (B, H, x_re, d)
-            B, xr, n = q.shape[0], q.shape[2], h.shape[1]
             wk = self.key_global.weight.reshape(H, d, D)
             # the heads' rows stacked, (B, H x_re, D) against h (B, L, D): h is not broadcast over heads (whose
-            # backward would form an (H, D, L) product per head before summing)
-            qk = torch.matmul(q, wk).reshape(B, H * xr, D)
-            s = torch.matmul(qk, h.transpose(-1, -2)).reshape(B, H, xr, n)  # (B, H, x_re, L)
+            # backward would form an (H, D, L) product per head before summing); sizes stay symbolic (x_re may be
+            # 0 in an exported graph)
+            qk = torch.matmul(q, wk).flatten(1, 2)  # (B, H x_re, D)
+            s = torch.matmul(qk, h.transpose(-1, -2)).unflatten(1, (H, -1))  # (B, H, x_re, L)
             s = s + torch.matmul(q, self.key_global.bias.reshape(H, d, 1))
             p = _dropout(self, attention_probs(s, masked), self.attention_dropout)
             wv = self.value_global.weight.reshape(H, d, D).transpose(-1, -2)  # (H, D, d)
-            ph = torch.matmul(p.reshape(B, H * xr, n), h).reshape(B, H, xr, D)  # (B, H, x_re, D)
+            ph = torch.matmul(p.flatten(1, 2), h).unflatten(1, (H, -1))  # (B, H, x_re, D)
             out_re = torch.matmul(ph, wv)  # (B, H, x_re, d)
             out_re = out_re + p.sum(-1, keepdim=True) * self.value_global.bias.reshape(H, 1, d)
         else:
