@@ -29,6 +29,8 @@ from led_ref.config import layer_attention_windows as _attention_windows_rule
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
 from led_ref.inputs import MaskKind, decoder_masks_apply, merge_masks, padded_length
 
+from . import kernels
+
 # Every activation of led_ref.activations (ACT2FN, the one table), in torch, with that module's constants;
 # an alias (SAME_AS) is its target's function.
 _A = activations
@@ -115,6 +117,7 @@ class LEDEncoderSelfAttention(nn.Module):
     heads_per_chunk = 1  # heads per local-attention group (see forward)
     recompute_heads = False  # set by gradient_checkpointing_enable(): per-group recompute in backward
     blocks_per_window = 2  # query blocks per one-sided window (see __init__)
+    use_kernels = True  # eager calls run kernels.band_attention where it applies (False: the readable path)
 
     def __init__(self, config, layer_id):
         super().__init__()
@@ -152,22 +155,47 @@ class LEDEncoderSelfAttention(nn.Module):
         from ``global_slots``. Returns the attention output before the ``output`` projection, (B, L, D)."""
         gidx, slot_valid, slot_of_pos, is_global = glob
         w, H, d = self.w, self.num_heads, self.head_dim
-        L = _shape(h, 1)
 
         q = self.query(h) / math.sqrt(d)
         k = self.key(h)
         v = self.value(h)
         # every query also sees the x global keys (local key/value projections at global positions)
         gi = gidx[:, :, None].expand(-1, -1, self.embed_dim)  # (B, x, D)
-        kg = self._split_heads(torch.gather(k, 1, gi))[:, :, None]  # (B, H, 1, x, d)
-        vg = self._split_heads(torch.gather(v, 1, gi))[:, :, None]
+        kg, vg = torch.gather(k, 1, gi), torch.gather(v, 1, gi)  # (B, x, D)
+        if self.use_kernels and kernels.band_attention_applies(
+            q.dtype, q.device, self.attention_dropout, self.training
+        ):
+            out = kernels.band_attention(q, k, v, kg, vg, is_local, slot_valid, H, w)  # (B, L, D)
+        else:
+            out = self._blocked_attention(q, k, v, kg, vg, is_local, slot_valid)  # (B, L, D)
+        # padding queries attend nowhere (HF zeroes their probabilities)
+        out = out.masked_fill(is_masked[:, :, None], 0.0)
+        if gidx.shape[1] == 0 and not kernels.exporting():
+            return out  # no global token in the batch: as in HF, the global projections get no gradient (None)
+
+        # global tokens attend to every unmasked token with their own projections
+        qG = self._split_heads(self.query_global(torch.gather(h, 1, gi)) / math.sqrt(d))  # (B, H, x, d)
+        og = torch.cat(self._global_rows(h, qG, is_masked), 2).transpose(1, 2)  # (B, x, H, d)
+        og = og.reshape(og.shape[0], -1, self.embed_dim)  # (B, x, D)
+        # scatter back by gathering from [slots..., dummy]; slot_of_pos == x for non-global tokens
+        og = torch.cat([og, torch.zeros_like(h[:, :1])], 1)  # (B, x+1, D)
+        og = torch.gather(og, 1, slot_of_pos[:, :, None].expand(-1, -1, self.embed_dim))  # (B, L, D)
+        return torch.where(is_global[:, :, None], og, out)
+
+    def _blocked_attention(self, q, k, v, kg, vg, is_local, slot_valid):
+        """The readable local attention (what ``kernels.band_attention`` computes; the exported graph's): q, k, v
+        (B, L, D), kg/vg (B, x, D) the global keys/values -> (B, L, D)."""
+        w, H, d = self.w, self.num_heads, self.head_dim
+        L, length = _shape(q, 1), q.shape[1]
+        kg = self._split_heads(kg)[:, :, None]  # (B, H, 1, x, d)
+        vg = self._split_heads(vg)[:, :, None]
 
         # pad inside the graph to the encoder's pad-to-window length (led_ref.inputs.padded_length, as the NumPy
         # encoder), a multiple of the block size c: gather with clamped positions; padded keys are masked below
         # and padded queries are dropped at the end
         kb, c = self.blocks, w // self.blocks
         nb = self.padded_length(L) // c
-        pos = torch.arange(nb * c, device=h.device)  # (Lp,)
+        pos = torch.arange(nb * c, device=q.device)  # (Lp,)
         in_range = pos < L
         src = torch.minimum(pos, L - 1)
         q, k, v = (t.index_select(1, src) for t in (q, k, v))  # (B, Lp, D)
@@ -178,7 +206,7 @@ class LEDEncoderSelfAttention(nn.Module):
         # each block's keys are [x global keys, (2kb+1)c window keys]: one matmul and one softmax, no
         # concatenation of (large) score tensors; invalid entries get the additive mask_bias
         glob_ok = slot_valid[:, None, None, None, :] & torch.ones_like(valid[..., :1])  # (B, 1, nb, c, x)
-        bias = mask_bias(~torch.cat([glob_ok, valid], -1), h.dtype)  # (B, 1, nb, c, x + (2kb+1)c)
+        bias = mask_bias(~torch.cat([glob_ok, valid], -1), q.dtype)  # (B, 1, nb, c, x + (2kb+1)c)
         # Heads are processed in groups of `heads_per_chunk` (a static unrolled loop): the score
         # and probability tensors (B, hc, nb, c, x + (2kb+1)c) are then H / hc times smaller than for all
         # heads at once (806 MB -> 67 MB per head at 16k tokens, led-base), which keeps the working
@@ -197,18 +225,8 @@ class LEDEncoderSelfAttention(nn.Module):
                 outs.append(self._local_heads(q, k, v, kg, vg, bias, h0, h1, c))
         out = torch.cat(outs, 1) if len(outs) > 1 else outs[0]  # (B, H, nb, c, d)
         out = out.reshape(out.shape[0], H, -1, d).transpose(1, 2)  # (B, Lp, H, d)
-        out = out.reshape(out.shape[0], -1, self.embed_dim).narrow(1, 0, h.shape[1])  # (B, L, D)
-        # padding queries attend nowhere (HF zeroes their probabilities)
-        out = out.masked_fill(is_masked[:, :, None], 0.0)
-
-        # global tokens attend to every unmasked token with their own projections
-        qG = self._split_heads(self.query_global(torch.gather(h, 1, gi)) / math.sqrt(d))  # (B, H, x, d)
-        og = torch.cat(self._global_rows(h, qG, is_masked), 2).transpose(1, 2)  # (B, x, H, d)
-        og = og.reshape(og.shape[0], -1, self.embed_dim)  # (B, x, D)
-        # scatter back by gathering from [slots..., dummy]; slot_of_pos == x for non-global tokens
-        og = torch.cat([og, torch.zeros_like(h[:, :1])], 1)  # (B, x+1, D)
-        og = torch.gather(og, 1, slot_of_pos[:, :, None].expand(-1, -1, self.embed_dim))  # (B, L, D)
-        return torch.where(is_global[:, :, None], og, out)
+        out = out.reshape(out.shape[0], -1, self.embed_dim).narrow(1, 0, length)  # (B, L, D)
+        return out
 
     def _local_heads(self, q, k, v, kg, vg, bias, h0, h1, c):
         """Local attention output (B, h1 - h0, nb, c, d) of heads h0 .. h1 - 1: q, k, v (B, Lp, D), kg/vg the
@@ -241,18 +259,28 @@ class LEDEncoderSelfAttention(nn.Module):
         masked = mask_bias(is_masked[:, None, None, :], h.dtype)  # (B, 1, 1, L)
         x, L = _shape(qG, 2), _shape(h, 1)
         zero = torch.zeros_like(x)
-        reassoc = x * H < D + x
+        # (the reassociated form reads the weights: plain nn.Linear projections only, not e.g. a PEFT wrapper)
+        plain = type(self.key_global) is nn.Linear and type(self.value_global) is nn.Linear
+        reassoc = x * H < D + x if plain else torch.zeros_like(x, dtype=torch.bool)
         n_re = torch.where(reassoc, x, zero)
         n_direct, rows = torch.where(reassoc, zero, x), torch.where(reassoc, zero, L)
 
-        q = qG.index_select(2, torch.arange(n_re, device=h.device))  # (B, H, x_re, d)
-        wk = self.key_global.weight.reshape(H, d, D)
-        s = torch.matmul(torch.matmul(q, wk), h[:, None].transpose(-1, -2))  # (B, H, x_re, L)
-        s = s + torch.matmul(q, self.key_global.bias.reshape(H, d, 1))
-        p = _dropout(self, attention_probs(s, masked), self.attention_dropout)
-        wv = self.value_global.weight.reshape(H, d, D).transpose(-1, -2)  # (H, D, d)
-        out_re = torch.matmul(torch.matmul(p, h[:, None]), wv)  # (B, H, x_re, d)
-        out_re = out_re + p.sum(-1, keepdim=True) * self.value_global.bias.reshape(H, 1, d)
+        if plain:
+            q = qG.index_select(2, torch.arange(n_re, device=h.device))  # (B, H, x_re, d)
+            wk = self.key_global.weight.reshape(H, d, D)
+            # the heads' rows stacked, (B, H x_re, D) against h (B, L, D): h is not broadcast over heads (whose
+            # backward would form an (H, D, L) product per head before summing); sizes stay symbolic (x_re may be
+            # 0 in an exported graph)
+            qk = torch.matmul(q, wk).flatten(1, 2)  # (B, H x_re, D)
+            s = torch.matmul(qk, h.transpose(-1, -2)).unflatten(1, (H, -1))  # (B, H, x_re, L)
+            s = s + torch.matmul(q, self.key_global.bias.reshape(H, d, 1))
+            p = _dropout(self, attention_probs(s, masked), self.attention_dropout)
+            wv = self.value_global.weight.reshape(H, d, D).transpose(-1, -2)  # (H, D, d)
+            ph = torch.matmul(p.flatten(1, 2), h).unflatten(1, (H, -1))  # (B, H, x_re, D)
+            out_re = torch.matmul(ph, wv)  # (B, H, x_re, d)
+            out_re = out_re + p.sum(-1, keepdim=True) * self.value_global.bias.reshape(H, 1, d)
+        else:
+            out_re = qG.narrow(2, 0, 0)  # (B, H, 0, d): every row is direct
 
         q = qG.index_select(2, torch.arange(n_direct, device=h.device))  # (B, H, x_direct, d)
         idx = torch.arange(rows, device=h.device)
@@ -419,8 +447,11 @@ class LEDEncoderLayer(nn.Module):
     def forward(self, h, is_local, is_masked, glob, head_mask=None):
         a = self.self_attn(h, is_local, is_masked, glob, head_mask)
         h = self.self_attn_layer_norm(h + _dropout(self, a, self.dropout))
-        f = _dropout(self, self.act(self.fc1(h)), self.activation_dropout)
-        return self.final_layer_norm(h + _dropout(self, self.fc2(f), self.dropout))
+        if self.training and self.activation_dropout > 0:
+            f = self.fc2(_dropout(self, self.act(self.fc1(h)), self.activation_dropout))
+        else:  # the same fc2(act(fc1(h))), keeping fc1's output only for backward
+            f = kernels.act_linear(self.fc1(h), self.fc2, self.act)
+        return self.final_layer_norm(h + _dropout(self, f, self.dropout))
 
 
 class LEDEncoder(nn.Module):

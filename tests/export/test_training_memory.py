@@ -32,8 +32,10 @@ def _saved_bytes(attn, h, is_local, is_masked, glob):
 
 
 def test_checkpointing_keeps_one_head_of_probabilities():
-    """With gradient checkpointing the local attention keeps no probabilities for backward (each head group is
-    recomputed), without it all H heads' (nb, c, x + (2kb+1)c) probabilities are kept; gradients are the same."""
+    """The readable path (the exported graph's; kernels.band_attention stores no probabilities at all,
+    tests/export/test_kernels.py): with gradient checkpointing the local attention keeps no probabilities for
+    backward (each head group is recomputed), without it all H heads' (nb, c, x + (2kb+1)c) probabilities are kept;
+    gradients are the same."""
     config = LEDConfig(
         vocab_size=64,
         d_model=32,
@@ -53,6 +55,7 @@ def test_checkpointing_keeps_one_head_of_probabilities():
     model = build_torch_model(config, init_params(config, "lm", seed=0), "lm", torch.float64).requires_grad_(True)
     model.train()
     attn = model.led.encoder.layers[0].self_attn.longformer_self_attn
+    attn.use_kernels = False
     L = 200
     h = torch.randn(1, L, 32, dtype=torch.float64, requires_grad=True)
     is_global = torch.zeros(1, L, dtype=torch.bool)
