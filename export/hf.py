@@ -23,15 +23,45 @@ Kept from HF: the encoder's forward (embeddings, padding to the window, masks, L
 attention probabilities led-ref's kernels never form), so attentions have HF's shapes and values.
 
 Needs the ``hf`` extra (transformers); nothing else in led_ref imports transformers.
+
+This module is also the one place to import led-ref's HF-shaped classes from: ``LEDForConditionalGeneration`` and
+the rest (led_ref.export.hf_models) and ``LEDTokenizer`` / ``LEDTokenizerFast`` (led_ref.export.hf_tokenizers),
+loaded on first use, so ``patch`` alone does not import them.
 """
 
+import importlib
 import inspect
 
 import torch
 
 from . import torch_model
 
-__all__ = ["patch", "unpatch", "is_patched", "PatchedEncoderLayer"]
+# The HF-shaped classes, by the module that defines them (read through __getattr__ below).
+_CLASSES = {
+    **dict.fromkeys(
+        (
+            "LEDConfig",
+            "LEDPreTrainedModel",
+            "LEDModel",
+            "LEDForConditionalGeneration",
+            "LEDForSequenceClassification",
+            "LEDForQuestionAnswering",
+        ),
+        "hf_models",
+    ),
+    **dict.fromkeys(("LEDTokenizer", "LEDTokenizerFast"), "hf_tokenizers"),
+}
+
+__all__ = ["patch", "unpatch", "is_patched", "PatchedEncoderLayer", *_CLASSES]
+
+
+def __getattr__(name):
+    """``led_ref.export.hf.LEDForConditionalGeneration`` and the other HF-shaped classes, imported on first use."""
+    module = _CLASSES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __package__), name)
+
 
 SUPPORTED = "transformers 4.46"  # the LED code the patch was written against (the checks below accept any equal)
 

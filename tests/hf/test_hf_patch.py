@@ -374,3 +374,15 @@ def test_changed_transformers_is_refused(monkeypatch, fresh_checks):
     with pytest.raises(RuntimeError, match=rf"transformers {version} is not supported: .*has no fc2"):
         hf.patch(model)
     assert not hf.is_patched(model)
+
+
+def test_hf_module_serves_the_hf_shaped_classes():
+    """One import for everything HF-shaped: the classes come from their defining modules, unknown names fail."""
+    from led_ref.export import hf_models, hf_tokenizers
+
+    assert hf.LEDForConditionalGeneration is hf_models.LEDForConditionalGeneration
+    assert hf.LEDConfig is hf_models.LEDConfig
+    assert hf.LEDTokenizerFast is hf_tokenizers.LEDTokenizerFast
+    assert set(hf.__all__) >= {"patch", "unpatch", "LEDModel", "LEDTokenizer"}
+    with pytest.raises(AttributeError, match="LEDForCausalLM"):
+        hf.LEDForCausalLM  # noqa: B018 -- the attribute access is what is tested
