@@ -4,10 +4,13 @@ led-base shape, batch 1, with and without gradient checkpointing, for led-ref's 
 
     python -m tools.bench.training --hf-python $LED_REF_HF_PYTHON            # 4,096 tokens
     python -m tools.bench.training --quick                                         # tiny, seconds
+    python -m tools.bench.training --trainer --only led-ref+trainer,hf+trainer --json out.json  # HF's Trainer
 
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown). Every row, HF's
 too, uses led-ref's training settings (``led_ref.export.training``, as ``led-ref finetune``): fused AdamW and a
 fixed glibc mmap threshold (``MALLOC_MMAP_THRESHOLD_``; ``--glibc-default-heap`` leaves glibc's default).
+``--trainer`` adds two rows of HF's own ``Seq2SeqTrainer`` (LED's documented fine-tuning flow, gradient
+checkpointing on) on led-ref's and on HF's ``LEDForConditionalGeneration`` (tools/bench/trainer.py).
 """
 
 import argparse
@@ -18,6 +21,8 @@ import sys
 
 from led_ref.app.benchmarks import common
 from led_ref.export import training
+
+from . import trainer
 
 # The child: builds the model (led-ref or HF) from a config dict, runs the steps, prints one JSON line.
 _CHILD = r"""
@@ -63,6 +68,17 @@ print(json.dumps({"seconds": sorted(times)[len(times) // 2], "all_seconds": time
 """
 
 
+def child_env(heap_mmap_threshold, keep_pythonpath=True):
+    """A row's environment: this one with the benchmark's heap setting."""
+    env = dict(os.environ)
+    env.pop("MALLOC_MMAP_THRESHOLD_", None)
+    if heap_mmap_threshold:  # glibc reads it at start-up: the same as limit_heap_retention() in led-ref finetune
+        env["MALLOC_MMAP_THRESHOLD_"] = str(heap_mmap_threshold)
+    if not keep_pythonpath:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
 def run_row(
     python,
     impl,
@@ -85,12 +101,8 @@ def run_row(
         threads=threads,
         optimizer=training.ADAMW_OPTIONS,
     )
-    env = dict(os.environ)
-    env.pop("MALLOC_MMAP_THRESHOLD_", None)
-    if heap_mmap_threshold:  # glibc reads it at start-up: the same as limit_heap_retention() in led-ref finetune
-        env["MALLOC_MMAP_THRESHOLD_"] = str(heap_mmap_threshold)
-    if impl == "hf":  # the HF interpreter must not pick up this checkout's led_ref
-        env.pop("PYTHONPATH", None)
+    # the HF interpreter must not pick up this checkout's led_ref
+    env = child_env(heap_mmap_threshold, keep_pythonpath=impl != "hf")
     proc = subprocess.run(
         [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
     )
@@ -108,7 +120,22 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=1, help="timed steps per row (after one warm-up step)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--quick", action="store_true", help="tiny shape, 256 tokens")
-    p.add_argument("--only", default="", help="comma list of rows to run: led-ref,led-ref+ckpt,hf,hf+ckpt")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma list of rows to run: led-ref,led-ref+ckpt,hf,hf+ckpt (and led-ref+trainer,hf+trainer)",
+    )
+    p.add_argument(
+        "--trainer",
+        action="store_true",
+        help="add the rows of HF's Seq2SeqTrainer on led-ref's and HF's model (this interpreter needs the hf extra)",
+    )
+    p.add_argument(
+        "--trainer-optim",
+        default=trainer.DEFAULT_OPTIM,
+        metavar="NAME",
+        help=f"TrainingArguments.optim of the Trainer rows (default {trainer.DEFAULT_OPTIM}, the Trainer's own)",
+    )
     p.add_argument(
         "--glibc-default-heap",
         action="store_true",
@@ -124,6 +151,8 @@ def main(argv=None):
     rows = [("led-ref", sys.executable, "led-ref", False), ("led-ref+ckpt", sys.executable, "led-ref", True)]
     if args.hf_python:
         rows += [("hf", args.hf_python, "hf", False), ("hf+ckpt", args.hf_python, "hf", True)]
+    if args.trainer:  # both in this interpreter: the same transformers, Trainer and torch for the two models
+        rows += [(name, sys.executable, impl, "trainer") for name, impl in trainer.ROWS]
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     info = common.machine_info()
     print(
@@ -135,23 +164,35 @@ def main(argv=None):
         f"every row: AdamW {json.dumps(training.ADAMW_OPTIONS)}, "
         + (f"MALLOC_MMAP_THRESHOLD_={threshold}" if threshold else "glibc's default heap")
     )
+    if args.trainer:
+        print(
+            "trainer rows: HF's Seq2SeqTrainer, predict_with_generate=True, gradient_checkpointing_enable(), "
+            f"use_cache=False, optim={args.trainer_optim}, max_grad_norm 1.0; the step is the Trainer's "
+            "on_step_begin..on_step_end"
+        )
     print(f"machine: {json.dumps(info)}")
     print(f"{'row':<14}{'s / step':>12}{'peak RSS':>12}  notes")
     results = {}
     for name, python, impl, ckpt in rows:
         if only and name not in only:
             continue
-        r = run_row(
-            python,
-            impl,
-            ckpt,
-            config,
-            seq_len,
-            args.target_len,
-            args.steps,
-            args.threads,
-            heap_mmap_threshold=threshold,
-        )
+        if ckpt == "trainer":
+            env = child_env(threshold)
+            r = trainer.run_row(
+                python, impl, config, seq_len, args.target_len, args.steps, args.threads, args.trainer_optim, env
+            )
+        else:
+            r = run_row(
+                python,
+                impl,
+                ckpt,
+                config,
+                seq_len,
+                args.target_len,
+                args.steps,
+                args.threads,
+                heap_mmap_threshold=threshold,
+            )
         results[name] = r
         if "error" in r:
             print(f"{name:<14}{'-':>12}{'-':>12}  failed: {r['error']}")
@@ -163,12 +204,16 @@ def main(argv=None):
                 f"{a}: peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x {b}'s, "
                 f"step {results[a]['seconds'] / results[b]['seconds']:.2f} x"
             )
-    for a in ("led-ref", "led-ref+ckpt"):
+    same_run = {}
+    for a in ("led-ref", "led-ref+ckpt", "led-ref+trainer"):
         b = a.replace("led-ref", "hf")
         if "seconds" in results.get(a, {}) and "seconds" in results.get(b, {}):
+            speedup = results[b]["seconds"] / results[a]["seconds"]
+            fraction = results[a]["peak_rss"] / results[b]["peak_rss"]
+            same_run[f"{a} vs {b}"] = {"step_speedup": speedup, "peak_rss_fraction": fraction}
             print(
-                f"{a} vs {b}: step {results[a]['seconds'] / results[b]['seconds']:.2f} x, "
-                f"peak RSS {results[a]['peak_rss'] / results[b]['peak_rss']:.2f} x"
+                f"{a} vs {b}: step {1 / speedup:.2f} x ({speedup:.2f}x faster), peak RSS {fraction:.2f} x",
+                flush=True,
             )
     if args.json:
         with open(args.json, "w") as f:
@@ -178,7 +223,14 @@ def main(argv=None):
                     "seq_len": seq_len,
                     "optimizer": training.ADAMW_OPTIONS,
                     "malloc_mmap_threshold": threshold,
+                    "command": " ".join(
+                        ["python -m tools.bench.training", *(argv if argv is not None else sys.argv[1:])]
+                    ),
+                    "target_len": args.target_len,
+                    "threads": args.threads,
+                    "trainer_optim": args.trainer_optim if args.trainer else None,
                     "rows": results,
+                    "ratios": same_run,
                 },
                 f,
                 indent=1,
