@@ -38,14 +38,15 @@ S, T = 21, 7  # input and label lengths of every (padded) example; HF pads 21 to
 
 
 def examples(n, seed):
-    """``n`` padded examples (lists, as a tokenizer + DataCollatorForSeq2Seq would give): random lengths, padding
-    with attention_mask 0 and labels -100, the first token global, and in some examples one more."""
+    """``n`` padded examples (lists, as LEDTokenizer + DataCollatorForSeq2Seq give them): random lengths, padding
+    with attention_mask 0, global_attention_mask -1 and labels -100, the first token global, in some examples one
+    more."""
     g = np.random.default_rng(seed)
     rows = []
     for i in range(n):
         s, t = int(g.integers(9, S + 1)), int(g.integers(3, T + 1))
         ids = [0, *g.integers(3, CFG["vocab_size"], s - 2).tolist(), 2] + [1] * (S - s)
-        glob = [1] + [0] * (S - 1)
+        glob = [1] + [0] * (s - 1) + [-1] * (S - s)  # LEDTokenizer.pad pads global_attention_mask with -1
         if i % 3 == 1:
             glob[s // 2] = 1
         labels = [*g.integers(3, CFG["vocab_size"], t - 1).tolist(), 2] + [-100] * (T - t)

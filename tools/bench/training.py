@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from led_ref.app.benchmarks import common
 from led_ref.export import training
@@ -220,6 +221,7 @@ def main(argv=None):
             json.dump(
                 {
                     "machine": info,
+                    "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                     "seq_len": seq_len,
                     "optimizer": training.ADAMW_OPTIONS,
                     "malloc_mmap_threshold": threshold,
