@@ -649,8 +649,9 @@ def trainer_section(fig: Figures):
             f"Measured {fig.need('date_utc', kind=str)} UTC with `{command}` "
             f"(optimizer `{fig.need('trainer_optim', kind=str)}`, {fig.need('seq_len', kind=int):,} input and "
             f"{fig.need('target_len', kind=int)} target tokens, batch 1, the median of "
-            f"{len(fig.need('rows', 'hf+trainer', 'all_seconds', kind=list))} timed steps after a warm-up step). "
-            f"Machine: {machine_line(fig)}.",
+            f"{len(fig.need('rows', 'hf+trainer', 'all_seconds', kind=list))} timed steps after a warm-up step"
+            + (f"; transformers {hf['transformers']}" if hf.get("transformers") else "")
+            + f"). Machine: {machine_line(fig)}.",
             "",
             table(["model in the Trainer", "s / step", "peak RSS"], rows),
             "",
