@@ -12,15 +12,12 @@ is shown). The optimizer is the Trainer's ``optim`` (``adamw_torch``, its defaul
 says otherwise), the same for both rows; the heap setting is the benchmark's, as for every other row.
 """
 
-import json
-import subprocess
-
 ROWS = (("led-ref+trainer", "led-ref"), ("hf+trainer", "hf"))
 DEFAULT_OPTIM = "adamw_torch"  # transformers 4.46's default TrainingArguments.optim
 
 # The child: builds the model from a config dict, runs Seq2SeqTrainer.train() for 1 + steps steps on one repeated
 # example (batch 1), prints one JSON line.
-_CHILD = r"""
+CHILD = r"""
 import json, resource, sys, tempfile, time
 spec = json.loads(sys.argv[1])
 import torch
@@ -68,9 +65,9 @@ print(json.dumps({"seconds": sorted(times)[len(times) // 2], "all_seconds": time
 """
 
 
-def run_row(python, impl, config, seq_len, target_len, steps, threads, optim, env, timeout=1800):
-    """One Trainer row in its own process (its own peak RSS): {"seconds", "peak_rss", ...} or {"error"}."""
-    spec = dict(
+def row_spec(impl, config, seq_len, target_len, steps, threads, optim):
+    """The child's arguments for one Trainer row (run by tools.bench.training.run_child with ``CHILD``)."""
+    return dict(
         impl=impl,
         config=config,
         seq_len=seq_len,
@@ -79,10 +76,3 @@ def run_row(python, impl, config, seq_len, target_len, steps, threads, optim, en
         threads=threads,
         optim=optim,
     )
-    proc = subprocess.run(
-        [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
-    )
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": tail[0][:200]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])

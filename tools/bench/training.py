@@ -104,8 +104,14 @@ def run_row(
     )
     # the HF interpreter must not pick up this checkout's led_ref
     env = child_env(heap_mmap_threshold, keep_pythonpath=impl != "hf")
+    return run_child(python, _CHILD, spec, env, timeout)
+
+
+def run_child(python, child, spec, env, timeout=900):
+    """``python -c child spec`` in its own process (its own peak RSS): the child's last line, a JSON object, or
+    {"error": its last line of output}."""
     proc = subprocess.run(
-        [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
+        [python, "-c", child, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -178,10 +184,10 @@ def main(argv=None):
         if only and name not in only:
             continue
         if ckpt == "trainer":
-            env = child_env(threshold)
-            r = trainer.run_row(
-                python, impl, config, seq_len, args.target_len, args.steps, args.threads, args.trainer_optim, env
+            spec = trainer.row_spec(
+                impl, config, seq_len, args.target_len, args.steps, args.threads, args.trainer_optim
             )
+            r = run_child(python, trainer.CHILD, spec, child_env(threshold), timeout=1800)
         else:
             r = run_row(
                 python,
