@@ -5,6 +5,8 @@ weights: the same logged losses, the same trained weights, the same evaluation l
 Tiny model, a few steps: seconds. Dropout is off so that the two runs draw no random numbers in the model (the
 two graphs need not draw dropout masks in the same order)."""
 
+import json
+
 import pytest
 
 transformers = pytest.importorskip("transformers", reason="needs the hf extra (transformers 4.46)")
@@ -125,3 +127,20 @@ def test_seq2seq_trainer_gives_hf_losses_weights_and_generations(tmp_path):
     # predict_with_generate: beam search on the trained model, padded with -100 by the Trainer
     assert generated_t.shape[0] == 4
     np.testing.assert_array_equal(generated_o, generated_t)
+
+
+def test_training_benchmark_trainer_rows(tmp_path, capsys):
+    """``python -m tools.bench.training --trainer``: both Trainer rows run (tiny shape) and are compared."""
+    from tools.bench import training
+
+    out = tmp_path / "trainer.json"
+    args = ["--quick", "--trainer", "--only", "led-ref+trainer,hf+trainer", "--target-len", "8", "--json", str(out)]
+    assert training.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "led-ref+trainer vs hf+trainer: step" in printed
+    data = json.loads(out.read_text())
+    for name in ("led-ref+trainer", "hf+trainer"):
+        row = data["rows"][name]
+        assert row["seconds"] > 0 and row["peak_rss"] > 0 and row["optim"] == "adamw_torch", row
+    assert data["trainer_optim"] == "adamw_torch" and "--trainer" in data["command"]
+    assert set(data["ratios"]["led-ref+trainer vs hf+trainer"]) == {"step_speedup", "peak_rss_fraction"}
