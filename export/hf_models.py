@@ -163,15 +163,16 @@ class LEDPreTrainedModel(PreTrainedModel):
         torch_model.init_module(module, self.config.init_std)
 
     def _set_gradient_checkpointing(self, enable=True, gradient_checkpointing_func=None):
-        """HF's hook (sets ``gradient_checkpointing`` and ``_gradient_checkpointing_func`` on the encoder and
-        decoder), plus torch_model's nested recompute of the encoder attention's head groups."""
+        """HF's hook: sets ``gradient_checkpointing`` and ``_gradient_checkpointing_func`` on the encoder and
+        decoder, so that each layer is recomputed once in backward, as in HF's LED. torch_model's nested recompute
+        of the local attention's head groups (``led-ref finetune --gradient-checkpointing``) stays off here: it
+        computes the local attention a third time to hold one head's probabilities instead of all H during a
+        layer's backward, and led-ref's per-layer working set is already below HF's (the Trainer rows of
+        ``python -m tools.bench.training --trainer``)."""
         if gradient_checkpointing_func is None:
             super()._set_gradient_checkpointing(enable)
         else:
             super()._set_gradient_checkpointing(enable, gradient_checkpointing_func)
-        for module in self.modules():
-            if isinstance(module, torch_model.LEDEncoderSelfAttention):
-                module.recompute_heads = enable
 
     @property
     def dummy_inputs(self):

@@ -19,7 +19,8 @@ PATH = re.compile(r"(?<![\w./-])((?:led_ref|export|spec|tests|tools|docs)/[\w./*
 MODULE = re.compile(r"python -m ((?:tools|led_ref)(?:\.[a-z_][a-z0-9_]*)+)")  # not placeholders (tools.X)
 DOTTED = re.compile(r"`(led_ref(?:\.\w+)+)")
 CODE = re.compile(r"```[a-z]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
-COMMAND = re.compile(r"(?:led-ref(?![\w'\[.-])|python -m led_ref(?![.\w]))(?: ([a-z][a-z-]*))?([^\n|#`]*)")
+# `led-ref` the command, not a word of a name such as the benchmark rows `led-ref+ckpt`, `led-ref's`, `led-ref[hf]`
+COMMAND = re.compile(r"(?:led-ref(?![\w'\[.+-])|python -m led_ref(?![.\w]))(?: ([a-z][a-z-]*))?([^\n|#`]*)")
 
 
 def _texts():

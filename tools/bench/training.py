@@ -6,6 +6,7 @@ its own subprocess (its own peak RSS); seeded random weights.
     python -m tools.bench.training --impl hf,hf-patched,led-ref --threads 2 --json out.json   # 4,096 tokens
     python -m tools.bench.training --hf-python $LED_REF_HF_PYTHON                           # HF from another venv
     python -m tools.bench.training --quick                                                   # tiny, seconds
+    python -m tools.bench.training --trainer --only led-ref+trainer,hf+trainer --json out.json  # HF's Trainer
 
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown); rows without
 checkpointing then time ``--steps`` encoder forwards in eval mode without gradients (``encoder s``). ``--gemm``
@@ -13,6 +14,8 @@ adds torch's GEMM peak on the step's own matrix shapes at the same thread count,
 share of it (FLOPs counted as HF computes them, ``step_flops``, so rows compare). Every row, HF's too, uses
 led-ref's training settings (``led_ref.export.training``, as ``led-ref finetune``): fused AdamW and a fixed glibc
 mmap threshold (``MALLOC_MMAP_THRESHOLD_``; ``--glibc-default-heap`` leaves glibc's default).
+``--trainer`` adds two rows of HF's own ``Seq2SeqTrainer`` (LED's documented fine-tuning flow, gradient
+checkpointing on) on led-ref's and on HF's ``LEDForConditionalGeneration`` (tools/bench/trainer.py).
 """
 
 import argparse
@@ -21,9 +24,12 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 from led_ref.app.benchmarks import common
 from led_ref.export import training
+
+from . import trainer
 
 IMPLS = ("led-ref", "hf", "hf-patched")
 
@@ -115,7 +121,11 @@ def step_flops(config, seq_len, target_len, num_global=1):
     return 3 * (enc + config["decoder_layers"] * per_layer + lm_head)
 
 
-def run_child(python, spec, timeout=1800, heap_mmap_threshold=training.HEAP_MMAP_THRESHOLD, keep_pythonpath=True):
+def run_child(
+    python, spec, timeout=1800, heap_mmap_threshold=training.HEAP_MMAP_THRESHOLD, keep_pythonpath=True, child=_CHILD
+):
+    """``python -c child spec`` in its own process (its own peak RSS): the child's last line, a JSON object, or
+    {"error": its last line of output}."""
     env = dict(os.environ)
     env.pop("MALLOC_MMAP_THRESHOLD_", None)
     if heap_mmap_threshold:  # glibc reads it at start-up: the same as limit_heap_retention() in led-ref finetune
@@ -123,7 +133,7 @@ def run_child(python, spec, timeout=1800, heap_mmap_threshold=training.HEAP_MMAP
     if not keep_pythonpath:  # another interpreter (--hf-python) must not pick up this checkout's led_ref
         env.pop("PYTHONPATH", None)
     proc = subprocess.run(
-        [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
+        [python, "-c", child, json.dumps(spec)], capture_output=True, text=True, timeout=timeout, env=env
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -162,7 +172,7 @@ def ratios(results):
     speed-up (HF seconds / row seconds, step and encoder) and the peak RSS as a fraction of HF's."""
     out = {}
     for name, r in results.items():
-        base = "hf+ckpt" if name.endswith("+ckpt") else "hf"
+        base = "hf+ckpt" if name.endswith("+ckpt") else "hf+trainer" if name.endswith("+trainer") else "hf"
         hf = results.get(base, {})
         if name == base or "seconds" not in r or "seconds" not in hf:
             continue
@@ -220,6 +230,17 @@ def main(argv=None):
     p.add_argument("--only", default="", help="comma list of row names to run (e.g. hf,hf-patched+ckpt)")
     p.add_argument("--gemm", action="store_true", help="also measure torch's GEMM peak and each step's share of it")
     p.add_argument(
+        "--trainer",
+        action="store_true",
+        help="add the rows of HF's Seq2SeqTrainer on led-ref's and HF's model (this interpreter needs the hf extra)",
+    )
+    p.add_argument(
+        "--trainer-optim",
+        default=trainer.DEFAULT_OPTIM,
+        metavar="NAME",
+        help=f"TrainingArguments.optim of the Trainer rows (default {trainer.DEFAULT_OPTIM}, the Trainer's own)",
+    )
+    p.add_argument(
         "--glibc-default-heap",
         action="store_true",
         help="every row with glibc's default (dynamic) mmap threshold instead of led-ref's fixed one",
@@ -247,6 +268,8 @@ def main(argv=None):
     config.update(dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
     ckpts = {"both": (False, True), "off": (False,), "on": (True,)}[args.checkpointing]
     rows = [(impl + ("+ckpt" if ckpt else ""), impl, ckpt) for impl in impls for ckpt in ckpts]
+    if args.trainer:  # both in this interpreter: the same transformers, Trainer and torch for the two models
+        rows += [(name, impl, "trainer") for name, impl in trainer.ROWS]
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     info = common.machine_info()
     threshold = 0 if args.glibc_default_heap else training.HEAP_MMAP_THRESHOLD
@@ -259,6 +282,12 @@ def main(argv=None):
         f"every row: AdamW {json.dumps(training.ADAMW_OPTIONS)}, "
         + (f"MALLOC_MMAP_THRESHOLD_={threshold}" if threshold else "glibc's default heap")
     )
+    if args.trainer:
+        print(
+            "trainer rows: HF's Seq2SeqTrainer, predict_with_generate=True, gradient_checkpointing_enable(), "
+            f"use_cache=False, optim={args.trainer_optim}, max_grad_norm 1.0; the step is the Trainer's "
+            "on_step_begin..on_step_end"
+        )
     print(f"machine: {json.dumps(info)}")
     gemm = None
     if args.gemm:
@@ -277,6 +306,20 @@ def main(argv=None):
         results = {}
         for name, impl, ckpt in rows:
             if only and name not in only:
+                continue
+            if ckpt == "trainer":
+                spec = trainer.row_spec(
+                    impl, config, seq_len, args.target_len, args.steps, args.threads, args.trainer_optim
+                )
+                r = run_child(sys.executable, spec, heap_mmap_threshold=threshold, child=trainer.CHILD)
+                r["load_avg_1m"] = _load()
+                results[name] = r
+                if "error" in r:
+                    print(f"{name:<18}{'-':>10}{'-':>8}{'-':>11}{'-':>11}  failed: {r['error']}")
+                else:
+                    print(
+                        f"{name:<18}{r['seconds']:>10.2f}{'-':>8}{r['peak_rss'] / 2**30:>9.2f} G{'-':>11}", flush=True
+                    )
                 continue
             python = args.hf_python if (impl == "hf" and args.hf_python) else sys.executable
             r = run_row(
@@ -315,6 +358,7 @@ def main(argv=None):
             json.dump(
                 {
                     "machine": info,
+                    "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                     "command": " ".join(
                         ["python -m tools.bench.training", *(argv if argv is not None else sys.argv[1:])]
                     ),
@@ -325,6 +369,7 @@ def main(argv=None):
                     "gemm": gemm,
                     "optimizer": training.ADAMW_OPTIONS,
                     "malloc_mmap_threshold": threshold,
+                    "trainer_optim": args.trainer_optim if args.trainer else None,
                     "rounds": rounds,
                     "ratios": same_run,
                 },
