@@ -136,6 +136,9 @@ class Bf16Tensor:
     def __repr__(self):
         return f"Bf16Tensor(shape={self.shape})"
 
+    def __reduce__(self):  # pickled as its bits (the OpenVINO tensor is a view of them)
+        return (Bf16Tensor, (self.bits,))
+
 
 class _Port:
     """What OrtSession reads from an onnxruntime NodeArg: ``name``, ``type`` ('tensor(float)'), ``shape``."""
