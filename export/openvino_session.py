@@ -40,7 +40,14 @@ PRECISIONS = ("float32", "bf16")
 _HINT = {"float32": "f32", "bf16": "bf16"}
 INSTALL_HINT = "pip install 'led-ref[openvino]' (Python >= 3.10)"
 
-_NUMPY = {"i64": np.int64, "i32": np.int32, "f32": np.float32, "f16": np.float16, "f64": np.float64, "boolean": np.bool_}
+_NUMPY = {
+    "i64": np.int64,
+    "i32": np.int32,
+    "f32": np.float32,
+    "f16": np.float16,
+    "f64": np.float64,
+    "boolean": np.bool_,
+}
 _ONNX_TYPE = {"i64": "int64", "i32": "int32", "f32": "float", "f16": "float16", "f64": "double", "boolean": "bool"}
 
 

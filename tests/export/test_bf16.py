@@ -217,7 +217,8 @@ class _CoreWithoutBf16:
 
 def test_bf16_on_a_cpu_without_bf16_names_the_missing_feature(exports, monkeypatch, capsys):
     path = f"{exports[0]['dir']}/encoder_model.onnx"
-    with pytest.raises(ovs.UnsupportedCPUError, match=r"precision='bf16': this CPU has no native bfloat16.*avx512_bf16"):
+    why = r"precision='bf16': this CPU has no native bfloat16.*avx512_bf16"
+    with pytest.raises(ovs.UnsupportedCPUError, match=why):
         ovs.OpenVINOSession(path, "bf16", core=_CoreWithoutBf16())
     ovs.OpenVINOSession(path, "float32", core=_CoreWithoutBf16())  # float32 runs there
     # the CLI: one line, before any work
@@ -251,7 +252,8 @@ def test_cli_precision_flags(exports, tmp_path, capsys):
     doc = tmp_path / "doc.txt"
     doc.write_text("a short document to summarize")
     rc = main(["generate", "--model", exports[0]["ckpt"], "--precision", "bf16", str(doc)])
-    assert rc != 0 and "--precision bf16 runs the ONNX export on OpenVINO: add --backend onnx" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc != 0 and "--precision bf16 runs the ONNX export on OpenVINO: add --backend onnx" in err
     with pytest.raises(SystemExit):  # argparse: the choices
         main(["summarize", "--model", exports[0]["ckpt"], "--precision", "fp8", str(doc)])
     assert "argument --precision: invalid choice: 'fp8' (choose from 'float32', 'bf16')" in capsys.readouterr().err
