@@ -176,6 +176,54 @@ def _cosine(a, b):
     return np.sum(a * b, axis=1) / np.maximum(den, 1e-30)
 
 
+def validation_metrics(candidate, float_model, ids, mask, glob, dec, raw=False):
+    """A reduced-precision model (int8, bfloat16) against the float one on one batch: the encoder's relative error
+    (max |cand - float| / max |float| over unpadded positions) and, for the teacher-forced decoder tokens ``dec``
+    (B, T) and one cached step after them, each model on its own encoder states, the cosine of the logits vectors
+    and the agreement of their argmax. ``raw``: the per-position lists instead of their mean / min."""
+    h_f, m = float_model.encode(ids, mask, glob)
+    h_c, _ = candidate.encode(ids, mask, glob)
+    keep = m.astype(bool)  # padded positions are not outputs anyone reads
+    rel = float(np.max(np.abs(h_c - h_f)[keep]) / max(float(np.max(np.abs(h_f)[keep])), 1e-30)) if keep.any() else 0.0
+    lf, pf = float_model.decode(dec, h_f, m)
+    lc, pc = candidate.decode(dec, h_c, m)
+    nxt = dec[:, -1:]
+    lf2, _ = float_model.decode(nxt, h_f, m, pf)
+    lc2, _ = candidate.decode(nxt, h_c, m, pc)
+    cos, top = [], []
+    for a, b in ((lf, lc), (lf2, lc2)):
+        cos.extend(_cosine(b, a).tolist())
+        top.extend((a.argmax(-1) == b.argmax(-1)).reshape(-1).tolist())
+    if raw:
+        return rel, cos, top
+    return {
+        "encoder_relative_error": rel,
+        "logits_cosine": float(np.mean(cos)),
+        "logits_cosine_min": float(np.min(cos)),
+        "top1_agreement": float(np.mean(top)),
+        "positions": len(top),
+    }
+
+
+def held_out_metrics(candidate, float_model, config):
+    """``validation_metrics`` over the held-out validation cases (other seeds than the export's; 8 random decoder
+    tokens each), worst encoder error, mean / min cosine and mean top-1 agreement over all positions."""
+    vocab = int(config.vocab_size)
+    rel, cos, top = 0.0, [], []
+    for i, (B, S, globs, pad_row) in enumerate(validation_cases(config)):
+        ids, mask, glob = dummy_inputs(B, S, globs, seed=300 + i, vocab=vocab, pad_row=pad_row)
+        dec = np.random.default_rng(400 + i).integers(3, max(4, vocab), size=(B, 8)).astype(np.int64)
+        r, c, t = validation_metrics(candidate, float_model, ids, mask, glob, dec, raw=True)
+        rel, cos, top = max(rel, r), cos + c, top + t
+    return {
+        "encoder_relative_error": rel,
+        "logits_cosine": float(np.mean(cos)),
+        "logits_cosine_min": float(np.min(cos)),
+        "top1_agreement": float(np.mean(top)),
+        "positions": len(top),
+    }
+
+
 def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print):
     """Compare the quantized export with the float one on held-out inputs (the validation cases, which no
     quantization step has seen: dynamic quantization uses no calibration data). Returns the metrics;
@@ -186,7 +234,7 @@ def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print)
     vocab = int(config.vocab_size)
     if not os.path.isfile(os.path.join(quant_dir, ENCODER_FILE)):
         fl, qm = load_exported(float_dir), load_exported(quant_dir)
-        rel, cos, top = 0.0, [], []
+        rel = 0.0
         for i, (B, S, globs, pad_row) in enumerate(validation_cases(config)):
             ids, mask, glob = dummy_inputs(B, S, globs, seed=300 + i, vocab=vocab, pad_row=pad_row)
             if fl.head == "seq_cls":
@@ -201,30 +249,7 @@ def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print)
     else:
         fl = OrtLEDForConditionalGeneration.from_pretrained(float_dir)
         qm = OrtLEDForConditionalGeneration.from_pretrained(quant_dir)
-        rel, cos, top = 0.0, [], []
-        for i, (B, S, globs, pad_row) in enumerate(validation_cases(config)):
-            ids, mask, glob = dummy_inputs(B, S, globs, seed=300 + i, vocab=vocab, pad_row=pad_row)
-            h_f, m = fl.encode(ids, mask, glob)
-            h_q, _ = qm.encode(ids, mask, glob)
-            keep = m.astype(bool)  # padded positions are not outputs anyone reads
-            rel = max(rel, float(np.max(np.abs(h_q - h_f)[keep]) / max(float(np.max(np.abs(h_f)[keep])), 1e-30)))
-            # teacher-forced decoder positions (8 tokens, then one cached step), each model on its own encoder
-            dec = np.random.default_rng(400 + i).integers(3, max(4, vocab), size=(B, 8)).astype(np.int64)
-            lf, pf = fl.decode(dec, h_f, m)
-            lq, pq = qm.decode(dec, h_q, m)
-            nxt = dec[:, -1:]
-            lf2, _ = fl.decode(nxt, h_f, m, pf)
-            lq2, _ = qm.decode(nxt, h_q, m, pq)
-            for a, b in ((lf, lq), (lf2, lq2)):
-                cos.extend(_cosine(b, a).tolist())
-                top.extend((a.argmax(-1) == b.argmax(-1)).reshape(-1).tolist())
-        metrics = {
-            "encoder_relative_error": rel,
-            "logits_cosine": float(np.mean(cos)),
-            "logits_cosine_min": float(np.min(cos)),
-            "top1_agreement": float(np.mean(top)),
-            "positions": len(top),
-        }
+        metrics = held_out_metrics(qm, fl, config)
         ok = (
             rel <= th["encoder_relative_error"]
             and metrics["logits_cosine"] >= th["logits_cosine"]
