@@ -282,3 +282,25 @@ def test_verify_checks_a_bf16_deployment_against_its_tolerance(exports, capsys):
     text = capsys.readouterr().out
     assert rc == 0, text
     assert f"dtype bfloat16 (tolerance {BF16_TOL:g}" in text
+
+
+@needs_bf16
+@pytest.mark.slow
+def test_bench_precision_bf16_adds_the_openvino_rows(tmp_path, capsys):
+    import json
+
+    from led_ref.app.cli import main
+
+    out = tmp_path / "b.json"
+    rc = main(["bench", "--quick", "--backends", "onnx", "--precision", "bf16", "--no-generate", "--json", str(out)])
+    assert rc == 0, capsys.readouterr()
+    rows = json.loads(out.read_text())["rows"]
+    got = {(r["measurement"], r["backend"]): r["data"] for r in rows}
+    for b in ("onnx", "onnx-i8", "ov-f32", "ov-bf16"):
+        enc = got[("encoder seconds @ 256 tokens", b)]
+        assert enc["seconds"] > 0 and enc["run_peak_rss_bytes"] >= enc["loaded_rss_bytes"] > 0
+        assert got[("decode ms/token (128 in, greedy)", b)]["ms_per_token"] > 0
+    assert not any("beam" in m for m, _ in got)  # --no-generate
+    capsys.readouterr()
+    assert main(["bench", "--quick", "--backends", "numpy", "--precision", "bf16"]) == 2
+    assert "--precision bf16 adds rows to the onnx backend: keep onnx in --backends" in capsys.readouterr().err

@@ -268,6 +268,11 @@ def add_cli_arguments(parser):
     parser.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per row (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write all rows and the machine info as JSON")
     parser.add_argument(
+        "--no-generate",
+        action="store_true",
+        help="skip the generate() rows (beam 4, batch 8) and the generation peak RSS rows",
+    )
+    parser.add_argument(
         "--precision",
         choices=("float32", "bf16"),
         default="float32",
@@ -505,9 +510,10 @@ def _run_cli(args):
                     f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted",
                     r,
                 )
-        _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
-        if "onnx" in plan["backends"]:
-            _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
+        if not getattr(args, "no_generate", False):
+            _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
+            if "onnx" in plan["backends"]:
+                _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
     finally:
         if onnx_dir:
             shutil.rmtree(os.path.dirname(onnx_dir), ignore_errors=True)
