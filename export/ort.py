@@ -347,7 +347,11 @@ class OrtLEDForConditionalGeneration:
 
         merged = os.path.join(onnx_dir, DECODER_MERGED_FILE)
         if use_merged is None:
-            use_merged = os.path.isfile(merged)
+            # OpenVINO: the two decoder files when they are there. Its CPU plugin runs the merged graph's If far
+            # slower per step than decoder_with_past (led-ref bench --precision bf16: generation peak RSS rows,
+            # merged vs separate ms/step), which costs the decoder weights twice in memory.
+            split = all(os.path.isfile(os.path.join(onnx_dir, f)) for f in (DECODER_FILE, DECODER_WITH_PAST_FILE))
+            use_merged = os.path.isfile(merged) and not (engine == "openvino" and split)
         if use_merged:  # one session, decoder weights held once (spec/SPEC.md#merged-decoder)
             enc = session(ENCODER_FILE, "encoder")
             m = session(DECODER_MERGED_FILE, "decoder_merged")

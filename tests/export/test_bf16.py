@@ -137,7 +137,7 @@ def test_bf16_stays_within_its_tolerance_of_the_reference(models, exports, which
 def test_bf16_really_computes_in_bfloat16(exports, models):
     """The compiled precision is bfloat16, and the result differs from float32 (a silent f32 run would not)."""
     e, (ref, bf16) = exports[0], models[0]
-    for s in (bf16.encoder, bf16.decoder.merged):
+    for s in (bf16.encoder, bf16.decoder, bf16.decoder_with_past):
         assert s.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "bf16"
         assert s.session.get_providers() == ["OpenVINO-CPU-bf16"]
     ids, mask, glob = _batch(np.random.default_rng(1), e["config"], [30, 21], [[0], [4]], None)

@@ -270,7 +270,7 @@ def add_cli_arguments(parser):
     parser.add_argument(
         "--no-generate",
         action="store_true",
-        help="skip the generate() rows (beam 4, batch 8) and the generation peak RSS rows",
+        help="skip the generate() rows (beam 4, batch 8)",
     )
     parser.add_argument(
         "--precision",
@@ -512,8 +512,8 @@ def _run_cli(args):
                 )
         if not getattr(args, "no_generate", False):
             _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
-            if "onnx" in plan["backends"]:
-                _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
+        if "onnx" in plan["backends"]:
+            _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
     finally:
         if onnx_dir:
             shutil.rmtree(os.path.dirname(onnx_dir), ignore_errors=True)
