@@ -169,6 +169,44 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# The fields that fix a model's shapes: an object read as a config (as_config) must have every one.
+SHAPE_FIELDS = (
+    "vocab_size",
+    "d_model",
+    "encoder_layers",
+    "decoder_layers",
+    "encoder_attention_heads",
+    "decoder_attention_heads",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+    "attention_window",
+    "max_encoder_position_embeddings",
+    "max_decoder_position_embeddings",
+)
+
+
+def as_config(config, what: str = "config") -> LEDConfig:
+    """``config`` as an ``LEDConfig``: an LEDConfig itself; a dict of its fields (the ``config.json`` layout,
+    HF's defaults for the rest); or any object with HF's LEDConfig fields -- HF transformers' ``LEDConfig``,
+    another (vendored) copy of led-ref's -- read through its ``to_dict()`` or, without one, its attributes.
+    TypeError in one line otherwise; ValueError naming the field when the values are not a valid config."""
+    if isinstance(config, LEDConfig):
+        return config
+    if isinstance(config, dict):
+        return LEDConfig.from_dict(config)
+    to_dict = getattr(config, "to_dict", None)
+    fields = to_dict() if callable(to_dict) else None
+    if not isinstance(fields, dict):
+        missing = [name for name in SHAPE_FIELDS if not hasattr(config, name)]
+        if missing:
+            raise TypeError(
+                f"{what} must be an LEDConfig, a dict of its fields or an object with HF's LEDConfig fields "
+                f"(to_dict() or attributes); got {type(config).__name__} without {', '.join(missing)}"
+            )
+        fields = {name: getattr(config, name) for name in _FIELDS if hasattr(config, name)}
+    return LEDConfig.from_dict(fields)
+
+
 class LEDConfig:
     """Configuration of an LED model; HF's field names, defaults and aliases.
 

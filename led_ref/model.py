@@ -489,8 +489,10 @@ class LEDModel:
     head = "base"
 
     def __init__(self, config, params):
+        from .config import as_config
         from .weights import check_params
 
+        config = as_config(config)  # an LEDConfig, a dict, or any object with HF's LEDConfig fields
         check_params(params, config, self.head)
         self.config = config
         self.params = params

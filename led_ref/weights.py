@@ -23,7 +23,7 @@ import numpy as np
 from . import heads as _heads
 from . import safetensors as st
 from . import torch_pickle
-from .config import CONFIG_NAME, LEDConfig
+from .config import CONFIG_NAME, LEDConfig, as_config
 from .errors import check_allocation, read_json
 from .hub import resolve_pretrained_dir
 
@@ -47,9 +47,10 @@ _NO_CONFIG = object()
 
 
 def _check_head(head, config=_NO_CONFIG):
+    """Checks ``head``; returns ``config`` as an LEDConfig (``as_config``: a dict or any object with HF's LEDConfig
+    fields is read as one)."""
     _heads.get_head(head)
-    if config is not _NO_CONFIG and not isinstance(config, LEDConfig):
-        raise TypeError(f"config must be an LEDConfig, got {type(config).__name__}")
+    return None if config is _NO_CONFIG else as_config(config)
 
 
 def _check_dtype(dtype):
@@ -81,7 +82,7 @@ def _layer_norm(name, d):
 
 def parameter_shapes(config: LEDConfig, head: str) -> dict[str, tuple[int, ...]]:
     """Flat parameter name (no ``led.`` prefix, tied copies included) -> shape, in HF order."""
-    _check_head(head, config)
+    config = _check_head(head, config)
     d, v = config.d_model, config.vocab_size
     shapes: dict[str, tuple[int, ...]] = {}
     if head == "lm":  # a buffer of the head class itself: first in HF's state_dict
@@ -123,7 +124,7 @@ def parameter_shapes(config: LEDConfig, head: str) -> dict[str, tuple[int, ...]]
 
 def tied_keys(config: LEDConfig, head: str) -> tuple[str, ...]:
     """Names that are one array: the token embeddings, plus lm_head when tie_word_embeddings."""
-    _check_head(head, config)
+    config = _check_head(head, config)
     if head == "lm" and config.tie_word_embeddings:
         return EMBEDDING_KEYS + ("lm_head.weight",)
     return EMBEDDING_KEYS
@@ -224,6 +225,7 @@ def init_params(config: LEDConfig, head: str, seed: int = 0, dtype=np.float32):
     embeddings ~ N(0, 0.5^2). Values are drawn in float64 in ``parameter_shapes`` order, so
     float32 and float64 trees from one seed agree to float32 rounding.
     """
+    config = as_config(config)
     dtype = _check_dtype(dtype)
     rng = np.random.default_rng(seed)
     tied = tied_keys(config, head)
@@ -340,7 +342,7 @@ def params_from_state_dict(
     a missing ``final_logits_bias`` is zeros (HF's _keys_to_ignore_on_load_missing). Anything else
     missing, unexpected or misshaped is one ValueError naming all of it.
     """
-    _check_head(head, config)
+    config = _check_head(head, config)
     dtype = _check_dtype(dtype)
     flat: dict[str, np.ndarray] = {}
     for name, value in state.items():
@@ -394,7 +396,7 @@ def params_from_state_dict(
 
 def load_params(path_or_dir, config: LEDConfig, head: str, dtype=np.float32):
     """Parameter tree of ``head`` from a checkpoint directory, hub id or weights file."""
-    _check_head(head, config)
+    config = _check_head(head, config)
     dtype = _check_dtype(dtype)
     path = os.fspath(path_or_dir)
     if not os.path.exists(path):

@@ -34,7 +34,27 @@ from led_ref.tolerances import TOLERANCE, relative_error
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_ROOT = os.path.join(HERE, "goldens", "model")
 HF_MAJOR = int(transformers.__version__.split(".")[0])
-COMMAND = " ".join([sys.executable] + [shlex.quote(a) for a in sys.argv])
+
+
+def portable_command(argv) -> str:
+    """The command as GOLDENS.md writes it: the interpreter named by its environment variable and the scratch
+    directory as XCHECK_DIR, so that meta.json records no one machine's paths."""
+    interpreter = "$LED_REF_HF_PYTHON" if HF_MAJOR == 4 else "$LED_REF_HF5_PYTHON"
+    script = os.path.relpath(os.path.abspath(argv[0]), os.path.dirname(HERE)) if argv else "spec/make_model_goldens.py"
+    args, rest = [], list(argv[1:])
+    while rest:
+        a = rest.pop(0)
+        if a == "--crosscheck-dir" and rest:
+            rest.pop(0)
+            args += [a, "XCHECK_DIR"]
+        elif a.startswith("--crosscheck-dir="):
+            args.append("--crosscheck-dir=XCHECK_DIR")
+        else:
+            args.append(shlex.quote(a))
+    return " ".join([interpreter, script, *args])
+
+
+COMMAND = portable_command(sys.argv)
 
 HEAD_CLASSES = {
     "base": "LEDModel",

@@ -67,7 +67,9 @@ SUBCOMMANDS = {
             "python -m led_ref verify --candidate python:my_port:forward",
             "python -m led_ref verify --candidate hf:./my-led --dtype float32 --generate",
             "python -m led_ref verify --candidate onnx:./my-led-onnx --reference ./my-led",
-            "python -m led_ref verify --candidate python:my_port:forward --replay verify-counterexamples/logits.npz",
+            "python -m led_ref verify --candidate python:my_port:forward --outputs encoder_last_hidden_state,logits",
+            "python -m led_ref verify --candidate python:my_port:forward --json verify.json --max-decoder-len 64",
+            "python -m led_ref verify --candidate python:my_port:forward --replay /tmp/led-ref-verify-xxxx/logits.npz",
         ],
     ),
     "finetune": (

@@ -3,24 +3,29 @@
 For each property (led_ref.testing.properties: encoder, logits, attentions, cache, loss, and generate with
 ``--generate``) hypothesis draws cases -- configs and weights for ``python:`` candidates, inputs for fixed models --
 and the candidate's outputs are compared with the float64 reference under ``led_ref.tolerances`` (the candidate's
-dtype sets the bound). A failing property is shrunk to a minimal counterexample, printed, saved as an ``.npz`` and
-given the one command that replays it (``--replay``). Exit status: 0 every property passes, 1 a property fails or a
-case times out, 2 bad usage (candidate spec, import, contract: keys / shapes / dtypes / raising on the simplest
-case).
+dtype sets the bound). Under the table a coverage summary says what the cases drew (led_ref.testing.coverage);
+``--json PATH`` writes the table, the coverage and the counterexample paths. A failing property is shrunk to a
+minimal counterexample, printed, saved as an ``.npz`` (in a new directory under the system temp directory unless
+``--save-dir``) and given the one command that replays it (``--replay``). Exit status: 0 every property passes, 1 a
+property fails or a case times out, 2 bad usage (candidate spec, import, contract: keys / shapes / dtypes / raising
+on the simplest case; options).
 
 Candidates run in a worker process so that ``--timeout`` can stop one that hangs (``--timeout 0``: in this process,
 no limit).
 """
 
+import json
 import math
 import multiprocessing
 import os
 import shlex
 import sys
+import tempfile
 import time
 
 import numpy as np
 
+from ..config import LED_DEFAULTS, SHAPE_FIELDS
 from .cli import CLIError
 from .verify_candidates import CandidateSpecError, make_adapter, parse_spec
 
@@ -29,13 +34,34 @@ DEFAULT_TIMEOUT = 60.0
 DTYPES = ("float64", "float32", "float16")
 BF16 = "bfloat16"  # the tolerance row of --precision bf16 (led_ref.tolerances.TOLERANCE)
 
+# The widest a drawn config may go: LED's own positions, and a depth past led-large's 12 layers (the defaults
+# are led_ref.testing.strategies').
+LIMIT_MAX_SEQ_LEN = LED_DEFAULTS["max_encoder_position_embeddings"]
+LIMIT_MAX_DECODER_LEN = LED_DEFAULTS["max_decoder_position_embeddings"]
+LIMIT_MAX_LAYERS = 16
+
+
+def _strategies():
+    try:
+        from led_ref.testing import strategies
+    except ImportError as exc:
+        raise ImportError(
+            f"led-ref verify needs hypothesis (the test extra): pip install 'led-ref[test]' ({exc})"
+        ) from None
+    return strategies
+
 
 def add_cli_arguments(parser):
+    S = _strategies()
     parser.add_argument(
         "--candidate", required=True, metavar="SPEC", help="python:MODULE:FUNCTION | hf:MODEL_DIR | onnx:EXPORT_DIR"
     )
     parser.add_argument(
-        "--examples", type=int, default=DEFAULT_EXAMPLES, help=f"drawn cases per property (default {DEFAULT_EXAMPLES})"
+        "--examples",
+        type=int,
+        default=DEFAULT_EXAMPLES,
+        help=f"cases per property (default {DEFAULT_EXAMPLES}); one in 10, at most 4, is a hand-made boundary case "
+        "(led_ref.testing.boundary_cases), the others are drawn",
     )
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0: reproducible runs)")
     parser.add_argument(
@@ -56,10 +82,47 @@ def add_cli_arguments(parser):
         "--outputs",
         default=None,
         metavar="LIST",
-        help="comma-separated properties among encoder,logits,attentions,cache,loss "
-        "(default: all the candidate kind supports)",
+        help="comma-separated properties (encoder,logits,attentions,cache,loss,generate) and/or output names "
+        "(encoder_last_hidden_state,logits,past_key_values,encoder_attentions,...,loss,sequences): an output name "
+        "runs the properties that check it and compares only the named outputs (default: every property the "
+        "candidate kind supports, without generate)",
     )
-    parser.add_argument("--generate", action="store_true", help="also check greedy generation token by token")
+    parser.add_argument(
+        "--generate", action="store_true", help="also check greedy generation token by token (= --outputs ...,generate)"
+    )
+    parser.add_argument(
+        "--max-seq-len",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"longest drawn encoder input (default {S.DEFAULT_MAX_SEQ_LEN} for drawn configs, whose "
+        "max_encoder_position_embeddings stays <= N; the model's max_encoder_position_embeddings for hf:/onnx:). "
+        "Cost: each case's encoder time grows about linearly with its length",
+    )
+    parser.add_argument(
+        "--max-decoder-len",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"longest drawn decoder input, cached prefix + new tokens, labels and generation (default "
+        f"{S.DEFAULT_MAX_DECODER_LEN}, at most the model's max_decoder_position_embeddings). Cost: each case's "
+        "decoder time grows with its length (generate: each new token is a step)",
+    )
+    parser.add_argument(
+        "--max-layers",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"python: candidates: most encoder / decoder layers of a drawn config (default {S.DEFAULT_MAX_LAYERS}). "
+        "Cost: each case's time grows about linearly with its layers",
+    )
+    parser.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="also write the results as JSON: per property the cases, worst error, verdict, counterexample path "
+        "and a coverage summary of what was drawn",
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -76,8 +139,9 @@ def add_cli_arguments(parser):
     )
     parser.add_argument(
         "--save-dir",
-        default="verify-counterexamples",
-        help="where counterexamples are written (default ./verify-counterexamples)",
+        default=None,
+        help="where counterexamples are written (created if missing; default: a new led-ref-verify-* directory "
+        "under the system temp directory, never the current directory)",
     )
     parser.add_argument("--replay", default=None, metavar="CASE.npz", help="run one saved counterexample")
     parser.add_argument(
@@ -203,12 +267,13 @@ class CaseFailure(Exception):
 class Verifier:
     """Evaluates cases of one candidate against the reference."""
 
-    def __init__(self, runner, dtype, fixed_config=None, fixed_params=None, generation_dir=None):
+    def __init__(self, runner, dtype, fixed_config=None, fixed_params=None, generation_dir=None, keys=None):
         self.runner, self.dtype = runner, dtype
         # the weights the candidate holds: a bf16 run reads the float32 export (bfloat16 is how it computes)
         self.params_dtype = "float32" if dtype == BF16 else dtype
         self.fixed_config, self.fixed_params = fixed_config, fixed_params
         self.generation_dir = generation_dir
+        self.keys = dict(keys or {})  # property -> the outputs it compares (default: all of OUTPUT_KEYS[property])
 
     def evaluate(self, case):
         """-> worst relative error of the case; CaseFailure with a one-line report when it fails."""
@@ -224,7 +289,7 @@ class Verifier:
             got = self.runner.call("call", case.config, flat, inputs)
         except CandidateRaised as exc:
             raise CaseFailure(f"the candidate raised {exc}") from None
-        keys = T.OUTPUT_KEYS[case.prop]
+        keys = self.keys.get(case.prop, T.OUTPUT_KEYS[case.prop])
         if not isinstance(got, dict):
             raise CaseFailure(f"the candidate returned {type(got).__name__}, expected a dict of HF-named outputs")
         try:
@@ -279,18 +344,31 @@ class Verifier:
 # ---------------------------------------------------------------------------------------------- search
 
 
-def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=None):
-    """Run hypothesis for one property. Returns dict(cases, worst, failure=(case, message) or None, timeout)."""
+def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=None, limits=None, boundary=()):
+    """Run hypothesis for one property: ``examples - len(boundary)`` drawn cases, then (when they all pass) the
+    ``boundary`` cases (led_ref.testing.boundary_cases: regions that drawing reaches only by chance; a failing one
+    is reported as it is, not shrunk). Returns dict(cases, worst, failure=(case, message) or None, timeout,
+    boundary_failure, coverage) where coverage (led_ref.testing.coverage.Coverage) holds the cases counted in
+    ``cases``: those run before the first failure, and the failure itself (not the shrinking attempts).
+    ``limits``: keyword arguments of ``led_ref.testing.cases`` (max_seq_len, max_decoder_len)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
     from led_ref import testing as T
+    from led_ref.testing.coverage import Coverage
 
-    state = {"cases": 0, "worst": 0.0, "failure": None, "timeout": None}
+    state = {"cases": 0, "worst": 0.0, "failure": None, "timeout": None, "coverage": Coverage()}
+    state["boundary_failure"] = False
+    boundary = list(boundary)[: max(0, examples - 1)]
     phases = (Phase.generate, Phase.shrink) if shrink else (Phase.generate,)
 
+    def count(case):
+        if state["failure"] is None:
+            state["cases"] += 1
+            state["coverage"].add(case)
+
     @settings(
-        max_examples=examples,
+        max_examples=examples - len(boundary),
         database=None,
         deadline=None,
         derandomize=False,
@@ -301,21 +379,21 @@ def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=
         print_blob=False,
     )
     @hseed(seed)
-    @given(T.cases(prop, config=config, config_strategy=config_strategy))
+    @given(T.cases(prop, config=config, config_strategy=config_strategy, **(limits or {})))
     def run(case):
         if state["timeout"] is not None:
             raise CandidateTimeout("stopped after a timeout")  # fail fast: no shrinking of a hang
         try:
             err = verifier.evaluate(case)
         except CaseFailure as exc:
+            count(case)
             state["worst"] = max(state["worst"], exc.error)
             state["failure"] = (case, str(exc))  # the last failing call is hypothesis' minimal example
             raise AssertionError(str(exc)) from None
         except CandidateTimeout as exc:
             state["timeout"] = (case, str(exc))
             raise
-        if state["failure"] is None:
-            state["cases"] += 1
+        count(case)
         state["worst"] = max(state["worst"], err)
 
     try:
@@ -325,8 +403,21 @@ def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=
     except Exception:
         if state["failure"] is None and state["timeout"] is None:
             raise
-    if state["failure"] is not None:
-        state["cases"] += 1
+    for case in boundary:
+        if state["failure"] is not None or state["timeout"] is not None:
+            break
+        try:
+            err = verifier.evaluate(case)
+        except CaseFailure as exc:
+            count(case)
+            state["worst"] = max(state["worst"], exc.error)
+            state["failure"], state["boundary_failure"] = (case, str(exc)), True
+            break
+        except CandidateTimeout as exc:
+            state["timeout"] = (case, str(exc))
+            break
+        count(case)
+        state["worst"] = max(state["worst"], err)
     return state
 
 
@@ -334,20 +425,84 @@ def search(verifier, prop, examples, seed, shrink, config=None, config_strategy=
 
 
 def _select(args, supports):
-    wanted = list(supports) if args.outputs is None else [p.strip() for p in args.outputs.split(",") if p.strip()]
-    known = ("encoder", "logits", "attentions", "cache", "loss")
-    for p in wanted:
-        if p not in known:
-            raise CLIError(f"--outputs: unknown property {p!r}; expected some of {','.join(known)}")
-        if p not in supports:
+    """(properties to run in order, {property: outputs to compare} for those narrowed by output names).
+
+    ``--outputs`` names properties (all their outputs compared) and/or outputs: an output name runs the property
+    that checks it first-hand (led_ref.testing.OUTPUT_PROPERTY) and that property compares only the named outputs
+    among its own (``logits,past_key_values``: the cache property compares both)."""
+    from led_ref.testing import OUTPUT_KEYS, OUTPUT_PROPERTY
+
+    chosen, outputs = {}, set()
+    if args.outputs is None:
+        chosen = dict.fromkeys(supports)
+    else:
+        names = [n.strip() for n in args.outputs.split(",") if n.strip()]
+        if not names:
             raise CLIError(
-                f"--outputs {p}: candidate {args.candidate} does not provide it (it supports {','.join(supports)})"
+                f"--outputs: name at least one property ({','.join(OUTPUT_KEYS)}) "
+                f"or output ({','.join(OUTPUT_PROPERTY)})"
             )
-    if not wanted:
-        raise CLIError("--outputs: name at least one property")
+        for name in names:
+            if name in OUTPUT_PROPERTY:  # "logits" and "loss" are both: the output narrows the cache / loss checks
+                outputs.add(name)
+            if name in OUTPUT_KEYS:
+                chosen[name] = "all"
+            elif name in OUTPUT_PROPERTY:
+                chosen.setdefault(OUTPUT_PROPERTY[name], "some")
+            else:
+                raise CLIError(
+                    f"--outputs {name}: unknown name; expected properties {','.join(OUTPUT_KEYS)} "
+                    f"or outputs {','.join(OUTPUT_PROPERTY)}"
+                )
     if args.generate:
-        wanted.append("generate")
-    return wanted
+        chosen["generate"] = "all"
+    for prop in chosen:
+        if prop != "generate" and prop not in supports:
+            raise CLIError(
+                f"--outputs {prop}: candidate {args.candidate} does not provide it (it supports "
+                f"{','.join(supports)},generate)"
+            )
+    props = [p for p in OUTPUT_KEYS if p in chosen]
+    keys = {p: tuple(k for k in OUTPUT_KEYS[p] if k in outputs) for p in props if chosen[p] == "some"}
+    return props, keys
+
+
+def _limits(args, S, config, spec):
+    """(keyword arguments of testing.cases, config strategy or None, the limits to report, the config of the
+    boundary cases and the contract check) from --max-seq-len, --max-decoder-len, --max-layers: a fixed model
+    (``config``) caps the drawn lengths at its positions; drawn configs stay within the limits."""
+
+    def check(option, value, low, high, why):
+        if value is not None and not low <= value <= high:
+            raise CLIError(f"{option} {value}: {why}; allowed {low}..{high}")
+
+    if config is not None:
+        if args.max_layers is not None:
+            raise CLIError(
+                f"--max-layers: applies to drawn configs (python: candidates); {spec} keeps its own "
+                f"{config.encoder_layers} encoder and {config.decoder_layers} decoder layers"
+            )
+        enc, dec = int(config.max_encoder_position_embeddings), int(config.max_decoder_position_embeddings)
+        check("--max-seq-len", args.max_seq_len, 1, enc, "beyond the model's max_encoder_position_embeddings")
+        check("--max-decoder-len", args.max_decoder_len, 2, dec, "beyond the model's max_decoder_position_embeddings")
+        seq = S.longest_encoder_input(config, args.max_seq_len)
+        decoder = min(dec, S.DEFAULT_MAX_DECODER_LEN) if args.max_decoder_len is None else args.max_decoder_len
+        shown = {"max_seq_len": seq, "max_decoder_len": decoder, "max_layers": None}
+        return {"max_seq_len": seq, "max_decoder_len": decoder}, None, shown, config
+    low_seq = 4 if args.hf_runnable_configs else 2
+    check("--max-seq-len", args.max_seq_len, low_seq, LIMIT_MAX_SEQ_LEN, "outside the drawn configs' range")
+    check("--max-decoder-len", args.max_decoder_len, 2, LIMIT_MAX_DECODER_LEN, "outside the drawn configs' range")
+    check("--max-layers", args.max_layers, 1, LIMIT_MAX_LAYERS, "outside the drawn configs' range")
+    shown = {
+        "max_seq_len": S.DEFAULT_MAX_SEQ_LEN if args.max_seq_len is None else args.max_seq_len,
+        "max_decoder_len": S.DEFAULT_MAX_DECODER_LEN if args.max_decoder_len is None else args.max_decoder_len,
+        "max_layers": S.DEFAULT_MAX_LAYERS if args.max_layers is None else args.max_layers,
+    }
+    drawn = dict(
+        max_seq_len=shown["max_seq_len"], max_decoder_len=shown["max_decoder_len"], max_layers=shown["max_layers"]
+    )
+    strategy = S.configs(hf_runnable=args.hf_runnable_configs, **drawn)
+    return {}, strategy, shown, S.boundary_config(hf_runnable=args.hf_runnable_configs, **drawn)
 
 
 def _fixed_model(args, kind, directory):
@@ -375,48 +530,17 @@ def _fixed_model(args, kind, directory):
     return config, load_params(weights, config, "lm", dtype=np.float64), directory
 
 
-_MODEL_FIELDS = (
-    "vocab_size",
-    "d_model",
-    "encoder_layers",
-    "decoder_layers",
-    "encoder_attention_heads",
-    "decoder_attention_heads",
-    "encoder_ffn_dim",
-    "decoder_ffn_dim",
-    "attention_window",
-    "activation_function",
-    "max_encoder_position_embeddings",
-    "max_decoder_position_embeddings",
-)
+# the fields that must agree between --reference's config.json and the candidate's
+_MODEL_FIELDS = SHAPE_FIELDS + ("activation_function",)
 
 
 def _smoke_case(config, fixed):
-    """The simplest case (batch 2, length W + 1, one padded row, a global first token) for the contract check."""
+    """The simplest case (batch 2, length W + 1, one padded row, a global first token) for the contract check, on
+    the candidate's fixed config or the boundary config of drawn ones."""
     from led_ref.testing import Case
 
-    if config is None:
-        from led_ref.config import LEDConfig
-
-        config = LEDConfig(
-            vocab_size=32,
-            d_model=8,
-            encoder_layers=2,
-            decoder_layers=1,
-            encoder_attention_heads=2,
-            decoder_attention_heads=2,
-            encoder_ffn_dim=12,
-            decoder_ffn_dim=12,
-            attention_window=[4, 6],
-            max_encoder_position_embeddings=24,
-            max_decoder_position_embeddings=8,
-            pad_token_id=1,
-            bos_token_id=0,
-            eos_token_id=2,
-            decoder_start_token_id=2,
-        )
     w = max(config.layer_attention_windows())
-    seq = min(w + 1, (int(config.max_encoder_position_embeddings) // w) * w)
+    seq = min(w + 1, _strategies().longest_encoder_input(config))
     rng = np.random.default_rng(0)
     ids = rng.integers(3, int(config.vocab_size), size=(2, seq)).astype(np.int64)
     mask = np.ones_like(ids)
@@ -436,7 +560,9 @@ def _check_contract(verifier, props, config, fixed, spec):
     case = _smoke_case(config, fixed)
     params = T.case_params(case, verifier.params_dtype, verifier.fixed_params)
     inputs = T.candidate_inputs(case, params)
-    keys = [k for p in props if p in ("encoder", "logits", "attentions") for k in T.OUTPUT_KEYS[p]]
+    keys = [
+        k for p in props if p in ("encoder", "logits", "attentions") for k in verifier.keys.get(p, T.OUTPUT_KEYS[p])
+    ]
     if "attentions" in props:
         inputs["output_attentions"] = True
     ref = T.reference_outputs(case.config, params, inputs)
@@ -463,12 +589,18 @@ def _replay_command(args, path):
 
 
 def run_cli(args):
+    from led_ref.errors import check_output_file
     from led_ref.tolerances import tolerance
 
+    S = _strategies()
     if args.examples < 1:
         raise CLIError(f"--examples {args.examples}: must be >= 1")
     if args.timeout < 0:
         raise CLIError(f"--timeout {args.timeout}: must be >= 0 (0: no limit)")
+    if args.json is not None:
+        check_output_file(args.json, "--json")  # before the run, not after it
+    if args.save_dir is not None and os.path.exists(args.save_dir) and not os.path.isdir(args.save_dir):
+        raise CLIError(f"--save-dir {args.save_dir}: is a file, expected a directory (created if missing)")
     try:
         kind, spec_args = parse_spec(args.candidate)
     except CandidateSpecError as exc:
@@ -501,6 +633,7 @@ def run_cli(args):
         config, params, gen_dir = _fixed_model(args, kind, spec_args[0])
     dtype = dtype or "float64"
     args.dtype_used = dtype
+    limits = _limits(args, S, config, args.candidate) if not args.replay else None
     try:
         runner = Runner(args.candidate, dtype, args.timeout)
     except CandidateSpecError as exc:
@@ -509,9 +642,9 @@ def run_cli(args):
         verifier = Verifier(runner, dtype, config, params, gen_dir)
         if args.replay:
             return _replay(args, verifier)
-        props = _select(args, runner.supports)
-        _check_contract(verifier, props, config, runner.fixed, args.candidate)
-        return _verify(args, verifier, props, config, dtype, tolerance(dtype))
+        props, verifier.keys = _select(args, runner.supports)
+        _check_contract(verifier, props, limits[3], runner.fixed, args.candidate)
+        return _verify(args, verifier, props, config, dtype, tolerance(dtype), limits)
     finally:
         runner.close()
 
@@ -528,51 +661,114 @@ def _onnx_is_fp16(directory):
         return False
 
 
-def _verify(args, verifier, props, config, dtype, bound):
+def _error_value(err):
+    """A worst error for JSON: a number, or None when it is not finite (missing output, shape, NaN)."""
+    return float(err) if math.isfinite(err) else None
+
+
+def _verify(args, verifier, props, config, dtype, bound, limits):
+    from led_ref.testing import OUTPUT_KEYS, boundary_cases, save_case
+    from led_ref.testing.coverage import Coverage
+
+    case_limits, strategy, shown, boundary_config = limits
     print(f"led-ref verify: candidate {args.candidate}")
     print(
         f"dtype {dtype} (tolerance {bound:g} on relative_error), {args.examples} examples per property, "
         f"seed {args.seed}" + ("" if verifier.runner.fixed else ", drawn configs and weights")
     )
+    layers = "" if shown["max_layers"] is None else f", layers <= {shown['max_layers']}"
+    print(
+        f"limits: encoder length <= {shown['max_seq_len']}, decoder length <= {shown['max_decoder_len']}{layers} "
+        "(--max-seq-len, --max-decoder-len" + (", --max-layers)" if layers else ")")
+    )
     print()
     print(f"{'property':<12}{'cases':>6}  {'worst error':>11}  verdict")
-    failures = []
+    results, failures = {}, []
     t0 = time.perf_counter()
+    n_boundary = min(4, args.examples // 10)  # one hand-made boundary case per 10 examples, at most 4
     for prop in props:
-        strategy = None
-        if args.hf_runnable_configs and config is None:
-            from led_ref.testing.strategies import configs
-
-            strategy = configs(hf_runnable=True)
-        state = search(verifier, prop, args.examples, args.seed, args.shrink, config, strategy)
+        t_prop = time.perf_counter()
+        boundary = boundary_cases(prop, boundary_config, None if verifier.runner.fixed else 0, **case_limits)
+        state = search(
+            verifier, prop, args.examples, args.seed, args.shrink, config, strategy, case_limits, boundary[:n_boundary]
+        )
         if state["timeout"] is not None:
             verdict = "TIMEOUT"
-            failures.append((prop, state["timeout"][0], f"the candidate was stopped: {state['timeout'][1]}"))
+            failures.append((prop, state["timeout"][0], f"the candidate was stopped: {state['timeout'][1]}", False))
         elif state["failure"] is not None:
             verdict = "FAIL"
-            failures.append((prop, *state["failure"]))
+            failures.append((prop, *state["failure"], state["boundary_failure"]))
         else:
             verdict = "pass"
         worst = "exact" if prop == "generate" and verdict == "pass" else f"{state['worst']:.3e}"
         print(f"{prop:<12}{state['cases']:>6}  {worst:>11}  {verdict}", flush=True)
-    print(f"\n{len(props) - len(failures)}/{len(props)} properties pass ({time.perf_counter() - t0:.1f} s)")
-    for prop, case, message in failures:
-        os.makedirs(args.save_dir, exist_ok=True)
-        from led_ref.testing import save_case
-
-        path = os.path.join(args.save_dir, f"{prop}.npz")
+        results[prop] = {
+            "cases": state["cases"],
+            "worst_error": _error_value(state["worst"]),
+            "verdict": verdict,
+            "outputs": list(verifier.keys.get(prop, OUTPUT_KEYS[prop])),
+            "counterexample": None,
+            "message": None,
+            "seconds": round(time.perf_counter() - t_prop, 3),
+            "coverage": state["coverage"],
+        }
+    seconds = time.perf_counter() - t0
+    print(f"\n{len(props) - len(failures)}/{len(props)} properties pass ({seconds:.1f} s)")
+    print("\nwhat the cases drew (cases per property; T: decoder length, P: cached prefix):")
+    print(Coverage.HEADER)
+    for prop, result in results.items():
+        print(result["coverage"].short(prop))
+    save_dir = None
+    for prop, case, message, at_boundary in failures:
+        if save_dir is None:
+            save_dir = _save_dir(args)
+        path = os.path.join(save_dir, f"{prop}.npz")
         save_case(path, case, candidate=args.candidate, dtype=dtype, message=message)
-        shrunk = "shrunk" if args.shrink else "as drawn"
+        results[prop].update(counterexample=os.path.abspath(path), message=message)
         print(f"\nFAIL {prop}: {message}")
-        print(f"minimal counterexample ({shrunk}):")
+        if at_boundary:
+            print("counterexample (a hand-made boundary case; the drawn cases passed):")
+        else:
+            print(f"minimal counterexample ({'shrunk' if args.shrink else 'as drawn'}):")
         print("  " + case.summary().replace("\n", "\n  "))
         print(f"saved: {path}")
         print(f"replay: {_replay_command(args, path)}")
+    if args.json is not None:
+        report = {
+            "candidate": args.candidate,
+            "dtype": dtype,
+            "tolerance": bound,
+            "examples": args.examples,
+            "seed": args.seed,
+            "drawn_configs": not verifier.runner.fixed,
+            "limits": shown,
+            "seconds": round(seconds, 3),
+            "passed": not failures,
+            "properties": {p: {**r, "coverage": r["coverage"].summary()} for p, r in results.items()},
+        }
+        _write_json(args.json, report)
+        print(f"\nwrote {args.json}")
     return 1 if failures else 0
 
 
+def _save_dir(args):
+    """The counterexample directory: --save-dir (created), else a new one under the system temp directory, so a
+    failing run never writes into the user's working tree."""
+    if args.save_dir is not None:
+        os.makedirs(args.save_dir, exist_ok=True)
+        return args.save_dir
+    return tempfile.mkdtemp(prefix="led-ref-verify-")
+
+
+def _write_json(path, report):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, allow_nan=False)
+        f.write("\n")
+
+
 def _replay(args, verifier):
-    from led_ref.testing import load_case
+    from led_ref.testing import OUTPUT_KEYS, load_case
+    from led_ref.testing.coverage import Coverage
 
     if not os.path.isfile(args.replay):
         raise FileNotFoundError(f"--replay {args.replay}: no such file")
@@ -586,13 +782,34 @@ def _replay(args, verifier):
         case.config = verifier.fixed_config
     print(f"led-ref verify: replaying {args.replay} on {args.candidate} (dtype {verifier.dtype})")
     print("  " + case.summary().replace("\n", "\n  "))
+    err, message = 0.0, None
     try:
         err = verifier.evaluate(case)
     except CaseFailure as exc:
-        print(f"FAIL {case.prop}: {exc}")
-        return 1
+        err, message, verdict = exc.error, str(exc), "FAIL"
     except CandidateTimeout as exc:
-        print(f"TIMEOUT {case.prop}: {exc}")
-        return 1
-    print(f"pass {case.prop}: worst error {err:.3e}")
-    return 0
+        err, message, verdict = math.inf, str(exc), "TIMEOUT"
+    else:
+        verdict = "pass"
+    print(f"{verdict} {case.prop}: {message}" if message else f"pass {case.prop}: worst error {err:.3e}")
+    if args.json is not None:
+        coverage = Coverage()
+        coverage.add(case)
+        result = {
+            "cases": 1,
+            "worst_error": _error_value(err),
+            "verdict": verdict,
+            "outputs": list(OUTPUT_KEYS[case.prop]),
+            "counterexample": os.path.abspath(args.replay),
+            "message": message,
+            "coverage": coverage.summary(),
+        }
+        report = {
+            "candidate": args.candidate,
+            "dtype": verifier.dtype,
+            "replay": os.path.abspath(args.replay),
+            "passed": verdict == "pass",
+            "properties": {case.prop: result},
+        }
+        _write_json(args.json, report)
+    return 0 if verdict == "pass" else 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import LEDConfig
+from ..config import as_config
 from ..model import LEDForConditionalGeneration
 from ..tolerances import relative_error, tolerance
 from ..weights import HEAD_KEYS, PREFIX, flatten, params_from_state_dict
@@ -113,8 +113,7 @@ def reference_outputs(config, params, inputs, dtype=np.float64):
     ``params``: a parameter tree or a flat HF-named state dict. Computed in ``dtype`` (float64 by default: the
     oracle), with the parameters and any ``past_key_values`` upcast from the candidate's values.
     """
-    if not isinstance(config, LEDConfig):
-        raise TypeError(f"config must be an LEDConfig, got {type(config).__name__}")
+    config = as_config(config)
     model = LEDForConditionalGeneration(config, params_tree(params, config, dtype))
     inputs = dict(inputs)
     if inputs.get("past_key_values") is not None:

@@ -169,6 +169,43 @@ def _no_cross_mask(f, cfg):
 cross_attention_ignores_padding = _wrap(M, "decoder", _no_cross_mask)
 
 
+# 14. cross-attention reads the first sum(mask) encoder positions: the encoder padding is assumed to be on the
+#     right (a port that slices the keys to each row's length instead of masking)
+def _right_padding_assumed(f, cfg):
+    def decoder(params, config, input_ids=None, encoder_hidden_states=None, encoder_attention_mask=None, *a, **k):
+        if encoder_attention_mask is not None:
+            mask = np.asarray(encoder_attention_mask)
+            count = mask.sum(axis=1, keepdims=True)
+            encoder_attention_mask = (np.arange(mask.shape[1])[None, :] < count).astype(mask.dtype)
+        return f(params, config, input_ids, encoder_hidden_states, encoder_attention_mask, *a, **k)
+
+    return decoder
+
+
+cross_attention_assumes_right_padding = _wrap(M, "decoder", _right_padding_assumed)
+
+
+# 15. attention_mask ignored: padding taken from the ids (input_ids != pad_token_id), as some tokenizer-side
+#     pipelines and Longformer ports rebuild it
+def mask_from_pad_ids(config, params, inputs):
+    ids = np.asarray(inputs["input_ids"])
+    mask = (ids != int(config.pad_token_id)).astype(np.int64)
+    return reference_candidate(config, params, {**inputs, "attention_mask": mask})
+
+
+# 16. a decoder fast path for more than 8 rows (a tiled kernel's long-sequence branch) that drops the causal mask
+decoder_causal_mask_dropped_past_8 = _wrap(
+    M,
+    "_causal_mask",
+    lambda f, cfg: lambda tgt, past, dtype: np.zeros((tgt, past + tgt), dtype) if tgt > 8 else f(tgt, past, dtype),
+)
+
+# 17. the exact (erf) GELU computed with the tanh approximation (torch's approximate="tanh", HF's gelu_new)
+gelu_tanh_approximation = _wrap(
+    M, "get_activation", lambda f, cfg: lambda name: f("gelu_new" if name == "gelu" else name)
+)
+
+
 MUTANTS = {
     "window_off_by_one": "local band one token too wide on each side",
     "global_attends_padding": "global rows attend to padding tokens",
@@ -183,6 +220,10 @@ MUTANTS = {
     "cache_dropped_after_first_step": "cached steps ignore past_key_values",
     "global_tokens_assumed_prefix": "global tokens assumed to be the first x positions",
     "cross_attention_ignores_padding": "cross-attention attends to encoder padding",
+    "cross_attention_assumes_right_padding": "cross-attention reads each row's first sum(mask) encoder positions",
+    "mask_from_pad_ids": "attention_mask ignored: padding taken from input_ids == pad_token_id",
+    "decoder_causal_mask_dropped_past_8": "no causal mask in the decoder for more than 8 rows",
+    "gelu_tanh_approximation": "the exact GELU computed with the tanh approximation",
 }
 
 
@@ -211,6 +252,24 @@ def integer_logits(config, params, inputs):
 
 def raises(config, params, inputs):
     raise RuntimeError("not implemented yet")
+
+
+# A correct candidate built on its own copy of the config class (a vendored led-ref, HF transformers' LEDConfig):
+# led-ref reads any object with HF's LEDConfig fields, so handing it back works (led_ref.config.as_config).
+class VendoredConfig:
+    def __init__(self, **fields):
+        self.fields = fields
+
+    def to_dict(self):
+        return dict(self.fields)
+
+
+def vendored_config(config, params, inputs):
+    return reference_candidate(VendoredConfig(**config.to_dict()), params, inputs)
+
+
+def dict_config(config, params, inputs):
+    return reference_candidate(config.to_dict(), params, inputs)
 
 
 def hangs_on_long_inputs(config, params, inputs):

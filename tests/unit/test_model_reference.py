@@ -36,7 +36,8 @@ def model_case(draw, head=None):
     bsz = ids.shape[0]
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     # sequence classification pools at the last eos: one at every row's last real token
-    ids[np.arange(bsz), mask.sum(axis=1) - 1] = config.eos_token_id
+    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)  # rows may be padded on either side
+    ids[np.arange(bsz), last] = config.eos_token_id
     if bsz > 1 and draw(st.booleans()):
         mask[draw(st.integers(0, bsz - 1))] = 0  # a row of padding only (its cross-attention is uniform)
     if draw(st.booleans()):

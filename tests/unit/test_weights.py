@@ -268,11 +268,30 @@ def test_bad_head_or_dtype(bad):
         load_params(fixture("lm"), tiny_config(), **kw)
 
 
-def test_config_must_be_an_ledconfig():
-    with pytest.raises(TypeError, match="config must be an LEDConfig"):
+def test_config_is_an_ledconfig_or_has_its_fields():
+    """A dict of LEDConfig's fields or any object with them (HF's LEDConfig, a vendored copy's) is read as one;
+    invalid values name the field; anything else is a TypeError listing what it lacks."""
+    config = LEDConfig.from_pretrained(fixture("lm"))
+
+    class Vendored:
+        def to_dict(self):
+            return config.to_dict()
+
+    class Attributes:
+        pass
+
+    attrs = Attributes()
+    attrs.__dict__.update(config.to_dict())
+    expected = load_params(fixture("lm"), config, "lm")
+    for other in (config.to_dict(), Vendored(), attrs):
+        got = load_params(fixture("lm"), other, "lm")
+        assert all(np.array_equal(got_v, v) for got_v, v in zip(flatten(got).values(), flatten(expected).values()))
+    with pytest.raises(ValueError, match="d_model=8 is not divisible by encoder_attention_heads=16"):
         load_params(fixture("lm"), {"d_model": 8}, "lm")
-    with pytest.raises(TypeError, match="config must be an LEDConfig"):
+    with pytest.raises(TypeError, match="config must be an LEDConfig, a dict of its fields or an object with HF's"):
         init_params(None, "lm")
+    with pytest.raises(TypeError, match=r"got str without vocab_size, d_model, .*max_decoder_position_embeddings"):
+        init_params("led-base", "lm")
 
 
 def test_sharded_pytorch_bin(tmp_path):
