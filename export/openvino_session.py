@@ -23,6 +23,9 @@ Rules (each measured with ``python -m tools.bench.bf16``):
   float32 weights would be held twice (float32 + the plugin's packed bfloat16 copy). bfloat16 computation rounds
   them to bfloat16 either way. float32 runs keep float32 weights.
 - No int8 dynamic quantization of activations (``DYNAMIC_QUANTIZATION_GROUP_SIZE`` 0): bfloat16 means bfloat16.
+- Decoders compile without Snippets (``SNIPPETS_MODE`` DISABLE): the CPU plugin otherwise fuses each
+  cross-attention (one query against the whole encoder length) into a generated Subgraph kernel that took half of
+  a decoding step's time; its oneDNN path is faster there (``led-ref bench --precision bf16``).
 - The decoder's cross-attention cache is held in bfloat16 between steps (``Bf16Tensor``): the first step returns it
   as bfloat16, later steps take it as bfloat16. A decoding step reads the whole cache, so float32 inputs would be
   converted (and read twice over) on every step.
@@ -251,6 +254,9 @@ class OpenVINOSession:
             "INFERENCE_NUM_THREADS": int(threads or _runtime.cpu_threads()),
             "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0,  # never int8 activations
         }
+        if self.meta.get("led_ref.file", expect_file) != "encoder":
+            # decoders: no Snippets subgraphs (see the module docstring)
+            config["SNIPPETS_MODE"] = "DISABLE"
         if cache_dir:
             config["CACHE_DIR"] = os.fspath(cache_dir)
         self.compiled = core.compile_model(model, "CPU", config)
