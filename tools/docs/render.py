@@ -742,7 +742,11 @@ def render(figures: Path = FIGURES, out: Path = ROOT / "docs", readme: Path = RO
             pages[path] = splice(path.read_text(encoding="utf-8"), sample, _shown_path(path))
     deployment = Path(out) / "deployment.md"
     if deployment.exists():
-        block = bf16_block(Bench(figures / BF16_BENCH), Figures(figures / BF16_DEMO))
+        missing = [n for n in (BF16_BENCH, BF16_DEMO) if not (figures / n).exists()]
+        if missing:  # dropped, not pasted: the page says which measurement is missing
+            block = f"Not measured yet: `docs/figures/{'`, `docs/figures/'.join(missing)}` missing (CONTRIBUTING.md)."
+        else:
+            block = bf16_block(Bench(figures / BF16_BENCH), Figures(figures / BF16_DEMO))
         text = deployment.read_text(encoding="utf-8")
         pages[deployment] = splice(text, block, _shown_path(deployment), BF16_BEGIN, BF16_END, code=False)
     return pages
