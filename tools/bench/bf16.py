@@ -91,7 +91,8 @@ def main(argv=None):
     )
     print(f"bf16 {s['rougeL']['bf16']:.4f}")
     if args.json:
-        res.update(command=common.command_line(), machine=info, date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
+        command = " ".join(["python -m tools.bench.bf16", *(argv if argv is not None else sys.argv[1:])])
+        res.update(command=command, machine=info, date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(res, f, indent=1)
     return 0

@@ -641,6 +641,14 @@ def bf16_block(bench: Bench, demo: Figures):
         ">= 1.7x",
         fmt_ms,
     )
+    name = f"generation peak RSS ({n_dec} in)"
+
+    def cached_step(b):  # each engine's default decoder files: ONNX Runtime merged, OpenVINO the two files
+        data = bench.row(name, b)
+        which = "separate" if b.startswith("ov-") else "merged"
+        return None if not data else bench.need(which, "ms_per_step", where=data, field=name, kind=NUMBER)
+
+    goal_row("cached greedy step, ms (after step 1; default decoder files)", cached_step, ">= 1.7x", fmt_ms)
     mem = []
     for n in lens:
         cells = []
