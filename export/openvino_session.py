@@ -111,7 +111,24 @@ def bf16_bits_to_float32(bits):
     return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
-class Bf16Tensor:
+class HostView:
+    """How a tensor held by an engine (OpenVINO's Bf16Tensor, ONNX Runtime's DeviceTensor) reads as NumPy: through
+    its ``numpy()`` copy."""
+
+    __slots__ = ()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __getitem__(self, idx):
+        return self.numpy()[idx]
+
+    def __len__(self):
+        return self.shape[0]
+
+
+class Bf16Tensor(HostView):
     """A bfloat16 tensor kept in OpenVINO's format between decoding steps (the cross-attention cache): ``shape``,
     ``ndim``, ``len``; ``dtype`` is float32, the dtype it reads as: ``np.asarray(t)``, ``t.numpy()`` and ``t[idx]``
     give float32 copies (exact: every bfloat16 value is a float32)."""
@@ -141,16 +158,6 @@ class Bf16Tensor:
 
     def numpy(self):
         return bf16_bits_to_float32(self.bits)
-
-    def __array__(self, dtype=None, copy=None):
-        arr = self.numpy()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
-
-    def __getitem__(self, idx):
-        return self.numpy()[idx]
-
-    def __len__(self):
-        return self.shape[0]
 
     def __repr__(self):
         return f"Bf16Tensor(shape={self.shape})"

@@ -23,7 +23,7 @@ from .files import (
     config_fingerprint,
 )
 from .merged_decoder import MergedBranch
-from .openvino_session import Bf16Tensor
+from .openvino_session import Bf16Tensor, HostView
 
 _ORT_DTYPES = {
     "tensor(int64)": np.int64,
@@ -109,7 +109,7 @@ def check_feeds(name, specs, dtypes, feeds, held=()):
     return checked
 
 
-class DeviceTensor:
+class DeviceTensor(HostView):
     """A tensor that ONNX Runtime holds on a session's device (an ``OrtValue``): what ``decode`` returns as past
     with IO binding, so the cache is fed back to the next step without a copy to NumPy (spec/SPEC.md#io-binding).
     ``shape``/``dtype`` are read without copying; ``np.asarray(t)``, ``t.numpy()`` and ``t[idx]`` copy to the
@@ -135,16 +135,6 @@ class DeviceTensor:
 
     def numpy(self):
         return self.value.numpy()
-
-    def __array__(self, dtype=None, copy=None):
-        arr = self.value.numpy()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
-
-    def __getitem__(self, idx):
-        return self.numpy()[idx]
-
-    def __len__(self):
-        return self.shape[0]
 
     def __repr__(self):
         return f"DeviceTensor(shape={self.shape}, dtype={self.dtype.name}, device={self.value.device_name()})"

@@ -194,8 +194,10 @@ def validation_metrics(candidate, float_model, ids, mask, glob, dec, raw=False):
     for a, b in ((lf, lc), (lf2, lc2)):
         cos.extend(_cosine(b, a).tolist())
         top.extend((a.argmax(-1) == b.argmax(-1)).reshape(-1).tolist())
-    if raw:
-        return rel, cos, top
+    return (rel, cos, top) if raw else _metrics(rel, cos, top)
+
+
+def _metrics(rel, cos, top):
     return {
         "encoder_relative_error": rel,
         "logits_cosine": float(np.mean(cos)),
@@ -215,13 +217,7 @@ def held_out_metrics(candidate, float_model, config):
         dec = np.random.default_rng(400 + i).integers(3, max(4, vocab), size=(B, 8)).astype(np.int64)
         r, c, t = validation_metrics(candidate, float_model, ids, mask, glob, dec, raw=True)
         rel, cos, top = max(rel, r), cos + c, top + t
-    return {
-        "encoder_relative_error": rel,
-        "logits_cosine": float(np.mean(cos)),
-        "logits_cosine_min": float(np.min(cos)),
-        "top1_agreement": float(np.mean(top)),
-        "positions": len(top),
-    }
+    return _metrics(rel, cos, top)
 
 
 def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print):
