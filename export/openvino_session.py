@@ -38,6 +38,7 @@ import os
 import numpy as np
 
 from . import runtime_options as _runtime
+from .session_checks import HostView, check_feeds, check_graph_metadata, missing_file_error
 
 PRECISIONS = ("float32", "bf16")
 _HINT = {"float32": "f32", "bf16": "bf16"}
@@ -52,15 +53,6 @@ _NUMPY = {
     "boolean": np.bool_,
 }
 _ONNX_TYPE = {"i64": "int64", "i32": "int32", "f32": "float", "f16": "float16", "f64": "double", "boolean": "bool"}
-
-
-# Thresholds of the bfloat16 validation against the float32 export on ONNX Runtime (held-out inputs; justified in
-# spec/SPEC.md#bfloat16-on-the-cpu): bfloat16 keeps float32's exponent and 8 significant bits (unit roundoff 2^-9).
-BF16_THRESHOLDS = {
-    "encoder_relative_error": 2e-2,  # max |bf16 - float| / max |float| of last_hidden_state: at most
-    "logits_cosine": 0.999,  # mean over decoder positions of cos(logits_bf16, logits_float): at least
-    "top1_agreement": 0.95,  # share of decoder positions whose argmax agrees: at least
-}
 
 
 class UnsupportedCPUError(ValueError):
@@ -109,23 +101,6 @@ def to_bf16_bits(arr):
 def bf16_bits_to_float32(bits):
     """bfloat16 bit patterns (uint16) -> float32, exactly."""
     return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << np.uint32(16)).view(np.float32)
-
-
-class HostView:
-    """How a tensor held by an engine (OpenVINO's Bf16Tensor, ONNX Runtime's DeviceTensor) reads as NumPy: through
-    its ``numpy()`` copy."""
-
-    __slots__ = ()
-
-    def __array__(self, dtype=None, copy=None):
-        arr = self.numpy()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
-
-    def __getitem__(self, idx):
-        return self.numpy()[idx]
-
-    def __len__(self):
-        return self.shape[0]
 
 
 class Bf16Tensor(HostView):
@@ -212,8 +187,6 @@ class OpenVINOSession:
     def __init__(
         self, path, precision="bf16", threads=None, expect_fingerprint=None, expect_file=None, cache_dir=None, core=None
     ):
-        from .ort import check_graph_metadata, missing_file_error
-
         ov = import_openvino(f"precision={precision!r}")
         check_precision(precision)
         if not os.path.isfile(path):
@@ -289,8 +262,6 @@ class OpenVINOSession:
     def run(self, feeds, device_outputs=None):
         """Run with ``feeds`` {name: array or Bf16Tensor}; returns {output name: array or Bf16Tensor}.
         ``device_outputs`` (ONNX Runtime's IO binding) does not apply: inputs are read in place already."""
-        from .ort import check_feeds
-
         checked = check_feeds(os.path.basename(self.path), self.inputs, self.input_dtypes, feeds, (Bf16Tensor,))
         bound = {}
         for n, value in checked.items():
@@ -318,31 +289,6 @@ class OpenVINOSession:
     def release_memory(self):
         """Give the activations' memory back (OpenVINO keeps it after a run; the encoder's is large)."""
         self.compiled.release_memory()
-
-
-def validate_bf16(onnx_dir, thresholds=None, log=print):
-    """The float32 export ``onnx_dir`` in bfloat16 on OpenVINO against itself in float32 on ONNX Runtime, on the
-    held-out validation cases (``export.quantize.held_out_metrics``, as int8's validation). Returns the metrics;
-    ValueError beyond ``thresholds`` (default ``BF16_THRESHOLDS``)."""
-    from .ort import OrtLEDForConditionalGeneration
-    from .quantize import held_out_metrics
-
-    th = dict(BF16_THRESHOLDS, **(thresholds or {}))
-    fl = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
-    bf = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, precision="bf16")
-    metrics = held_out_metrics(bf, fl, fl.config)
-    for k, v in metrics.items():
-        log(f"validate bf16: {k}: {v:.4g}" if isinstance(v, float) else f"validate bf16: {k}: {v}")
-    ok = (
-        metrics["encoder_relative_error"] <= th["encoder_relative_error"]
-        and metrics["logits_cosine"] >= th["logits_cosine"]
-        and metrics["top1_agreement"] >= th["top1_agreement"]
-    )
-    if not ok:
-        raise ValueError(
-            f"bf16 validation failed: {metrics} beyond the thresholds {th} (see spec/SPEC.md#bfloat16-on-the-cpu)"
-        )
-    return metrics
 
 
 def _compress_weights(model):

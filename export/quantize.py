@@ -220,6 +220,39 @@ def held_out_metrics(candidate, float_model, config):
     return _metrics(rel, cos, top)
 
 
+# Thresholds of the bfloat16 validation against the float32 export on ONNX Runtime (held-out inputs; justified in
+# spec/SPEC.md#bfloat16-on-the-cpu): bfloat16 keeps float32's exponent and 8 significant bits (unit roundoff 2^-9).
+BF16_THRESHOLDS = {
+    "encoder_relative_error": 2e-2,  # max |bf16 - float| / max |float| of last_hidden_state: at most
+    "logits_cosine": 0.999,  # mean over decoder positions of cos(logits_bf16, logits_float): at least
+    "top1_agreement": 0.95,  # share of decoder positions whose argmax agrees: at least
+}
+
+
+def validate_bf16(onnx_dir, thresholds=None, log=print):
+    """The float32 export ``onnx_dir`` in bfloat16 on OpenVINO against itself in float32 on ONNX Runtime, on the
+    held-out validation cases (``export.quantize.held_out_metrics``, as int8's validation). Returns the metrics;
+    ValueError beyond ``thresholds`` (default ``BF16_THRESHOLDS``)."""
+    from .ort import OrtLEDForConditionalGeneration
+
+    th = dict(BF16_THRESHOLDS, **(thresholds or {}))
+    fl = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    bf = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, precision="bf16")
+    metrics = held_out_metrics(bf, fl, fl.config)
+    for k, v in metrics.items():
+        log(f"validate bf16: {k}: {v:.4g}" if isinstance(v, float) else f"validate bf16: {k}: {v}")
+    ok = (
+        metrics["encoder_relative_error"] <= th["encoder_relative_error"]
+        and metrics["logits_cosine"] >= th["logits_cosine"]
+        and metrics["top1_agreement"] >= th["top1_agreement"]
+    )
+    if not ok:
+        raise ValueError(
+            f"bf16 validation failed: {metrics} beyond the thresholds {th} (see spec/SPEC.md#bfloat16-on-the-cpu)"
+        )
+    return metrics
+
+
 def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print):
     """Compare the quantized export with the float one on held-out inputs (the validation cases, which no
     quantization step has seen: dynamic quantization uses no calibration data). Returns the metrics;
