@@ -207,6 +207,15 @@ def _metrics(rel, cos, top):
     }
 
 
+def passes(metrics, thresholds):
+    """``held_out_metrics`` within ``thresholds`` (encoder error at most, mean cosine and top-1 at least)."""
+    return (
+        metrics["encoder_relative_error"] <= thresholds["encoder_relative_error"]
+        and metrics["logits_cosine"] >= thresholds["logits_cosine"]
+        and metrics["top1_agreement"] >= thresholds["top1_agreement"]
+    )
+
+
 def held_out_metrics(candidate, float_model, config):
     """``validation_metrics`` over the held-out validation cases (other seeds than the export's; 8 random decoder
     tokens each), worst encoder error, mean / min cosine and mean top-1 agreement over all positions."""
@@ -241,11 +250,7 @@ def validate_bf16(onnx_dir, thresholds=None, log=print):
     metrics = held_out_metrics(bf, fl, fl.config)
     for k, v in metrics.items():
         log(f"validate bf16: {k}: {v:.4g}" if isinstance(v, float) else f"validate bf16: {k}: {v}")
-    ok = (
-        metrics["encoder_relative_error"] <= th["encoder_relative_error"]
-        and metrics["logits_cosine"] >= th["logits_cosine"]
-        and metrics["top1_agreement"] >= th["top1_agreement"]
-    )
+    ok = passes(metrics, th)
     if not ok:
         raise ValueError(
             f"bf16 validation failed: {metrics} beyond the thresholds {th} (see spec/SPEC.md#bfloat16-on-the-cpu)"
@@ -279,11 +284,7 @@ def validate_quantized(quant_dir, float_dir, config, thresholds=None, log=print)
         fl = OrtLEDForConditionalGeneration.from_pretrained(float_dir)
         qm = OrtLEDForConditionalGeneration.from_pretrained(quant_dir)
         metrics = held_out_metrics(qm, fl, config)
-        ok = (
-            rel <= th["encoder_relative_error"]
-            and metrics["logits_cosine"] >= th["logits_cosine"]
-            and metrics["top1_agreement"] >= th["top1_agreement"]
-        )
+        ok = passes(metrics, th)
     for k, v in metrics.items():
         log(f"validate int8: {k}: {v:.4g}" if isinstance(v, float) else f"validate int8: {k}: {v}")
     log(
