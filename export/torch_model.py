@@ -16,6 +16,7 @@ See spec/SPEC.md#onnx-export for the exported file layout.
 """
 
 import math
+from functools import partial
 
 import numpy as np
 import torch
@@ -24,9 +25,9 @@ from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from led_ref import activations
-from led_ref.config import LEDConfig
+from led_ref.config import layer_attention_windows as _attention_windows_rule
 from led_ref.heads import ALL_HEAD_PARAMETERS, get_head
-from led_ref.inputs import MaskKind, merge_masks, padded_length
+from led_ref.inputs import MaskKind, decoder_masks_apply, merge_masks, padded_length
 
 # Every activation of led_ref.activations (ACT2FN, the one table), in torch, with that module's constants;
 # an alias (SAME_AS) is its target's function.
@@ -61,11 +62,9 @@ def _cfg(config, name, default=None):
 
 
 def layer_attention_windows(config):
-    """Per-layer attention windows: led_ref.config's rule (LEDConfig.layer_attention_windows); ``config`` is an
-    LEDConfig or a dict of its fields."""
-    if isinstance(config, dict):
-        config = LEDConfig.from_dict(config)
-    return config.layer_attention_windows()
+    """Per-layer attention windows: led_ref.config's rule, for any config -- led_ref's LEDConfig, a
+    ``transformers.LEDConfig`` (or led_ref.export.hf_models'), or a dict of the fields."""
+    return _attention_windows_rule(_cfg(config, "attention_window", 512), int(_cfg(config, "encoder_layers")))
 
 
 def _activation(config):
@@ -96,9 +95,9 @@ def check_exportable(config):
 
 
 def position_ids(ids_row, past_length=0):
-    """(T,) positions past_length .. past_length + T - 1 of a (T,) row, computed in the graph (a cumsum keeps
-    T dynamic); led_ref.inputs.position_ids is the rule."""
-    return torch.cumsum(torch.ones_like(ids_row), 0) - 1 + past_length
+    """(T,) positions past_length .. past_length + T - 1 of a (T,) row (only its length is read), computed in the
+    graph (a cumsum keeps T dynamic); led_ref.inputs.position_ids is the rule."""
+    return torch.cumsum(torch.ones_like(ids_row, dtype=torch.int64), 0) - 1 + past_length
 
 
 def _shape(x, dim):
@@ -332,6 +331,63 @@ def global_slots(is_global):
     return gidx, slot_valid, slot_of_pos, is_global
 
 
+def longformer_attention_probs(attn, h, is_local, is_masked, glob, head_mask=None):
+    """HF's ``output_attentions`` of one encoder self-attention layer (modeling_led's layout and values), computed
+    beside the fast path and only when asked for: O(L (x + w)) like HF, from ``attn``'s own projections.
+
+    attn: an LEDEncoderSelfAttention; h (B, L, D) the layer input; is_local/is_masked/glob as its forward;
+    head_mask (H,) or None multiplies each head's probabilities (HF). Returns
+      local (B, H, L, x + 2w + 1): the x global-key columns first (slot order), then the band, column m = key
+        i - w + m; a global key is not in the band (it is attended through its column); rows of padding and of
+        global tokens are zero (HF keeps the latter in ``global``);
+      global (B, H, L_pad, x) or None when no token is global: what each global token attends to over the
+        window-padded length L_pad (HF does not unpad these); an unused slot (a row with fewer global tokens)
+        is uniform over L_pad, as HF's fully masked row.
+    """
+    gidx, slot_valid, slot_of_pos, is_global = glob
+    B, L, _ = h.shape
+    H, d, w = attn.num_heads, attn.head_dim, attn.w
+    x = gidx.shape[1]
+    q = attn._split_heads(attn.query(h) / math.sqrt(d))  # (B, H, L, d)
+    k = attn._split_heads(attn.key(h))
+    # blocks of w queries, each against the 3w keys around it: key j of block b is position b w - w + j, so
+    # query i of the block is at offset j - w - i from it and the band |offset| <= w is i <= j <= i + 2w
+    nb = -(-L // w)
+    pad = nb * w - L
+    qb = F.pad(q, (0, 0, 0, pad)).reshape(B, H, nb, w, d)
+    kb = F.pad(k, (0, 0, w, pad + w)).unfold(2, 3 * w, w)  # (B, H, nb, d, 3w): a view, no copy per block
+    key_ok = F.pad(is_local, (w, pad + w), value=False).unfold(1, 3 * w, w)  # (B, nb, 3w)
+    i, j = torch.arange(w, device=h.device)[:, None], torch.arange(3 * w, device=h.device)[None, :]
+    band_ok = (j >= i) & (j <= i + 2 * w) & key_ok[:, None, :, None, :]  # (B, 1, nb, w, 3w)
+    kg = torch.gather(k, 2, gidx[:, None, :, None].expand(-1, H, -1, d))  # (B, H, x, d): local keys of the globals
+    scores_g = torch.matmul(qb, kg[:, :, None].transpose(-1, -2))  # (B, H, nb, w, x)
+    glob_ok = slot_valid[:, None, None, None, :].expand(-1, 1, nb, w, -1)
+    scores = torch.cat([scores_g, torch.matmul(qb, kb)], -1)  # (B, H, nb, w, x + 3w)
+    probs = attention_probs(scores, mask_bias(~torch.cat([glob_ok, band_ok], -1), h.dtype))
+    # band columns i .. i + 2w of each block row, as HF's relative columns 0 .. 2w
+    rel = (i + torch.arange(2 * w + 1, device=h.device)[None, :]).expand(B, H, nb, w, -1)
+    band = torch.gather(probs[..., x:], -1, rel)
+    local = torch.cat([probs[..., :x], band], -1).reshape(B, H, nb * w, x + 2 * w + 1)[:, :, :L]
+    local = local.masked_fill((is_masked | is_global)[:, None, :, None], 0.0)
+    scale = None if head_mask is None else head_mask.to(h.dtype)[None, :, None, None]
+    if scale is not None:
+        local = local * scale
+    if x == 0:
+        return local, None
+    # global rows: the global projections of every position, over the window-padded length (masked keys get
+    # mask_bias; HF pads with masked positions)
+    L_pad = padded_length(L, attn.max_window)
+    qG = attn._split_heads(attn.query_global(torch.gather(h, 1, gidx[:, :, None].expand(-1, -1, h.shape[-1]))))
+    kG = attn._split_heads(attn.key_global(h))  # (B, H, L, d)
+    s = torch.matmul(qG / math.sqrt(d), kG.transpose(-1, -2))  # (B, H, x, L)
+    s = F.pad(s, (0, L_pad - L))
+    masked = F.pad(is_masked, (0, L_pad - L), value=True)[:, None, None, :] | ~slot_valid[:, None, :, None]
+    g = attention_probs(s, mask_bias(masked, h.dtype))  # an unused slot's row: all masked, so uniform
+    if scale is not None:
+        g = g * scale
+    return local, g.transpose(-1, -2)
+
+
 class LEDEncoderAttention(nn.Module):
     def __init__(self, config, layer_id):
         super().__init__()
@@ -339,8 +395,13 @@ class LEDEncoderAttention(nn.Module):
         self.longformer_self_attn = LEDEncoderSelfAttention(config, layer_id)
         self.output = nn.Linear(d, d)
 
-    def forward(self, h, is_local, is_masked, glob):
-        return self.output(self.longformer_self_attn(h, is_local, is_masked, glob))
+    def forward(self, h, is_local, is_masked, glob, head_mask=None):
+        """head_mask (H,) or None: HF's layer_head_mask, a factor on each head's probabilities (so on its output)."""
+        a = self.longformer_self_attn(h, is_local, is_masked, glob)  # (B, L, D)
+        if head_mask is not None:
+            H = head_mask.shape[0]
+            a = (a.unflatten(-1, (H, -1)) * head_mask.to(a.dtype)[:, None]).flatten(-2)
+        return self.output(a)
 
 
 class LEDEncoderLayer(nn.Module):
@@ -355,8 +416,9 @@ class LEDEncoderLayer(nn.Module):
         self.dropout = float(_cfg(config, "dropout", 0.0))
         self.activation_dropout = float(_cfg(config, "activation_dropout", 0.0))
 
-    def forward(self, h, is_local, is_masked, glob):
-        h = self.self_attn_layer_norm(h + _dropout(self, self.self_attn(h, is_local, is_masked, glob), self.dropout))
+    def forward(self, h, is_local, is_masked, glob, head_mask=None):
+        a = self.self_attn(h, is_local, is_masked, glob, head_mask)
+        h = self.self_attn_layer_norm(h + _dropout(self, a, self.dropout))
         f = _dropout(self, self.act(self.fc1(h)), self.activation_dropout)
         return self.final_layer_norm(h + _dropout(self, self.fc2(f), self.dropout))
 
@@ -375,24 +437,74 @@ class LEDEncoder(nn.Module):
 
     def forward(self, input_ids, attention_mask, global_attention_mask):
         """(B, S) int64 x3 -> last_hidden_state (B, S, D) (spec/SPEC.md#encoder)."""
+        return self.run(input_ids, attention_mask, global_attention_mask)[0]
+
+    def run(
+        self,
+        input_ids,
+        attention_mask,
+        global_attention_mask,
+        inputs_embeds=None,
+        head_mask=None,
+        output_attentions=False,
+        output_hidden_states=False,
+    ):
+        """The encoder with HF's optional inputs and outputs: (last_hidden_state (B, S, D), hidden_states,
+        attentions, global_attentions), each of the last three None unless asked for (HF's layouts;
+        global_attentions also None when no token is global).
+
+        inputs_embeds (B, S, D) replaces the token embeddings (input_ids may then be None); head_mask
+        (encoder_layers, H) scales each layer's heads (HF's head_mask)."""
         # HF's merge (led_ref.inputs): a global flag on padding stays padding
         merged = merge_masks(attention_mask.to(torch.int64), global_attention_mask.to(torch.int64))
         is_masked = merged == int(MaskKind.PADDING)
         is_local = merged == int(MaskKind.LOCAL)
         is_global = merged == int(MaskKind.GLOBAL)
-        positions = position_ids(input_ids[0])  # (S,)
-        h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(positions))
+        emb = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, S, D)
+        positions = position_ids(input_ids[0] if inputs_embeds is None else inputs_embeds[0, :, 0])  # (S,)
+        h = self.layernorm_embedding(emb + self.embed_positions(positions))
         h = _dropout(self, h, self.dropout)
         glob = global_slots(is_global)
-        for layer in self.layers:
+        _check_head_mask("head_mask", head_mask, len(self.layers))
+        states, local_attns, global_attns = [], [], []
+        for i, layer in enumerate(self.layers):
+            if output_hidden_states:
+                states.append(h)
             if _layer_dropped(self, self.layerdrop):
                 continue
+            layer_head_mask = None if head_mask is None else head_mask[i]
+            if output_attentions:
+                local, glob_probs = longformer_attention_probs(
+                    layer.self_attn.longformer_self_attn, h, is_local, is_masked, glob, layer_head_mask
+                )
+                local_attns.append(local)
+                if glob_probs is not None:
+                    global_attns.append(glob_probs)
             if self.gradient_checkpointing and self.training:
                 # recompute the layer in backward (HF: torch.utils.checkpoint per layer; RNG state is replayed)
-                h = _checkpoint(layer, h, is_local, is_masked, glob, use_reentrant=False)
+                h = _checkpoint_function(self)(layer, h, is_local, is_masked, glob, layer_head_mask)
             else:
-                h = layer(h, is_local, is_masked, glob)
-        return h
+                h = layer(h, is_local, is_masked, glob, layer_head_mask)
+        if output_hidden_states:
+            states.append(h)
+        return (
+            h,
+            tuple(states) if output_hidden_states else None,
+            tuple(local_attns) if output_attentions else None,
+            tuple(global_attns) if output_attentions and global_attns else None,
+        )
+
+
+def _checkpoint_function(module):
+    """How ``module`` recomputes a layer in backward: HF's hook when a transformers PreTrainedModel's
+    gradient_checkpointing_enable() set one (``_gradient_checkpointing_func``, with the caller's kwargs), else
+    torch.utils.checkpoint without reentrancy."""
+    return getattr(module, "_gradient_checkpointing_func", None) or partial(_checkpoint, use_reentrant=False)
+
+
+def _check_head_mask(name, mask, layers):
+    if mask is not None and (mask.dim() != 2 or mask.shape[0] != layers):
+        raise ValueError(f"{name} must have shape ({layers} layers, heads), got {tuple(mask.shape)}")
 
 
 class LEDDecoderAttention(nn.Module):
@@ -405,15 +517,22 @@ class LEDDecoderAttention(nn.Module):
         self.scaling = self.head_dim**-0.5
         self.k_proj, self.v_proj, self.q_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
 
-    def split(self, x):  # (B, T, D) -> (B, H, T, d)
-        return x.reshape(x.shape[0], -1, self.num_heads, self.head_dim).transpose(1, 2)
+    def split(self, x):  # (B, T, D) -> (B, H, T, d), contiguous: the caches are handed out as HF's are
+        return x.reshape(x.shape[0], -1, self.num_heads, self.head_dim).transpose(1, 2).contiguous()
 
     def forward(self, h, k, v, bias):
         """h (B, T, D); k, v (B, H, S, d); bias broadcastable to (B, H, T, S) (mask_bias)."""
+        return self.attend(h, k, v, bias)[0]
+
+    def attend(self, h, k, v, bias, head_mask=None):
+        """(output (B, T, D), probabilities (B, H, T, S)); head_mask (H,) or None scales each head's
+        probabilities before dropout (HF's layer_head_mask; the returned probabilities include it)."""
         q = self.split(self.q_proj(h) * self.scaling)
-        p = _dropout(self, attention_probs(torch.matmul(q, k.transpose(-1, -2)), bias), self.dropout)
-        out = torch.matmul(p, v).transpose(1, 2)  # (B, T, H, d)
-        return self.out_proj(out.reshape(out.shape[0], -1, self.num_heads * self.head_dim))
+        p = attention_probs(torch.matmul(q, k.transpose(-1, -2)), bias)
+        if head_mask is not None:
+            p = p * head_mask.to(p.dtype)[None, :, None, None]
+        out = torch.matmul(_dropout(self, p, self.dropout), v).transpose(1, 2)  # (B, T, H, d)
+        return self.out_proj(out.reshape(out.shape[0], -1, self.num_heads * self.head_dim)), p
 
 
 class LEDDecoderLayer(nn.Module):
@@ -432,20 +551,42 @@ class LEDDecoderLayer(nn.Module):
         self.dropout = float(_cfg(config, "dropout", 0.0))
         self.activation_dropout = float(_cfg(config, "activation_dropout", 0.0))
 
-    def forward(self, h, self_bias, cross_bias, past_k, past_v, cross_k, cross_v, enc):
-        """One decoder layer; past_k/v may be None, cross_k/v None -> computed from enc.
-        Returns (h, self_k, self_v, cross_k, cross_v) with the caches in (B, H, len, d)."""
+    def forward(
+        self,
+        h,
+        self_bias,
+        cross_bias,
+        past_k,
+        past_v,
+        cross_k,
+        cross_v,
+        enc,
+        head_mask=None,
+        cross_head_mask=None,
+        output_attentions=False,
+    ):
+        """One decoder layer; past_k/v may be None, cross_k/v None -> computed from enc; with neither enc nor
+        cross caches the cross-attention block is skipped (HF's decoder used alone; cross_k/v stay None).
+        head_mask/cross_head_mask (H,) or None: HF's per-layer head masks.
+        Returns (h, self_k, self_v, cross_k, cross_v) with the caches in (B, H, len, d), then, with
+        output_attentions, the self- and cross-attention probabilities (B, H, T, P+T) / (B, H, T, S) or None."""
         sa = self.self_attn
         k, v = sa.split(sa.k_proj(h)), sa.split(sa.v_proj(h))
         if past_k is not None:
             k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
-        h = self.self_attn_layer_norm(h + _dropout(self, sa(h, k, v, self_bias), self.dropout))
-        ca = self.encoder_attn
-        if cross_k is None:
-            cross_k, cross_v = ca.split(ca.k_proj(enc)), ca.split(ca.v_proj(enc))
-        h = self.encoder_attn_layer_norm(h + _dropout(self, ca(h, cross_k, cross_v, cross_bias), self.dropout))
+        a, self_probs = sa.attend(h, k, v, self_bias, head_mask)
+        h = self.self_attn_layer_norm(h + _dropout(self, a, self.dropout))
+        cross_probs = None
+        if cross_k is not None or enc is not None:
+            ca = self.encoder_attn
+            if cross_k is None:
+                cross_k, cross_v = ca.split(ca.k_proj(enc)), ca.split(ca.v_proj(enc))
+            a, cross_probs = ca.attend(h, cross_k, cross_v, cross_bias, cross_head_mask)
+            h = self.encoder_attn_layer_norm(h + _dropout(self, a, self.dropout))
         f = _dropout(self, self.act(self.fc1(h)), self.activation_dropout)
         h = self.final_layer_norm(h + _dropout(self, self.fc2(f), self.dropout))
+        if output_attentions:
+            return h, k, v, cross_k, cross_v, self_probs, cross_probs
         return h, k, v, cross_k, cross_v
 
 
@@ -464,47 +605,132 @@ class LEDDecoder(nn.Module):
     def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask, past=None, attention_mask=None):
         """input_ids (B, T); encoder_hidden_states (B, S, D) or None when ``past`` holds the cross
         caches; past: per layer (self_k, self_v, cross_k, cross_v) or None; attention_mask (B, P+T) or None:
-        the decoder padding mask (HF adds its inverted mask to the causal one).
+        the decoder padding mask (HF adds its inverted mask to the causal one when T > 1).
         Returns (hidden (B, T, D), present per layer (self_k, self_v, cross_k, cross_v))."""
+        return self.run(input_ids, encoder_hidden_states, encoder_attention_mask, past, attention_mask)[:2]
+
+    def run(
+        self,
+        input_ids,
+        encoder_hidden_states,
+        encoder_attention_mask,
+        past=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        head_mask=None,
+        cross_attn_head_mask=None,
+        output_attentions=False,
+        output_hidden_states=False,
+    ):
+        """The decoder with HF's optional inputs and outputs: (hidden (B, T, D), present per layer, hidden_states,
+        self_attentions, cross_attentions), the last three None unless asked for.
+
+        Without encoder_hidden_states and without cross caches in ``past`` the decoder runs alone: no
+        cross-attention, caches (self_k, self_v) (HF's stand-alone decoder). encoder_attention_mask None: every
+        encoder position is attended. inputs_embeds (B, T, D) replaces the token embeddings; head_mask /
+        cross_attn_head_mask (decoder_layers, H) as HF's."""
         P = _shape(past[0][0], 2) if past is not None else torch.zeros((), dtype=torch.int64)
-        t = position_ids(input_ids[0])  # (T,) from 0; absolute positions P + t
-        h = self.layernorm_embedding(self.embed_tokens(input_ids) + self.embed_positions(t + P))
+        emb = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, D)
+        t = position_ids(input_ids[0] if inputs_embeds is None else inputs_embeds[0, :, 0])  # (T,) from 0: P + t
+        h = self.layernorm_embedding(emb + self.embed_positions(t + P))
         dtype = h.dtype
         # query t (absolute position P + t) sees key j iff j <= P + t
         keys = torch.arange(P + _shape(t, 0), device=h.device)
         self_bias = mask_bias(keys[None, :] > (t + P)[:, None], dtype)  # (T, P+T)
-        if attention_mask is not None:  # HF: causal + inverted padding mask, summed
+        if attention_mask is not None and decoder_masks_apply(emb.shape[1]):
+            # HF: causal + inverted padding mask, summed; a single new token uses neither (led_ref.inputs)
             self_bias = self_bias + mask_bias(attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, T, P+T)
-        cross_bias = mask_bias(encoder_attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, 1, S)
+        if encoder_attention_mask is None:
+            cross_bias = mask_bias(torch.zeros((1, 1, 1, 1), dtype=torch.bool, device=h.device), dtype)
+        else:
+            cross_bias = mask_bias(encoder_attention_mask[:, None, None, :] == 0, dtype)  # (B, 1, 1, S)
         h = _dropout(self, h, self.dropout)
-        present = []
+        _check_head_mask("head_mask", head_mask, len(self.layers))
+        _check_head_mask("cross_attn_head_mask", cross_attn_head_mask, len(self.layers))
+        present, states, self_attns, cross_attns = [], [], [], []
         for i, layer in enumerate(self.layers):
+            if output_hidden_states:
+                states.append(h)
             if _layer_dropped(self, self.layerdrop):
                 present.append(None)  # HF: a dropped layer has no cache entry (training only)
                 continue
-            pk, pv, ck, cv = past[i] if past is not None else (None, None, None, None)
+            pk, pv, ck, cv = (tuple(past[i]) + (None, None))[:4] if past is not None else (None, None, None, None)
+            args = (h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states)
+            masks = (
+                None if head_mask is None else head_mask[i],
+                None if cross_attn_head_mask is None else cross_attn_head_mask[i],
+            )
             if self.gradient_checkpointing and self.training:
-                h, k, v, ck, cv = _checkpoint(
-                    layer, h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states, use_reentrant=False
-                )
+                out = _checkpoint_function(self)(layer, *args, *masks, output_attentions)
             else:
-                h, k, v, ck, cv = layer(h, self_bias, cross_bias, pk, pv, ck, cv, encoder_hidden_states)
-            present.append((k, v, ck, cv))
-        return h, present
+                out = layer(*args, *masks, output_attentions)
+            h, k, v, ck, cv = out[:5]
+            present.append((k, v) if ck is None else (k, v, ck, cv))
+            if output_attentions:
+                self_attns.append(out[5])
+                cross_attns.append(out[6])
+        if output_hidden_states:
+            states.append(h)
+        return (
+            h,
+            present,
+            tuple(states) if output_hidden_states else None,
+            tuple(self_attns) if output_attentions else None,
+            tuple(cross_attns) if output_attentions else None,
+        )
+
+
+def init_module(module, std):
+    """HF's LEDPreTrainedModel._init_weights for one module: Linear weights and Embedding rows N(0, std)
+    (config.init_std), Linear biases zero, an Embedding's padding_idx row zero; other modules (LayerNorm: 1, 0)
+    keep their own initialisation."""
+    with torch.no_grad():
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(0.0, std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(0.0, std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+
+
+def init_weights(root, config):
+    """``init_module`` on ``root`` and every submodule with ``config.init_std`` (as HF's post_init)."""
+    root.apply(partial(init_module, std=float(_cfg(config, "init_std", 0.02))))
+
+
+def resolve_torch_dtype(dtype=None, torch_dtype=None, config_dtype=None):
+    """The torch dtype a model loads in: ``dtype`` or HF's name for it, ``torch_dtype`` (one of them): a floating
+    torch.dtype, its name ("float16"), or "auto" (the checkpoint's config.json ``torch_dtype``, float32 when it
+    has none); float32 by default."""
+    if dtype is not None and torch_dtype is not None and dtype != torch_dtype:
+        raise ValueError(f"give dtype or torch_dtype (HF's name for it), not both: got {dtype!r} and {torch_dtype!r}")
+    value = torch_dtype if torch_dtype is not None else dtype
+    if value == "auto":
+        value = config_dtype or torch.float32
+    if isinstance(value, str):
+        value = getattr(torch, value[len("torch.") :] if value.startswith("torch.") else value, value)
+    if value is None:
+        return torch.float32
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(f"torch_dtype must be a floating torch.dtype such as torch.float32 (or 'auto'), got {value!r}")
+    return value
 
 
 class _TrainingAPI:
     """HF's training-facing methods shared by the four classes (spec/SPEC.md#training)."""
 
     @classmethod
-    def from_pretrained(cls, model_dir, dtype=torch.float32):
+    def from_pretrained(cls, model_dir, dtype=None, torch_dtype=None):
         """Load an HF-format checkpoint directory (or hub id) into this class, in eval mode with gradients on
-        (like HF's ``from_pretrained``). ``dtype``: torch.float32 or torch.float64 (others: loaded as float32 and
-        cast)."""
+        (like HF's ``from_pretrained``). ``torch_dtype`` (HF's name) or ``dtype``: torch.float32 (default),
+        torch.float64, "auto" (the checkpoint's), or another floating dtype (loaded as float32 and cast)."""
+        from led_ref.config import LEDConfig
         from led_ref.weights import load_checkpoint
 
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
+        saved = LEDConfig.from_pretrained(model_dir).torch_dtype if "auto" in (dtype, torch_dtype) else None
+        dtype = resolve_torch_dtype(dtype, torch_dtype, saved)
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         config, params = load_checkpoint(model_dir, _HEAD_OF[cls.__name__], dtype=np_dtype)
         return build_torch_model(config, params, _HEAD_OF[cls.__name__], dtype).requires_grad_(True)
@@ -518,6 +744,16 @@ class _TrainingAPI:
         dtype = state[next(iter(state))].dtype
         params = params_from_state_dict(state, self.config, head, dtype if dtype == np.float64 else np.float32)
         save_checkpoint(save_directory, self.config, params, head)
+
+    @property
+    def device(self):
+        """The device of the parameters (HF's ``model.device``: ``inputs.to(model.device)``)."""
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self):
+        """The floating dtype of the parameters (HF's ``model.dtype``)."""
+        return next(p.dtype for p in self.parameters() if p.is_floating_point())
 
     def _base(self):
         return self if isinstance(self, LEDModel) else self.led
@@ -540,26 +776,67 @@ class _TrainingAPI:
     def is_gradient_checkpointing(self):
         return self._base().encoder.gradient_checkpointing
 
+    def _run_checked(
+        self,
+        input_ids,
+        attention_mask,
+        global_attention_mask,
+        decoder_input_ids,
+        decoder_attention_mask,
+        use_cache,
+        output_attentions,
+        output_hidden_states,
+    ):
+        """(checked input_ids, the base model's run(...) output) for a forward call's arguments."""
+        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
+        out = self._base().run(
+            ids,
+            mask,
+            glob,
+            _long("decoder_input_ids", decoder_input_ids, 2),
+            _long("decoder_attention_mask", decoder_attention_mask, 2, mask=True),
+            use_cache,
+            *self._flags(output_attentions, output_hidden_states),
+        )
+        return ids, out
 
-def _long(name, x, ndim=None):
+    def _flags(self, output_attentions, output_hidden_states):
+        """HF's defaults: None means the config's output_attentions / output_hidden_states (read at call time, so
+        ``model.config.output_attentions = True`` takes effect)."""
+        if output_attentions is None:
+            output_attentions = bool(_cfg(self.config, "output_attentions", False))
+        if output_hidden_states is None:
+            output_hidden_states = bool(_cfg(self.config, "output_hidden_states", False))
+        return output_attentions, output_hidden_states
+
+
+def _long(name, x, ndim=None, mask=False):
+    """``x`` as int64, checked: a torch integer tensor of ``ndim`` dimensions; a mask (``mask=True``) may also be
+    bool, as HF's ``input_ids.ne(pad)``."""
     if x is None:
         return None
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype.is_floating_point or x.dtype == torch.bool or x.dtype.is_complex:
-        raise TypeError(f"{name} must be an integer tensor, got {x.dtype}")
+    if x.dtype.is_floating_point or (x.dtype == torch.bool and not mask) or x.dtype.is_complex:
+        raise TypeError(f"{name} must be an integer {'or bool ' if mask else ''}tensor, got {x.dtype}")
     if ndim is not None and x.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     return x.to(torch.int64)
 
 
-def _encoder_inputs(config, input_ids, attention_mask, global_attention_mask):
-    input_ids = _long("input_ids", input_ids, 2)
-    if input_ids is None:
-        raise ValueError("input_ids is required (inputs_embeds are not supported by the torch graph)")
+def token_ids(config, name, ids):
+    """``ids`` checked: a 2-D torch integer tensor with values in [0, vocab_size), as int64 (None stays None)."""
+    ids = _long(name, ids, 2)
     vocab = int(_cfg(config, "vocab_size"))
-    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
-        raise ValueError(f"input_ids must lie in [0, vocab_size={vocab})")
+    if ids is not None and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
+        raise ValueError(f"{name} must lie in [0, vocab_size={vocab})")
+    return ids
+
+
+def _encoder_inputs(config, input_ids, attention_mask, global_attention_mask):
+    input_ids = token_ids(config, "input_ids", input_ids)
+    if input_ids is None:
+        raise ValueError("input_ids is required (inputs_embeds: the classes of led_ref.export.hf_models take them)")
     S, max_pos = input_ids.shape[1], int(_cfg(config, "max_encoder_position_embeddings"))
     if S > max_pos:
         raise ValueError(f"input_ids has {S} tokens, more than max_encoder_position_embeddings={max_pos}")
@@ -568,13 +845,103 @@ def _encoder_inputs(config, input_ids, attention_mask, global_attention_mask):
         ("attention_mask", attention_mask, 1),
         ("global_attention_mask", global_attention_mask, 0),
     ):
-        m = _long(name, m, 2)
+        m = _long(name, m, 2, mask=True)
         if m is None:
             m = torch.full_like(input_ids, default)
         elif m.shape != input_ids.shape:
             raise ValueError(f"{name} shape {tuple(m.shape)} must equal input_ids shape {tuple(input_ids.shape)}")
         masks.append(m)
     return input_ids, masks[0], masks[1]
+
+
+def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):
+    """Decoder inputs from labels or input_ids in the torch graph (led_ref.inputs.shift_tokens_right's rule):
+    shift right by one, the start token first, -100 -> pad."""
+    if pad_token_id is None:
+        raise ValueError("config.pad_token_id has to be defined.")
+    start = torch.full_like(input_ids[:, :1], int(decoder_start_token_id))
+    shifted = torch.cat([start, input_ids[:, :-1]], 1)
+    return shifted.masked_fill(shifted == -100, int(pad_token_id))
+
+
+def lm_loss(logits, labels):
+    """Mean cross-entropy of logits (B, T, V) over the labels (B, T) that are not -100 (HF's LM loss)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+
+def problem_type_of(num_labels, labels):
+    """HF's inference of config.problem_type when unset: regression for one label, single-label classification
+    for integer labels, multi-label classification otherwise."""
+    if num_labels == 1:
+        return "regression"
+    return "single_label_classification" if labels.dtype in (torch.int64, torch.int32) else "multi_label_classification"
+
+
+def classification_loss(logits, labels, problem_type):
+    """HF's LEDForSequenceClassification loss for ``problem_type``: MSE (regression), cross-entropy
+    (single_label_classification, labels in [0, num_labels)) or BCE with logits (multi_label_classification)."""
+    n = logits.shape[-1]
+    if problem_type == "regression":
+        return F.mse_loss(logits.squeeze(), labels.squeeze()) if n == 1 else F.mse_loss(logits, labels)
+    if problem_type == "single_label_classification":
+        flat = labels.reshape(-1)
+        if bool(((flat < 0) | (flat >= n)).any()):
+            raise ValueError(f"labels must lie in [0, num_labels={n})")
+        return F.cross_entropy(logits.reshape(-1, n), flat)
+    if problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    raise ValueError(
+        f"config.problem_type={problem_type!r} is not one of regression, single_label_classification, "
+        "multi_label_classification"
+    )
+
+
+def qa_loss(start_logits, end_logits, start_positions, end_positions):
+    """Mean of the start and end cross-entropies; positions (B,) clamped to [0, T], T ignored (HF's
+    out-of-sequence rule)."""
+    ignored = start_logits.shape[1]
+    sp = start_positions.reshape(-1).clamp(0, ignored)
+    ep = end_positions.reshape(-1).clamp(0, ignored)
+    return (
+        F.cross_entropy(start_logits, sp, ignore_index=ignored) + F.cross_entropy(end_logits, ep, ignore_index=ignored)
+    ) / 2
+
+
+def last_eos_states(input_ids, h, eos_token_id):
+    """(B, D): each row's decoder state at its last eos token (HF's sentence representation for classification).
+    The eos positions are input_ids', so the decoder must have read as many tokens (its default inputs do)."""
+    if h.shape[1] != input_ids.shape[1]:
+        raise ValueError(
+            f"sequence classification reads the decoder state at input_ids' last eos token, so the decoder inputs "
+            f"must have input_ids' length {input_ids.shape[1]}, got {h.shape[1]}"
+        )
+    pos = torch.cumsum(torch.ones_like(input_ids), 1)  # 1-based positions
+    last_eos = torch.argmax((input_ids == eos_token_id).to(torch.int64) * pos, 1)  # (B,)
+    return torch.gather(h, 1, last_eos[:, None, None].expand(-1, 1, h.shape[-1]))[:, 0]
+
+
+def check_eos_counts(input_ids, eos_token_id):
+    """HF's rule for sequence classification: every row holds the same (nonzero) number of eos tokens."""
+    counts = (input_ids == eos_token_id).sum(1)
+    if bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+        raise ValueError(
+            f"every row of input_ids must hold the same (nonzero) number of eos tokens (id {eos_token_id}); "
+            f"got {counts.tolist()}"
+        )
+
+
+def _seq2seq_fields(out):
+    """The LEDSeq2SeqModelOutput fields every head's output repeats (all but last_hidden_state)."""
+    return {
+        "past_key_values": out.past_key_values,
+        "decoder_hidden_states": out.decoder_hidden_states,
+        "decoder_attentions": out.decoder_attentions,
+        "cross_attentions": out.cross_attentions,
+        "encoder_last_hidden_state": out.encoder_last_hidden_state,
+        "encoder_hidden_states": out.encoder_hidden_states,
+        "encoder_attentions": out.encoder_attentions,
+        "encoder_global_attentions": out.encoder_global_attentions,
+    }
 
 
 class LEDModel(_TrainingAPI, nn.Module):
@@ -587,11 +954,12 @@ class LEDModel(_TrainingAPI, nn.Module):
         )
         self.encoder = LEDEncoder(config, self.shared)
         self.decoder = LEDDecoder(config, self.shared)
+        init_weights(self, config)
 
     def shift_tokens_right(self, input_ids):
-        start = torch.full_like(input_ids[:, :1], int(_cfg(self.config, "decoder_start_token_id", 2)))
-        shifted = torch.cat([start, input_ids[:, :-1]], 1)
-        return shifted.masked_fill(shifted == -100, int(_cfg(self.config, "pad_token_id", 1)))
+        return shift_tokens_right(
+            input_ids, _cfg(self.config, "pad_token_id", 1), _cfg(self.config, "decoder_start_token_id", 2)
+        )
 
     def run(
         self,
@@ -601,20 +969,55 @@ class LEDModel(_TrainingAPI, nn.Module):
         decoder_input_ids=None,
         decoder_attention_mask=None,
         use_cache=False,
+        output_attentions=False,
+        output_hidden_states=False,
     ):
-        """(decoder hidden (B, T, D), encoder hidden (B, S, D), present per layer or None). Without
-        decoder_input_ids the decoder reads shift_tokens_right(input_ids), like HF's LEDModel."""
-        enc = self.encoder(input_ids, attention_mask, global_attention_mask)
+        """LEDSeq2SeqModelOutput of torch tensors: the decoder's last hidden state (B, T, D), the encoder's
+        (B, S, D), past_key_values with use_cache, attentions / hidden states (HF's layouts) when asked for.
+        Without decoder_input_ids the decoder reads shift_tokens_right(input_ids), like HF's LEDModel."""
+        from led_ref.outputs import LEDSeq2SeqModelOutput
+
+        enc, enc_states, enc_attns, enc_global = self.encoder.run(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         if decoder_input_ids is None:
             decoder_input_ids = self.shift_tokens_right(input_ids)
-        dec, present = self.decoder(decoder_input_ids, enc, attention_mask, attention_mask=decoder_attention_mask)
+        dec, present, dec_states, self_attns, cross_attns = self.decoder.run(
+            decoder_input_ids,
+            enc,
+            attention_mask,
+            attention_mask=decoder_attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         if use_cache and self.decoder.gradient_checkpointing and self.training:
             use_cache = False  # HF: use_cache=True is incompatible with gradient checkpointing
-        return dec, enc, (tuple(present) if use_cache else None)
+        if enc_global is not None:
+            # led-ref's layout (spec/SPEC.md#encoder-self-attention): the caller's length S and unused slots 0,
+            # where HF (and the encoder's run) keep the padded length and a uniform row
+            merged = merge_masks(attention_mask.to(torch.int64), global_attention_mask.to(torch.int64))
+            count = (merged == int(MaskKind.GLOBAL)).sum(1)  # (B,)
+            used = torch.arange(enc_global[0].shape[-1], device=enc.device)[None, :] < count[:, None]  # (B, x)
+            enc_global = tuple(g[:, :, : enc.shape[1]] * used[:, None, None, :] for g in enc_global)
+        return LEDSeq2SeqModelOutput(
+            last_hidden_state=dec,
+            past_key_values=tuple(present) if use_cache else None,
+            decoder_hidden_states=dec_states,
+            decoder_attentions=self_attns,
+            cross_attentions=cross_attns,
+            encoder_last_hidden_state=enc,
+            encoder_hidden_states=enc_states,
+            encoder_attentions=enc_attns,
+            encoder_global_attentions=enc_global,
+        )
 
     def export_forward(self, input_ids, attention_mask, global_attention_mask):
         """Inference graph: decoder last hidden state (B, S, D) on shift_tokens_right(input_ids)."""
-        return self.run(input_ids, attention_mask, global_attention_mask)[0]
+        return self.run(input_ids, attention_mask, global_attention_mask).last_hidden_state
 
     def forward(
         self,
@@ -625,21 +1028,22 @@ class LEDModel(_TrainingAPI, nn.Module):
         decoder_attention_mask=None,
         use_cache=False,
         return_dict=True,
+        output_attentions=None,
+        output_hidden_states=None,
     ):
         """HF's LEDModel.forward (keyword arguments as HF): LEDSeq2SeqModelOutput with last_hidden_state,
-        encoder_last_hidden_state and, with use_cache, past_key_values."""
-        from led_ref.outputs import LEDSeq2SeqModelOutput
-
-        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
-        dec, enc, past = self.run(
-            ids,
-            mask,
-            glob,
-            _long("decoder_input_ids", decoder_input_ids, 2),
-            _long("decoder_attention_mask", decoder_attention_mask, 2),
+        encoder_last_hidden_state, past_key_values with use_cache, and the attentions (encoder_global_attentions
+        included) / hidden states when asked for or set in the config."""
+        _, out = self._run_checked(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
             use_cache,
+            output_attentions,
+            output_hidden_states,
         )
-        out = LEDSeq2SeqModelOutput(last_hidden_state=dec, past_key_values=past, encoder_last_hidden_state=enc)
         return out if return_dict else out.to_tuple()
 
 
@@ -651,6 +1055,8 @@ class LEDForConditionalGeneration(_TrainingAPI, nn.Module):
         self.lm_head = nn.Linear(int(_cfg(config, "d_model")), int(_cfg(config, "vocab_size")), bias=False)
         if tie_word_embeddings:
             self.lm_head.weight = self.led.shared.weight
+        else:
+            init_weights(self.lm_head, config)
         self.register_buffer("final_logits_bias", torch.zeros(1, int(_cfg(config, "vocab_size"))))
 
     def logits(self, h):
@@ -666,6 +1072,8 @@ class LEDForConditionalGeneration(_TrainingAPI, nn.Module):
         labels=None,
         use_cache=False,
         return_dict=True,
+        output_attentions=None,
+        output_hidden_states=None,
     ):
         """HF's forward: with ``labels`` (B, T) (-100 = ignored) the decoder reads shift_tokens_right(labels)
         unless decoder_input_ids are given, and ``loss`` is the mean cross-entropy over labels != -100."""
@@ -680,24 +1088,25 @@ class LEDForConditionalGeneration(_TrainingAPI, nn.Module):
             use_cache = False
             if decoder_input_ids is None:
                 decoder_input_ids = self.led.shift_tokens_right(labels)
-        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
-        dec, enc, past = self.led.run(
-            ids,
-            mask,
-            glob,
-            _long("decoder_input_ids", decoder_input_ids, 2),
-            _long("decoder_attention_mask", decoder_attention_mask, 2),
+        _, out = self._run_checked(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
             use_cache,
+            output_attentions,
+            output_hidden_states,
         )
-        logits = self.logits(dec)  # (B, T, V)
+        logits = self.logits(out.last_hidden_state)  # (B, T, V)
         loss = None
         if labels is not None:
             if labels.shape != logits.shape[:2]:
                 raise ValueError(
                     f"labels shape {tuple(labels.shape)} must equal the decoder's (B, T) {tuple(logits.shape[:2])}"
                 )
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-        out = LEDSeq2SeqLMOutput(loss=loss, logits=logits, past_key_values=past, encoder_last_hidden_state=enc)
+            loss = lm_loss(logits, labels)
+        out = LEDSeq2SeqLMOutput(loss=loss, logits=logits, **_seq2seq_fields(out))
         return out if return_dict else out.to_tuple()
 
 
@@ -729,12 +1138,10 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
         self.classification_head = LEDClassificationHead(
             d, d, _num_labels(config), _cfg(config, "classifier_dropout", 0.0)
         )
+        init_weights(self.classification_head, config)
 
     def _logits(self, input_ids, h):
-        pos = torch.cumsum(torch.ones_like(input_ids), 1)  # 1-based positions
-        last_eos = torch.argmax((input_ids == self.eos_token_id).to(torch.int64) * pos, 1)  # (B,)
-        rep = torch.gather(h, 1, last_eos[:, None, None].expand(-1, 1, h.shape[-1]))[:, 0]  # (B, D)
-        return self.classification_head(rep)
+        return self.classification_head(last_eos_states(input_ids, h, self.eos_token_id))
 
     def export_forward(self, input_ids, attention_mask, global_attention_mask):
         """Inference graph: logits (B, num_labels) from the decoder state at each row's last eos token."""
@@ -750,59 +1157,34 @@ class LEDForSequenceClassification(_TrainingAPI, nn.Module):
         labels=None,
         use_cache=False,
         return_dict=True,
+        output_attentions=None,
+        output_hidden_states=None,
     ):
         """HF's forward; the loss follows config.problem_type (inferred like HF when unset): regression (MSE),
         single_label_classification (cross-entropy, int labels) or multi_label_classification (BCE with logits)."""
         from led_ref.outputs import LEDSeq2SeqSequenceClassifierOutput
 
-        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
-        counts = (ids == self.eos_token_id).sum(1)
-        if bool((counts != counts[0]).any()) or int(counts[0]) == 0:
-            raise ValueError(
-                f"every row of input_ids must hold the same (nonzero) number of eos tokens "
-                f"(id {self.eos_token_id}); got {counts.tolist()}"
-            )
-        dec, enc, past = self.led.run(
-            ids,
-            mask,
-            glob,
-            _long("decoder_input_ids", decoder_input_ids, 2),
-            _long("decoder_attention_mask", decoder_attention_mask, 2),
+        ids = _long("input_ids", input_ids, 2)
+        if ids is not None:
+            check_eos_counts(ids, self.eos_token_id)
+        ids, out = self._run_checked(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
             use_cache and labels is None,
+            output_attentions,
+            output_hidden_states,
         )
-        logits = self._logits(ids, dec)  # (B, num_labels)
+        logits = self._logits(ids, out.last_hidden_state)  # (B, num_labels)
         loss = None
         if labels is not None:
             if not isinstance(labels, torch.Tensor):
                 raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-            n = logits.shape[-1]
-            kind = _cfg(self.config, "problem_type")
-            if kind is None:
-                integer = labels.dtype in (torch.int64, torch.int32)
-                kind = (
-                    "regression"
-                    if n == 1
-                    else "single_label_classification"
-                    if integer
-                    else "multi_label_classification"
-                )
-            if kind == "regression":
-                loss = F.mse_loss(logits.squeeze(), labels.squeeze()) if n == 1 else F.mse_loss(logits, labels)
-            elif kind == "single_label_classification":
-                flat = labels.reshape(-1)
-                if bool(((flat < 0) | (flat >= n)).any()):
-                    raise ValueError(f"labels must lie in [0, num_labels={n})")
-                loss = F.cross_entropy(logits.reshape(-1, n), flat)
-            elif kind == "multi_label_classification":
-                loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-            else:
-                raise ValueError(
-                    f"config.problem_type={kind!r} is not one of regression, "
-                    "single_label_classification, multi_label_classification"
-                )
-        out = LEDSeq2SeqSequenceClassifierOutput(
-            loss=loss, logits=logits, past_key_values=past, encoder_last_hidden_state=enc
-        )
+            kind = _cfg(self.config, "problem_type") or problem_type_of(logits.shape[-1], labels)
+            loss = classification_loss(logits, labels, kind)
+        out = LEDSeq2SeqSequenceClassifierOutput(loss=loss, logits=logits, **_seq2seq_fields(out))
         return out if return_dict else out.to_tuple()
 
 
@@ -812,6 +1194,7 @@ class LEDForQuestionAnswering(_TrainingAPI, nn.Module):
         self.config = config
         self.led = LEDModel(config)
         self.qa_outputs = nn.Linear(int(_cfg(config, "d_model")), 2)
+        init_weights(self.qa_outputs, config)
 
     def export_forward(self, input_ids, attention_mask, global_attention_mask):
         """Inference graph: (start_logits, end_logits), each (B, S)."""
@@ -829,33 +1212,32 @@ class LEDForQuestionAnswering(_TrainingAPI, nn.Module):
         end_positions=None,
         use_cache=False,
         return_dict=True,
+        output_attentions=None,
+        output_hidden_states=None,
     ):
         """HF's forward; with both positions (B,) the loss is the mean of the start and end cross-entropies,
         positions clamped to [0, T] and T ignored (HF's out-of-sequence rule)."""
         from led_ref.outputs import LEDSeq2SeqQuestionAnsweringModelOutput
 
-        ids, mask, glob = _encoder_inputs(self.config, input_ids, attention_mask, global_attention_mask)
         with_loss = start_positions is not None and end_positions is not None
-        dec, enc, past = self.led.run(
-            ids,
-            mask,
-            glob,
-            _long("decoder_input_ids", decoder_input_ids, 2),
-            _long("decoder_attention_mask", decoder_attention_mask, 2),
+        _, out = self._run_checked(
+            input_ids,
+            attention_mask,
+            global_attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
             use_cache and not with_loss,
+            output_attentions,
+            output_hidden_states,
         )
-        logits = self.qa_outputs(dec)  # (B, T, 2)
+        logits = self.qa_outputs(out.last_hidden_state)  # (B, T, 2)
         start, end = logits[..., 0].contiguous(), logits[..., 1].contiguous()
         loss = None
         if with_loss:
-            ignored = start.shape[1]
-            sp = _long("start_positions", start_positions).reshape(-1).clamp(0, ignored)
-            ep = _long("end_positions", end_positions).reshape(-1).clamp(0, ignored)
-            loss = (
-                F.cross_entropy(start, sp, ignore_index=ignored) + F.cross_entropy(end, ep, ignore_index=ignored)
-            ) / 2
+            sp, ep = _long("start_positions", start_positions), _long("end_positions", end_positions)
+            loss = qa_loss(start, end, sp, ep)
         out = LEDSeq2SeqQuestionAnsweringModelOutput(
-            loss=loss, start_logits=start, end_logits=end, past_key_values=past, encoder_last_hidden_state=enc
+            loss=loss, start_logits=start, end_logits=end, **_seq2seq_fields(out)
         )
         return out if return_dict else out.to_tuple()
 

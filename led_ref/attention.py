@@ -420,9 +420,8 @@ def decoder_attention(
         # self-attention of a decoding step over a short cache: one piece, a few numpy calls in all
         items = [(slice(0, groups), slice(0, n_heads))]
     else:
-        n_pieces = max(1, -(-2 * threads.get_num_threads() // groups))  # per row: ~two pieces per thread overall
-        items = [(slice(g, g + 1), hs) for g in range(groups) for hs in threads.split(n_heads, n_pieces)]
-    threads.parallel_map(piece, items)
+        items = sched.head_pieces(groups, n_heads)
+    threads.parallel_map(piece, items, caller_first=threads.piece_threads() > 1)
     probs = probs_all
     if groups != bsz:
         ctx = ctx.reshape(groups, n_heads, r, tgt, hd).swapaxes(1, 2).reshape(bsz, n_heads, tgt, hd)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from typing import Any
 
 from .activations import ACT2FN
@@ -165,9 +166,63 @@ def activation_names() -> tuple:
     return ACTIVATION_NAMES
 
 
+def torch_dtype_name(value) -> str | None:
+    """The name HF writes for a ``torch_dtype`` value (None, a name such as "float16", or a torch.dtype).
+
+    Where torch is loaded the name must be one of torch's dtypes: HF converts it with ``getattr(torch, name)`` and
+    fails with AttributeError otherwise."""
+    if value is None:
+        return None
+    name = value if isinstance(value, str) else str(value)
+    if not isinstance(value, str) and not name.startswith("torch."):
+        raise TypeError(f"config: torch_dtype must be None, a dtype name or a torch.dtype, got {shown(value)}")
+    name = name[len("torch.") :] if name.startswith("torch.") else name
+    torch = sys.modules.get("torch")
+    if torch is not None and not isinstance(getattr(torch, name, None), torch.dtype):
+        raise AttributeError(f"config: torch_dtype {name!r} is not a torch dtype (e.g. 'float32', 'float16')")
+    return name
+
+
+def _torch_dtype_object(name):
+    torch = sys.modules.get("torch")
+    if name is None or torch is None:
+        return name
+    return getattr(torch, name, name)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
+
+def layer_attention_windows(window, encoder_layers) -> list[int]:
+    """The local attention window (even, > 0) of each of ``encoder_layers`` encoder layers.
+
+    ``window`` (config.attention_window) is one int for every layer or a per-layer list. The window is the full
+    width: each token sees ``window // 2`` tokens on each side. Every config class (led_ref's, the transformers
+    subclass in led_ref.export.hf_models, HF's own) is read through this one rule.
+    """
+    if _is_int(window):
+        windows = [window] * encoder_layers
+    elif isinstance(window, (list, tuple)):
+        if len(window) != encoder_layers:
+            raise ValueError(
+                f"config: attention_window has {len(window)} entries but encoder_layers="
+                f"{encoder_layers}; give one int or one window per encoder layer"
+            )
+        windows = list(window)
+    else:
+        raise TypeError(f"config: attention_window must be an int or a list of ints, got {type(window).__name__}")
+    for i, w in enumerate(windows):
+        where = "attention_window" if _is_int(window) else f"attention_window[{i}]"
+        if not _is_int(w):
+            raise TypeError(f"config: {where} must be an int, got {shown(w)}")
+        if w <= 0 or w % 2:
+            raise ValueError(f"config: {where} must be a positive even int, got {w}")
+    return windows
+
+
+# transformers.PretrainedConfig.to_dict() entries that are that library's runtime state, not configuration
+HF_RUNTIME_KEYS = ("_attn_implementation_autoset", "transformers_version")
 
 # The fields that fix a model's shapes: an object read as a config (as_config) must have every one.
 SHAPE_FIELDS = (
@@ -196,6 +251,12 @@ def as_config(config, what: str = "config") -> LEDConfig:
         return LEDConfig.from_dict(config)
     to_dict = getattr(config, "to_dict", None)
     fields = to_dict() if callable(to_dict) else None
+    if isinstance(fields, dict):
+        # transformers' runtime state in a live PretrainedConfig's to_dict(), not configuration (its own saves
+        # leave these out)
+        fields = {k: v for k, v in fields.items() if k not in HF_RUNTIME_KEYS}
+        if not fields.get("_name_or_path"):
+            fields.pop("_name_or_path", None)
     if not isinstance(fields, dict):
         missing = [name for name in SHAPE_FIELDS if not hasattr(config, name)]
         if missing:
@@ -242,36 +303,38 @@ class LEDConfig:
                 "(set both to the encoder layer count)"
             )
         self._set_labels(id2label, label2id, num_labels)
+        if "name_or_path" in kwargs:  # HF keeps it as the string _name_or_path
+            kwargs["_name_or_path"] = str(kwargs.pop("name_or_path"))
+        for name in kwargs:
+            attr = getattr(type(self), name, None)
+            if isinstance(attr, property) and attr.fset is None:
+                # HF sets every other keyword as an attribute, which fails the same way (AttributeError)
+                raise AttributeError(f"config: can't set {name!r}: it is a read-only property of LEDConfig")
         # Unknown keys (transformers_version, _name_or_path, custom fields, ...) round-trip.
         object.__setattr__(self, "_extra", {k: copy.deepcopy(v) for k, v in kwargs.items()})
         self.validate()
 
     # -- labels ---------------------------------------------------------------------------
     def _set_labels(self, id2label, label2id, num_labels):
+        """HF's PretrainedConfig rules: with id2label its keys become ints and label2id is kept as given (None if
+        not given); without id2label, num_labels (default 2) makes LABEL_i names for both maps (a label2id passed
+        alone is replaced, as HF does). A map that is not a dict is a ValueError, as in HF."""
         if label2id is not None and not isinstance(label2id, dict):
-            raise TypeError(f"config: label2id must be a dict, got {type(label2id).__name__}")
+            raise ValueError(f"config: label2id should be a dictionary, got {type(label2id).__name__}")
         if id2label is not None:
             if not isinstance(id2label, dict):
-                raise TypeError(f"config: id2label must be a dict, got {type(id2label).__name__}")
+                raise ValueError(f"config: id2label should be a dictionary, got {type(id2label).__name__}")
             try:
                 id2label = {int(k): v for k, v in id2label.items()}
             except (TypeError, ValueError):
                 raise ValueError(f"config: id2label keys must be integers, got {shown(list(id2label))}") from None
-            if label2id is None:
-                label2id = {v: k for k, v in id2label.items()}
+            if not 1 <= len(id2label) <= _MAX_LABELS:
+                raise ValueError(f"config: id2label must hold 1 to {_MAX_LABELS} labels, got {len(id2label)}")
+            object.__setattr__(self, "id2label", id2label)
+            object.__setattr__(self, "label2id", label2id)
         else:
-            n = 2 if num_labels is None else num_labels
-            if not _is_int(n) or not 1 <= n <= _MAX_LABELS:
-                raise ValueError(f"config: num_labels must be an int in [1, {_MAX_LABELS}], got {shown(n)}")
-            id2label = {i: f"LABEL_{i}" for i in range(n)}
-            if label2id is None:
-                label2id = {v: k for k, v in id2label.items()}
-        object.__setattr__(self, "id2label", id2label)
-        try:
-            label2id = {str(k): int(v) for k, v in label2id.items()}
-        except (TypeError, ValueError):
-            raise ValueError(f"config: label2id values must be integers, got {shown(label2id)}") from None
-        object.__setattr__(self, "label2id", label2id)
+            object.__setattr__(self, "id2label", {})
+            self.num_labels = 2 if num_labels is None else num_labels
 
     @property
     def num_labels(self) -> int:
@@ -281,9 +344,32 @@ class LEDConfig:
     def num_labels(self, n: int):
         if not _is_int(n) or not 1 <= n <= _MAX_LABELS:
             raise ValueError(f"config: num_labels must be an int in [1, {_MAX_LABELS}], got {shown(n)}")
-        if len(self.id2label) != n:
+        if self.id2label is None or len(self.id2label) != n:
             self.id2label = {i: f"LABEL_{i}" for i in range(n)}
             self.label2id = {v: k for k, v in self.id2label.items()}
+
+    @property
+    def use_return_dict(self) -> bool:
+        """HF's: models return ModelOutputs unless return_dict is False or torchscript is set."""
+        return bool(self.return_dict) and not self.torchscript
+
+    @property
+    def name_or_path(self) -> str:
+        return self._extra.get("_name_or_path", "")
+
+    @name_or_path.setter
+    def name_or_path(self, value):
+        self._extra["_name_or_path"] = str(value)
+
+    @property
+    def torch_dtype(self):
+        """HF's field: a torch.dtype (``config.torch_dtype == torch.float16`` holds as in HF) whenever torch is
+        loaded; the dtype's name otherwise (the core never imports torch). config.json holds the name."""
+        return _torch_dtype_object(self._torch_dtype)
+
+    @torch_dtype.setter
+    def torch_dtype(self, value):
+        object.__setattr__(self, "_torch_dtype", torch_dtype_name(value))
 
     # -- aliases --------------------------------------------------------------------------
     @property
@@ -363,30 +449,9 @@ class LEDConfig:
         self.layer_attention_windows()
 
     def layer_attention_windows(self) -> list[int]:
-        """The local attention window (even, > 0) of each encoder layer; length encoder_layers.
-
-        ``attention_window`` is one int for every layer or a per-layer list. The window is
-        the full width: each token sees ``window // 2`` tokens on each side.
-        """
-        window = self.attention_window
-        if _is_int(window):
-            windows = [window] * self.encoder_layers
-        elif isinstance(window, (list, tuple)):
-            if len(window) != self.encoder_layers:
-                raise ValueError(
-                    f"config: attention_window has {len(window)} entries but encoder_layers="
-                    f"{self.encoder_layers}; give one int or one window per encoder layer"
-                )
-            windows = list(window)
-        else:
-            raise TypeError(f"config: attention_window must be an int or a list of ints, got {type(window).__name__}")
-        for i, w in enumerate(windows):
-            where = "attention_window" if _is_int(window) else f"attention_window[{i}]"
-            if not _is_int(w):
-                raise TypeError(f"config: {where} must be an int, got {shown(w)}")
-            if w <= 0 or w % 2:
-                raise ValueError(f"config: {where} must be a positive even int, got {w}")
-        return windows
+        """The local attention window (even, > 0) of each encoder layer; length encoder_layers
+        (``layer_attention_windows(attention_window, encoder_layers)``, the rule)."""
+        return layer_attention_windows(self.attention_window, self.encoder_layers)
 
     # -- (de)serialisation ----------------------------------------------------------------
     @classmethod
@@ -442,9 +507,10 @@ class LEDConfig:
         out: dict[str, Any] = {"model_type": self.model_type}
         for name in _FIELDS:
             out[name] = copy.deepcopy(getattr(self, name))
+        out["torch_dtype"] = self._torch_dtype  # the name, as HF writes it
         out["num_hidden_layers"] = self.encoder_layers
         out["id2label"] = dict(self.id2label)
-        out["label2id"] = dict(self.label2id)
+        out["label2id"] = None if self.label2id is None else dict(self.label2id)
         out.update(copy.deepcopy(self._extra))
         return dict(sorted(out.items()))
 
@@ -471,6 +537,12 @@ class LEDConfig:
             data["id2label"] = {str(k): v for k, v in data["id2label"].items()}
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
+    def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
+        """Write the config as JSON to ``json_file_path`` (HF's method: the diff against the defaults unless
+        ``use_diff=False``)."""
+        with open(os.fspath(json_file_path), "w", encoding="utf-8") as f:
+            f.write(self.to_json_string(use_diff=use_diff))
+
     def save_pretrained(self, save_directory: str | os.PathLike) -> str:
         """Write ``config.json`` into ``save_directory`` (created if needed); returns its path."""
         save_directory = os.fspath(save_directory)
@@ -478,8 +550,7 @@ class LEDConfig:
             raise ValueError(f"save_directory {save_directory} is a file, expected a directory")
         os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, CONFIG_NAME)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
+        self.to_json_file(path)
         return path
 
     # -- misc -----------------------------------------------------------------------------

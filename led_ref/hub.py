@@ -30,4 +30,8 @@ def resolve_pretrained_dir(path) -> str:
     try:
         return snapshot_download(path, allow_patterns=["*.json", "*.safetensors", "pytorch_model*.bin", "*.txt"])
     except Exception as e:  # network errors, unknown repos, gated repos: one clear line
-        raise FileNotFoundError(f"could not download {path!r} from the Hugging Face Hub: {e}") from None
+        # huggingface_hub's own message quotes the id several times and spans lines: its first line, bounded
+        lines = str(e).strip().splitlines()
+        detail = lines[0] if lines else type(e).__name__
+        detail = detail if len(detail) <= 300 else detail[:300] + "..."
+        raise FileNotFoundError(f"could not download {path!r} from the Hugging Face Hub: {detail}") from None

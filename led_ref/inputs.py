@@ -24,6 +24,7 @@ __all__ = [
     "merge_masks",
     "padded_length",
     "position_ids",
+    "decoder_masks_apply",
     "shift_tokens_right",
     "as_array",
     "token_ids",
@@ -82,6 +83,15 @@ def padded_length(length, window):
 def position_ids(length, past_length=0):
     """(length,) int64 learned-position ids: from ``past_length`` on (LED has no position offset)."""
     return np.arange(past_length, past_length + length, dtype=np.int64)
+
+
+def decoder_masks_apply(length):
+    """Whether a decoder call of ``length`` new tokens uses the causal mask and ``decoder_attention_mask``.
+
+    HF's rule (modeling_led.LEDDecoder builds its 4-D mask only for more than one token): a single new token -- a
+    cached generation step -- attends to every cached position, padded ones included, and decoder_attention_mask
+    is then unused. Every backend follows it, so a continued generation equals an uninterrupted one."""
+    return length > 1
 
 
 def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):

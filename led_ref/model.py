@@ -327,7 +327,7 @@ def decoder(
     self_mask = None
     if decoder_attention_mask is not None:
         decoder_attention_mask = inputs.mask("decoder_attention_mask", decoder_attention_mask, (bsz, past_len + tgt))
-    if tgt > 1:
+    if inputs.decoder_masks_apply(tgt):
         self_mask = np.broadcast_to(_causal_mask(tgt, past_len, dtype), (bsz, 1, tgt, past_len + tgt))
         if decoder_attention_mask is not None:
             with np.errstate(over="ignore"):  # finfo.min + finfo.min = -inf, as in HF

@@ -26,7 +26,15 @@ import math
 
 import numpy as np
 
-from .inputs import MaskKind, eos_positions, merge_masks, padded_length, position_ids, shift_tokens_right
+from .inputs import (
+    MaskKind,
+    decoder_masks_apply,
+    eos_positions,
+    merge_masks,
+    padded_length,
+    position_ids,
+    shift_tokens_right,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -198,7 +206,7 @@ def causal_self_attention_bias(bsz, tgt, past_len, decoder_attention_mask=None, 
     finfo.min + finfo.min = -inf. A single new token (T = 1) attends to every cached key, decoder_attention_mask
     unused (HF semantics).
     """
-    if tgt == 1:
+    if not decoder_masks_apply(tgt):
         return None
     masked = np.finfo(dtype).min
     query_pos = past_len + np.arange(tgt)

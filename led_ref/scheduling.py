@@ -32,6 +32,8 @@ __all__ = [
     "parallel_linear",
     "parallel_linears",
     "feature_slices",
+    "head_pieces",
+    "callers_piece",
 ]
 
 # Bytes of attention scores computed per step (one or more (bs, bs + 2c) blocks of one head): small enough that
@@ -136,15 +138,44 @@ def parallel_linears(ps, x):
     x2 = np.ascontiguousarray(x2)
     outs = [np.empty((x2.shape[0], p["weight"].shape[0]), dtype=x.dtype) for p in ps]
     with threads.region(decoding=True):
-        n_threads = threads.get_num_threads()
+        n_threads, use = threads.get_num_threads(), threads.piece_threads()
         items = []
         for p, out in zip(ps, outs):
             w = p["weight"]
             pieces = 1 if n_threads == 1 else min(4 * n_threads, max(n_threads, w.size // COLUMN_PIECE))
             items += [(w, p.get("bias"), out, cols) for cols in feature_slices(w.shape[0], pieces)]
+        if use > 1:
+            items = callers_piece(items, use)
         # few_rows_product is looked up at call time, so a test can observe each piece
-        threads.parallel_map(lambda item: few_rows_product(x2, *item), items)
+        threads.parallel_map(lambda item: few_rows_product(x2, *item), items, caller_first=use > 1)
     return [o.reshape(*lead, -1) for o in outs]
+
+
+def head_pieces(groups, n_heads):
+    """(input rows, heads) pieces of a decoding step's attention: ~two pieces per thread overall, one input per
+    piece. One input (greedy, beams) on several threads: item 0 is the caller's one long piece, ~1 / threads of the
+    heads, and the rest small ones (``threads.parallel_map(caller_first=True)``)."""
+    n_pieces = max(1, -(-2 * threads.get_num_threads() // groups))
+    use = threads.piece_threads()
+    if groups == 1 and use > 1 and n_pieces > 2:
+        first = max(1, n_heads // use)
+        rest = threads.split(n_heads - first, n_pieces - 1)
+        return [(slice(0, 1), slice(0, first))] + [(slice(0, 1), slice(first + s.start, first + s.stop)) for s in rest]
+    return [(slice(g, g + 1), hs) for g in range(groups) for hs in threads.split(n_heads, n_pieces)]
+
+
+def callers_piece(items, n_threads):
+    """``items`` of (weight, bias, out, feature slice) with the first weight's leading slices merged into item 0,
+    about ``1 / n_threads`` of all the weights' features: the calling thread's one long product
+    (``threads.parallel_map(caller_first=True)``), the rest left in small pieces for the pool's workers. The merged
+    slice keeps the slices' aligned boundaries (``feature_slices``)."""
+    target = sum((cols.stop - cols.start) * w.shape[1] for w, _, _, cols in items) / n_threads
+    w0, b0, out0, first = items[0]
+    k, stop = 1, first.stop
+    while k < len(items) and items[k][0] is w0 and items[k][2] is out0 and (stop - first.start) * w0.shape[1] < target:
+        stop = items[k][3].stop
+        k += 1
+    return [(w0, b0, out0, slice(first.start, stop))] + items[k:]
 
 
 def feature_slices(n, pieces):

@@ -9,13 +9,21 @@ feed-forward block, vocabulary slices of the LM head -- and runs them in a small
 threads (NumPy releases the GIL inside BLAS calls and in most ufuncs). The pieces have no barrier
 between them: a descheduled thread only delays its own piece while the others take the next ones.
 
-For that to hold, each BLAS call should run single-threaded. The core depends on numpy + regex
-only and cannot change OpenBLAS's thread count itself (NumPy has no API for it), so it accepts an
-optional *BLAS controller*: any object with ``limit(n)`` returning a context manager that caps the
-BLAS threads at ``n`` while led_ref's work runs (``led_ref.app.blas.ThreadpoolctlBLAS`` wraps the
-optional ``threadpoolctl``; the CLI installs it when ``threadpoolctl`` is importable). Without a
-controller the pool is not used by default (``default_threads()`` is 1) and BLAS keeps its own
-threading, i.e. the behaviour before this module; ``set_num_threads(n)`` still turns the pool on.
+For that to hold, each BLAS call runs single-threaded meanwhile. NumPy has no API for BLAS's thread count, so
+led_ref sets it through a *BLAS controller*: an object with ``limit(n)`` returning a context manager that holds
+BLAS at ``n`` threads while led_ref's work runs and then puts back the count it found. By default it is
+``led_ref.blas.ThreadpoolctlBLAS`` over ``threadpoolctl`` (a runtime dependency), created at the first call: every
+program that imports led_ref gets the policy, with no call and no environment variable.
+
+- Default threads (``default_threads``): cores + 1, BLAS at one thread inside led_ref's calls, BLAS's own count
+  restored after each, so the program's own NumPy code runs as before.
+- The user's BLAS limit is kept: a BLAS count below the cores when a call starts (``OPENBLAS_NUM_THREADS``,
+  ``OMP_NUM_THREADS``, a ``threadpoolctl.threadpool_limits`` block) is also led_ref's number of threads, and BLAS is
+  never set above it.
+- ``set_num_threads(n)`` / ``num_threads(n)`` always win.
+- A BLAS that threadpoolctl cannot control (or threadpoolctl missing): one ``BLASControlWarning``, then NumPy's own
+  threading (no pool, ``default_threads()`` is 1), never an error. ``set_blas_controller`` installs another
+  controller, or None for NumPy's own threading.
 
     import led_ref.threads as lt
     lt.set_num_threads(2)                      # an explicit count always wins
@@ -34,10 +42,12 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Callable
 
 __all__ = [
+    "BLASControlWarning",
     "available_cores",
     "check_threads",
     "default_threads",
@@ -50,6 +60,8 @@ __all__ = [
     "one_per_core",
     "one_row_step",
     "one_row_state",
+    "piece_threads",
+    "blas_control_note",
     "in_region",
     "pool_size",
     "parallel_map",
@@ -67,8 +79,9 @@ def available_cores() -> int:
 
 
 def check_threads(n, name: str = "threads") -> int:
-    """A thread count given by a user: an int >= 1 (more than the cores is allowed; the CLI notes it)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    """A thread count given by a user: an int >= 1 (more than the cores is allowed; the CLI notes it). Anything else
+    is a one-line ValueError naming the value."""
+    if not isinstance(n, bool) and not isinstance(n, int):
         try:
             import numpy as np
 
@@ -77,10 +90,14 @@ def check_threads(n, name: str = "threads") -> int:
         except ImportError:  # pragma: no cover - numpy is a dependency
             pass
     if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an integer >= 1, got {n!r}")
+        raise ValueError(f"{name} must be an integer >= 1 (the number of threads led_ref may use), got {n!r}")
     if n < 1:
         raise ValueError(f"{name} must be >= 1 (the number of threads led_ref may use), got {n}")
     return n
+
+
+class BLASControlWarning(RuntimeWarning):
+    """led_ref cannot set the BLAS thread count in this process and keeps NumPy's own threading (issued once)."""
 
 
 # A one-row step's CPU share (process CPU time / (wall time x threads)) below which the machine counts as busy: with
@@ -121,11 +138,15 @@ class _OneRowMonitor:
             self.busy, self.wait = False, REPROBE_STEPS
 
 
+_AUTO = "auto"  # the controller before the first call: led_ref.blas.ThreadpoolctlBLAS when it can control the BLAS
+
+
 class _Policy:
     def __init__(self):
         self.lock = threading.Lock()
         self.explicit: int | None = None  # set_num_threads(n); None = default_threads()
-        self.controller = None  # optional BLAS controller (see the module docstring)
+        self.controller = _AUTO  # the BLAS controller (see the module docstring), resolved at the first call
+        self.note: str | None = None  # why the automatic controller could not be used
         self.pool: _Pool | None = None
         self.pool_size = 0
         self.local = threading.local()  # per-thread: region depth, inside-a-worker flag
@@ -136,11 +157,30 @@ class _Policy:
         self.lock = threading.Lock()
         self.pool, self.pool_size = None, 0
         self.local = threading.local()
+        reset = getattr(self.controller, "reset_after_fork", None)
+        if callable(reset):
+            reset()
 
 
 _policy = _Policy()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_policy.reset_after_fork)
+
+
+def _automatic_controller():
+    """``led_ref.blas.ThreadpoolctlBLAS()``, or None and the note saying why not."""
+    try:
+        from .blas import ThreadpoolctlBLAS
+
+        return ThreadpoolctlBLAS(), None
+    except ImportError as exc:  # threadpoolctl is a dependency: installed without its dependencies?
+        why = f"threadpoolctl cannot be imported ({exc}; pip install threadpoolctl)"
+    except Exception as exc:  # whatever threadpoolctl meets (an unknown BLAS): a note, never a crash
+        why = " ".join(str(exc).split()) or type(exc).__name__
+    return None, (
+        f"led_ref.threads: {why}; led_ref keeps NumPy's own BLAS threading, without its thread pool (slower beside "
+        "other busy processes; led_ref.threads.set_num_threads(n) still turns the pool on)"
+    )
 
 
 def default_threads() -> int:
@@ -150,10 +190,18 @@ def default_threads() -> int:
     many threads as cores and one competing CPU-bound process, the kernel often leaves two of our threads on
     one core and the competitor alone on the other, so we run on one core; one extra thread keeps a core busy
     while another thread waits, at the same quiet speed (``python -m tools.bench.encoder --busy --threads N``).
+    A user's BLAS limit below the cores (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``threadpool_limits``,
+    seen as BLAS's count outside led_ref's calls) is kept: that many threads, 1 meaning no pool.
     Without a controller: 1, i.e. no pool and BLAS's own threading, as NumPy does by default (a pool over
     multi-threaded BLAS calls oversubscribes the cores).
     """
-    return available_cores() + 1 if _policy.controller is not None else 1
+    controller = get_blas_controller()
+    if controller is None:
+        return 1
+    cores = available_cores()
+    outside = getattr(controller, "outside", None)
+    user = outside() if callable(outside) else None
+    return user if isinstance(user, int) and 1 <= user < cores else cores + 1
 
 
 def set_num_threads(n: int | None = None) -> None:
@@ -170,15 +218,35 @@ def get_num_threads() -> int:
 
 
 def set_blas_controller(controller) -> None:
-    """Install (or with None remove) the optional BLAS controller: an object with ``limit(n)`` returning a
-    context manager that caps BLAS's threads at ``n`` (e.g. ``led_ref.app.blas.ThreadpoolctlBLAS()``)."""
+    """Install a BLAS controller: an object with ``limit(n)`` returning a context manager that holds BLAS's threads
+    at ``n`` (e.g. ``led_ref.blas.ThreadpoolctlBLAS()``); None: NumPy's own BLAS threading, no pool by default;
+    ``"auto"``: the default, ``ThreadpoolctlBLAS`` created at the next call (with one note if it cannot be)."""
+    if isinstance(controller, str) and controller == _AUTO:
+        with _policy.lock:
+            _policy.controller, _policy.note = _AUTO, None
+        return
     if controller is not None and not callable(getattr(controller, "limit", None)):
         raise TypeError(f"blas controller must have a limit(n) method, got {type(controller).__name__}")
     _policy.controller = controller
 
 
 def get_blas_controller():
-    return _policy.controller
+    """The BLAS controller in use (None: NumPy's own threading). The first call creates the automatic one."""
+    controller = _policy.controller
+    if controller is not _AUTO:
+        return controller
+    with _policy.lock:
+        if _policy.controller is _AUTO:
+            _policy.controller, _policy.note = _automatic_controller()
+            if _policy.note:
+                warnings.warn(_policy.note, BLASControlWarning, stacklevel=3)
+        return _policy.controller
+
+
+def blas_control_note() -> str | None:
+    """Why led_ref could not control the BLAS (the note warned once), or None."""
+    get_blas_controller()
+    return _policy.note
 
 
 @contextlib.contextmanager
@@ -214,7 +282,7 @@ def region(decoding: bool = False):
     depth = getattr(local, "depth", 0)
     local.depth = depth + 1
     try:
-        controller = _policy.controller
+        controller = get_blas_controller()
         if depth or getattr(local, "in_worker", False):
             yield
         elif decoding:
@@ -259,7 +327,7 @@ def one_row_step(rows: int, cached: bool):
     GEMV sums in another order (within the float32 tolerance). ``LEDStepModel.decode`` wraps the decoder and the LM head
     in one such block. Changes nothing outside a decoding region on the pool."""
     local = _policy.local
-    controller = _policy.controller
+    controller = get_blas_controller()
     if (
         rows != 1
         or not cached
@@ -280,9 +348,16 @@ def one_row_step(rows: int, cached: bool):
 
 @contextlib.contextmanager
 def _one_row_step(local, controller):
+    # BLAS's own threads: as many as the pool would run, never more than the BLAS count found outside led_ref's calls
+    # (a user's limit); fewer than 2 leaves the step on the pool
+    outside = getattr(controller, "outside", None)
+    user = outside() if callable(outside) else None
+    k = min(get_num_threads(), available_cores(), user if isinstance(user, int) and user >= 1 else available_cores())
+    if k < 2:
+        yield
+        return
     monitor = _policy.one_row
     use_blas = monitor.use_blas_threads()
-    k = min(get_num_threads(), available_cores())
     t0, c0 = time.perf_counter(), time.process_time()
     if use_blas:
         local.decoding_pool = False
@@ -346,10 +421,10 @@ class _Job:
         self.error = None
         self.done = threading.Event()
 
-    def work(self):
+    def work(self, claimed=()):
+        """Run the ``claimed`` items (taken before the job was shared), then take items until none are left."""
         n = len(self.items)
-        while True:
-            i = next(self.next)
+        for i in itertools.chain(claimed, iter(lambda: next(self.next), None)):
             if i >= n:
                 return
             try:
@@ -375,18 +450,25 @@ class _Pool:
 
     def _run(self):
         _policy.local.in_worker = True
+        pin = getattr(_policy.controller, "pin_worker", None)
+        if callable(pin):  # BLAS with a count per thread (OpenMP): this thread's at one
+            pin()
         while True:
             job = self.queue.get()
             if job is None:
                 return
             job.work()
 
-    def map(self, fn, items, threads=None):
-        """``[fn(item) for item in items]`` on the caller and up to ``threads - 1`` workers (default: all)."""
+    def map(self, fn, items, threads=None, caller_first=False):
+        """``[fn(item) for item in items]`` on the caller and up to ``threads - 1`` workers (default: all).
+        ``caller_first``: item 0 is the caller's; the workers start at item 1."""
         job = _Job(fn, items)
-        for _ in range(min(len(self.workers), len(items) - 1, (threads or self.size) - 1)):
+        helpers = min(len(self.workers), len(items) - 1, (threads or self.size) - 1)
+        claimed = range(1 if caller_first else 0)
+        job.next = itertools.count(len(claimed))
+        for _ in range(helpers):
             self.queue.put(job)
-        job.work()
+        job.work(claimed)
         job.done.wait()
         if job.error is not None:
             raise job.error
@@ -414,21 +496,37 @@ def pool_size() -> int:
     return _policy.pool_size
 
 
-def parallel_map(fn: Callable, items: Iterable) -> list:
+def piece_threads() -> int:
+    """Threads that take the pieces of a parallel call made now (1: the call runs inline)."""
+    local = _policy.local
+    if getattr(local, "in_worker", False):
+        return 1
+    n = get_num_threads()
+    return min(n, getattr(local, "cap", None) or n)  # decoding: at most one per core (one_per_core)
+
+
+def parallel_map(fn: Callable, items: Iterable, caller_first: bool = False) -> list:
     """``[fn(item) for item in items]``, the calls spread over the policy's threads (results in order of items).
 
     Items must be independent (each writes its own part of shared outputs). Runs inline with one thread, with
-    one item, or when called from inside a worker (no nested pools)."""
+    one item, or when called from inside a worker (no nested pools).
+
+    ``caller_first``: item 0 is the calling thread's, and the workers start at item 1 -- for calls of short pieces
+    (decoding steps), where the caller cuts item 0 as one long product (about its share, ``1 / piece_threads()``
+    of the work) and the rest small. A woken worker needs the GIL: a caller running one short BLAS call after
+    another takes it back after each, and the worker, which asks for it later, gets it only when the caller waits
+    at the end of the call, with no pieces left. During one long BLAS call the GIL is free for the worker to take
+    the small pieces (``python -m tools.bench.generation --breakdown`` counts the pieces run on pool workers)."""
     items = list(items)
     n = get_num_threads()
     local = _policy.local
-    use = min(n, getattr(local, "cap", None) or n)  # threads that take pieces (decoding: at most the cores)
-    if use == 1 or len(items) <= 1 or getattr(local, "in_worker", False):
+    use = piece_threads()
+    if use == 1 or len(items) <= 1:
         return [fn(item) for item in items]
     with region():
         local.in_worker = True  # the caller runs pieces too: no nested pools from inside them
         try:
-            return _pool(n).map(fn, items, use)
+            return _pool(n).map(fn, items, use, caller_first)
         finally:
             local.in_worker = False
 

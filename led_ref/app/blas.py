@@ -1,58 +1,12 @@
-"""BLAS thread control for led_ref's threading policy, through the optional ``threadpoolctl``.
-
-The core (``led_ref.threads``) splits its heavy work over a pool of Python threads and wants every
-BLAS call single-threaded meanwhile; it cannot set OpenBLAS's thread count itself (NumPy has no API
-for it and the core imports nothing but numpy and regex). ``threadpoolctl`` is the well-kept library
-that does it, so the app layer (CLI, benchmarks) plugs it in here when it is installed
-(``pip install 'led-ref[threads]'``). A library user can do the same::
-
-    from led_ref.app.blas import install_blas_controller
-    install_blas_controller()          # True when threadpoolctl was found
-"""
+"""The command line's ``--threads`` option. The threading policy itself (BLAS at one thread under led_ref's own
+pool, through threadpoolctl) is the core's, ``led_ref.threads`` and ``led_ref.blas``: the CLI adds only the option
+and prints the notes as one line each."""
 
 from __future__ import annotations
 
+import warnings
+
 from led_ref import threads
-
-INSTALL_HINT = "pip install threadpoolctl  (or: pip install 'led-ref[threads]')"
-
-
-class ThreadpoolctlBLAS:
-    """``limit(n)``: a context manager capping the BLAS libraries NumPy loaded at ``n`` threads."""
-
-    def __init__(self):
-        import numpy  # noqa: F401  (threadpoolctl sees only the libraries loaded when it starts)
-        from threadpoolctl import ThreadpoolController
-
-        self._controller = ThreadpoolController()
-
-    def limit(self, n):
-        return self._controller.limit(limits=int(n), user_api="blas")
-
-    def info(self):
-        """threadpoolctl's view of the BLAS libraries (name, version, num_threads, ...)."""
-        return self._controller.select(user_api="blas").info()
-
-
-def install_blas_controller():
-    """Install ``ThreadpoolctlBLAS`` as led_ref's BLAS controller; returns False (and changes nothing) when
-    threadpoolctl is not installed."""
-    try:
-        controller = ThreadpoolctlBLAS()
-    except ImportError:
-        return False
-    threads.set_blas_controller(controller)
-    return True
-
-
-def blas_threads_now():
-    """BLAS threads reported by threadpoolctl right now (max over the loaded BLAS libraries), or None."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    return max(counts) if counts else None
 
 
 def add_threads_argument(parser):
@@ -61,26 +15,26 @@ def add_threads_argument(parser):
         type=int,
         metavar="N",
         default=None,
-        help="threads for led_ref's NumPy work (default: cores + 1 with threadpoolctl installed, "
-        "else BLAS's own threading); more than the cores is allowed",
+        help="threads for led_ref's NumPy work (default: cores + 1 with single-threaded BLAS calls, or the BLAS "
+        "limit you set, e.g. OPENBLAS_NUM_THREADS); more than the cores is allowed",
     )
 
 
 def configure(threads_option=None, name="--threads"):
-    """The CLI's threading setup: install the threadpoolctl BLAS controller when available, then apply an explicit
-    ``--threads`` (which always wins). Returns the notes to print (one line each); bad counts raise ValueError."""
+    """The CLI's threading setup: an explicit ``--threads`` (which always wins) over the core's policy. Returns the
+    notes to print (one line each): more threads than cores, or a BLAS that led_ref cannot control (the core's
+    warning, printed as a note instead). Bad counts raise ValueError."""
     notes = []
     if threads_option is not None:
         n = threads.check_threads(threads_option, name)
-    have = install_blas_controller()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", threads.BLASControlWarning)  # printed below as the CLI's note
+        blas_note = threads.blas_control_note()
+    if blas_note:
+        notes.append(f"note: {blas_note}")
     if threads_option is not None:
         cores = threads.available_cores()
         if n > cores:
             notes.append(f"note: {name} {n} is more than the {cores} available cores (allowed; threads share cores)")
-        if not have and n > 1:
-            notes.append(
-                f"note: threadpoolctl is not installed, so BLAS keeps its own threads under led_ref's {n} "
-                f"(slower; {INSTALL_HINT})"
-            )
         threads.set_num_threads(n)
     return notes

@@ -4,6 +4,7 @@ measured on the decoding steps the ms/step counts."""
 import re
 
 import numpy as np
+import pytest
 
 from led_ref.app.benchmarks import generation
 from led_ref.config import LEDConfig
@@ -72,7 +73,7 @@ def _row(ms, step_bytes=None, copy=None):
     numpy_side = {"ms_per_token": ms}
     if step_bytes:
         numpy_side.update(step_bytes=step_bytes, copy_bytes_per_s=copy)
-    return {"numpy": numpy_side, "hf": None}
+    return {"lib": numpy_side}
 
 
 def test_summary_takes_each_ratio_within_a_round():
@@ -84,20 +85,56 @@ def test_summary_takes_each_ratio_within_a_round():
         ("quiet", 8, 1): [_row(80.0), _row(40.0)],
     }
     lines = generation_tool.summary_lines(results)
-    assert "quiet   numpy: greedy step / bandwidth floor = 2.00x (rounds: 2.00, 2.00)" in lines
-    assert "quiet   numpy: beam-4 step / greedy step = 1.40x (rounds: 1.40, 1.40)" in lines
-    assert "quiet   numpy: batch-8 new tokens/s / batch-1 = 4.00x (rounds: 4.00, 4.00)" in lines
+    assert (
+        "quiet     lib: greedy step / bandwidth floor = 2.00x, worst 2.00x (rounds: 2.00, 2.00)"
+        " -- goal <= 1.5x on the worst round: NOT met" in lines
+    )
+    assert (
+        "quiet     lib: beam-4 step / greedy step = 1.40x, worst 1.40x (rounds: 1.40, 1.40)"
+        " -- goal <= 1.5x on the worst round: met" in lines
+    )
+    assert (
+        "quiet     lib: batch-8 new tokens/s / batch-1 = 4.00x, worst 4.00x (rounds: 4.00, 4.00)"
+        " -- goal >= 3.5x on the median: met" in lines
+    )
     assert not any(" hf:" in s for s in lines)  # no HF rows, no HF ratios
+
+
+def test_goals_judge_the_worst_round_and_the_batch_median():
+    """Beam and floor goals hold on every round (the worst decides); batch 8 on the median of the rounds; busy rows
+    carry no goal but their greedy step over the quiet one; each API and HF get their own items."""
+    results = {
+        ("quiet", 1, 1): [_row(20.0, 500e6, 35e9), _row(20.0, 500e6, 35e9), _row(20.0, 500e6, 35e9)],
+        ("quiet", 1, 4): [_row(28.0), _row(32.0), _row(26.0)],  # 1.4, 1.6, 1.3: the worst round misses
+        ("quiet", 8, 1): [_row(40.0), _row(50.0), _row(45.0)],  # 4.0, 3.2, 3.56: the median meets 3.5
+        ("busy", 1, 1): [_row(30.0), _row(26.0), _row(40.0)],
+    }
+    for runs in results.values():
+        for row in runs:
+            row["cli"] = dict(row["lib"], ms_per_token=row["lib"]["ms_per_token"] * 0.5)
+            row["hf"] = {"ms_per_token": 2 * row["lib"]["ms_per_token"]}
+    items = {(x["load"], x["backend"], x["ratio"]): x for x in generation_tool.summary(results)}
+    beam = items[("quiet", "lib", "beam-4 step / greedy step")]
+    assert beam["worst"] == pytest.approx(1.6) and beam["median"] == pytest.approx(1.4) and beam["met"] is False
+    batch = items[("quiet", "lib", "batch-8 new tokens/s / batch-1")]
+    assert batch["median"] == pytest.approx(8 * 20 / 45) and batch["worst"] == pytest.approx(3.2) and batch["met"]
+    floor = items[("quiet", "lib", "greedy step / bandwidth floor")]
+    assert floor["worst"] == pytest.approx(20 / (1000 * 500e6 / 35e9)) and floor["met"]
+    busy = items[("busy", "lib", "greedy step / quiet greedy step")]
+    assert busy["rounds"] == pytest.approx([1.5, 1.3, 2.0]) and "goal" not in busy
+    assert items[("quiet", "cli", "beam-4 step / greedy step")]["worst"] == pytest.approx(1.6)
+    assert "goal" not in items[("quiet", "hf", "beam-4 step / greedy step")]
+    assert ("quiet", "hf", "greedy step / bandwidth floor") not in items  # HF rows have no floor
 
 
 def test_summary_median_over_rounds_and_failed_rounds_left_out():
     results = {
-        ("busy", 1, 1): [_row(10.0), _row(10.0), {"numpy": {"error": "timed out"}}, _row(10.0)],
+        ("busy", 1, 1): [_row(10.0), _row(10.0), {"lib": {"error": "timed out"}}, _row(10.0)],
         ("busy", 1, 4): [_row(12.0), _row(30.0), _row(14.0), _row(13.0)],
     }
     line = next(s for s in generation_tool.summary_lines(results) if "beam-4" in s)
     # rounds 1, 2 and 4 (round 3's greedy failed): 1.2, 3.0, 1.3 -> median 1.3
-    assert line.strip() == "busy   numpy: beam-4 step / greedy step = 1.30x (rounds: 1.20, 3.00, 1.30)"
+    assert line.strip() == "busy     lib: beam-4 step / greedy step = 1.30x, worst 3.00x (rounds: 1.20, 3.00, 1.30)"
 
 
 def test_repeat_runs_interleaved_rounds(capsys, monkeypatch):
@@ -114,12 +151,12 @@ def test_repeat_runs_interleaved_rounds(capsys, monkeypatch):
         threads=None,
         checkpoint=None,
         breakdown=False,
+        apis=("library",),
     ):
         order.append((batch, nb))
         slow = 1 + (len(order) - 1) // 2  # each round slower than the one before: the ratios stay 2.00
         return {
-            "numpy": {"ms_per_token": 10.0 * nb * slow, "first_step_s": 1.0, "total_s": 2.0, "peak_rss_bytes": 1e9},
-            "hf": None,
+            "lib": {"ms_per_token": 10.0 * nb * slow, "first_step_s": 1.0, "total_s": 2.0, "peak_rss_bytes": 1e9},
         }
 
     monkeypatch.setattr(generation_tool, "generation_ms_per_token", fake_row)
@@ -131,7 +168,7 @@ def test_repeat_runs_interleaved_rounds(capsys, monkeypatch):
     )
     assert order == [(1, 1), (1, 2)] * 3  # round after round, not one row three times then the other
     out = capsys.readouterr().out
-    assert "beam-2 step / greedy step = 2.00x (rounds: 2.00, 2.00, 2.00)" in out
+    assert "beam-2 step / greedy step = 2.00x, worst 2.00x (rounds: 2.00, 2.00, 2.00)" in out
 
 
 def test_repeat_out_of_range_is_a_one_line_error(capsys):
@@ -144,3 +181,22 @@ def test_repeat_out_of_range_is_a_one_line_error(capsys):
             raise AssertionError(f"--repeat {bad} accepted")
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert "--repeat must be between 1 and 100" in err and bad in err
+
+
+def test_json_has_every_row_per_api_and_the_summary(tmp_path):
+    import json
+
+    path = tmp_path / "gen.json"
+    argv = ["--size", "tiny", "--seq-len", "32", "--new-tokens", "3", "--rows", "1x1,1x2", "--api", "library,cli"]
+    assert generation_tool.main(argv + ["--json", str(path)]) == 0
+    doc = json.loads(path.read_text())
+    assert doc["command"].startswith("python -m tools.bench.generation --size tiny") and doc["date_utc"]
+    assert [(r["api"], r["batch"], r["beams"]) for r in doc["rows"]] == [
+        ("library", 1, 1),
+        ("cli", 1, 1),
+        ("library", 1, 2),
+        ("cli", 1, 2),
+    ]
+    assert all(r["data"]["ms_per_token"] > 0 and "sequences" not in r["data"] for r in doc["rows"])
+    ratios = {(x["backend"], x["ratio"]) for x in doc["summary"]}
+    assert {("lib", "beam-2 step / greedy step"), ("cli", "beam-2 step / greedy step")} <= ratios

@@ -5,7 +5,9 @@ import pytest
 from led_ref import threads
 from led_ref.app import cli
 from led_ref.app.benchmarks import common
-from led_ref.app.blas import configure
+
+# led_ref.app.blas (the CLI's setup) is imported inside the tests: child_state below checks that a library-API
+# benchmark child never imports it
 
 pytestmark = pytest.mark.usefixtures("restore_policy")  # tests/conftest.py
 
@@ -20,6 +22,8 @@ def test_threads_zero_or_negative_is_a_one_line_error(value, capsys):
 
 
 def test_more_threads_than_cores_is_allowed_with_a_note():
+    from led_ref.app.blas import configure
+
     n = threads.available_cores() + 2
     notes = configure(n)
     assert threads.get_num_threads() == n
@@ -27,6 +31,8 @@ def test_more_threads_than_cores_is_allowed_with_a_note():
 
 
 def test_no_note_within_cores():
+    from led_ref.app.blas import configure
+
     assert not [n for n in configure(1) if "available cores" in n]
     assert threads.get_num_threads() == 1
 
@@ -51,3 +57,68 @@ def test_encoder_bench_busy_error_is_one_line(monkeypatch, capsys):
     assert encoder.main(["--seq-lens", "64", "--size", "tiny", "--busy"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--busy: the competing process exited at once" in err[0]
+
+
+def child_state():
+    """Run in a benchmark child (common.run_isolated): whether the CLI's threading setup ran, and the thread count."""
+    import sys
+
+    return {"cli_setup": "led_ref.app.blas" in sys.modules, "threads": threads.get_num_threads()}
+
+
+@pytest.mark.parametrize("api, n", [("library", None), ("library", 2), ("cli", None), ("cli", 2)])
+def test_benchmark_rows_run_as_the_library_or_the_cli(api, n):
+    """--api library: the child is a plain `import led_ref` program (the CLI's setup never runs; set_num_threads only
+    for an explicit count); --api cli: the command line's setup runs first."""
+    r = common.run_isolated("tests.app.test_threads_cli", "child_state", api=api, threads=n)
+    assert r["cli_setup"] == (api == "cli")
+    assert r["threads"] == (n or threads.available_cores() + 1)
+    with pytest.raises(ValueError, match="api must be one of library, cli, got 'gui'"):
+        common.run_isolated("tests.app.test_threads_cli", "child_state", api="gui")
+
+
+def test_encoder_bench_json_has_both_apis_and_the_goal_ratios(tmp_path, capsys):
+    import json
+
+    from tools.bench import encoder
+
+    path = tmp_path / "enc.json"
+    argv = ["--seq-lens", "64", "--size", "tiny", "--api", "library,cli", "--repeat", "2", "--json", str(path)]
+    assert encoder.main(argv) == 0
+    doc = json.loads(path.read_text())
+    assert doc["command"] == "python -m tools.bench.encoder " + " ".join(argv)
+    assert doc["date_utc"] and doc["machine"]["cores_usable"] >= 1 and doc["busy"] is False
+    assert [(r["api"], r["load"], r["backend"]) for r in doc["rows"]] == [
+        ("library", "quiet", "numpy"),
+        ("cli", "quiet", "numpy"),
+    ]
+    assert all(len(r["data"]["runs"]) == 2 for r in doc["rows"])
+    assert doc["summary"] == []  # quiet only, no HF rows: no ratio to take
+    assert set(doc["threading"]) == {"library", "cli"}
+
+
+@pytest.mark.parametrize("bad", ["gui", "library,library", ""])
+def test_bench_api_option_errors(bad, capsys):
+    from tools.bench import encoder, generation
+
+    for main in (encoder.main, generation.main):
+        with pytest.raises(SystemExit) as exc:
+            main(["--size", "tiny", "--api", bad])
+        assert exc.value.code == 2
+        assert "--api must be a comma-separated list of library, cli" in capsys.readouterr().err
+
+
+def test_other_load_leaves_out_the_benchmarks_own_competitor():
+    """common.OtherLoad: a CPU-bound process counts as another user's load unless the benchmark runs it (its
+    --busy competitor); the difference is that process's CPU."""
+    import time
+
+    if common.OtherLoad().cores() is None:
+        pytest.skip("no /proc/stat here")
+    with common.BusyProcess() as busy:
+        own, foreign = common.OtherLoad(), common.OtherLoad(competitors=())
+        time.sleep(1.0)
+        burned = common._process_cpu_s(busy.proc.pid)
+        with_it, without_it = foreign.cores(), own.cores()
+    assert burned > 0.05 and with_it >= 0 and without_it >= 0
+    assert with_it - without_it > 0.05  # the competitor's share of that second, counted only when foreign

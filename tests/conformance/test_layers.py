@@ -12,6 +12,7 @@ imports resolved, and ``importlib.import_module("...")`` string literals too. Th
 
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -19,7 +20,7 @@ import pytest
 
 from tests.testlib import ROOT
 
-# optional extras and test/peer tools: the core runs on numpy + regex alone
+# optional extras and test/peer tools: the core runs on its runtime dependencies alone (numpy, regex, threadpoolctl)
 FORBIDDEN_IN_CORE = (
     "torch",
     "onnx",
@@ -27,7 +28,6 @@ FORBIDDEN_IN_CORE = (
     "ray",
     "rouge_score",
     "matplotlib",
-    "threadpoolctl",
     "hypothesis",
     "transformers",
 )
@@ -176,6 +176,26 @@ def test_layers_import_one_way():
     for (module, name), reason in KNOWN_EXCEPTIONS.items():  # an exception that no longer happens must go
         assert name in external.get(module, ()), f"{module} no longer imports {name}: drop it from KNOWN_EXCEPTIONS"
         assert reason
+
+
+def test_the_core_imports_only_its_runtime_dependencies():
+    """Every third-party name the core imports is a runtime dependency in pyproject.toml (so `pip install led-ref`
+    alone runs it; huggingface_hub is the one lazy, optional exception), and threadpoolctl -- the BLAS thread control
+    every `import led_ref` program gets -- is one."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11: sys.stdlib_module_names too
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    runtime = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].strip().lower() for d in deps}
+    assert runtime == {"numpy", "regex", "threadpoolctl"}
+    _, external = graph()
+    third_party = {
+        x for a, names in external.items() if layer(a) == "core" for x in names if x not in sys.stdlib_module_names
+    }
+    # imported inside a function, with an install hint when missing: led_ref.hub (only for Hub ids)
+    lazily_optional = {"huggingface_hub"}
+    assert third_party - lazily_optional == runtime, (
+        f"the core imports {sorted(third_party)}; runtime dependencies: {sorted(runtime)}"
+    )
 
 
 def test_tools_stay_outside_the_installed_packages():

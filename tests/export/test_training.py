@@ -225,4 +225,6 @@ def test_training_api_like_hf(tiny_dir, tmp_path):
     with pytest.raises(ValueError, match="max_encoder_position_embeddings"):
         model(input_ids=torch.randint(3, 40, (1, 49)))
     with pytest.raises(TypeError, match="dtype"):
-        LEDForConditionalGeneration.from_pretrained(tiny_dir, dtype="float32")
+        LEDForConditionalGeneration.from_pretrained(tiny_dir, dtype=torch.int64)
+    with pytest.raises(TypeError, match="torch_dtype"):
+        LEDForConditionalGeneration.from_pretrained(tiny_dir, torch_dtype="nonsense")

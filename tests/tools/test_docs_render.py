@@ -193,6 +193,44 @@ def scaling_json():
     }
 
 
+def threads_encoder_json():
+    """``python -m tools.bench.encoder --busy --repeat 3 --api library,cli --json``: the summary the page shows."""
+    summary = [
+        {"seq_len": 4096, "api": "library", "quiet_median_s": 3.14, "busy_worst_s": 6.47, "slowdown": 2.0605,
+         "hf_slowdown": 2.7311, "busy_vs_hf": 3.8712, "quiet_vs_hf": 3.1},
+        {"seq_len": 4096, "api": "cli", "quiet_median_s": 3.33, "busy_worst_s": 8.12, "slowdown": 2.4384},
+    ]  # fmt: skip
+    return {
+        "command": "python -m tools.bench.encoder --busy --hf-python /some/machine/bin/python --json e.json",
+        "date_utc": "2031-01-02 06:00",
+        "machine": _machine(),
+        "busy": True,
+        "plan": {"seq_lens": [4096], "repeat": 3, "apis": ["library", "cli"]},
+        "rows": [],
+        "summary": summary,
+    }
+
+
+def threads_generation_json():
+    def item(load, backend, ratio, median, worst):
+        return {"load": load, "backend": backend, "ratio": ratio, "median": median, "worst": worst}
+
+    return {
+        "command": "python -m tools.bench.generation --busy --json g.json",
+        "date_utc": "2031-01-02 07:00",
+        "machine": _machine(),
+        "busy": True,
+        "plan": {"seq_len": 4096, "repeat": 3, "apis": ["library", "cli"]},
+        "rows": [],
+        "summary": [
+            item("quiet", "lib", "greedy step / bandwidth floor", 1.3333, 1.4444),
+            item("quiet", "cli", "greedy step / bandwidth floor", 1.5555, 1.6666),
+            item("quiet", "lib", "beam-4 step / greedy step", 1.1212, 1.2323),
+            item("busy", "lib", "batch-8 new tokens/s / batch-1", 4.0404, 3.8787),
+        ],
+    }
+
+
 @pytest.fixture(scope="module")
 def main_job_report():
     from led_ref.app import demo
@@ -200,12 +238,14 @@ def main_job_report():
     return json.loads(json.dumps(demo.demo(size="tiny", backends=("numpy",)), default=str))
 
 
-def write_figures(folder, main_job_report, bench=None, busy=None, scaling=None):
+def write_figures(folder, main_job_report, bench=None, busy=None, scaling=None, thr_enc=None, thr_gen=None):
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("bench-led-base.json", bench or bench_json()),
         ("bench-busy.json", busy or bench_json(True)),
         ("scaling-led-base.json", scaling or scaling_json()),
+        ("threads-encoder.json", thr_enc or threads_encoder_json()),
+        ("threads-generation.json", thr_gen or threads_generation_json()),
         ("main-job.json", main_job_report),
     ):
         (folder / name).write_text(json.dumps(data), encoding="utf-8")
@@ -273,6 +313,17 @@ def test_pages_carry_the_json_figures(tmp_path, main_job_report):
         "(HF transformers: 1.50x) of its quiet time"
     ) in threading
     assert threading.count("2031-01-02 03:04 UTC") == 1 and threading.count("2031-01-02 04:00 UTC") == 1
+    # the library API beside the command line: its two files in the header, their figures in the tables
+    assert threading.count("2031-01-02 06:00 UTC") == 1 and threading.count("2031-01-02 07:00 UTC") == 1
+    assert "/some/machine" not in threading
+    lib_enc = next(line for line in threading.splitlines() if "| library (`import led_ref`) |" in line)
+    for figure in ("3.14 s", "6.47 s", "2.06x", "2.73x", "3.87x"):
+        assert figure in lib_enc, figure
+    cli_enc = next(line for line in threading.splitlines() if line.startswith("| 4,096 tokens | command line |"))
+    assert "8.12 s" in cli_enc and "2.44x" in cli_enc and cli_enc.endswith("| – | – |")
+    assert "| quiet | greedy step / bandwidth floor | 1.33x (1.44x) | 1.56x (1.67x) |" in threading
+    assert "| quiet | beam-4 step / greedy step | 1.12x (1.23x) | – |" in threading
+    assert "| busy | batch-8 new tokens/s / batch-1 | 4.04x (3.88x) | – |" in threading
 
     scaling = (out / "scaling.md").read_text()
     assert "2031-01-02 05:06 UTC" in scaling and "1.07" in scaling and "0.14" in scaling and "1.40" in scaling
@@ -304,8 +355,8 @@ def test_rendering_twice_changes_nothing(tmp_path, main_job_report):
     assert r.returncode == 0, r.stderr
 
 
-def _bad(bench=None, busy=None, scaling=None):
-    return {"bench": bench, "busy": busy, "scaling": scaling}
+def _bad(bench=None, busy=None, scaling=None, thr_enc=None, thr_gen=None):
+    return {"bench": bench, "busy": busy, "scaling": scaling, "thr_enc": thr_enc, "thr_gen": thr_gen}
 
 
 def _without(data, *path):
@@ -349,6 +400,17 @@ def _encoder_row(data, n, backend):
         ),
         (lambda: _bad(busy={**bench_json(True), "busy": False}), "bench-busy.json", "'busy'"),
         (lambda: _bad(scaling=_without(scaling_json(), "slopes", "onnx")), "scaling-led-base.json", "'slopes.onnx'"),
+        (
+            lambda: _bad(thr_enc=_without(threads_encoder_json(), "summary", 0, "busy_worst_s")),
+            "threads-encoder.json",
+            "'summary[0].busy_worst_s'",
+        ),
+        (lambda: _bad(thr_gen={**threads_generation_json(), "busy": False}), "threads-generation.json", "'busy'"),
+        (
+            lambda: _bad(thr_gen=_without(threads_generation_json(), "summary", 1, "worst")),
+            "threads-generation.json",
+            "'summary[1].worst'",
+        ),
         (
             lambda: _bad(scaling={**scaling_json(), "gemm_peak_gflops": "fast"}),
             "scaling-led-base.json",

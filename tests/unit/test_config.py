@@ -146,7 +146,8 @@ def test_layer_attention_windows():
         (dict(dropout=1.5), ValueError, ["dropout"]),
         (dict(pad_token_id=64), ValueError, ["pad_token_id", "vocab_size=64"]),
         (dict(problem_type="ranking"), ValueError, ["problem_type"]),
-        (dict(id2label=["a"]), TypeError, ["id2label"]),
+        (dict(id2label=["a"]), ValueError, ["id2label"]),  # HF: ValueError
+        (dict(label2id=["a"]), ValueError, ["label2id"]),
         (dict(id2label={"x": "a"}), ValueError, ["id2label"]),
     ],
 )
@@ -217,3 +218,53 @@ def test_overrides_replace_stale_aliases_and_labels():
     )
     assert (c.encoder_layers, c.num_hidden_layers, c.d_model, c.num_labels) == (3, 3, 16, 4)
     assert c.id2label[3] == "LABEL_3"
+
+
+def test_torch_dtype_is_kept_as_hf_keeps_it(tmp_path):
+    """HF: a torch.dtype where torch is available, written as its name; the core never imports torch for it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from led_ref.config import LEDConfig; c = LEDConfig(torch_dtype='float16'); "
+        "assert c.torch_dtype == 'float16' and 'torch' not in sys.modules; print(c.to_dict()['torch_dtype'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "float16"
+    torch = pytest.importorskip("torch")
+    config = LEDConfig(torch_dtype="bfloat16")
+    assert config.torch_dtype is torch.bfloat16  # comparable with torch dtypes, as HF's
+    assert LEDConfig(torch_dtype=torch.float64).to_dict()["torch_dtype"] == "float64"
+    config.to_json_file(tmp_path / "c.json")
+    assert read_json(tmp_path / "c.json")["torch_dtype"] == "bfloat16"
+    with pytest.raises(AttributeError, match="torch_dtype"):
+        LEDConfig(torch_dtype="float17")  # HF: getattr(torch, name) fails
+
+
+def test_label_maps_are_kept_as_given():
+    """HF keeps label2id as given (values are not converted) and leaves it None when only id2label is given."""
+    config = LEDConfig(id2label={"0": "neg", "1": "pos"}, label2id={"neg": "0", "pos": 1})
+    assert config.id2label == {0: "neg", 1: "pos"} and config.label2id == {"neg": "0", "pos": 1}
+    assert json.loads(config.to_json_string())["label2id"] == {"neg": "0", "pos": 1}
+    assert LEDConfig(id2label={0: "a", 1: "b", 2: "c"}).label2id is None
+    with pytest.raises(ValueError, match="label2id"):
+        LEDConfig(label2id=[("a", 0)])
+
+
+def test_to_json_file(tmp_path):
+    config = small(num_beams=3)
+    config.to_json_file(tmp_path / "diff.json")
+    config.to_json_file(tmp_path / "full.json", use_diff=False)
+    diff, full = read_json(tmp_path / "diff.json"), read_json(tmp_path / "full.json")
+    assert diff["num_beams"] == 3 and "output_attentions" not in diff and full["output_attentions"] is False
+    assert LEDConfig.from_json_file(tmp_path / "full.json") == config
+
+
+def test_hf_keywords_accepted_or_refused_like_hf():
+    config = LEDConfig(my_flag=True, name_or_path=7, return_dict=False)
+    assert config.my_flag is True and config.name_or_path == "7" and config.to_dict()["_name_or_path"] == "7"
+    assert config.use_return_dict is False  # HF's derived property
+    with pytest.raises(AttributeError, match="use_return_dict"):
+        LEDConfig(use_return_dict=True)  # a read-only property: HF's setattr fails the same way
+    with pytest.raises(AttributeError):
+        config.use_return_dict = True

@@ -2,14 +2,16 @@
 
     python -m tools.bench.generation [--seq-len 4096] [--new-tokens 32] [--beams 1,4]
                                             [--hf-python /path/to/hf-venv/bin/python] [--size base|tiny] [--breakdown]
-                                            [--rows 1x1,1x4,8x1] [--busy] [--repeat N]
+                                            [--rows 1x1,1x4,8x1] [--busy] [--repeat N] [--api library,cli]
+                                            [--json PATH]
 
 One random led-base-shaped checkpoint (d_model 768, 6+6 layers, 12 heads, ffn 3072, window 1024, vocab 50265) is
 written with ``init_params`` + ``save_params``; led_ref loads it with ``from_pretrained`` and HF (in the interpreter
 given by ``--hf-python``, a subprocess) loads the same directory with ``LEDForConditionalGeneration.from_pretrained``.
 Each measurement runs in its own process. Rows (``--rows``, BATCHxBEAMS): greedy, beam 4, and batch 8 greedy over
 documents of different lengths (seq_len down to seq_len/8); ``--busy`` repeats them beside one competing CPU-bound
-process; ``--repeat N`` runs N interleaved rounds of the rows and takes each ratio within a round (``summary_lines``).
+process (the ``others`` column: cores other processes took meanwhile, ``common.OtherLoad``); ``--repeat N`` runs N
+interleaved rounds of the rows and takes each ratio within a round (``summary_lines``).
 The bandwidth floor printed beside each row is the bytes a step must read (``step_bytes``: decoder weights,
 LM head, the inputs' cross-attention keys/values) over the copy bandwidth measured in the same process. Both run the
 full ``generate()`` with ``min_new_tokens = max_new_tokens``
@@ -20,6 +22,9 @@ full ``generate()`` with ``min_new_tokens = max_new_tokens``
   - ``first_step_s`` (encoder + first decoder step) and ``total_s`` (the whole generate call).
 Speed does not depend on the weight values; random weights give near-flat logits, so the two backends' tokens may
 differ (``tokens_equal`` is reported, not asserted -- equality is tested on the goldens).
+``--api`` says how the led_ref rows run: "library" (default, backend ``lib``), as a program that imports led_ref and
+calls nothing else; "cli" (backend ``cli``), after the command line's threading setup; "library,cli" runs both, one
+after the other in each round. ``--json PATH`` writes every row and the goal ratios (``tools.bench.report``).
 """
 
 import argparse
@@ -31,6 +36,14 @@ import tempfile
 
 from led_ref.app.benchmarks import common
 from led_ref.app.benchmarks.generation import PARTS, make_checkpoint
+from tools.bench import report
+from tools.bench.encoder import parse_apis
+
+# The backend label of led_ref's rows per --api, and HF's
+API_LABEL = {"library": "lib", "cli": "cli"}
+# Goals of a quiet machine (led-base, 4,096 tokens): greedy step <= 1.5x the bandwidth floor, beam-4 step <= 1.5x the
+# greedy step (worst round), batch-8 new tokens/s >= 3.5x batch 1 (median of the rounds)
+GOAL_FLOOR, GOAL_BEAM, GOAL_BATCH = 1.5, 1.5, 3.5
 
 
 def generation_ms_per_token(
@@ -45,25 +58,28 @@ def generation_ms_per_token(
     threads=None,
     checkpoint=None,
     breakdown=False,
+    apis=("library",),
 ):
-    """One benchmark row: {"numpy": {...}, "hf": {...} or None} for one beam width / batch (each in its own process)."""
+    """One benchmark row: {"lib": {...}, "cli": {...}, "hf": {...}} (led_ref's rows for each of ``apis``, then HF's when
+    ``hf_python`` is given), each measured in its own process."""
     tmp = None
     try:
         if checkpoint is None:
             tmp = checkpoint = tempfile.mkdtemp(prefix="led-ref-genbench-")
             make_checkpoint(tmp, size=size, seq_len=seq_len)
         kw = dict(checkpoint=checkpoint, seq_len=seq_len, new_tokens=new_tokens, num_beams=num_beams, batch=batch)
-        row = {
-            "numpy": common.run_isolated(
+        row = {}
+        for api in apis:
+            row[API_LABEL[api]] = common.run_isolated(
                 "led_ref.app.benchmarks.generation",
                 "numpy_generate",
                 dict(kw, breakdown=breakdown),
                 timeout=timeout,
                 threads=threads,
+                api=api,
             )
-        }
-        row["hf"] = (
-            common.run_isolated(
+        if hf_python:
+            row["hf"] = common.run_isolated(
                 "led_ref.app.benchmarks.generation",
                 "hf_generate",
                 dict(kw, threads=hf_threads),
@@ -71,11 +87,9 @@ def generation_ms_per_token(
                 timeout=timeout,
                 threads=hf_threads,
             )
-            if hf_python
-            else None
-        )
-        if row["hf"] and "sequences" in row["hf"] and "sequences" in row["numpy"]:
-            row["tokens_equal"] = row["hf"]["sequences"] == row["numpy"]["sequences"]
+            first = row[API_LABEL[apis[0]]]
+            if "sequences" in row["hf"] and "sequences" in first:
+                row["tokens_equal"] = row["hf"]["sequences"] == first["sequences"]
         return row
     finally:
         if tmp:
@@ -114,8 +128,18 @@ def main(argv=None):
         "is taken within each round, so a machine whose speed drifts between rows moves both sides; "
         "the summary prints each round's ratio and their median",
     )
-    ap.add_argument("--json", action="store_true", help="print the raw JSON too")
+    ap.add_argument(
+        "--api",
+        default="library",
+        help="how the led_ref rows run: library (a plain `import led_ref` program), cli (after the command line's "
+        "threading setup), or both: library,cli",
+    )
+    ap.add_argument("--json", metavar="PATH", help="also write every row and the goal ratios to PATH")
     args = ap.parse_args(argv)
+    try:
+        apis = parse_apis(args.api)
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.seq_len < 8 or args.new_tokens < 3:
         ap.error("--seq-len must be >= 8 and --new-tokens >= 3")
     if not 1 <= args.repeat <= 100:
@@ -132,27 +156,43 @@ def main(argv=None):
     except ValueError:
         ap.error(f"--rows must be comma-separated BATCHxBEAMS pairs of integers >= 1, got {args.rows!r}")
     hf_threads = args.hf_threads or args.threads
-    info = common.machine_info()
+    doc = report.start(
+        "tools.bench.generation",
+        argv,
+        busy=bool(args.busy),
+        plan={
+            "seq_len": args.seq_len,
+            "new_tokens": args.new_tokens,
+            "rows": [f"{b}x{nb}" for b, nb in rows],
+            "size": args.size,
+            "repeat": args.repeat,
+            "apis": apis,
+        },
+        shape=common.SIZES[args.size],
+        hf_versions=common.interpreter_versions(args.hf_python) if args.hf_python else None,
+    )
+    info = doc["machine"]
     print(
         f"machine: {info['cpu']}, {info['cores_usable']} usable cores, numpy {info['numpy']} ({info['blas']}), "
         f"load average {info['load_avg_1m']} at the start"
     )
     if args.hf_python:
-        print(f"HF: {json.dumps(common.interpreter_versions(args.hf_python))}")
+        print(f"HF: {json.dumps(doc['hf_versions'])}")
     print(
         f"shape: {args.size}, input {args.seq_len} tokens (global attention on <s>), {args.new_tokens} new tokens, "
-        f"KV cache on; batch B: lengths {args.seq_len} down to {args.seq_len}/B"
+        f"KV cache on; batch B: lengths {args.seq_len} down to {args.seq_len}/B; led_ref rows: "
+        + ", ".join(f"{API_LABEL[a]} = {a} API" for a in apis)
     )
     print(
         f"{'load':>5} {'batch':>5} {'beams':>5} {'backend':>7} {'ms/step':>8} {'new tok/s':>9} {'floor ms':>8} "
-        f"{'x floor':>7} {'first step s':>12} {'total s':>8} {'peak GB':>7}"
+        f"{'x floor':>7} {'first step s':>12} {'total s':>8} {'peak GB':>7} {'others':>6}"
     )
     tmp = tempfile.mkdtemp(prefix="led-ref-genbench-")
     results = {}
     try:
         make_checkpoint(tmp, size=args.size, seq_len=args.seq_len)
         for load in common.loads(args.busy):
-            for _ in range(args.repeat):
+            for round_ in range(args.repeat):
                 for batch, nb in rows:
                     row = generation_ms_per_token(
                         args.seq_len,
@@ -165,22 +205,33 @@ def main(argv=None):
                         threads=args.threads,
                         checkpoint=tmp,
                         breakdown=args.breakdown,
+                        apis=apis,
                     )
                     results.setdefault((load, batch, nb), []).append(row)
                     _print_row(load, batch, nb, row)
+                    for backend, res in row.items():
+                        if isinstance(res, dict):
+                            report.row(
+                                doc,
+                                f"decode ms/step ({args.seq_len} in, batch {batch}, beams {nb})",
+                                "hf" if backend == "hf" else "numpy",
+                                res,
+                                load=load,
+                                api=None if backend == "hf" else next(a for a in apis if API_LABEL[a] == backend),
+                                round=round_ + 1,
+                                batch=batch,
+                                beams=nb,
+                            )
     except common.BusyStartError as exc:
         return common.busy_error("tools.bench.generation", exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for line in summary_lines(results):
-        print(line)
+    doc["summary"] = summary(results)
+    for item in doc["summary"]:
+        print(item["line"])
     if args.json:
-        for runs in results.values():
-            for r in runs:
-                for side in ("numpy", "hf"):
-                    if r.get(side):
-                        r[side].pop("sequences", None)
-        print(json.dumps({f"{k[0]} {k[1]}x{k[2]}": v for k, v in results.items()}, indent=1))
+        report.write(doc, args.json)
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -192,38 +243,63 @@ def floor_ms(res):
     return None
 
 
-def summary_lines(results):
+def summary(results):
     """The goals' ratios from ``results`` {(load, batch, beams): [row of round 1, row of round 2, ...]}, each taken
     within a round (rows of one round ran minutes apart, rounds may not): greedy step / bandwidth floor (both
-    measured in the same process), beam-B step / greedy step, batch-B new tokens/s / batch-1 new tokens/s. Each
-    line gives the median over the rounds, then every round's value (a round whose either side failed is left
-    out)."""
+    measured in the same process), beam-B step / greedy step, batch-B new tokens/s / batch-1 new tokens/s, per
+    backend (led_ref's per API, HF); with --busy also each busy round's greedy step over the same quiet round's.
+    Each item: ``load``, ``backend``, ``ratio``, ``rounds`` (every round's value; a round whose either side failed is
+    left out), ``median``, ``worst``, the ``goal`` and whether it is ``met`` where one applies (quiet rows: the floor
+    and beam goals on the worst round, batch 8 on the median), and the printed ``line``."""
 
     def ms(row, backend):
         r = (row or {}).get(backend) or {}
         return r.get("ms_per_token")
 
-    def line(label, values):
+    def item(load, backend, ratio, values, goal=None, higher_is_better=False):
         values = [v for v in values if v is not None]
         if not values:
             return None
-        each = f" (rounds: {', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else ""
-        return f"{label} = {statistics.median(values):.2f}x{each}"
+        med = statistics.median(values)
+        worst = min(values) if higher_is_better else max(values)
+        res = {"load": load, "backend": backend, "ratio": ratio, "rounds": values, "median": med, "worst": worst}
+        text = f"{load:>5} {backend:>7}: {ratio} = {med:.2f}x"
+        if len(values) > 1:
+            text += f", worst {worst:.2f}x (rounds: {', '.join(f'{v:.2f}' for v in values)})"
+        if goal is not None:
+            judged = med if ratio.startswith("batch-") else worst
+            met = judged >= goal if higher_is_better else judged <= goal
+            res.update(goal=goal, met=met)
+            text += (
+                f" -- goal {'>=' if higher_is_better else '<='} {goal}x on the "
+                f"{'median' if ratio.startswith('batch-') else 'worst round'}: {'met' if met else 'NOT met'}"
+            )
+        res["line"] = text
+        return res
 
+    backends = list(dict.fromkeys(k for runs in results.values() for row in runs for k in row if k != "tokens_equal"))
     out = []
     for load in ("quiet", "busy"):
-        for backend in ("numpy", "hf"):
+        for backend in backends:
             greedy = results.get((load, 1, 1), [])
             if not any(ms(row, backend) for row in greedy):
                 continue
-            if backend == "numpy":
-                floors = [(ms(row, backend), floor_ms(row.get("numpy") or {})) for row in greedy]
+            quiet = load == "quiet"
+            if backend != "hf":
+                floors = [(ms(row, backend), floor_ms(row.get(backend) or {})) for row in greedy]
                 out.append(
-                    line(
-                        f"{load:>5} {backend:>7}: greedy step / bandwidth floor",
+                    item(
+                        load,
+                        backend,
+                        "greedy step / bandwidth floor",
                         [m / f if m and f else None for m, f in floors],
+                        GOAL_FLOOR if quiet else None,
                     )
                 )
+            if not quiet:
+                pairs = [(ms(q, backend), ms(b, backend)) for q, b in zip(results.get(("quiet", 1, 1), []), greedy)]
+                values = [b / q if q and b else None for q, b in pairs]
+                out.append(item(load, backend, "greedy step / quiet greedy step", values))
             for (ld, batch, nb), runs in results.items():
                 if ld != load or (batch, nb) == (1, 1):
                     continue
@@ -231,18 +307,23 @@ def summary_lines(results):
                 if nb > 1:
                     values = [r / g if g and r else None for g, r in pairs]
                     rows_label = f"batch-{batch} beam-{nb}" if batch > 1 else f"beam-{nb}"
-                    label = f"{load:>5} {backend:>7}: {rows_label} step / greedy step"
+                    goal = GOAL_BEAM if quiet and backend != "hf" and (batch, nb) == (1, 4) else None
+                    out.append(item(load, backend, f"{rows_label} step / greedy step", values, goal))
                 else:
                     values = [batch * g / r if g and r else None for g, r in pairs]
-                    label = f"{load:>5} {backend:>7}: batch-{batch} new tokens/s / batch-1"
-                out.append(line(label, values))
-    return [s for s in out if s]
+                    goal = GOAL_BATCH if quiet and backend != "hf" and batch == 8 else None
+                    out.append(item(load, backend, f"batch-{batch} new tokens/s / batch-1", values, goal, True))
+    return [x for x in out if x]
+
+
+def summary_lines(results):
+    """The printed lines of ``summary(results)``."""
+    return [x["line"] for x in summary(results)]
 
 
 def _print_row(load, batch, nb, row):
-    for name in ("numpy", "hf"):
-        r = row.get(name)
-        if r is None:
+    for name, r in row.items():
+        if not isinstance(r, dict):
             continue
         if "error" in r:
             print(f"{load:>5} {batch:>5} {nb:>5} {name:>7}  error: {r['error']}")
@@ -254,17 +335,34 @@ def _print_row(load, batch, nb, row):
         print(
             f"{load:>5} {batch:>5} {nb:>5} {name:>7} {r['ms_per_token']:>8.1f} "
             f"{1000 * batch / r['ms_per_token']:>9.1f} {floor:>8} {ratio:>7} {r['first_step_s']:>12.2f} "
-            f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f}",
+            f"{r['total_s']:>8.2f} {r['peak_rss_bytes'] / 1e9:>7.2f} {_others(r):>6}",
             flush=True,
         )
-    r = row.get("numpy") or {}
+    for name, r in row.items():
+        if name != "hf" and isinstance(r, dict):
+            _print_details(load, batch, nb, name, r)
+
+
+def _others(r):
+    """Cores that other processes took while the row ran (``common.OtherLoad``; near 0 on a machine as quiet, or as
+    busy, as intended)."""
+    return "" if r.get("others_cores") is None else f"{r['others_cores']:.2f}"
+
+
+def _print_details(load, batch, nb, name, r):
     if r.get("part_ms"):
         ms, nbytes = r["part_ms"], r["part_bytes"]
         shown = ", ".join(
             f"{k} {ms[k]:.1f} ({nbytes[k] / 1e6:.1f} MB, {nbytes[k] / ms[k] / 1e6:.1f} GB/s)" if ms[k] > 0 else f"{k} 0"
             for k in PARTS
         )
-        print(f"      numpy ms/step by part: {shown}, rest {r['ms_per_token'] - sum(ms.values()):.1f}")
+        print(f"      {name} ms/step by part: {shown}, rest {r['ms_per_token'] - sum(ms.values()):.1f}")
+    pieces = r.get("pieces")
+    if pieces and sum(pieces.values()):
+        print(
+            f"      {name} projection / LM-head pieces of the steps after the first: {pieces['workers']} of "
+            f"{sum(pieces.values())} ({100 * pieces['workers'] / sum(pieces.values()):.0f}%) on pool workers"
+        )
     if r.get("step_bytes") and batch == 1 and nb == 1 and load == "quiet":
         print(
             f"      floor = {r['step_bytes'] / 1e6:.0f} MB a step must read / measured copy bandwidth "
@@ -272,9 +370,10 @@ def _print_row(load, batch, nb, row):
         )
     if r.get("one_row") and batch == 1 and nb == 1 and r["one_row"].get("last_share") is not None:
         state = r["one_row"]
+        ended = "on the pool (busy)" if state["busy"] else "with BLAS threads"
         print(
-            f"      {load} greedy: one-row steps ended {'on the pool (busy)' if state['busy'] else 'with BLAS threads'}"
-            f", last step's CPU share {state['last_share']:.2f} (threads.one_row_step)"
+            f"      {load} {name} greedy: one-row steps ended {ended}, last step's CPU share "
+            f"{state['last_share']:.2f} (threads.one_row_step)"
         )
 
 

@@ -6,7 +6,9 @@
 Pages and their sources (every figure in them comes from these files; none is typed by hand):
 
 - ``docs/benchmarks.md``  <- ``bench-led-base.json`` (``led-ref bench --json``)
-- ``docs/threading.md``   <- ``bench-led-base.json`` and ``bench-busy.json`` (``led-ref bench --busy --json``)
+- ``docs/threading.md``   <- ``bench-led-base.json`` and ``bench-busy.json`` (``led-ref bench --busy --json``),
+  ``threads-encoder.json`` and ``threads-generation.json`` (``python -m tools.bench.encoder`` / ``generation``
+  ``--busy --repeat 3 --api library,cli --json``: a plain ``import led_ref`` program beside the command line)
 - ``docs/scaling.md``     <- ``scaling-led-base.json`` (``led-ref bench --scaling --json``)
 - the main job's sample in ``README.md`` and ``docs/getting-started.md`` (between ``<!-- main-job -->`` markers)
   <- ``main-job.json`` (``led-ref demo --json``), printed by ``led_ref.app.demo.print_report``
@@ -37,6 +39,9 @@ SCALING = "scaling-led-base.json"
 MAIN_JOB = "main-job.json"
 BF16_BENCH = "bench-bf16.json"
 BF16_DEMO = "bf16-demo.json"
+THREADS_ENCODER = "threads-encoder.json"
+THREADS_GENERATION = "threads-generation.json"
+API_NAMES = {"library": "library (`import led_ref`)", "cli": "command line"}
 
 BACKEND_NAMES = {
     "numpy": "NumPy (led-ref)",
@@ -489,6 +494,76 @@ def threading_values(bench: Bench, busy: Bench):
     return v
 
 
+def api_values(enc: Figures, gen: Figures):
+    """The library API beside the command line (``tools.bench.encoder`` / ``generation --api library,cli --busy
+    --repeat N --json``): the encoder's slow-down and its speed against HF per API, and the decoding ratios per load
+    and API, each over the run's rounds (median and worst)."""
+    for fig in (enc, gen):
+        if not fig.need("busy"):
+            raise fig.missing("busy", "is false (write it with --busy)")
+    summary = enc.need("summary", kind=list)
+    rows = []
+    for i, item in enumerate(summary):
+
+        def get(key, item=item, i=i):
+            return enc.need(key, where=item, field=f"summary[{i}]", kind=NUMBER)
+
+        api = enc.need("api", where=item, field=f"summary[{i}]", kind=str)
+        vs_hf = fmt_x(get("busy_vs_hf")) if "busy_vs_hf" in item else "–"
+        rows.append(
+            [
+                f"{fmt_int(get('seq_len'))} tokens",
+                API_NAMES.get(api, api),
+                fmt_s(get("quiet_median_s")),
+                fmt_s(get("busy_worst_s")),
+                fmt_x(get("slowdown")),
+                fmt_x(get("hf_slowdown")) if "hf_slowdown" in item else "–",
+                vs_hf,
+            ]
+        )
+    if not rows:
+        raise enc.missing("summary", "is empty")
+    gen_apis = gen.need("plan", "apis", kind=list)
+    labels = {"lib": "library", "cli": "cli"}
+    by_ratio: dict = {}
+    for i, item in enumerate(gen.need("summary", kind=list)):
+        backend = gen.need("backend", where=item, field=f"summary[{i}]", kind=str)
+        if backend not in labels:
+            continue
+        key = (
+            gen.need("load", where=item, field=f"summary[{i}]", kind=str),
+            gen.need("ratio", where=item, field=f"summary[{i}]", kind=str),
+        )
+        med = gen.need("median", where=item, field=f"summary[{i}]", kind=NUMBER)
+        worst = gen.need("worst", where=item, field=f"summary[{i}]", kind=NUMBER)
+        by_ratio.setdefault(key, {})[labels[backend]] = f"{fmt_x(med)} ({fmt_x(worst)})"
+    if not by_ratio:
+        raise gen.missing("summary", "has no led-ref rows")
+    shown = [a for a in ("library", "cli") if a in gen_apis]
+    gen_rows = [[load, ratio] + [v.get(a, "–") for a in shown] for (load, ratio), v in by_ratio.items()]
+    return {
+        "api_files": f"`{enc.name}`, `{gen.name}`",
+        "api_encoder_table": table(
+            [
+                "input",
+                "API",
+                "quiet (median)",
+                "beside one busy process (worst run)",
+                "slow-down",
+                "HF's slow-down",
+                "HF's busy median / led-ref's worst",
+            ],
+            rows,
+        ),
+        "api_generation_table": table(
+            ["machine", f"ratio (decoding, {fmt_int(gen.need('plan', 'seq_len', kind=int))} tokens)"]
+            + [f"{API_NAMES.get(a, a)}: median (worst)" for a in shown],
+            gen_rows,
+        ),
+        "api_repeat": fmt_int(gen.need("plan", "repeat", kind=int)),
+    }
+
+
 def scaling_values(sc: Figures):
     entries = sc.need("entries", kind=list)
     backends = [b for b in sc.need("backends", kind=list)]
@@ -735,13 +810,21 @@ def splice(text, sample, path_name, begin=MARK_BEGIN, end=MARK_END, code=True):
     return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
+def threading_api_values(bench: Bench, figures: Path):
+    enc, gen = Figures(figures / THREADS_ENCODER), Figures(figures / THREADS_GENERATION)
+    values = threading_values(bench, Bench(figures / BUSY))
+    values.update(api_values(enc, gen))
+    values["header"] = header(bench, Bench(figures / BUSY), enc, gen)
+    return values
+
+
 def render(figures: Path = FIGURES, out: Path = ROOT / "docs", readme: Path = ROOT / "README.md"):
     """{path: new text} for every generated page (nothing written)."""
     figures = Path(figures)
     bench = Bench(figures / BENCH)
     pages = {
         Path(out) / "benchmarks.md": fill("benchmarks.md", benchmarks_values(bench)),
-        Path(out) / "threading.md": fill("threading.md", threading_values(bench, Bench(figures / BUSY))),
+        Path(out) / "threading.md": fill("threading.md", threading_api_values(bench, figures)),
         Path(out) / "scaling.md": fill("scaling.md", scaling_values(Figures(figures / SCALING))),
     }
     sample = main_job_sample(Figures(figures / MAIN_JOB))

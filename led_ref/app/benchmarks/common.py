@@ -229,9 +229,12 @@ _CHILD = r"""
 import importlib, json, resource, sys, traceback
 spec = json.loads(sys.stdin.read())
 try:
-    if spec.get("led_threads", False) is not False:  # led_ref rows: the CLI's threading setup
+    if spec.get("api") == "cli":  # led_ref rows as the command line runs them: its threading setup
         from led_ref.app.blas import configure
         configure(spec["led_threads"])
+    elif spec.get("api") == "library" and spec.get("led_threads"):  # a plain `import led_ref` program
+        from led_ref import threads
+        threads.set_num_threads(spec["led_threads"])
     mod = importlib.import_module(spec["module"])
     res = getattr(mod, spec["function"])(**spec["kwargs"])
     res = dict(res or {})
@@ -244,24 +247,33 @@ print(RESULT_MARK + json.dumps(res, default=float))
 """.replace("RESULT_MARK", repr(_RESULT_MARK))
 
 
-def run_isolated(module, function, kwargs=None, python=None, timeout=600, threads=None):
+APIS = ("library", "cli")
+
+
+def run_isolated(module, function, kwargs=None, python=None, timeout=600, threads=None, api="cli"):
     """Call ``module.function(**kwargs)`` in a fresh interpreter and return its dict (plus ``peak_rss_bytes``).
 
     ``python`` defaults to this interpreter; the repository root is put on PYTHONPATH so another
     interpreter (e.g. one with transformers) can import ``led_ref.app.benchmarks``. Never raises for a
-    failed row: returns ``{"error": "..."}`` so the table can say why.
+    failed row: returns ``{"error": "..."}`` so the table can say why. led_ref rows run as ``api`` runs them:
+    "cli", after the command line's threading setup (``led_ref.app.blas.configure(threads)``); "library", as a
+    program that imports led_ref and calls nothing else (``led_ref.threads.set_num_threads(threads)`` only when
+    ``threads`` is given).
     """
+    if api not in APIS:
+        raise ValueError(f"api must be one of {', '.join(APIS)}, got {api!r}")
     python = python or sys.executable
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     env.setdefault("LED_REF_PROGRESS", "0")
     spec = {"module": module, "function": function, "kwargs": kwargs or {}}
     if python is None or python == sys.executable:
-        spec["led_threads"] = threads  # led_ref.app.blas.configure in the child: threadpoolctl + --threads
+        spec.update(led_threads=threads, api=api)
     elif threads:  # another interpreter (HF rows): torch and its BLAS read these
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[k] = str(threads)
     spec = json.dumps(spec)
+    watch = OtherLoad()
     try:
         proc = subprocess.run(
             [python, "-c", _CHILD], input=spec, capture_output=True, text=True, timeout=timeout, env=env
@@ -272,9 +284,56 @@ def run_isolated(module, function, kwargs=None, python=None, timeout=600, thread
         return {"error": f"could not start {python}: {exc}"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(_RESULT_MARK):
-            return json.loads(line[len(_RESULT_MARK) :])
+            res = json.loads(line[len(_RESULT_MARK) :])
+            others = watch.cores()
+            if others is not None:
+                res.setdefault("others_cores", others)
+            return res
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"exit code {proc.returncode}: {tail[:300]}"}
+
+
+_BUSY_PIDS = set()  # the running BusyProcess competitors (not "other" load: the benchmark runs them)
+
+
+def _machine_busy_s():
+    """Seconds of CPU time the whole machine has spent busy (all cores, /proc/stat), or None off Linux."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def _process_cpu_s(pid):
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class OtherLoad:
+    """CPU that processes other than this benchmark used while a row ran, in cores (CPU seconds / wall seconds): the
+    machine's busy time less this process, its finished children (the row's interpreter) and its ``--busy``
+    competitor. On a shared machine a "quiet" row beside another user's job shows it here (Linux only: None
+    elsewhere)."""
+
+    def __init__(self, competitors=None):
+        """``competitors``: pids run by the benchmark itself (default: the running ``BusyProcess`` competitors)."""
+        self.competitors = set(_BUSY_PIDS if competitors is None else competitors)
+        self.t0, self.machine0, self.own0 = time.perf_counter(), _machine_busy_s(), self._own()
+
+    def _own(self):
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system + sum(map(_process_cpu_s, self.competitors))
+
+    def cores(self):
+        machine = _machine_busy_s()
+        wall = time.perf_counter() - self.t0
+        if machine is None or self.machine0 is None or wall <= 0:
+            return None
+        return round(max(0.0, (machine - self.machine0) - (self._own() - self.own0)) / wall, 2)
 
 
 class BusyStartError(ValueError):
@@ -301,8 +360,10 @@ class BusyProcess:
             )
         except OSError as exc:
             raise BusyStartError(f"--busy: could not start the competing process ({self.python}): {exc}") from None
+        _BUSY_PIDS.add(self.proc.pid)
         time.sleep(0.3)
         if self.proc.poll() is not None:
+            _BUSY_PIDS.discard(self.proc.pid)
             raise BusyStartError(f"--busy: the competing process exited at once (code {self.proc.returncode})")
         return self
 
@@ -310,6 +371,8 @@ class BusyProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None:
+            _BUSY_PIDS.discard(self.proc.pid)
         return False
 
     def alive(self):
@@ -334,16 +397,16 @@ def busy_error(prog, exc):
 
 
 def threading_line():
-    """How this interpreter's led_ref rows are threaded (after led_ref.app.blas.configure)."""
+    """How this interpreter's led_ref rows are threaded (the policy as a call would find it now)."""
     from led_ref import threads
-    from led_ref.app.blas import blas_threads_now
+    from led_ref.blas import blas_threads_now
 
     ctl = threads.get_blas_controller()
     blas = blas_threads_now()
     return (
         f"led_ref threads {threads.get_num_threads()} ({threads.available_cores()} cores), BLAS controller "
-        f"{'threadpoolctl' if ctl is not None else 'none (pip install threadpoolctl)'}, BLAS threads outside "
-        f"led_ref calls {blas if blas is not None else 'unknown'}"
+        f"{type(ctl).__name__ if ctl is not None else 'none: ' + (threads.blas_control_note() or 'set to None')}, "
+        f"BLAS threads outside led_ref calls {blas if blas is not None else 'unknown'}"
     )
 
 

@@ -9,8 +9,8 @@ with ``--hf-python`` HF transformers' encoder (torch eager, float32, same shape,
 count) runs right after it in that interpreter, and the table gains its seconds and the speed-up.
 ``--busy`` runs every row a second time beside one competing CPU-bound process that it starts and
 stops itself, and prints the slow-down (worst busy run / quiet median): the shared-machine figure.
-Threading follows led_ref's policy (``led_ref.threads``; threadpoolctl installed: pieces over
-cores + 1 threads with single-threaded BLAS), ``--threads N`` overrides it.
+Threading follows led_ref's policy (``led_ref.threads``: pieces over cores + 1 threads with
+single-threaded BLAS), ``--threads N`` overrides it.
 Weights are seeded random in the led-base shape (speed does not depend on the values); one
 global token (position 0), as LED uses for summarization. GFLOP/s counts HF's FLOPs
 (``common.encoder_flops``, which includes the key_global/value_global projections that led-ref

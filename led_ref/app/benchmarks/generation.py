@@ -113,12 +113,24 @@ def part_bytes(params, config, lengths, itemsize=4):
 
 def _part_timers(model, stamps):
     """Wrap led_ref.model's decoder_attention and feed_forward and ``model.lm_logits`` with wall-clock timers (on the
-    calling thread: a parallel call returns when its pieces are done). Returns (times {part: seconds over the steps
-    after the first, as ``ms_per_token`` counts them}, undo)."""
+    calling thread: a parallel call returns when its pieces are done), and count which threads run the projection
+    and LM-head pieces (``led_ref.scheduling.few_rows_product``). Returns (times {part: seconds over the steps after
+    the first, as ``ms_per_token`` counts them}, pieces {"caller": n, "workers": n} over the same steps, undo)."""
+    import threading
+
     import led_ref.model as M
+    from led_ref import scheduling
 
     times = dict.fromkeys(PARTS, 0.0)
-    orig_attention, orig_ffn = M.decoder_attention, M.feed_forward
+    pieces = {"caller": 0, "workers": 0}
+    orig_attention, orig_ffn, orig_piece = M.decoder_attention, M.feed_forward, scheduling.few_rows_product
+
+    def counted_piece(*args, **kwargs):
+        if len(stamps) >= 1:
+            pieces["workers" if threading.current_thread().name.startswith("led_ref-") else "caller"] += 1
+        return orig_piece(*args, **kwargs)
+
+    scheduling.few_rows_product = counted_piece
 
     def timed(part_of, fn):
         def wrapper(*args, **kwargs):
@@ -138,10 +150,10 @@ def _part_timers(model, stamps):
     model.lm_logits = timed(lambda a, kw: "LM head", model.lm_logits)
 
     def undo():
-        M.decoder_attention, M.feed_forward = orig_attention, orig_ffn
+        M.decoder_attention, M.feed_forward, scheduling.few_rows_product = orig_attention, orig_ffn, orig_piece
         del model.lm_logits
 
-    return times, undo
+    return times, pieces, undo
 
 
 def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", batch=1, breakdown=False):
@@ -185,7 +197,7 @@ def _timed_generate(model, backend, seq_len, new_tokens, num_beams, batch, break
         num_beams=num_beams,
     )
     stamps = []
-    parts, undo = _part_timers(model, stamps) if breakdown else (None, None)
+    parts, pieces, undo = _part_timers(model, stamps) if breakdown else (None, None, None)
     try:
         t0 = time.perf_counter()
         out = model.generate(
@@ -204,6 +216,7 @@ def _timed_generate(model, backend, seq_len, new_tokens, num_beams, batch, break
     res = _summary(stamps, t0, t1, new_tokens, out)
     if parts is not None:  # per steady-state step, like ms_per_token
         res["part_ms"] = {k: 1000 * v / max(len(stamps) - 1, 1) for k, v in parts.items()}
+        res["pieces"] = pieces
     res["backend"] = backend
     return res
 

@@ -1,0 +1,1 @@
+"""Tests of led_ref.export.hf_models (the hf extra: transformers); skipped without transformers."""
