@@ -58,7 +58,11 @@ def models(exports):
         ref = NumpySteps(npmodel.LEDForConditionalGeneration(e["config"], e["params"]))
         bf16 = None if BF16_WHY else OrtLEDForConditionalGeneration.from_pretrained(e["dir"], precision="bf16")
         out.append((ref, bf16))
-    return out
+    yield out
+    out.clear()  # the compiled models and their threads go with the module (gc below)
+    import gc
+
+    gc.collect()
 
 
 def _batch(rng, config, lengths, globals_, padded_row):
