@@ -192,11 +192,12 @@ class MergedBranch:
         self.path, self.meta, self.session = merged.path, merged.meta, merged.session
         self.input_dtypes, self.output_names = merged.input_dtypes, merged.output_names
         self.inputs = merged.inputs
+        self.bf16_inputs = getattr(merged, "bf16_inputs", frozenset())  # OpenVINO bf16: the cross-attention cache
         heads = int(config.decoder_attention_heads)
         self.heads, self.head_dim, self.d_model = heads, int(config.d_model) // heads, int(config.d_model)
 
-    def to_device(self, arr):
-        return self.merged.to_device(arr)
+    def to_device(self, arr, name=None):
+        return self.merged.to_device(arr, name)
 
     def run(self, feeds, device_outputs=None):
         import numpy as np

@@ -23,6 +23,8 @@ from .files import (
     config_fingerprint,
 )
 from .merged_decoder import MergedBranch
+from .openvino_session import Bf16Tensor
+from .session_checks import HostView, check_feeds, check_graph_metadata, missing_file_error
 
 _ORT_DTYPES = {
     "tensor(int64)": np.int64,
@@ -53,7 +55,7 @@ def _device_of(session):
     return "cpu", 0
 
 
-class DeviceTensor:
+class DeviceTensor(HostView):
     """A tensor that ONNX Runtime holds on a session's device (an ``OrtValue``): what ``decode`` returns as past
     with IO binding, so the cache is fed back to the next step without a copy to NumPy (spec/SPEC.md#io-binding).
     ``shape``/``dtype`` are read without copying; ``np.asarray(t)``, ``t.numpy()`` and ``t[idx]`` copy to the
@@ -80,18 +82,13 @@ class DeviceTensor:
     def numpy(self):
         return self.value.numpy()
 
-    def __array__(self, dtype=None, copy=None):
-        arr = self.value.numpy()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
-
-    def __getitem__(self, idx):
-        return self.numpy()[idx]
-
-    def __len__(self):
-        return self.shape[0]
-
     def __repr__(self):
         return f"DeviceTensor(shape={self.shape}, dtype={self.dtype.name}, device={self.value.device_name()})"
+
+
+# tensors a session keeps in its own format and takes back as past: ORT's DeviceTensor (IO binding) and
+# OpenVINO's Bf16Tensor (the bfloat16 cross-attention cache); both read as NumPy through np.asarray
+HELD_TENSORS = (DeviceTensor, Bf16Tensor)
 
 
 class OrtSession:
@@ -101,10 +98,7 @@ class OrtSession:
         import onnxruntime as ort  # the runtime only: never torch or onnx (spec/SPEC.md#runtime)
 
         if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"{path} not found; export the checkpoint first: python -m led_ref export MODEL_DIR "
-                f"{os.path.dirname(path) or '.'}"
-            )
+            raise missing_file_error(path)
         providers = providers or default_providers()
         available = ort.get_available_providers()
         for p in providers:
@@ -128,20 +122,7 @@ class OrtSession:
                 "python -m led_ref export"
             ) from None
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
-        if expect_fingerprint is not None:
-            got = meta.get("led_ref.fingerprint")
-            if got is None:
-                raise ValueError(
-                    f"{path} was not written by led-ref's exporter (no led_ref.fingerprint metadata); "
-                    "re-export with python -m led_ref export"
-                )
-            if got != expect_fingerprint:
-                raise ValueError(
-                    f"{path} belongs to another model: its config fingerprint {got} does not match "
-                    f"config.json beside it ({expect_fingerprint}); re-export into a fresh directory"
-                )
-        if expect_file is not None and meta.get("led_ref.file") not in (None, expect_file):
-            raise ValueError(f"{path} holds the {meta.get('led_ref.file')!r} graph, expected {expect_file!r}")
+        check_graph_metadata(path, meta, expect_fingerprint, expect_file)
         self.path = path
         self.meta = meta
         self.inputs = {i.name: i for i in self.session.get_inputs()}
@@ -155,37 +136,13 @@ class OrtSession:
         ``device_outputs`` (a set of output names), or when a feed is a DeviceTensor, the run uses IO binding:
         DeviceTensor feeds are bound where they are, NumPy feeds are copied to the session's device once, and the
         outputs named in ``device_outputs`` come back as DeviceTensors left on the device."""
-        name = os.path.basename(self.path)
-        unknown = sorted(set(feeds) - set(self.inputs))
-        if unknown:
-            raise ValueError(f"{name}: unexpected input(s) {unknown}; the graph takes {sorted(self.inputs)}")
-        missing = sorted(set(self.inputs) - set(feeds))
-        if missing:
-            raise ValueError(f"{name}: missing input(s) {missing}")
-        checked = {}
-        for n, value in feeds.items():
-            spec = self.inputs[n]
-            arr = value if isinstance(value, DeviceTensor) else np.asarray(value)
-            want = self.input_dtypes[n]
-            if arr.dtype != want:
-                raise TypeError(
-                    f"{name}: input {n!r} has dtype {arr.dtype}, expected {np.dtype(want).name} ({spec.type})"
-                )
-            if arr.ndim != len(spec.shape):
-                raise ValueError(
-                    f"{name}: input {n!r} has rank {arr.ndim} (shape {arr.shape}), expected rank "
-                    f"{len(spec.shape)} {tuple(spec.shape)}"
-                )
-            for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape)):
-                if isinstance(dim, int) and got != dim:
-                    raise ValueError(f"{name}: input {n!r} has size {got} on axis {axis}, expected {dim}")
-            checked[n] = arr if isinstance(arr, DeviceTensor) else np.ascontiguousarray(arr)
+        checked = check_feeds(os.path.basename(self.path), self.inputs, self.input_dtypes, feeds, (DeviceTensor,))
         if device_outputs is None and not any(isinstance(v, DeviceTensor) for v in checked.values()):
             return dict(zip(self.output_names, self.session.run(None, checked, self.run_options)))
         return self._run_bound(checked, set(device_outputs or ()))
 
-    def to_device(self, arr):
-        """A NumPy array copied to this session's device (a DeviceTensor)."""
+    def to_device(self, arr, name=None):
+        """A NumPy array copied to this session's device (a DeviceTensor); ``name``: the input it is for."""
         import onnxruntime as ort
 
         arr = np.ascontiguousarray(arr)
@@ -233,6 +190,35 @@ def _check_inputs(config, input_ids, attention_mask, global_attention_mask):
     return ids, mask, np.zeros_like(ids) if glob is None else glob
 
 
+ENGINES = ("onnxruntime", "openvino")
+
+
+def _engine_for(precision, engine, providers=None, session_options=None, io_binding=None):
+    """The engine that runs ``precision`` (spec/SPEC.md#bfloat16-on-the-cpu); one-line errors name the option."""
+    from .openvino_session import check_precision
+
+    check_precision(precision)
+    if engine is None:
+        engine = "openvino" if precision == "bf16" else "onnxruntime"
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}: expected one of {', '.join(map(repr, ENGINES))}")
+    if precision == "bf16" and engine != "openvino":
+        raise ValueError(
+            "precision='bf16' runs on OpenVINO only (ONNX Runtime's CPU provider has no bfloat16 kernels); "
+            "leave engine= out or pass engine='openvino'"
+        )
+    if engine == "openvino":
+        given = [n for n, v in (("providers", providers), ("session_options", session_options)) if v is not None]
+        if io_binding:
+            given.append("io_binding")
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: ONNX Runtime options, but precision={precision!r} engine='openvino' runs "
+                "on OpenVINO (threads= sets its threads)"
+            )
+    return engine
+
+
 class OrtLEDForConditionalGeneration:
     """LED conditional generation on ONNX Runtime: ``encode``/``decode`` (Seq2SeqStepModel) and
     ``generate`` through led_ref.generation (spec/SPEC.md#generation)."""
@@ -257,27 +243,58 @@ class OrtLEDForConditionalGeneration:
             )
 
     @classmethod
-    def from_pretrained(cls, onnx_dir, providers=None, session_options=None, use_merged=None, io_binding=None):
+    def from_pretrained(
+        cls,
+        onnx_dir,
+        providers=None,
+        session_options=None,
+        use_merged=None,
+        io_binding=None,
+        precision="float32",
+        engine=None,
+        threads=None,
+        cache_dir=None,
+    ):
         """Load ``encoder_model.onnx``, ``decoder_model.onnx``, ``decoder_with_past_model.onnx`` and
         ``config.json`` (+ ``generation_config.json``) from an export directory. ``providers``: ORT execution
         providers (default: CUDA when available, else CPU). ``use_merged``: decode with
         ``decoder_model_merged.onnx`` instead of the two decoder files (default: when it is there).
         ``io_binding``: keep the decoder's key/value cache on the session's device between steps (DeviceTensor
-        past); default on when the decoder runs on CUDAExecutionProvider, True/False force it."""
+        past); default on when the decoder runs on CUDAExecutionProvider, True/False force it.
+
+        ``precision``: "float32" (default) or "bf16": a float32 export computed in bfloat16 on the CPU by OpenVINO's
+        runtime (the ``openvino`` extra; a CPU with AVX512_BF16 or AMX), spec/SPEC.md#bfloat16-on-the-cpu.
+        ``engine``: "onnxruntime" (the default for float32) or "openvino" (the default, and the only engine, for
+        bf16; with float32 it runs OpenVINO in real float32). ``threads`` and ``cache_dir`` (OpenVINO's compiled
+        model cache) apply to OpenVINO; ``providers``, ``session_options`` and ``io_binding`` to ONNX Runtime."""
         from led_ref.generation import GENERATION_CONFIG_NAME, GenerationConfig
 
+        engine = _engine_for(precision, engine, providers, session_options, io_binding)
         config = _load_config(onnx_dir)
         fp = config_fingerprint(config)
+
+        def session(name, role):
+            path = os.path.join(onnx_dir, name)
+            if engine == "openvino":
+                from .openvino_session import OpenVINOSession
+
+                return OpenVINOSession(path, precision, threads, fp, role, cache_dir)
+            return OrtSession(path, providers, session_options, fp, role)
+
         merged = os.path.join(onnx_dir, DECODER_MERGED_FILE)
         if use_merged is None:
-            use_merged = os.path.isfile(merged)
+            # OpenVINO: the two decoder files when they are there. Its CPU plugin runs the merged graph's If far
+            # slower per step than decoder_with_past (led-ref bench --precision bf16: generation peak RSS rows,
+            # merged vs separate ms/step), which costs the decoder weights twice in memory.
+            split = all(os.path.isfile(os.path.join(onnx_dir, f)) for f in (DECODER_FILE, DECODER_WITH_PAST_FILE))
+            use_merged = os.path.isfile(merged) and not (engine == "openvino" and split)
         if use_merged:  # one session, decoder weights held once (spec/SPEC.md#merged-decoder)
-            enc = OrtSession(os.path.join(onnx_dir, ENCODER_FILE), providers, session_options, fp, "encoder")
-            m = OrtSession(merged, providers, session_options, fp, "decoder_merged")
+            enc = session(ENCODER_FILE, "encoder")
+            m = session(DECODER_MERGED_FILE, "decoder_merged")
             sessions = [enc, MergedBranch(m, False, config), MergedBranch(m, True, config)]
         else:
             sessions = [
-                OrtSession(os.path.join(onnx_dir, f), providers, session_options, fp, role)
+                session(f, role)
                 for f, role in (
                     (ENCODER_FILE, "encoder"),
                     (DECODER_FILE, "decoder"),
@@ -328,15 +345,18 @@ class OrtLEDForConditionalGeneration:
                 f"past_key_values must hold {self.num_layers} tuples of 4 arrays (self_k, self_v, cross_k, cross_v)"
             )
         feeds = {"input_ids": ids, "encoder_attention_mask": mask}
+        # inputs the session keeps in a format of its own between steps (OpenVINO bf16: the cross-attention cache)
+        held = getattr(self.decoder_with_past, "bf16_inputs", ())
         for i, layer in enumerate(past_key_values):
             for (kind, kv), arr in zip(
                 (("decoder", "key"), ("decoder", "value"), ("encoder", "key"), ("encoder", "value")), layer
             ):
-                if not isinstance(arr, DeviceTensor):
+                name = f"past_key_values.{i}.{kind}.{kv}"
+                if not isinstance(arr, HELD_TENSORS):
                     arr = np.asarray(arr).astype(self.float_dtype, copy=False)
-                    if self.io_binding:  # copied to the device once; returned as past, so not copied again
-                        arr = self.decoder_with_past.to_device(arr)
-                feeds[f"past_key_values.{i}.{kind}.{kv}"] = arr
+                    if self.io_binding or name in held:  # converted once; returned as past, so not again
+                        arr = self.decoder_with_past.to_device(arr, name)
+                feeds[name] = arr
         out = self.decoder_with_past.run(feeds, on_device)
         past = tuple(
             (out[f"present.{i}.decoder.key"], out[f"present.{i}.decoder.value"])

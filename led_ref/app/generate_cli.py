@@ -8,7 +8,13 @@ import numpy as np
 from ..errors import read_input_text
 from ..generation import GenerationConfig, generate
 from ..generation.search import check_decoder_length
-from .genflags import add_generation_arguments, add_model_arguments, generation_kwargs, load_backend
+from .genflags import (
+    add_generation_arguments,
+    add_model_arguments,
+    check_precision,
+    generation_kwargs,
+    load_backend,
+)
 from .progress import EncoderLayerBar, Progress
 
 
@@ -38,6 +44,7 @@ def run_cli(args) -> int:
     if args.max_input_length is not None and args.max_input_length < 2:
         raise ValueError(f"--max-input-length must be >= 2 (room for <s> and </s>), got {args.max_input_length}")
     generation_kwargs(args)  # --early-stopping's value
+    check_precision(args.backend, args.precision)
     text = read_input_text(args.file, "FILE")
     if not text.strip():
         raise ValueError(f"FILE {args.file}: the input text is empty")
@@ -45,7 +52,7 @@ def run_cli(args) -> int:
     from ..tokenizer import LEDTokenizerFast
 
     tokenizer = LEDTokenizerFast.from_pretrained(args.model)
-    model = load_backend(args.model, args.backend, args.dtype, EncoderLayerBar())
+    model = load_backend(args.model, args.backend, args.dtype, EncoderLayerBar(), precision=args.precision)
     kwargs = generation_kwargs(args)
     gc = GenerationConfig.for_model(args.model)
     probe = gc.copy()

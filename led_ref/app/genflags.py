@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..export.openvino_session import PRECISIONS  # numpy only at import: openvino is imported when bf16 runs
 from ..generation import GenerationConfig
 
 
@@ -44,6 +45,13 @@ def add_model_arguments(parser, model_help, default=None) -> None:
         help="numpy (led_ref) or onnx (ONNX Runtime; needs the export extra)",
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="numpy backend dtype")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="--backend onnx: float32 (ONNX Runtime) or bf16 (bfloat16 on a CPU with AVX512_BF16/AMX, through "
+        "OpenVINO; needs the openvino extra)",
+    )
 
 
 def add_generation_arguments(parser, skip=()) -> None:
@@ -89,11 +97,33 @@ def resolved_generation_config(model_dir, kwargs) -> GenerationConfig:
     return gc
 
 
-def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=None, threads=None):
+def check_precision(backend, precision) -> None:
+    """``--precision`` before anything is loaded or exported: bf16 needs the ONNX backend, the openvino extra and a
+    CPU with bfloat16 (one line each, naming the option and the fix)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "float32":
+        return
+    if backend != "onnx":
+        raise ValueError(
+            f"--precision {precision} runs the ONNX export on OpenVINO: add --backend onnx "
+            "(the numpy backend computes in --dtype float32 or float64)"
+        )
+    from ..export.openvino_session import UnsupportedCPUError, bf16_missing, import_openvino
+
+    import_openvino(f"--precision {precision}")
+    why = bf16_missing()
+    if why is not None:
+        raise UnsupportedCPUError(f"--precision {precision}: {why}; use --precision float32")
+
+
+def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=None, threads=None, precision="float32"):
     """The model for ``backend``: led_ref's NumPy model, or ONNX Runtime over an exported directory or over a
     checkpoint's export, made once and cached (``led_ref.app.onnx_cache``; loaded lazily: the export extra is only
     needed for ``onnx``). ``threads``: ONNX Runtime's intra-op threads (several workers on one machine must not
-    each take every core); the NumPy backend follows OMP_NUM_THREADS."""
+    each take every core); the NumPy backend follows OMP_NUM_THREADS. ``precision`` "bf16": the ONNX export in
+    bfloat16 on OpenVINO (checked before any export)."""
+    check_precision(backend, precision)
     if backend == "onnx":
         if dtype != "float32":
             raise ValueError("--dtype applies to the numpy backend only (the ONNX export fixes its dtype)")
@@ -101,14 +131,18 @@ def load_backend(model_dir, backend="numpy", dtype="float32", layer_callback=Non
             from ..export.ort import OrtLEDForConditionalGeneration
         except ImportError as exc:
             raise ImportError(f"--backend onnx needs the export extra (pip install -e '.[export]'): {exc}") from None
+        from .onnx_cache import onnx_export_dir
+
+        if precision != "float32":
+            return OrtLEDForConditionalGeneration.from_pretrained(
+                onnx_export_dir(model_dir), precision=precision, threads=threads
+            )
         options = None
         if threads:
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = int(threads)
-        from .onnx_cache import onnx_export_dir
-
         return OrtLEDForConditionalGeneration.from_pretrained(onnx_export_dir(model_dir), session_options=options)
     if backend != "numpy":
         raise ValueError(f"--backend must be numpy or onnx, got {backend!r}")

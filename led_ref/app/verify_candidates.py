@@ -223,7 +223,10 @@ class OnnxAdapter:
         from ..export.ort import OrtLEDForConditionalGeneration
 
         self.spec = spec
-        self.model = OrtLEDForConditionalGeneration.from_pretrained(export_dir, providers=["CPUExecutionProvider"])
+        if dtype == "bfloat16":  # led-ref verify --precision bf16: the float32 export in bfloat16 on OpenVINO
+            self.model = OrtLEDForConditionalGeneration.from_pretrained(export_dir, precision="bf16")
+        else:
+            self.model = OrtLEDForConditionalGeneration.from_pretrained(export_dir, providers=["CPUExecutionProvider"])
 
     def call(self, config, params, inputs):
         unsupported = sorted(

@@ -32,6 +32,7 @@ from .verify_candidates import CandidateSpecError, make_adapter, parse_spec
 DEFAULT_EXAMPLES = 40
 DEFAULT_TIMEOUT = 60.0
 DTYPES = ("float64", "float32", "float16")
+BF16 = "bfloat16"  # the tolerance row of --precision bf16 (led_ref.tolerances.TOLERANCE)
 
 # The widest a drawn config may go: LED's own positions, and a depth past led-large's 12 layers (the defaults
 # are led_ref.testing.strategies').
@@ -69,6 +70,13 @@ def add_cli_arguments(parser):
         default=None,
         help="compute dtype of the candidate; sets the tolerance (default: float64 for python:, "
         "float32 for hf:, the graphs' dtype for onnx:)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "bf16"),
+        default=None,
+        help="onnx: candidates: bf16 runs the float32 export in bfloat16 on OpenVINO (the openvino extra) and checks "
+        "it against the bfloat16 tolerance",
     )
     parser.add_argument(
         "--outputs",
@@ -261,6 +269,8 @@ class Verifier:
 
     def __init__(self, runner, dtype, fixed_config=None, fixed_params=None, generation_dir=None, keys=None):
         self.runner, self.dtype = runner, dtype
+        # the weights the candidate holds: a bf16 run reads the float32 export (bfloat16 is how it computes)
+        self.params_dtype = "float32" if dtype == BF16 else dtype
         self.fixed_config, self.fixed_params = fixed_config, fixed_params
         self.generation_dir = generation_dir
         self.keys = dict(keys or {})  # property -> the outputs it compares (default: all of OUTPUT_KEYS[property])
@@ -269,7 +279,7 @@ class Verifier:
         """-> worst relative error of the case; CaseFailure with a one-line report when it fails."""
         from led_ref import testing as T
 
-        params = T.case_params(case, self.dtype, self.fixed_params)
+        params = T.case_params(case, self.params_dtype, self.fixed_params)
         if case.prop == "generate":
             return self._generate(case, params)
         inputs = T.candidate_inputs(case, params)
@@ -495,7 +505,7 @@ def _limits(args, S, config, spec):
     return {}, strategy, shown, S.boundary_config(hf_runnable=args.hf_runnable_configs, **drawn)
 
 
-def _fixed_model(args, kind, directory, dtype):
+def _fixed_model(args, kind, directory):
     """(config, params float64, generation dir) of an hf:/onnx: candidate."""
     from led_ref.config import LEDConfig
     from led_ref.weights import load_params
@@ -548,7 +558,7 @@ def _check_contract(verifier, props, config, fixed, spec):
     from led_ref import testing as T
 
     case = _smoke_case(config, fixed)
-    params = T.case_params(case, verifier.dtype, verifier.fixed_params)
+    params = T.case_params(case, verifier.params_dtype, verifier.fixed_params)
     inputs = T.candidate_inputs(case, params)
     keys = [
         k for p in props if p in ("encoder", "logits", "attentions") for k in verifier.keys.get(p, T.OUTPUT_KEYS[p])
@@ -571,7 +581,8 @@ def _check_contract(verifier, props, config, fixed, spec):
 
 
 def _replay_command(args, path):
-    parts = ["led-ref", "verify", "--candidate", args.candidate, "--dtype", args.dtype_used, "--replay", path]
+    how = ["--precision", "bf16"] if args.dtype_used == BF16 else ["--dtype", args.dtype_used]
+    parts = ["led-ref", "verify", "--candidate", args.candidate, *how, "--replay", path]
     if args.reference:
         parts[4:4] = ["--reference", args.reference]
     return " ".join(shlex.quote(p) for p in parts)
@@ -596,12 +607,30 @@ def run_cli(args):
         raise CLIError(str(exc)) from None
     dtype = args.dtype
     config = params = gen_dir = None
+    if args.precision == "bf16":
+        if kind != "onnx":
+            raise CLIError(f"--precision bf16: applies to onnx: candidates (an export run on OpenVINO), not {kind}:")
+        if dtype not in (None, BF16):
+            raise CLIError(
+                f"--dtype {dtype} with --precision bf16: a bf16 run is checked against the {BF16} tolerance; "
+                "leave --dtype out"
+            )
+        from led_ref.export.openvino_session import UnsupportedCPUError, bf16_missing, import_openvino
+
+        try:
+            import_openvino("--precision bf16")
+            why = bf16_missing()
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
+        if why is not None:
+            raise UnsupportedCPUError(f"--precision bf16: {why}")
+        dtype = BF16
     if kind in ("hf", "onnx"):
         if dtype is None:
             # HF checkpoints run in float32 (HF's LED cannot run in float64: its float32 mask constants
             # overflow); an export in its graphs' dtype
             dtype = "float16" if kind == "onnx" and _onnx_is_fp16(spec_args[0]) else "float32"
-        config, params, gen_dir = _fixed_model(args, kind, spec_args[0], dtype or "float64")
+        config, params, gen_dir = _fixed_model(args, kind, spec_args[0])
     dtype = dtype or "float64"
     args.dtype_used = dtype
     limits = _limits(args, S, config, args.candidate) if not args.replay else None
@@ -627,7 +656,7 @@ def _onnx_is_fp16(directory):
         from led_ref.export.onnx_export import ENCODER_FILE
 
         model = onnx.load(os.path.join(directory, ENCODER_FILE), load_external_data=False)
-        return any(m.key == "fp16" and m.value == "1" for m in model.metadata_props)
+        return any(m.key == "led_ref.fp16" and m.value == "1" for m in model.metadata_props)
     except Exception:
         return False
 

@@ -115,18 +115,27 @@ def _flops(cfg, seq_len):
     )
 
 
-def row_encoder_onnx(seq_len, onnx_dir, size="base", repeat=1):
+def row_encoder_onnx(seq_len, onnx_dir, size="base", repeat=1, precision="float32", engine=None):
     import numpy as np
 
-    ort_model = _load_ort(onnx_dir)
+    ort_model = _load_ort(onnx_dir, precision, engine)
+    loaded = common.current_rss_bytes()  # the weights and the engine, before any activation
+    reset = common.reset_peak_rss()  # the run's own peak, not the loading's
     cfg = _config(size, seq_len)
     ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
     ort_model.encode(ids[:, :8], mask[:, :8], glob[:, :8])  # session warm-up, not part of the figure
     t = common.time_call(lambda: ort_model.encode(ids, mask, glob), repeat=repeat)
+    run_peak = common.window_peak_rss_bytes() if reset else None
     hidden = t["result"][0]
     if hidden.shape != (1, seq_len, cfg.d_model) or not np.isfinite(hidden).all():
         raise ValueError(f"onnx encoder returned shape {hidden.shape} or non-finite values")
-    return {"seconds": t["seconds"], "runs": t["runs"], "flops": _flops(cfg, seq_len)}
+    return {
+        "seconds": t["seconds"],
+        "runs": t["runs"],
+        "flops": _flops(cfg, seq_len),
+        "loaded_rss_bytes": loaded,
+        "run_peak_rss_bytes": run_peak,
+    }
 
 
 def _greedy_decode_ms(encode, decode, ids, mask, glob, start_id, new_tokens):
@@ -160,8 +169,8 @@ def row_decode_numpy(seq_len, new_tokens, size="base"):
     return _greedy_decode_ms(steps.encode, decode, ids, mask, glob, cfg.decoder_start_token_id, new_tokens)
 
 
-def row_decode_onnx(seq_len, new_tokens, onnx_dir, size="base"):
-    ort_model = _load_ort(onnx_dir)
+def row_decode_onnx(seq_len, new_tokens, onnx_dir, size="base", precision="float32", engine=None):
+    ort_model = _load_ort(onnx_dir, precision, engine)
     cfg = _config(size, seq_len)
     ids, mask, glob = common.random_inputs(1, seq_len, cfg.vocab_size)
 
@@ -171,10 +180,10 @@ def row_decode_onnx(seq_len, new_tokens, onnx_dir, size="base"):
     return _greedy_decode_ms(ort_model.encode, decode, ids, mask, glob, cfg.decoder_start_token_id, new_tokens)
 
 
-def _load_ort(onnx_dir):
+def _load_ort(onnx_dir, precision="float32", engine=None):
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
-    return OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    return OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, precision=precision, engine=engine)
 
 
 def prepare_onnx(out_dir, size="base"):
@@ -259,6 +268,18 @@ def add_cli_arguments(parser):
     parser.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per row (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also write all rows and the machine info as JSON")
     parser.add_argument(
+        "--no-generate",
+        action="store_true",
+        help="skip the generate() rows (beam 4, batch 8)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "bf16"),
+        default="float32",
+        help="bf16: also the ONNX rows on OpenVINO, in float32 (ov-f32) and bfloat16 (ov-bf16), beside ONNX Runtime's "
+        "float and int8 (the openvino extra; a CPU with AVX512_BF16 or AMX)",
+    )
+    parser.add_argument(
         "--busy",
         action="store_true",
         help="run every row beside one competing CPU-bound process started (and stopped) here",
@@ -273,6 +294,9 @@ def _parse_args(args):
     if unknown or not backends:
         raise ValueError(f"--backends: unknown {unknown or 'empty list'}; choose from {','.join(BACKENDS)}")
     plan["backends"] = backends
+    plan["precision"] = getattr(args, "precision", "float32")
+    if plan["precision"] == "bf16" and "onnx" not in backends:
+        raise ValueError("--precision bf16 adds rows to the onnx backend: keep onnx in --backends")
     if args.seq_lens:
         try:
             plan["seq_lens"] = tuple(int(s) for s in args.seq_lens.split(","))
@@ -397,11 +421,15 @@ def _run_cli(args):
     if "onnx" in plan["backends"]:
         onnx_dir, onnx_why = _prepare_onnx(table, size, iso)
         int8_dir, int8_why = _prepare_int8(table, onnx_dir, onnx_why, iso)
-    # the ONNX Runtime deployment rows: float ("onnx") and dynamic int8 ("onnx-i8") exports
+    # the deployment rows: float ("onnx") and dynamic int8 ("onnx-i8") exports on ONNX Runtime; with --precision bf16
+    # also the float export on OpenVINO in float32 ("ov-f32") and bfloat16 ("ov-bf16")
     ort_dirs = {"onnx": (onnx_dir, onnx_why), ONNX_INT8: (int8_dir, int8_why)}
+    if plan["precision"] == "bf16":
+        ov_why = onnx_why or _openvino_why()
+        ort_dirs.update({b: (None if ov_why else onnx_dir, ov_why) for b in OPENVINO_ROWS})
     try:
         for n in seq_lens:
-            for backend in _with_int8(plan["backends"]):
+            for backend in _deploy_backends(plan):
                 rname = f"encoder seconds @ {n} tokens"
                 if backend == "numpy":
                     r = common.run_isolated(
@@ -418,7 +446,7 @@ def _run_cli(args):
                     r = common.run_isolated(
                         "led_ref.app.benchmarks",
                         "row_encoder_onnx",
-                        {"seq_len": n, "onnx_dir": d, "size": size, "repeat": plan["repeat"]},
+                        {"seq_len": n, "onnx_dir": d, "size": size, "repeat": plan["repeat"], **_engine(backend)},
                         **iso,
                     )
                 else:
@@ -438,7 +466,7 @@ def _run_cli(args):
         n = min(plan["decode_len"], max(seq_lens)) if args.seq_lens else plan["decode_len"]
         rname = f"decode ms/token ({n} in, greedy)"
         decode_rss = {}
-        for backend in _with_int8(plan["backends"]):
+        for backend in _deploy_backends(plan):
             if backend == "numpy":
                 r = common.run_isolated(
                     "led_ref.app.benchmarks",
@@ -454,7 +482,7 @@ def _run_cli(args):
                 r = common.run_isolated(
                     "led_ref.app.benchmarks",
                     "row_decode_onnx",
-                    {"seq_len": n, "new_tokens": new_tokens, "onnx_dir": d, "size": size},
+                    {"seq_len": n, "new_tokens": new_tokens, "onnx_dir": d, "size": size, **_engine(backend)},
                     **iso,
                 )
             else:
@@ -482,7 +510,8 @@ def _run_cli(args):
                     f"K/V); the encoder pass ({r['encoder_seconds']:.2f} s) is not counted",
                     r,
                 )
-        _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
+        if not getattr(args, "no_generate", False):
+            _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, iso, greedy, ort_dirs)
         if "onnx" in plan["backends"]:
             _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss, iso)
     finally:
@@ -541,7 +570,7 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
         for label, batch, beams in (("beam 4", 1, 4), ("batch 8", 8, 1)):
             rname = f"decode ms/step ({n} in, {label})"
             kw = dict(checkpoint=tmp, seq_len=n, new_tokens=steps, num_beams=beams, batch=batch)
-            for backend in _with_int8(plan["backends"]):
+            for backend in _deploy_backends(plan):
                 if "error" in ck:
                     table.unavailable(rname, backend, ck["error"])
                     continue
@@ -555,7 +584,14 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
                     r = common.run_isolated(
                         "led_ref.app.benchmarks.generation",
                         "ort_generate",
-                        {"onnx_dir": d, "seq_len": n, "new_tokens": steps, "num_beams": beams, "batch": batch},
+                        {
+                            "onnx_dir": d,
+                            "seq_len": n,
+                            "new_tokens": steps,
+                            "num_beams": beams,
+                            "batch": batch,
+                            **_engine(backend),
+                        },
                         **iso,
                     )
                 elif not hf_python:
@@ -590,9 +626,34 @@ def _beam_batch_rows(table, plan, n, new_tokens, size, hf_python, hf_why, args, 
 ONNX_INT8 = "onnx-i8"  # the table's backend name for the dynamic int8 export
 
 
-def _with_int8(backends):
-    """The backends of a row, with the int8 ONNX export right after the float one."""
-    return [b for backend in backends for b in ((backend, ONNX_INT8) if backend == "onnx" else (backend,))]
+# --precision bf16: the float export on OpenVINO, real float32 and bfloat16 (backend name -> from_pretrained's
+# precision and engine; spec/SPEC.md#bfloat16-on-the-cpu)
+OPENVINO_ROWS = {"ov-f32": ("float32", "openvino"), "ov-bf16": ("bf16", "openvino")}
+
+
+def _deploy_backends(plan):
+    """The backends of a row, with the int8 ONNX export right after the float one (and the OpenVINO rows after
+    them with --precision bf16)."""
+    extra = (ONNX_INT8, *OPENVINO_ROWS) if plan.get("precision") == "bf16" else (ONNX_INT8,)
+    return [b for backend in plan["backends"] for b in ((backend, *extra) if backend == "onnx" else (backend,))]
+
+
+def _engine(backend):
+    """from_pretrained's precision / engine for a deployment row's backend ({} for ONNX Runtime's own rows)."""
+    if backend not in OPENVINO_ROWS:
+        return {}
+    precision, engine = OPENVINO_ROWS[backend]
+    return {"precision": precision, "engine": engine}
+
+
+def _openvino_why():
+    """None when the OpenVINO rows can run here (the extra, a CPU with bfloat16), else why not."""
+    _, why = common.optional_module("openvino")
+    if why is not None:
+        return f"{why} (the ov-* rows need the openvino extra: pip install 'led-ref[openvino]')"
+    from led_ref.export.openvino_session import bf16_missing
+
+    return bf16_missing()
 
 
 def _prepare_int8(table, onnx_dir, onnx_why, iso):
@@ -625,7 +686,7 @@ def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss,
     """Generation peak RSS (encode + greedy steps, batch 1): ONNX Runtime with the merged decoder (one session,
     decoder weights once) vs the two separate decoder sessions, each in its own process; HF: its greedy row's."""
     rname = f"generation peak RSS ({n} in)"
-    for backend in _with_int8(plan["backends"]):
+    for backend in _deploy_backends(plan):
         if backend == "numpy":
             continue
         if backend not in ort_dirs:
@@ -644,7 +705,7 @@ def _generation_rss_rows(table, plan, n, new_tokens, size, ort_dirs, decode_rss,
         if d is None:
             table.unavailable(rname, backend, why)
             continue
-        kw = {"onnx_dir": d, "size": size, "seq_len": n, "batch": 1, "new_tokens": new_tokens}
+        kw = {"onnx_dir": d, "size": size, "seq_len": n, "batch": 1, "new_tokens": new_tokens, **_engine(backend)}
         merged = common.run_isolated("led_ref.app.benchmarks.ort_deploy", "row_decode", kw, **iso)
         sep = common.run_isolated("led_ref.app.benchmarks.ort_deploy", "row_decode", dict(kw, use_merged=False), **iso)
         if "error" in merged or "error" in sep:
@@ -687,6 +748,9 @@ def _encoder_row(table, name, backend, r, gemm_peak):
         return
     gflops = r["flops"] / r["seconds"] / 1e9
     notes = f"{gflops:.1f} GFLOP/s achieved"
+    if r.get("loaded_rss_bytes") and r.get("run_peak_rss_bytes"):
+        over = r["run_peak_rss_bytes"] - r["loaded_rss_bytes"]
+        notes += f", run peak {_fmt_bytes(over)} over the loaded model ({_fmt_bytes(r['loaded_rss_bytes'])})"
     if gemm_peak:
         notes += f" ({100 * gflops / gemm_peak:.0f}% of the GEMM peak)"
     if r.get("gemm_now"):

@@ -64,6 +64,38 @@ def peak_rss_bytes():
     return ru if sys.platform == "darwin" else ru * 1024  # Linux reports KiB
 
 
+def current_rss_bytes():
+    """Resident set size of this process now (bytes), or None where /proc is missing (not Linux)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def reset_peak_rss():
+    """Start a new peak (Linux >= 4.0: /proc/self/clear_refs "5" resets VmHWM), so that ``window_peak_rss_bytes``
+    measures a run alone and not the loading before it; False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def window_peak_rss_bytes():
+    """Peak RSS since the last ``reset_peak_rss`` (VmHWM, bytes), or None where /proc is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def time_call(fn, repeat=1, warmup=0):
     """Run ``fn()`` ``warmup`` + ``repeat`` times; return ``{"seconds": median, "runs": [...], "result": last}``."""
     if repeat < 1 or warmup < 0:

@@ -176,12 +176,12 @@ def numpy_generate(checkpoint, seq_len, new_tokens, num_beams, dtype="float32", 
     return res
 
 
-def ort_generate(onnx_dir, seq_len, new_tokens, num_beams, batch=1):
+def ort_generate(onnx_dir, seq_len, new_tokens, num_beams, batch=1, precision="float32", engine=None):
     """ONNX Runtime: OrtLEDForConditionalGeneration.from_pretrained(onnx_dir).generate(...) (an export directory,
-    float or int8), timed per step like ``numpy_generate``."""
+    float or int8; or OpenVINO with ``precision`` / ``engine``), timed per step like ``numpy_generate``."""
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
-    model = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    model = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, precision=precision, engine=engine)
     return _timed_generate(model, "onnx", seq_len, new_tokens, num_beams, batch)
 
 

@@ -62,24 +62,27 @@ def dir_bytes(path):
     )
 
 
-def row_encoder(onnx_dir, size, seq_len):
+def row_encoder(onnx_dir, size, seq_len, precision="float32", engine=None):
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
-    m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir)
+    m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, precision=precision, engine=engine)
+    loaded = common.current_rss_bytes()
     ids, mask, glob = common.random_inputs(1, seq_len, _config(size, seq_len).vocab_size)
     m.encode(ids[:, :8], mask[:, :8], glob[:, :8])
     t = common.time_call(lambda: m.encode(ids, mask, glob))
-    return {"seconds": t["seconds"]}
+    return {"seconds": t["seconds"], "loaded_rss_bytes": loaded}
 
 
-def row_decode(onnx_dir, size, seq_len, batch, new_tokens, use_merged=True):
+def row_decode(onnx_dir, size, seq_len, batch, new_tokens, use_merged=True, precision="float32", engine=None):
     """Encode a batch once, then greedy steps with the cache (the path generate() takes)."""
     import numpy as np
 
     from led_ref.app.benchmarks.generation import _inputs as documents
     from led_ref.export.ort import OrtLEDForConditionalGeneration
 
-    m = OrtLEDForConditionalGeneration.from_pretrained(onnx_dir, use_merged=use_merged)
+    m = OrtLEDForConditionalGeneration.from_pretrained(
+        onnx_dir, use_merged=use_merged, precision=precision, engine=engine
+    )
     cfg = m.config  # the export's own vocabulary and start token (``size`` names the shape it was exported at)
     ids, mask, glob = documents(seq_len, cfg.vocab_size, batch)  # batch > 1: lengths seq_len down to seq_len / batch
     hidden, enc_mask = m.encode(ids, mask, glob)

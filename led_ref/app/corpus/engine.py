@@ -48,6 +48,7 @@ class JobSpec:
     model_dir: str
     backend: str = "numpy"
     dtype: str = "float32"
+    precision: str = "float32"  # --precision: bf16 runs the ONNX export on OpenVINO
     gen_kwargs: Optional[dict] = None
     global_attention: bool = True
     seed: Optional[int] = None
@@ -115,7 +116,9 @@ class Summarizer:
         self.spec = spec
         self.gc = checked_generation_config(spec)
         self.tokenizer = tokenizer or LEDTokenizerFast.from_pretrained(spec.model_dir)
-        self.model = model or load_backend(spec.model_dir, spec.backend, spec.dtype, threads=threads)
+        self.model = model or load_backend(
+            spec.model_dir, spec.backend, spec.dtype, threads=threads, precision=spec.precision
+        )
         eos = self.gc.eos_token_id
         self.eos_ids = set(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None)
         self.pad_id = int(self.tokenizer.pad_token_id)

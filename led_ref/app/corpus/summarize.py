@@ -92,6 +92,9 @@ def summarize_corpus(
             raise ValueError(f"--ray-timeout must be > 0 seconds, got {ray_timeout}")
     if not os.path.isdir(spec.model_dir):
         raise FileNotFoundError(f"--model {spec.model_dir}: not a directory (expected a checkpoint directory)")
+    from ..genflags import check_precision
+
+    check_precision(spec.backend, spec.precision)  # bf16: the extra and the CPU, before any work
     if engine == "ray":
         from .ray_engine import check_address, require_ray
 
@@ -318,6 +321,7 @@ def run_cli(args) -> int:
         model_dir=args.model,
         backend=args.backend,
         dtype=args.dtype,
+        precision=args.precision,
         gen_kwargs=generation_kwargs(args),
         global_attention=not args.no_global_attention,
         seed=args.seed,
