@@ -493,8 +493,8 @@ def test_fine_tuning_page_carries_the_trainer_rows(tmp_path, main_job_report):
     assert page.endswith("<!-- /trainer-bench -->\nafter\n") and page.count("<!-- /trainer-bench -->") == 1
     assert render(tmp_path, "--check").returncode == 0
 
-    bad = _without(trainer_json(), "rows", "hf+trainer", "peak_rss")
+    bad = _without(trainer_json(), "rounds", 0, "hf+trainer", "peak_rss")
     (tmp_path / "trainer-led-base.json").write_text(json.dumps(bad), encoding="utf-8")
     r = render(tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "trainer-led-base.json" in r.stderr and "'rows.hf+trainer.peak_rss'" in r.stderr
+    assert "trainer-led-base.json" in r.stderr and "'rounds[0].hf+trainer.peak_rss'" in r.stderr
