@@ -87,7 +87,9 @@ def test_encoder_inputs_are_valid_and_reach_the_edges(drawn):
 
 
 def test_strategies_cover_the_known_edge_cases():
-    """Lengths at 2 * window / below one window / around multiples, and non-prefix global tokens, are drawn."""
+    """Lengths at 2 * window / below one window / around multiples, and non-prefix global tokens, are drawn.
+    Derandomized: a fixed search, so the rarest case (both-sided and inner padding in one batch) is found in every
+    run, not in most."""
     from hypothesis import find
 
     from led_ref.config import LEDConfig
@@ -107,21 +109,23 @@ def test_strategies_cover_the_known_edge_cases():
         lambda i: ((i["attention_mask"] == 0) & (i["input_ids"] != 1)).any(),
         lambda i: ((i["attention_mask"] == 1) & (i["input_ids"] == 1)).any(),
     ):
-        find(S.encoder_inputs(config), cond, settings=settings(max_examples=400, database=None))
+        find(S.encoder_inputs(config), cond, settings=settings(max_examples=400, database=None, derandomize=True))
     for strategy, cond in (
         (S.decoder_inputs(config, 1), lambda d: d["decoder_input_ids"].shape[1] == 8),  # the config's positions
         (S.decoder_inputs(config, 1, max_length=5), lambda d: d["decoder_input_ids"].shape[1] == 5),
         (S.cache_inputs(config, 1), lambda d: d["decoder_prefix_ids"].shape[1] == 7),
         (S.labels(config, 1), lambda d: d["labels"].shape[1] == 8),
     ):
-        find(strategy, cond, settings=settings(max_examples=400, database=None))
+        find(strategy, cond, settings=settings(max_examples=400, database=None, derandomize=True))
     find(
-        S.tokenizer_texts(), lambda t: "'s" in t and "<mask>" in t, settings=settings(max_examples=2000, database=None)
+        S.tokenizer_texts(),
+        lambda t: "'s" in t and "<mask>" in t,
+        settings=settings(max_examples=2000, database=None, derandomize=True),
     )
     find(
         S.tokenizer_texts(specials=False),
         lambda t: "🙂" in t and "\u00a0" in t,
-        settings=settings(max_examples=2000, database=None),
+        settings=settings(max_examples=2000, database=None, derandomize=True),
     )
 
 
