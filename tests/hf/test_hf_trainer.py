@@ -140,7 +140,7 @@ def test_training_benchmark_trainer_rows(tmp_path, capsys):
     assert "led-ref+trainer vs hf+trainer: step" in printed
     data = json.loads(out.read_text())
     for name in ("led-ref+trainer", "hf+trainer"):
-        row = data["rows"][name]
+        row = data["rounds"][0][name]
         assert row["seconds"] > 0 and row["peak_rss"] > 0 and row["optim"] == "adamw_torch", row
     assert data["trainer_optim"] == "adamw_torch" and "--trainer" in data["command"]
-    assert set(data["ratios"]["led-ref+trainer vs hf+trainer"]) == {"step_speedup", "peak_rss_fraction"}
+    assert set(data["ratios"]["led-ref+trainer vs hf+trainer"]) == {"step_speedup", "peak_rss_fraction", "rounds"}
