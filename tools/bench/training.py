@@ -312,32 +312,27 @@ def main(argv=None):
                     impl, config, seq_len, args.target_len, args.steps, args.threads, args.trainer_optim
                 )
                 r = run_child(sys.executable, spec, heap_mmap_threshold=threshold, child=trainer.CHILD)
-                r["load_avg_1m"] = _load()
-                results[name] = r
-                if "error" in r:
-                    print(f"{name:<18}{'-':>10}{'-':>8}{'-':>11}{'-':>11}  failed: {r['error']}")
-                else:
-                    print(
-                        f"{name:<18}{r['seconds']:>10.2f}{'-':>8}{r['peak_rss'] / 2**30:>9.2f} G{'-':>11}", flush=True
-                    )
-                continue
-            python = args.hf_python if (impl == "hf" and args.hf_python) else sys.executable
-            r = run_row(
-                python,
-                impl,
-                ckpt,
-                config,
-                seq_len,
-                args.target_len,
-                args.steps,
-                args.threads,
-                heap_mmap_threshold=threshold,
-                keep_pythonpath=python == sys.executable,
-            )
+            else:
+                python = args.hf_python if (impl == "hf" and args.hf_python) else sys.executable
+                r = run_row(
+                    python,
+                    impl,
+                    ckpt,
+                    config,
+                    seq_len,
+                    args.target_len,
+                    args.steps,
+                    args.threads,
+                    heap_mmap_threshold=threshold,
+                    keep_pythonpath=python == sys.executable,
+                )
             r["load_avg_1m"] = _load()
             results[name] = r
             if "error" in r:
                 print(f"{name:<18}{'-':>10}{'-':>8}{'-':>11}{'-':>11}  failed: {r['error']}")
+                continue
+            if ckpt == "trainer":  # a Trainer step's FLOPs and encoder time are not measured: no share, no notes
+                print(f"{name:<18}{r['seconds']:>10.2f}{'-':>8}{r['peak_rss'] / 2**30:>9.2f} G{'-':>11}", flush=True)
                 continue
             share = f"{100 * flops / r['seconds'] / 1e9 / gemm['gflops']:.0f}%" if gemm and "gflops" in gemm else "-"
             enc = f"{r['encoder_seconds']:.2f}" if "encoder_seconds" in r else "-"
