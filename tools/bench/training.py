@@ -11,9 +11,9 @@ its own subprocess (its own peak RSS); seeded random weights.
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown); rows without
 checkpointing then time the encoder alone, as at inference (eval mode, no gradients: ``encoder s``), again
 ``--steps`` calls after one warm-up call, so neither side pays its first-call allocations in a timed figure.
-``--rounds`` runs every row again, in rounds: ratios are taken within a round (rows of one round run minutes apart,
-on the same machine state), and each comparison reports its median and its worst round. Rounds alternate the row
-order (odd rounds reversed), so no row always runs first or right after another's process. ``--gemm``
+``--rounds`` runs every row again, in rounds: ratios are taken within a round (a shared machine's load drifts
+over minutes), and each comparison reports its median and its worst round. Rounds alternate the row order (odd
+rounds reversed), so no row always runs first or right after the same other row. ``--gemm``
 adds torch's GEMM peak on the step's own matrix shapes at the same thread count, and each row's step GFLOP/s as a
 share of it (FLOPs counted as HF computes them, ``step_flops``, so rows compare). Every row, HF's too, uses
 led-ref's training settings (``led_ref.export.training``, as ``led-ref finetune``): fused AdamW and a fixed glibc
