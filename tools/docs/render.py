@@ -908,7 +908,7 @@ def patch_section(fig: Figures):
             "",
             f"Patched against unpatched HF, ratios taken within each round{gemm_note}:",
             "",
-            table(["goal", "target", "median", "worst round", "rounds", ""], goals),
+            table(["goal", "target", "median", "worst round", "rounds", "verdict"], goals),
         ]
     )
 
