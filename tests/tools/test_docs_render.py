@@ -475,18 +475,25 @@ def trainer_json():
     }
 
 
-def test_fine_tuning_page_carries_the_trainer_rows(tmp_path, main_job_report):
+def _rendered_block(tmp_path, main_job_report, page_name, markers, figure_name, data):
+    """A page holding only a block's markers: left alone while ``figure_name`` is absent, then rendered from
+    ``data``; returns the rendered page."""
     write_figures(tmp_path, main_job_report)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "fine-tuning.md").write_text("# Fine-tuning\n" + TRAINER_MARKERS + "after\n", encoding="utf-8")
-    assert render(tmp_path).returncode == 0  # without the Trainer's JSON the page is left alone
-    assert (out / "fine-tuning.md").read_text() == "# Fine-tuning\n" + TRAINER_MARKERS + "after\n"
-
-    (tmp_path / "trainer-led-base.json").write_text(json.dumps(trainer_json()), encoding="utf-8")
+    (out / page_name).write_text("# Page\n" + markers + "after\n", encoding="utf-8")
+    assert render(tmp_path).returncode == 0  # without the block's JSON the page is left alone
+    assert (out / page_name).read_text() == "# Page\n" + markers + "after\n"
+    (tmp_path / figure_name).write_text(json.dumps(data), encoding="utf-8")
     r = render(tmp_path)
     assert r.returncode == 0, r.stderr
-    page = (out / "fine-tuning.md").read_text()
+    return (out / page_name).read_text()
+
+
+def test_fine_tuning_page_carries_the_trainer_rows(tmp_path, main_job_report):
+    page = _rendered_block(
+        tmp_path, main_job_report, "fine-tuning.md", TRAINER_MARKERS, "trainer-led-base.json", trainer_json()
+    )
     assert "21.4 s" in page and "40.6 s" in page and "3,100 MB" in page and "3,900 MB" in page
     assert "1.90x faster" in page and "0.79x HF's peak memory" in page  # 40.61 / 21.37, 3100 / 3900
     assert "2031-01-02 07:08 UTC" in page and "Test CPU 9000" in page and "adamw_torch" in page
@@ -544,17 +551,7 @@ def patch_json():
 
 
 def test_hf_page_carries_the_patch_goals_per_round(tmp_path, main_job_report):
-    write_figures(tmp_path, main_job_report)
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "hf.md").write_text("# HF\n" + PATCH_MARKERS + "after\n", encoding="utf-8")
-    assert render(tmp_path).returncode == 0  # without the patch's JSON the page is left alone
-    assert (out / "hf.md").read_text() == "# HF\n" + PATCH_MARKERS + "after\n"
-
-    (tmp_path / "patch-led-base.json").write_text(json.dumps(patch_json()), encoding="utf-8")
-    r = render(tmp_path)
-    assert r.returncode == 0, r.stderr
-    page = (out / "hf.md").read_text()
+    page = _rendered_block(tmp_path, main_job_report, "hf.md", PATCH_MARKERS, "patch-led-base.json", patch_json())
     # the median row of two rounds is the second (sorted) value: 37.0 s for HF, 16.0 s patched
     assert "| HF | 37.0 s | 26% | 7,600 MB | 8.80 s |" in page  # 1.72e12 / 37 / 1e9 / 180
     assert "| HF patched, checkpointing | 22.0 s | 43% | 3,300 MB | – |" in page
