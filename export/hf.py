@@ -17,7 +17,8 @@ only the few global queries (``LEDEncoderSelfAttention._global_rows``), and the 
 output only (``kernels.act_linear``). Outputs and gradients equal HF's within ``led_ref.tolerances`` (float64: HF
 with its float32 encoder softmax lifted, spec/GOLDENS.md).
 
-Kept from HF: the encoder's forward (embeddings, padding to the window, masks, LayerDrop, hidden states,
+Kept from HF: the encoder's forward (embeddings, padding to the window, masks (built from one row of HF's
+``_prepare_4d_attention_mask_inverted`` inside a patched encoder: the same values), LayerDrop, hidden states,
 ``_gradient_checkpointing_func``), the decoder and the heads; dropout (same places and rates, active in
 ``train()`` only); ``head_mask``. A call with ``output_attentions=True`` runs HF's original layer (whose
 attention probabilities led-ref's kernels never form), so attentions have HF's shapes and values.

@@ -10,6 +10,8 @@ and fewer passes over it (spec/SPEC.md#training).
   O(L w). ``torch_model.LEDEncoderSelfAttention`` calls it when ``band_attention_applies`` (not while exporting,
   no attention dropout in training, float32/float64); the readable head-by-head path stays the definition and
   the tests keep both equal.
+* ``band_attention_inference``: the same forward without autograd (``torch.no_grad()``), on keys and values that
+  ``padded_linear`` projected straight into their window-padded buffers (no padding copy, nothing kept).
 * ``act_linear``: ``fc2(act(a))`` for the feed-forward block, storing ``a`` only and recomputing ``act(a)`` in
   backward (the (L, ffn) activation output is not kept per layer).
 

@@ -492,7 +492,8 @@ class LEDEncoderLayer(nn.Module):
 
     def _residual(self, h, a):
         """h + dropout(a); without autograd (and dropout) added in place into ``a``, a block's fresh output."""
-        if torch.is_grad_enabled() or (self.training and self.dropout > 0) or kernels.exporting() or a.shape != h.shape:
+        fresh = a.shape == h.shape and a.dtype == h.dtype
+        if torch.is_grad_enabled() or (self.training and self.dropout > 0) or kernels.exporting() or not fresh:
             return h + _dropout(self, a, self.dropout)
         return a.add_(h)
 
