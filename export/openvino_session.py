@@ -32,8 +32,10 @@ Rules (each measured with ``python -m tools.bench.bf16``):
   length grows by one each step cost the plugin a float32 concatenation and conversions re-planned at every new
   length. It loses nothing: the graph computes the keys and values in bfloat16, so their float32 outputs are
   bfloat16 values already (tests/export/test_bf16.py holds the cached path to the float32-held one).
-- Each graph runs once on the smallest inputs when it is loaded (``warm_up``): the CPU plugin packs the weights and
-  builds its kernels at a graph's first run, which would otherwise land on the first document's first step.
+- Each decoder graph runs once on the smallest inputs when it is loaded (``warm_up``): the CPU plugin packs the
+  weights and builds its kernels at a graph's first run, which would otherwise land on the first document's first
+  decoding steps. The encoder is not warmed up: at one token it would pack a second, small-input copy of its weights
+  that stays in memory beside the one a document's run packs.
 - Inputs are shared with OpenVINO (no copy); outputs are copied out of the request (the next run reuses its
   buffers). One infer request per session: a session is not thread-safe, as ``OrtLEDForConditionalGeneration``.
 """
@@ -198,7 +200,7 @@ class OpenVINOSession:
         expect_file=None,
         cache_dir=None,
         core=None,
-        warm_up=True,
+        warm_up=None,
     ):
         ov = import_openvino(f"precision={precision!r}")
         check_precision(precision)
@@ -247,8 +249,8 @@ class OpenVINOSession:
             "INFERENCE_NUM_THREADS": int(threads or _runtime.cpu_threads()),
             "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0,  # never int8 activations
         }
-        if self.meta.get("led_ref.file", expect_file) != "encoder":
-            # decoders: no Snippets subgraphs (see the module docstring)
+        decoder = self.meta.get("led_ref.file", expect_file) != "encoder"
+        if decoder:  # no Snippets subgraphs (see the module docstring)
             config["SNIPPETS_MODE"] = "DISABLE"
         if cache_dir:
             config["CACHE_DIR"] = os.fspath(cache_dir)
@@ -271,13 +273,14 @@ class OpenVINOSession:
         self.output_names = out_names
         self._out_ports = dict(zip(out_names, self.compiled.outputs))
         self._bf16_outputs = frozenset(bf16_outputs)
-        if warm_up:
+        if decoder if warm_up is None else warm_up:
             self.warm_up()
 
     def warm_up(self):
-        """One run on the smallest inputs (every dynamic size 1). The CPU plugin packs the weights into its kernels'
-        layout and builds those kernels on a graph's first run, not at compile time (ONNX Runtime prepacks when the
-        session is created), so without this the first encoding or decoding step of the first document pays it."""
+        """One run on the smallest inputs (every dynamic size 1); by default at load for the decoder graphs. The CPU
+        plugin packs the weights into its kernels' layout and builds those kernels on a graph's first run, not at
+        compile time (ONNX Runtime prepacks when the session is created), so without this the first decoding steps
+        of the first document pay it."""
         feeds = {}
         for n, spec in self.inputs.items():
             shape = [1 if d is None else d for d in spec.shape]

@@ -204,8 +204,9 @@ def test_bf16_cache_held_in_bfloat16_loses_nothing(exports, models):
 
 @needs_bf16
 def test_sessions_warm_up_when_loaded_and_results_do_not_depend_on_it(exports):
-    """Each OpenVINO session runs once on its smallest inputs when it is loaded (the CPU plugin packs its weights
-    and builds its kernels at the first run); the outputs afterwards are those of a session loaded without it."""
+    """Each OpenVINO decoder session runs once on its smallest inputs when it is loaded (the CPU plugin packs its
+    weights and builds its kernels at the first run), the encoder's does not; the outputs afterwards are those of a
+    session loaded without it."""
     e = exports[0]
     path = f"{e['dir']}/decoder_model.onnx"
     calls = []
@@ -217,6 +218,8 @@ def test_sessions_warm_up_when_loaded_and_results_do_not_depend_on_it(exports):
         assert calls == []
         ovs.OpenVINOSession(path, "bf16")
         assert len(calls) == 1 and all(np.shape(v)[0] == 1 for v in calls[0].values())
+        ovs.OpenVINOSession(f"{e['dir']}/encoder_model.onnx", "bf16")  # the encoder: not by default
+        assert len(calls) == 1
     finally:
         ovs.OpenVINOSession.run = original
     rng = np.random.default_rng(6)
