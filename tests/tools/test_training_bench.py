@@ -40,6 +40,14 @@ def test_ratios_are_taken_within_a_round_and_their_median_reported():
     entry = out["hf-patched vs hf"]
     assert entry["step_speedup"] == 2.5 and entry["peak_rss_fraction"] == 0.55  # medians of (2, 3) and (0.5, 0.6)
     assert [r["step_speedup"] for r in entry["rounds"]] == [2.0, 3.0]
+    # the worst round: the smaller speed-up, the larger memory fraction; the encoder only where both rows have one
+    assert entry["worst"] == {"step_speedup": 2.0, "peak_rss_fraction": 0.6, "encoder_speedup": 2.0}
+
+
+def test_rounds_alternate_the_row_order():
+    rows = ["hf", "hf+ckpt", "hf-patched", "hf-patched+ckpt"]
+    assert training.round_order(rows, 0) == rows and training.round_order(rows, 2) == rows
+    assert training.round_order(rows, 1) == rows[::-1]
 
 
 @pytest.mark.slow

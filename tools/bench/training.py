@@ -9,7 +9,11 @@ its own subprocess (its own peak RSS); seeded random weights.
     python -m tools.bench.training --trainer --only led-ref+trainer,hf+trainer --json out.json  # HF's Trainer
 
 A row: one warm-up step at the same length, then ``--steps`` timed steps (the median is shown); rows without
-checkpointing then time ``--steps`` encoder forwards in eval mode without gradients (``encoder s``). ``--gemm``
+checkpointing then time the encoder alone, as at inference (eval mode, no gradients: ``encoder s``), again
+``--steps`` calls after one warm-up call, so neither side pays its first-call allocations in a timed figure.
+``--rounds`` runs every row again, in rounds: ratios are taken within a round (a shared machine's load drifts
+over minutes), and each comparison reports its median and its worst round. Rounds alternate the row order (odd
+rounds reversed), so no row always runs first or right after the same other row. ``--gemm``
 adds torch's GEMM peak on the step's own matrix shapes at the same thread count, and each row's step GFLOP/s as a
 share of it (FLOPs counted as HF computes them, ``step_flops``, so rows compare). Every row, HF's too, uses
 led-ref's training settings (``led_ref.export.training``, as ``led-ref finetune``): fused AdamW and a fixed glibc
@@ -94,6 +98,7 @@ if not spec["checkpointing"]:
     model.eval()
     enc = []
     with torch.no_grad():
+        encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob)  # warm-up, as the step's
         for _ in range(spec["steps"]):
             t = time.perf_counter(); encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob)
             enc.append(time.perf_counter() - t)
@@ -184,14 +189,21 @@ def ratios(results):
 
 
 def median_ratios(per_round):
-    """{comparison: {measure: median over the rounds, "rounds": [each round's entry]}}."""
+    """{comparison: {measure: median over the rounds, "worst": {measure: the worst round's value (the smallest
+    speed-up, the largest memory fraction)}, "rounds": [each round's entry]}}."""
     out = {}
     for key in dict.fromkeys(k for r in per_round for k in r):
         rounds = [r[key] for r in per_round if key in r]
         measures = dict.fromkeys(m for r in rounds for m in r)
         entry = {m: statistics.median(r[m] for r in rounds if m in r) for m in measures}
-        out[key] = dict(entry, rounds=rounds)
+        worst = {m: (max if m.endswith("_fraction") else min)(r[m] for r in rounds if m in r) for m in measures}
+        out[key] = dict(entry, worst=worst, rounds=rounds)
     return out
+
+
+def round_order(rows, i):
+    """Round ``i``'s row order: as given in even rounds, reversed in odd ones."""
+    return list(rows) if i % 2 == 0 else list(reversed(rows))
 
 
 def _load():
@@ -304,7 +316,7 @@ def main(argv=None):
         if args.rounds > 1:
             print(f"round {i + 1} of {args.rounds}")
         results = {}
-        for name, impl, ckpt in rows:
+        for name, impl, ckpt in round_order(rows, i):
             if only and name not in only:
                 continue
             if ckpt == "trainer":
@@ -341,13 +353,23 @@ def main(argv=None):
                 f"load {r['load_avg_1m']}, torch {r['torch']}",
                 flush=True,
             )
-        rounds.append(results)
+        rounds.append({name: results[name] for name, _, _ in rows if name in results})  # in the rows' order
     same_run = median_ratios([ratios(r) for r in rounds])
     for key, v in same_run.items():
-        enc = f", encoder {v['encoder_speedup']:.2f}x faster" if "encoder_speedup" in v else ""
+        many = len(v["rounds"]) > 1
+
+        def shown(m, unit, v=v, many=many):
+            worst = f" (worst {v['worst'][m]:.2f}{unit})" if many else ""
+            return f"{v[m]:.2f}{unit}{worst}"
+
+        enc = f", encoder {shown('encoder_speedup', 'x')} faster" if "encoder_speedup" in v else ""
         steps = ", ".join(f"{r['step_speedup']:.2f}" for r in v["rounds"])
-        each = f" (rounds: {steps})" if len(v["rounds"]) > 1 else ""
-        print(f"{key}: step {v['step_speedup']:.2f}x faster{enc}, peak RSS {v['peak_rss_fraction']:.2f} x{each}")
+        each = f"; step per round: {steps}" if many else ""
+        head = "median of rounds: " if many else ""
+        print(
+            f"{key}: {head}step {shown('step_speedup', 'x')} faster{enc}, "
+            f"peak RSS {shown('peak_rss_fraction', ' x')}{each}"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
