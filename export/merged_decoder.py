@@ -192,7 +192,7 @@ class MergedBranch:
         self.path, self.meta, self.session = merged.path, merged.meta, merged.session
         self.input_dtypes, self.output_names = merged.input_dtypes, merged.output_names
         self.inputs = merged.inputs
-        self.bf16_inputs = getattr(merged, "bf16_inputs", frozenset())  # OpenVINO bf16: the cross-attention cache
+        self.bf16_inputs = getattr(merged, "bf16_inputs", frozenset())  # OpenVINO bf16: the key/value cache
         heads = int(config.decoder_attention_heads)
         self.heads, self.head_dim, self.d_model = heads, int(config.d_model) // heads, int(config.d_model)
 

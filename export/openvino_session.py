@@ -26,9 +26,16 @@ Rules (each measured with ``python -m tools.bench.bf16``):
 - Decoders compile without Snippets (``SNIPPETS_MODE`` DISABLE): the CPU plugin otherwise fuses each
   cross-attention (one query against the whole encoder length) into a generated Subgraph kernel that took half of
   a decoding step's time; its oneDNN path is faster there (``led-ref bench --precision bf16``).
-- The decoder's cross-attention cache is held in bfloat16 between steps (``Bf16Tensor``): the first step returns it
-  as bfloat16, later steps take it as bfloat16. A decoding step reads the whole cache, so float32 inputs would be
-  converted (and read twice over) on every step.
+- The decoder's key/value cache, self- and cross-attention, is held in bfloat16 between steps (``Bf16Tensor``):
+  every step returns its presents as bfloat16 and takes the past as bfloat16. A decoding step reads the whole cache,
+  so float32 inputs would be converted (and read twice over) on every step, and float32 self-attention inputs whose
+  length grows by one each step cost the plugin a float32 concatenation and conversions re-planned at every new
+  length. It loses nothing: the graph computes the keys and values in bfloat16, so their float32 outputs are
+  bfloat16 values already (tests/export/test_bf16.py holds the cached path to the float32-held one).
+- Each decoder graph runs once on the smallest inputs when it is loaded (``warm_up``): the CPU plugin packs the
+  weights and builds its kernels at a graph's first run, which would otherwise land on the first document's first
+  decoding steps. The encoder is not warmed up: at one token it would pack a second, small-input copy of its weights
+  that stays in memory beside the one a document's run packs.
 - Inputs are shared with OpenVINO (no copy); outputs are copied out of the request (the next run reuses its
   buffers). One infer request per session: a session is not thread-safe, as ``OrtLEDForConditionalGeneration``.
 """
@@ -104,7 +111,7 @@ def bf16_bits_to_float32(bits):
 
 
 class Bf16Tensor(HostView):
-    """A bfloat16 tensor kept in OpenVINO's format between decoding steps (the cross-attention cache): ``shape``,
+    """A bfloat16 tensor kept in OpenVINO's format between decoding steps (the key/value cache): ``shape``,
     ``ndim``, ``len``; ``dtype`` is float32, the dtype it reads as: ``np.asarray(t)``, ``t.numpy()`` and ``t[idx]``
     give float32 copies (exact: every bfloat16 value is a float32)."""
 
@@ -177,15 +184,23 @@ def _meta(model):
     return meta
 
 
-def _is_cross_cache(name):
-    return ".encoder." in name and name.startswith(("past_key_values.", "present."))
+def _is_cache(name):
+    return name.startswith(("past_key_values.", "present."))
 
 
 class OpenVINOSession:
     """One exported graph compiled by OpenVINO for the CPU in ``precision`` ("float32" or "bf16")."""
 
     def __init__(
-        self, path, precision="bf16", threads=None, expect_fingerprint=None, expect_file=None, cache_dir=None, core=None
+        self,
+        path,
+        precision="bf16",
+        threads=None,
+        expect_fingerprint=None,
+        expect_file=None,
+        cache_dir=None,
+        core=None,
+        warm_up=None,
     ):
         ov = import_openvino(f"precision={precision!r}")
         check_precision(precision)
@@ -213,9 +228,9 @@ class OpenVINOSession:
                     )
         in_names = [_onnx_name(p) for p in model.inputs]
         out_names = [_onnx_name(p) for p in model.outputs]
-        # bfloat16: the cross-attention cache enters and leaves as bfloat16 (see the module docstring)
-        self.bf16_inputs = frozenset(n for n in in_names if precision == "bf16" and _is_cross_cache(n))
-        bf16_outputs = [n for n in out_names if precision == "bf16" and _is_cross_cache(n)]
+        # bfloat16: the key/value cache enters and leaves as bfloat16 (see the module docstring)
+        self.bf16_inputs = frozenset(n for n in in_names if precision == "bf16" and _is_cache(n))
+        bf16_outputs = [n for n in out_names if precision == "bf16" and _is_cache(n)]
         if self.bf16_inputs or bf16_outputs:
             from openvino.preprocess import PrePostProcessor
 
@@ -234,8 +249,8 @@ class OpenVINOSession:
             "INFERENCE_NUM_THREADS": int(threads or _runtime.cpu_threads()),
             "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0,  # never int8 activations
         }
-        if self.meta.get("led_ref.file", expect_file) != "encoder":
-            # decoders: no Snippets subgraphs (see the module docstring)
+        decoder = self.meta.get("led_ref.file", expect_file) != "encoder"
+        if decoder:  # no Snippets subgraphs (see the module docstring)
             config["SNIPPETS_MODE"] = "DISABLE"
         if cache_dir:
             config["CACHE_DIR"] = os.fspath(cache_dir)
@@ -250,7 +265,7 @@ class OpenVINOSession:
         ports = self.compiled.inputs  # compilation keeps the order of the model's inputs and outputs
         self._in_ports = dict(zip(in_names, ports))
         self.inputs = {n: _Port(n, p) for n, p in self._in_ports.items()}
-        # what callers feed: float32 for the bfloat16 cache inputs too (converted once, or already a Bf16Tensor)
+        # what callers feed: float32 for the bfloat16 cache inputs too (converted, or already a Bf16Tensor)
         self.input_dtypes = {
             n: np.float32 if n in self.bf16_inputs else _NUMPY[p.get_element_type().get_type_name()]
             for n, p in self._in_ports.items()
@@ -258,6 +273,20 @@ class OpenVINOSession:
         self.output_names = out_names
         self._out_ports = dict(zip(out_names, self.compiled.outputs))
         self._bf16_outputs = frozenset(bf16_outputs)
+        if decoder if warm_up is None else warm_up:  # default: the decoders (see warm_up)
+            self.warm_up()
+
+    def warm_up(self):
+        """One run on the smallest inputs (every dynamic size 1); by default at load for the decoder graphs. The CPU
+        plugin packs the weights into its kernels' layout and builds those kernels on a graph's first run, not at
+        compile time (ONNX Runtime prepacks when the session is created), so without this the first decoding steps
+        of the first document pay it."""
+        feeds = {}
+        for n, spec in self.inputs.items():
+            shape = [1 if d is None else d for d in spec.shape]
+            fill = 1 if n.endswith("attention_mask") else 0  # a real token (id 0) and no fully masked row
+            feeds[n] = np.full(shape, fill, dtype=self.input_dtypes[n])
+        self.run(feeds)
 
     def run(self, feeds, device_outputs=None):
         """Run with ``feeds`` {name: array or Bf16Tensor}; returns {output name: array or Bf16Tensor}.

@@ -87,7 +87,7 @@ class DeviceTensor(HostView):
 
 
 # tensors a session keeps in its own format and takes back as past: ORT's DeviceTensor (IO binding) and
-# OpenVINO's Bf16Tensor (the bfloat16 cross-attention cache); both read as NumPy through np.asarray
+# OpenVINO's Bf16Tensor (the bfloat16 key/value cache); both read as NumPy through np.asarray
 HELD_TENSORS = (DeviceTensor, Bf16Tensor)
 
 
@@ -345,7 +345,7 @@ class OrtLEDForConditionalGeneration:
                 f"past_key_values must hold {self.num_layers} tuples of 4 arrays (self_k, self_v, cross_k, cross_v)"
             )
         feeds = {"input_ids": ids, "encoder_attention_mask": mask}
-        # inputs the session keeps in a format of its own between steps (OpenVINO bf16: the cross-attention cache)
+        # inputs the session keeps in a format of its own between steps (OpenVINO bf16: the key/value cache)
         held = getattr(self.decoder_with_past, "bf16_inputs", ())
         for i, layer in enumerate(past_key_values):
             for (kind, kv), arr in zip(

@@ -49,6 +49,43 @@ def test_busy_process_runs_and_stops():
     assert not busy.alive()
 
 
+def test_busy_process_ends_with_a_benchmark_killed_without_clean_up():
+    """A benchmark that dies without running its clean-up (killed by a signal) leaves no competitor spinning: it would
+    make every later "quiet" row busy."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.testlib import ROOT
+
+    code = (
+        "import os\nfrom led_ref.app.benchmarks import common\n"
+        "busy = common.BusyProcess().__enter__()\nprint(busy.proc.pid, flush=True)\nos._exit(0)"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    pid = int(proc.stdout.split()[0])
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.parent.parent.joinpath("self").exists():
+        pytest.skip("no /proc here")
+
+    def running():
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # gone, or a zombie not reaped yet
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = running()
+    if alive:
+        os.kill(pid, 9)
+    assert not alive, "the --busy competitor outlived its benchmark"
+
+
 def test_encoder_bench_busy_error_is_one_line(monkeypatch, capsys):
     from tools.bench import encoder
 

@@ -147,10 +147,90 @@ def test_bf16_really_computes_in_bfloat16(exports, models):
     ids, mask, glob = _batch(np.random.default_rng(1), e["config"], [30, 21], [[0], [4]], None)
     err = relative_error(bf16.encode(ids, mask, glob)[0], ref.encode(ids, mask, glob)[0])
     assert TOLERANCE["float32"] < err <= BF16_TOL
-    # the cross-attention cache stays bfloat16 between steps
+    # the key/value cache, self- and cross-attention, stays bfloat16 between steps
     h, m = ref.encode(ids, mask, glob)
-    _, past = bf16.decode(np.full((2, 1), 2, np.int64), h, m)
-    assert isinstance(past[0][2], ovs.Bf16Tensor) and not isinstance(past[0][0], ovs.Bf16Tensor)
+    logits, past = bf16.decode(np.full((2, 1), 2, np.int64), h, m)
+    _, past = bf16.decode(logits[:, -1:].argmax(-1), h, m, past)
+    assert all(isinstance(t, ovs.Bf16Tensor) for layer in past for t in layer)
+    assert past[0][0].shape[2] == 2 and past[0][2].shape[2] == ids.shape[1]
+
+
+class _Float32Past:
+    """A step model whose past is handed back as plain float32 arrays after every step (the path before the cache
+    was held in bfloat16): the session converts it again on the next step."""
+
+    def __init__(self, model):
+        self.model, self.config = model, model.config
+
+    def encode(self, *args):
+        return self.model.encode(*args)
+
+    def decode(self, ids, hidden, mask, past_key_values=None):
+        logits, past = self.model.decode(ids, hidden, mask, past_key_values)
+        return logits, tuple(tuple(np.asarray(t, dtype=np.float32) for t in layer) for layer in past)
+
+
+@needs_bf16
+def test_bf16_cache_held_in_bfloat16_loses_nothing(exports, models):
+    """The presents the graph returns are bfloat16 values already, so holding the cache as Bf16Tensor gives the same
+    logits, bit for bit, as handing it back in float32; greedy and beam search (whose beam steps reorder the cache
+    rows) give the same tokens and scores; the cached steps stay within the bfloat16 tolerance of the uncached
+    decoder run on the whole prefix."""
+    from led_ref.generation import GenerationConfig, generate
+
+    e, bf16 = exports[0], models[0][1]
+    ids, mask, glob = _batch(np.random.default_rng(3), e["config"], [33, 20], [[0], [2]], None)
+    h, m = bf16.encode(ids, mask, glob)
+    plain = _Float32Past(bf16)
+    dec = np.random.default_rng(4).integers(3, int(e["config"].vocab_size), size=(2, 6)).astype(np.int64)
+    la, pa = bf16.decode(dec[:, :1], h, m)
+    lb, pb = plain.decode(dec[:, :1], h, m)
+    for t in range(1, dec.shape[1]):
+        la, pa = bf16.decode(dec[:, t : t + 1], h, m, pa)
+        lb, pb = plain.decode(dec[:, t : t + 1], h, m, pb)
+        np.testing.assert_array_equal(la, lb)
+        full, _ = bf16.decode(dec[:, : t + 1], h, m)  # the uncached decoder on the whole prefix
+        assert relative_error(la[:, -1], full[:, -1]) <= BF16_TOL, t
+    for gc in (
+        GenerationConfig(max_new_tokens=8, num_beams=1, decoder_start_token_id=2),
+        GenerationConfig(max_new_tokens=8, num_beams=3, num_return_sequences=2, decoder_start_token_id=2),
+    ):
+        a = generate(bf16, ids, mask, glob, gc, return_dict_in_generate=True, output_scores=True)
+        b = generate(plain, ids, mask, glob, gc, return_dict_in_generate=True, output_scores=True)
+        np.testing.assert_array_equal(a.sequences, b.sequences)
+        for sa, sb in zip(a.scores, b.scores):
+            np.testing.assert_array_equal(sa, sb)
+
+
+@needs_bf16
+def test_sessions_warm_up_when_loaded_and_results_do_not_depend_on_it(exports):
+    """Each OpenVINO decoder session runs once on its smallest inputs when it is loaded (the CPU plugin packs its
+    weights and builds its kernels at the first run), the encoder's does not; the outputs afterwards are those of a
+    session loaded without it."""
+    e = exports[0]
+    path = f"{e['dir']}/decoder_model.onnx"
+    calls = []
+    warm = ovs.OpenVINOSession(path, "bf16")
+    original = ovs.OpenVINOSession.run
+    try:
+        ovs.OpenVINOSession.run = lambda self, feeds, device_outputs=None: calls.append(feeds) or original(self, feeds)
+        cold = ovs.OpenVINOSession(path, "bf16", warm_up=False)
+        assert calls == []
+        ovs.OpenVINOSession(path, "bf16")
+        assert len(calls) == 1 and all(np.shape(v)[0] == 1 for v in calls[0].values())
+        ovs.OpenVINOSession(f"{e['dir']}/encoder_model.onnx", "bf16")  # the encoder: not by default
+        assert len(calls) == 1
+    finally:
+        ovs.OpenVINOSession.run = original
+    rng = np.random.default_rng(6)
+    feeds = {
+        "input_ids": rng.integers(3, 50, size=(2, 3)).astype(np.int64),
+        "encoder_hidden_states": rng.standard_normal((2, 11, int(e["config"].d_model))).astype(np.float32),
+        "encoder_attention_mask": np.ones((2, 11), np.int64),
+    }
+    a, b = warm.run(feeds), cold.run(feeds)
+    for n in warm.output_names:
+        np.testing.assert_array_equal(np.asarray(a[n]), np.asarray(b[n]))
 
 
 @needs_bf16

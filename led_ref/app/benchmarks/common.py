@@ -344,7 +344,9 @@ class BusyProcess:
     """``--busy``: one competing CPU-bound process (a Python busy loop) for the duration of the rows, like a
     neighbour on a shared machine. Use as a context manager; ``ValueError`` (one line) when it cannot start."""
 
-    CODE = "while True: pass"
+    # A busy loop that ends when its parent does: a benchmark killed by a signal (a timeout, Ctrl-C twice) runs no
+    # clean-up, and an orphaned competitor would make every later "quiet" row busy. It checks every few ms.
+    CODE = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100000): pass"
 
     def __init__(self, python=None):
         self.python = python or sys.executable
