@@ -17,7 +17,8 @@ only the few global queries (``LEDEncoderSelfAttention._global_rows``), and the 
 output only (``kernels.act_linear``). Outputs and gradients equal HF's within ``led_ref.tolerances`` (float64: HF
 with its float32 encoder softmax lifted, spec/GOLDENS.md).
 
-Kept from HF: the encoder's forward (embeddings, padding to the window, masks, LayerDrop, hidden states,
+Kept from HF: the encoder's forward (embeddings, padding to the window, masks (built from one row of HF's
+``_prepare_4d_attention_mask_inverted`` inside a patched encoder: the same values), LayerDrop, hidden states,
 ``_gradient_checkpointing_func``), the decoder and the heads; dropout (same places and rates, active in
 ``train()`` only); ``head_mask``. A call with ``output_attentions=True`` runs HF's original layer (whose
 attention probabilities led-ref's kernels never form), so attentions have HF's shapes and values.
@@ -29,6 +30,7 @@ the rest (led_ref.export.hf_models) and ``LEDTokenizer`` / ``LEDTokenizerFast`` 
 loaded on first use, so ``patch`` alone does not import them.
 """
 
+import contextvars
 import importlib
 import inspect
 
@@ -307,6 +309,52 @@ def _check_layer(layer, led, i, version):
         raise _unsupported(version, f"its LEDEncoderLayer has no {', '.join(missing)}")
 
 
+# HF's encoder forward builds its (B, L) float mask as the [:, 0, 0, :] row of a materialized (B, 1, L, L)
+# ``_prepare_4d_attention_mask_inverted``. Inside a patched encoder's forward the function returns the same values
+# as a broadcast view (its formula applied to the (B, 1, 1, L) row, then expanded): the values every caller reads
+# are HF's, without the L^2 passes. Elsewhere (unpatched models, the decoder) HF's function runs.
+_IN_PATCHED_ENCODER = contextvars.ContextVar("led_ref_in_patched_encoder", default=0)
+_MASK_FN = "_prepare_4d_attention_mask_inverted"
+_HOOKS = "_led_ref_mask_hooks"
+
+
+def _row_inverted_mask(hf_fn):
+    def inverted_mask(mask, dtype, tgt_len=None):
+        if not _IN_PATCHED_ENCODER.get():
+            return hf_fn(mask, dtype, tgt_len)
+        bsz, src_len = mask.size()
+        tgt_len = tgt_len if tgt_len is not None else src_len
+        inverted = 1.0 - mask[:, None, None, :].to(dtype)  # (B, 1, 1, L): HF's formula on one row
+        row = inverted.masked_fill(inverted.bool(), torch.finfo(dtype).min) * inverted
+        return row.expand(bsz, 1, tgt_len, src_len)
+
+    inverted_mask.hf_fn = hf_fn
+    return inverted_mask
+
+
+def _enter_encoder(module, args, kwargs=None):
+    _IN_PATCHED_ENCODER.set(_IN_PATCHED_ENCODER.get() + 1)
+
+
+def _leave_encoder(module, args, output):
+    _IN_PATCHED_ENCODER.set(max(0, _IN_PATCHED_ENCODER.get() - 1))
+
+
+def _hook_mask(encoder, led):
+    """Route the encoder's mask through ``_row_inverted_mask`` while it runs (nothing if transformers has no
+    such function: HF's runs)."""
+    fn = getattr(led, _MASK_FN, None)
+    if fn is None or hasattr(encoder, _HOOKS):
+        return
+    if not hasattr(fn, "hf_fn"):
+        setattr(led, _MASK_FN, _row_inverted_mask(fn))
+    hooks = (
+        encoder.register_forward_pre_hook(_enter_encoder),
+        encoder.register_forward_hook(_leave_encoder, always_call=True),
+    )
+    object.__setattr__(encoder, _HOOKS, hooks)
+
+
 def _patch_encoder(encoder, led, version=None):
     layers = encoder.layers
     for i, layer in enumerate(layers):
@@ -314,12 +362,15 @@ def _patch_encoder(encoder, led, version=None):
     windows = [2 * layer.self_attn.longformer_self_attn.one_sided_attn_window_size for layer in layers]
     for i, layer in enumerate(list(layers)):
         layers[i] = PatchedEncoderLayer(layer, i, windows)
+    _hook_mask(encoder, led)
 
 
 def _unpatch_encoder(encoder):
     for i, layer in enumerate(list(encoder.layers)):
         if isinstance(layer, PatchedEncoderLayer):
             encoder.layers[i] = layer.sync_to_hf()
+    for hook in encoder.__dict__.pop(_HOOKS, ()):
+        hook.remove()
 
 
 def is_patched(model):

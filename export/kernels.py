@@ -10,12 +10,16 @@ and fewer passes over it (spec/SPEC.md#training).
   O(L w). ``torch_model.LEDEncoderSelfAttention`` calls it when ``band_attention_applies`` (not while exporting,
   no attention dropout in training, float32/float64); the readable head-by-head path stays the definition and
   the tests keep both equal.
+* ``band_attention_inference``: the same forward without autograd (``torch.no_grad()``), on keys and values that
+  ``padded_linear`` projected straight into their window-padded buffers (no padding copy, nothing kept).
 * ``act_linear``: ``fc2(act(a))`` for the feed-forward block, storing ``a`` only and recomputing ``act(a)`` in
   backward (the (L, ffn) activation output is not kept per layer).
 
 Shapes: B batch, L (padded) length, D = H d model width, H heads of d, x global slots, w one-sided window, c query
 block, K = 2w + c keys per block.
 """
+
+import functools
 
 import torch
 from torch.nn import functional as F
@@ -55,19 +59,25 @@ def band_attention_applies(dtype, device, dropout, training):
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _band_bias(w, c, dtype, device):
+    """(c, K) additive band mask, the same for every block: 0 where |(j - w) - i| <= w, finfo.min elsewhere."""
+    i = torch.arange(c, device=device)[:, None]
+    j = torch.arange(2 * w + c, device=device)[None, :]
+    band = (j >= i) & (j <= i + 2 * w)
+    return torch.zeros(band.shape, dtype=dtype, device=device).masked_fill_(~band, torch.finfo(dtype).min)
+
+
 def _band_mask(key_ok_padded, w, c, dtype):
     """Additive mask (nb, 1, c, K) of one batch row: 0 where query i of block n may see key j of the block's window
-    (|(j - w) - i| <= w and the key is a local token), finfo.min elsewhere (HF's value for removed keys).
+    (|(j - w) - i| <= w and the key is a local token), finfo.min elsewhere (HF's value for removed keys): the
+    minimum of the block-independent band mask and each block's (K,) key mask, one pass over the output.
     key_ok_padded: (L + 2w,) bool, False on the w padding rows at either end."""
     K = 2 * w + c
     nb = (key_ok_padded.shape[0] - 2 * w) // c
-    i = torch.arange(c, device=key_ok_padded.device)[:, None]
-    j = torch.arange(K, device=key_ok_padded.device)[None, :]
-    band = (j >= i) & (j <= i + 2 * w)  # (c, K)
     kok = key_ok_padded.as_strided((nb, K), (c, 1))  # (nb, K): the block's window keys
-    ok = band[None] & kok[:, None, :]  # (nb, c, K)
-    zero = torch.zeros((), dtype=dtype, device=ok.device)
-    return torch.where(ok, zero, torch.finfo(dtype).min)[:, None]  # (nb, 1, c, K): broadcast over heads
+    key_bias = torch.zeros(kok.shape, dtype=dtype, device=kok.device).masked_fill_(~kok, torch.finfo(dtype).min)
+    return torch.minimum(_band_bias(w, c, dtype, kok.device), key_bias[:, None, :])[:, None]  # (nb, 1, c, K)
 
 
 def _blocks(t, H, c):
@@ -106,37 +116,45 @@ def _fold_windows(dwin, w, c):
     return out.reshape((nb + m - 1) * c, H * d)
 
 
+def _band_forward(q, kpad, vpad, kg, vg, okpad, slot_valid, H, w, c):
+    """Output (B, L, D) and log-sum-exp (B, H, L) of the local attention: q (B, L, D), kpad/vpad (B, L + 2w, D)
+    with w zero rows at either end, okpad (B, L + 2w) bool (False on those rows)."""
+    B, L, D = q.shape
+    d = D // H
+    x = kg.shape[1]
+    outs, lses = [], []
+    for b in range(B):
+        o, lse = _flash(
+            _blocks(q[b], H, c),
+            _windows(kpad[b], H, c, w),
+            _windows(vpad[b], H, c, w),
+            attn_mask=_band_mask(okpad[b], w, c, q.dtype),
+            scale=1.0,
+        )  # (nb, H, c, d) laid out as (nb, c, H, d); (nb, H, c)
+        outs.append(_from_blocks(o))  # a view
+        lses.append(lse.transpose(0, 1).reshape(H, L))
+    out = outs[0][None] if B == 1 else torch.stack(outs)  # (B, L, D)
+    lse = lses[0][None] if B == 1 else torch.stack(lses)  # (B, H, L)
+    if x:
+        # the global keys, merged through the log-sum-exp: softmax over [globals, window] jointly; in place on the
+        # fresh window output (autograd sees only the function's result)
+        qh = q.view(B, L, H, d).transpose(1, 2)  # (B, H, L, d)
+        kgh, vgh = kg.view(B, x, H, d).transpose(1, 2), vg.view(B, x, H, d).transpose(1, 2)  # (B, H, x, d)
+        sg = torch.matmul(qh, kgh.transpose(-1, -2)).add_(_slot_bias(slot_valid, q.dtype))  # (B, H, L, x)
+        lse_all = torch.logaddexp(lse, torch.logsumexp(sg, -1))
+        og = torch.matmul(sg.sub_(lse_all[..., None]).exp_(), vgh)  # (B, H, L, d)
+        scale = lse.sub_(lse_all).exp_()[..., None]  # (B, H, L, 1): the window's share
+        out.view(B, L, H, d).mul_(scale.transpose(1, 2)).add_(og.transpose(1, 2))
+        lse = lse_all
+    return out, lse
+
+
 class _BandAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, kg, vg, key_ok, slot_valid, H, w, c):
-        B, L, D = q.shape
-        d = D // H
-        x = kg.shape[1]
         kpad, vpad = F.pad(k, (0, 0, w, w)), F.pad(v, (0, 0, w, w))  # (B, L + 2w, D)
         okpad = F.pad(key_ok, (w, w))  # (B, L + 2w): the padding rows are no keys
-        outs, lses = [], []
-        for b in range(B):
-            o, lse = _flash(
-                _blocks(q[b], H, c),
-                _windows(kpad[b], H, c, w),
-                _windows(vpad[b], H, c, w),
-                attn_mask=_band_mask(okpad[b], w, c, q.dtype),
-                scale=1.0,
-            )  # (nb, H, c, d) laid out as (nb, c, H, d); (nb, H, c)
-            outs.append(_from_blocks(o))  # a view
-            lses.append(lse.transpose(0, 1).reshape(H, L))
-        out = outs[0][None] if B == 1 else torch.stack(outs)  # (B, L, D)
-        lse = lses[0][None] if B == 1 else torch.stack(lses)  # (B, H, L)
-        if x:
-            # the global keys, merged through the log-sum-exp: softmax over [globals, window] jointly
-            qh = q.view(B, L, H, d).transpose(1, 2)  # (B, H, L, d)
-            kgh, vgh = kg.view(B, x, H, d).transpose(1, 2), vg.view(B, x, H, d).transpose(1, 2)  # (B, H, x, d)
-            sg = torch.matmul(qh, kgh.transpose(-1, -2)) + _slot_bias(slot_valid, q.dtype)  # (B, H, L, x)
-            lse_all = torch.logaddexp(lse, torch.logsumexp(sg, -1))
-            og = torch.matmul(torch.exp(sg - lse_all[..., None]), vgh)  # (B, H, L, d)
-            scale = torch.exp(lse - lse_all)[..., None]  # (B, H, L, 1): the window's share
-            out = (out.view(B, L, H, d) * scale.transpose(1, 2) + og.transpose(1, 2)).reshape(B, L, D)
-            lse = lse_all
+        out, lse = _band_forward(q, kpad, vpad, kg, vg, okpad, slot_valid, H, w, c)
         ctx.save_for_backward(q, kpad, vpad, kg, vg, okpad, slot_valid, out, lse)
         ctx.shape = (H, w, c)
         return out
@@ -203,6 +221,47 @@ def band_attention(q, k, v, kg, vg, key_ok, slot_valid, num_heads, w, c=None):
     q, k, v, kg, vg = (t.contiguous() for t in (q, k, v, kg, vg))
     out = _BandAttention.apply(q, k, v, kg, vg, key_ok, slot_valid, int(num_heads), int(w), c)
     return out[:, :L] if tail else out
+
+
+def padded_linear(x, linear, w):
+    """``F.pad(linear(x), (0, 0, w, w))`` written straight into the padded (B, L + 2w, D_out) buffer (no copy of
+    the projection): for ``band_attention_inference``, without autograd. x (B, L, D_in); ``linear`` an
+    ``nn.Linear``."""
+    B, L, _ = x.shape
+    out = x.new_empty(B, L + 2 * w, linear.out_features)
+    out[:, :w].zero_()
+    out[:, w + L :].zero_()
+    wt = linear.weight.t()
+    for b in range(B):
+        if linear.bias is None:
+            torch.mm(x[b], wt, out=out[b, w : w + L])
+        else:
+            torch.addmm(linear.bias, x[b], wt, out=out[b, w : w + L])
+    return out
+
+
+def scaled_linear(x, linear, scale):
+    """``linear(x) * scale`` in one product (alpha/beta of addmm), without autograd: x (B, L, D_in)."""
+    x2 = x.reshape(-1, x.shape[-1])
+    if linear.bias is None:
+        y = torch.mm(x2, linear.weight.t()).mul_(scale)
+    else:
+        y = torch.addmm(linear.bias, x2, linear.weight.t(), beta=scale, alpha=scale)
+    return y.view(*x.shape[:-1], linear.out_features)
+
+
+def band_attention_inference(q, kpad, vpad, kg, vg, key_ok, slot_valid, num_heads, w):
+    """``band_attention`` without autograd (under ``torch.no_grad()``) on keys and values already padded by w zero
+    rows at either end (``padded_linear``): nothing is kept for backward and the padding is not copied. q (B, L,
+    D) scaled, L a multiple of ``block_size(w)``; kpad/vpad (B, L + 2w, D); the rest as ``band_attention``."""
+    c = block_size(w)
+    if q.shape[1] % c:
+        raise ValueError(f"band_attention_inference: length {q.shape[1]} is not a multiple of the query block {c}")
+    okpad = F.pad(key_ok, (w, w))
+    out, _ = _band_forward(
+        q.contiguous(), kpad, vpad, kg.contiguous(), vg.contiguous(), okpad, slot_valid, int(num_heads), int(w), c
+    )
+    return out
 
 
 class _ActLinear(torch.autograd.Function):

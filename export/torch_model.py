@@ -155,6 +155,8 @@ class LEDEncoderSelfAttention(nn.Module):
         from ``global_slots``. Returns the attention output before the ``output`` projection, (B, L, D)."""
         gidx, slot_valid, slot_of_pos, is_global = glob
         w, H, d = self.w, self.num_heads, self.head_dim
+        if self._inference_applies(h):
+            return self._inference(h, is_local, is_masked, glob)
 
         q = self.query(h) / math.sqrt(d)
         k = self.key(h)
@@ -181,6 +183,41 @@ class LEDEncoderSelfAttention(nn.Module):
         og = torch.cat([og, torch.zeros_like(h[:, :1])], 1)  # (B, x+1, D)
         og = torch.gather(og, 1, slot_of_pos[:, :, None].expand(-1, -1, self.embed_dim))  # (B, L, D)
         return torch.where(is_global[:, :, None], og, out)
+
+    def _inference_applies(self, h):
+        """Whether ``_inference`` computes this call: no autograd, the kernel applies, plain ``nn.Linear``
+        projections (it reads their weights) and a length that the query blocks tile (the encoder's padding)."""
+        plain = all(type(getattr(self, n)) is nn.Linear for n in ("query", "key", "value"))
+        return (
+            self.use_kernels
+            and plain
+            and not torch.is_grad_enabled()
+            and h.dtype == self.query.weight.dtype
+            and h.shape[1] % kernels.block_size(self.w) == 0
+            and kernels.band_attention_applies(h.dtype, h.device, self.attention_dropout, self.training)
+        )
+
+    def _inference(self, h, is_local, is_masked, glob):
+        """``forward`` under ``torch.no_grad()``: the same values with fewer passes over (B, L, D) tensors: the query
+        scale inside its product, keys and values projected into their padded buffers, padding and global rows
+        written in place into the attention output."""
+        gidx, slot_valid, _, _ = glob
+        w, H, d, D = self.w, self.num_heads, self.head_dim, self.embed_dim
+        L = h.shape[1]
+        q = kernels.scaled_linear(h, self.query, 1.0 / math.sqrt(d))  # (B, L, D)
+        kpad, vpad = kernels.padded_linear(h, self.key, w), kernels.padded_linear(h, self.value, w)  # (B, L + 2w, D)
+        gi = gidx[:, :, None].expand(-1, -1, D)  # (B, x, D)
+        kg, vg = torch.gather(kpad[:, w : w + L], 1, gi), torch.gather(vpad[:, w : w + L], 1, gi)  # (B, x, D)
+        out = kernels.band_attention_inference(q, kpad, vpad, kg, vg, is_local, slot_valid, H, w)  # (B, L, D)
+        if is_masked.any():  # padding queries attend nowhere (HF zeroes their probabilities)
+            out.masked_fill_(is_masked[:, :, None], 0.0)
+        if gidx.shape[1] == 0:
+            return out
+        qG = self._split_heads(self.query_global(torch.gather(h, 1, gi)) / math.sqrt(d))  # (B, H, x, d)
+        og = torch.cat(self._global_rows(h, qG, is_masked), 2).transpose(1, 2).reshape(h.shape[0], -1, D)  # (B, x, D)
+        b, s = slot_valid.nonzero(as_tuple=True)
+        out[b, gidx[b, s]] = og[b, s]  # each row's global tokens get their global rows
+        return out
 
     def _blocked_attention(self, q, k, v, kg, vg, is_local, slot_valid):
         """The readable local attention (what ``kernels.band_attention`` computes; the exported graph's): q, k, v
@@ -446,12 +483,19 @@ class LEDEncoderLayer(nn.Module):
 
     def forward(self, h, is_local, is_masked, glob, head_mask=None):
         a = self.self_attn(h, is_local, is_masked, glob, head_mask)
-        h = self.self_attn_layer_norm(h + _dropout(self, a, self.dropout))
+        h = self.self_attn_layer_norm(self._residual(h, a))
         if self.training and self.activation_dropout > 0:
             f = self.fc2(_dropout(self, self.act(self.fc1(h)), self.activation_dropout))
         else:  # the same fc2(act(fc1(h))), keeping fc1's output only for backward
             f = kernels.act_linear(self.fc1(h), self.fc2, self.act)
-        return self.final_layer_norm(h + _dropout(self, f, self.dropout))
+        return self.final_layer_norm(self._residual(h, f))
+
+    def _residual(self, h, a):
+        """h + dropout(a); without autograd (and dropout) added in place into ``a``, a block's fresh output."""
+        fresh = a.shape == h.shape and a.dtype == h.dtype
+        if torch.is_grad_enabled() or (self.training and self.dropout > 0) or kernels.exporting() or not fresh:
+            return h + _dropout(self, a, self.dropout)
+        return a.add_(h)
 
 
 class LEDEncoder(nn.Module):

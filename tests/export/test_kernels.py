@@ -190,3 +190,28 @@ def test_act_linear_under_autocast_is_the_plain_expression():
         results.append([y.detach().float(), fc1.weight.grad.clone(), fc2.weight.grad.clone()])
     for got, ref in zip(*results):
         assert torch.equal(got, ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=inputs(), plain_query=st.booleans())
+def test_inference_path_equals_the_readable_path(case, plain_query):
+    """Under torch.no_grad() the attention takes its inference path (projections into padded buffers, global rows
+    written in place) where the length is a multiple of the query block: the readable path's output (float64);
+    with a wrapped query projection it runs the kernel path instead, with the same output."""
+    window, is_masked, is_global, seed = case
+    attn = _attention(window).eval()
+    if not plain_query:
+        attn.query = torch.nn.Sequential(attn.query)
+    c = kernels.block_size(window // 2)
+    L = -(-is_masked.shape[1] // c) * c  # the encoder pads to the window, a multiple of c
+    is_masked = torch.nn.functional.pad(is_masked, (0, L - is_masked.shape[1]), value=True)
+    is_global = torch.nn.functional.pad(is_global, (0, L - is_global.shape[1]))
+    h = torch.from_numpy(np.random.default_rng(seed).normal(size=(*is_masked.shape, 16)))
+    args = (h, ~(is_masked | is_global), is_masked, global_slots(is_global))
+    assert attn._inference_applies(h) is False  # autograd on
+    with torch.no_grad():
+        assert attn._inference_applies(h) is plain_query
+        fast = attn(*args)
+        attn.use_kernels = False
+        slow = attn(*args)
+    assert relative_error(fast.numpy(), slow.numpy()) <= TOLERANCE["float64"]

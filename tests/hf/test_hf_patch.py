@@ -386,3 +386,33 @@ def test_hf_module_serves_the_hf_shaped_classes():
     assert set(hf.__all__) >= {"patch", "unpatch", "LEDModel", "LEDTokenizer"}
     with pytest.raises(AttributeError, match="LEDForCausalLM"):
         hf.LEDForCausalLM  # noqa: B018 -- the attribute access is what is tested
+
+
+def test_no_grad_encoder_equals_hf_without_the_square_mask(monkeypatch):
+    """Under torch.no_grad() (the inference path: projections into padded buffers, rows written in place) the
+    patched encoder's output equals HF's on padded rows with 0, 1 and 3 global tokens; inside it HF's (B, 1, L, L)
+    mask is a broadcast view of one row with HF's values, and outside it (the unpatched model) HF's own function
+    runs."""
+    model = _build("LEDModel").eval()
+    patched = hf.patch(copy.deepcopy(model))
+    ids = torch.randint(3, CONFIG["vocab_size"], (3, 37), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(ids)
+    mask[1, 20:] = 0
+    glob = torch.zeros_like(ids)
+    glob[1, 4] = 1
+    glob[2, [0, 9, 36]] = 1
+    seen = []
+    wrapped = modeling_led._prepare_4d_attention_mask_inverted
+
+    def spy(m, dtype, tgt_len=None):
+        out = wrapped(m, dtype, tgt_len)
+        seen.append((out.stride()[2], out, wrapped.hf_fn(m, dtype, tgt_len)))
+        return out
+
+    monkeypatch.setattr(modeling_led, "_prepare_4d_attention_mask_inverted", spy)
+    with torch.no_grad():
+        expected = model.encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state
+        got = patched.encoder(input_ids=ids, attention_mask=mask, global_attention_mask=glob).last_hidden_state
+    assert relative_error(got.numpy(), expected.numpy()) <= TOLERANCE["float32"]
+    assert [s for s, _, _ in seen] == [seen[0][1].shape[-1], 0]  # HF's materialized mask, then the broadcast row
+    assert all(torch.equal(out, ref) for _, out, ref in seen)
