@@ -143,4 +143,6 @@ def test_training_benchmark_trainer_rows(tmp_path, capsys):
         row = data["rounds"][0][name]
         assert row["seconds"] > 0 and row["peak_rss"] > 0 and row["optim"] == "adamw_torch", row
     assert data["trainer_optim"] == "adamw_torch" and "--trainer" in data["command"]
-    assert set(data["ratios"]["led-ref+trainer vs hf+trainer"]) == {"step_speedup", "peak_rss_fraction", "rounds"}
+    ratios = data["ratios"]["led-ref+trainer vs hf+trainer"]
+    assert set(ratios) == {"step_speedup", "peak_rss_fraction", "rounds", "worst"}
+    assert set(ratios["worst"]) == {"step_speedup", "peak_rss_fraction"}  # the worst round, beside the median
