@@ -332,7 +332,7 @@ def _row_inverted_mask(hf_fn):
     return inverted_mask
 
 
-def _enter_encoder(module, args, kwargs=None):
+def _enter_encoder(module, args):
     _IN_PATCHED_ENCODER.set(_IN_PATCHED_ENCODER.get() + 1)
 
 

@@ -273,7 +273,9 @@ class OpenVINOSession:
         self.output_names = out_names
         self._out_ports = dict(zip(out_names, self.compiled.outputs))
         self._bf16_outputs = frozenset(bf16_outputs)
-        if decoder if warm_up is None else warm_up:  # default: the decoders (see warm_up)
+        if warm_up is None:
+            warm_up = decoder  # default: the decoder graphs (see warm_up)
+        if warm_up:
             self.warm_up()
 
     def warm_up(self):

@@ -934,16 +934,15 @@ def render(figures: Path = FIGURES, out: Path = ROOT / "docs", readme: Path = RO
     for path in (Path(readme), Path(out) / "getting-started.md"):
         if path.exists():
             pages[path] = splice(path.read_text(encoding="utf-8"), sample, _shown_path(path))
-    fine_tuning = Path(out) / "fine-tuning.md"
-    if (figures / TRAINER).exists() and fine_tuning.exists():
-        section = trainer_section(Figures(figures / TRAINER))
-        text = fine_tuning.read_text(encoding="utf-8")
-        pages[fine_tuning] = splice(text, section, _shown_path(fine_tuning), TRAINER_BEGIN, TRAINER_END, code=False)
-    hf_page = Path(out) / "hf.md"
-    if (figures / PATCH).exists() and hf_page.exists():
-        section = patch_section(Figures(figures / PATCH))
-        text = hf_page.read_text(encoding="utf-8")
-        pages[hf_page] = splice(text, section, _shown_path(hf_page), PATCH_BEGIN, PATCH_END, code=False)
+    optional = (  # blocks rendered when their figure file exists: (page, figure file, section, markers)
+        ("fine-tuning.md", TRAINER, trainer_section, TRAINER_BEGIN, TRAINER_END),
+        ("hf.md", PATCH, patch_section, PATCH_BEGIN, PATCH_END),
+    )
+    for name, figure, section, begin, end in optional:
+        page = Path(out) / name
+        if (figures / figure).exists() and page.exists():
+            text = page.read_text(encoding="utf-8")
+            pages[page] = splice(text, section(Figures(figures / figure)), _shown_path(page), begin, end, code=False)
     deployment = Path(out) / "deployment.md"
     if deployment.exists():
         missing = [n for n in (BF16_BENCH, BF16_DEMO) if not (figures / n).exists()]
