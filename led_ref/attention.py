@@ -346,16 +346,16 @@ def decoder_attention(
         mask_is_zero = [not attention_mask[g, :, :, :n].any() for g, n in enumerate(key_len)]
 
     def few_rows(gs, hs):
-        # A decoding step. One query row: GEMVs, one per (row, head): numpy's stacked matmul makes the same GEMV call
-        # for every (row, head) of the slice in its C loop (bit-identical to one np.matmul per head, without ~20 us
-        # of Python each: 1,152 heads per batch-8 step). Several query rows (the beams sharing an input's keys):
-        # GEMMs over blocks of keys small enough (sched.SMALL_PRODUCT) that OpenBLAS does not pack them, so each
-        # key/value is read once for all query rows (one GEMV per query row reads them once per row; unblocked
-        # GEMMs pack the keys first). All the slice's (row, head, block) GEMMs are again one stacked matmul call
-        # (numpy loops in C, not Python: same bits; ``python -m tools.bench.generation --breakdown`` times the
-        # cross-attention of a beam step). The weighted sums then add the per-block partial sums in
-        # block order: another summation order than one GEMV over all keys (within the float32 tolerance,
-        # tests/unit/test_attention.py).
+        # A decoding step. One query row: one np.einsum call per product over every (row, head) of the slice: numpy's
+        # C loop gives each (row, head) the same dot products whatever the slice (no ~20 us of Python per head:
+        # 1,152 heads per batch-8 step), and streams these (n, 64) keys/values faster than BLAS's GEMV does
+        # (``python -m tools.bench.generation --breakdown``'s cross-attention part). Several query rows (the beams
+        # sharing an input's keys): GEMMs over blocks of keys small enough (sched.SMALL_PRODUCT) that OpenBLAS does
+        # not pack them, so each key/value is read once for all query rows (one GEMV per query row reads them once
+        # per row; unblocked GEMMs pack the keys first). All the slice's (row, head, block) GEMMs are one stacked
+        # matmul call (numpy loops in C, not Python: same bits; ``--breakdown`` times the cross-attention of a beam
+        # step). The weighted sums then add the per-block partial sums in block order: another summation order than
+        # one GEMV over all keys (within the float32 tolerance, tests/unit/test_attention.py).
         n = key_len[gs.start]
         qs, ks, vs = q[gs, hs], k[gs, hs, :n], v[gs, hs, :n]  # (g, h, rows, hd), (g, h, n, hd), (g, h, n, hd)
         gh = qs.shape[:2]
@@ -363,7 +363,7 @@ def decoder_attention(
         block = max(16, sched.SMALL_PRODUCT // (rows * hd) // 16 * 16)  # keys per GEMM
         full = n // block * block  # keys in whole blocks; the rest is one shorter block
         if rows == 1:
-            np.matmul(ks, qs.swapaxes(-1, -2), out=scores.swapaxes(-1, -2))
+            np.einsum("ghnd,ghrd->ghrn", ks, qs, out=scores)
         else:
             qt = np.ascontiguousarray(qs.swapaxes(-1, -2))  # (g, h, hd, rows)
             if full:  # keys first, the GEMM's own layout: (g, h, nb, block, hd) @ (g, h, 1, hd, rows)
@@ -376,7 +376,9 @@ def decoder_attention(
                 scores += attention_mask[gs, :, :, :n]  # (g, 1, rows, n): the same for every head
         probs = _softmax_in_place(scores)
         out = ctx[gs, hs]  # (g, h, rows, hd), a view
-        if rows == 1 or not full:
+        if rows == 1:
+            np.einsum("ghrn,ghnd->ghrd", probs, vs, out=out)
+        elif not full:
             np.matmul(probs, vs, out=out)
         else:  # (g, h, nb, rows, block) @ (g, h, nb, block, hd): per-block partial sums, added in block order
             parts = np.matmul(

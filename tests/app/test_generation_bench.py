@@ -100,6 +100,30 @@ def test_summary_takes_each_ratio_within_a_round():
     assert not any(" hf:" in s for s in lines)  # no HF rows, no HF ratios
 
 
+def test_floor_divides_by_the_median_bandwidth_of_its_round():
+    """One process's outlier reading (the greedy row's 40 GB/s) does not set the floor: the round's median does, and
+    rounds do not mix (round 2's readings are all 20 GB/s)."""
+    results = {
+        ("quiet", 1, 1): [_row(20.0, 500e6, 40e9), _row(30.0, 500e6, 20e9)],
+        ("quiet", 1, 4): [_row(28.0, 600e6, 25e9), _row(40.0, 600e6, 20e9)],
+        ("quiet", 8, 1): [_row(40.0, 900e6, 24e9), _row(60.0, 900e6, 20e9)],
+        ("busy", 1, 1): [_row(30.0, 500e6, 10e9), _row(30.0, 500e6, 10e9)],  # another load: not in quiet's median
+    }
+    assert generation_tool.round_bandwidth(results, "quiet", 0) == {
+        "median": 25e9,
+        "readings": 3,
+        "low": 24e9,
+        "high": 40e9,
+    }
+    assert generation_tool.round_bandwidth(results, "quiet", 2) is None
+    items = {(x["load"], x["backend"], x["ratio"]): x for x in generation_tool.summary(results)}
+    floor = items[("quiet", "lib", "greedy step / bandwidth floor")]
+    # floors: 500 MB / 25 GB/s = 20 ms, then 500 MB / 20 GB/s = 25 ms (the greedy row's own reading would give 12.5 ms)
+    assert floor["rounds"] == pytest.approx([1.0, 1.2]) and floor["met"]
+    assert [bw["median"] for bw in floor["round_bandwidths"]] == [25e9, 20e9]
+    assert items[("busy", "lib", "greedy step / bandwidth floor")]["rounds"] == pytest.approx([0.6, 0.6])
+
+
 def test_goals_judge_the_worst_round_and_the_batch_median():
     """Beam and floor goals hold on every round (the worst decides); batch 8 on the median of the rounds; busy rows
     carry no goal but their greedy step over the quiet one; each API and HF get their own items."""

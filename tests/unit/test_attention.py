@@ -255,9 +255,9 @@ def test_memory_grows_linearly_with_sequence_length():
 
 
 def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
-    """A decoding step's cross-attention the plain way: for every (row, head, query row) one GEMV for the scores and
-    one for the weighted sum, over the keys up to the row's last unmasked one (what led_ref computed before its heads
-    were stacked). Returns (output, probs) with probs zero past each row's keys."""
+    """A decoding step's cross-attention the plain way: for every (row, head, query row) one product for the scores
+    and one for the weighted sum (np.einsum, the kernel of led_ref's one-row step), over the keys up to the row's last
+    unmasked one. Returns (output, probs) with probs zero past each row's keys."""
     bsz, tgt, dim = hidden.shape
     hd = dim // n_heads
     q = scheduling.parallel_linear(p["q_proj"], hidden)
@@ -273,12 +273,12 @@ def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
         for h in range(n_heads):
             scores = np.empty((tgt, n), hidden.dtype)
             for i in range(tgt):
-                np.matmul(k[g, h, :n], q[b, h, i], out=scores[i])
+                np.einsum("nd,d->n", k[g, h, :n], q[b, h, i], out=scores[i])
             with np.errstate(over="ignore"):
                 scores += mask[b, 0, :, :n]
             probs = A.softmax(scores)
             for i in range(tgt):
-                np.matmul(probs[i], v[g, h, :n], out=ctx[b, h, i])
+                np.einsum("n,nd->d", probs[i], v[g, h, :n], out=ctx[b, h, i])
             probs_all[b, h, :, :n] = probs
     out = scheduling.parallel_linear(p["out_proj"], ctx.transpose(0, 2, 1, 3).reshape(bsz, tgt, dim))
     return out, probs_all
@@ -290,10 +290,10 @@ def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_thr
     """A decoding step's attention against one GEMV per (row, head, query row), with inputs of different lengths
     (masked tails, a masked key inside) and beams sharing one cross-attention cache row, on 1 and 3 threads.
 
-    One query row per input (greedy, batch, self-attention): the heads stacked into one matmul call per piece keep
-    every head's GEMVs as they were, so output and probabilities are bit-identical. Several query rows (beams sharing
-    an input's keys): block GEMMs and per-block partial sums (here blocks of 64 keys, so several blocks and a shorter
-    last one) sum in another order: within the float32 tolerance (led_ref.tolerances)."""
+    One query row per input (greedy, batch, self-attention): the heads stacked into one einsum call per piece give
+    every head the products of one einsum per head, so output and probabilities are bit-identical. Several query
+    rows (beams sharing an input's keys): block GEMMs and per-block partial sums (here blocks of 64 keys, so several
+    blocks and a shorter last one) sum in another order: within the float32 tolerance (led_ref.tolerances)."""
     from led_ref import threads
     from led_ref.tolerances import TOLERANCE, relative_error
 
