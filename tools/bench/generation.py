@@ -258,8 +258,8 @@ def floor_ms(res, bandwidth=None):
 def round_bandwidth(results, load, round_):
     """The copy bandwidth that round ``round_`` (0-based) of ``load`` divides its floors by: the median of the
     readings of every led_ref row of that round (each row's process measures it after its generate(); HF rows have
-    none), with their count, low and high; None when the round has no reading. One reading swings by more than the
-    floor goal's margin on a shared machine (22.9-39.5 GB/s in one day's runs), the median of a round's readings much
+    none), with their count, low and high; None when the round has no reading. On a shared machine one reading swings
+    by more than the floor goal's margin (each round prints its low and high), the median of a round's readings much
     less, and every row of the round is judged against the same floor."""
     readings = [
         res["copy_bytes_per_s"]
