@@ -315,13 +315,13 @@ def summary(results):
     backends = list(dict.fromkeys(k for runs in results.values() for row in runs for k in row if k != "tokens_equal"))
     out = []
     for load in ("quiet", "busy"):
+        greedy = results.get((load, 1, 1), [])
+        bandwidths = [round_bandwidth(results, load, i) for i in range(len(greedy))]  # shared by every backend
         for backend in backends:
-            greedy = results.get((load, 1, 1), [])
             if not any(ms(row, backend) for row in greedy):
                 continue
             quiet = load == "quiet"
             if backend != "hf":
-                bandwidths = [round_bandwidth(results, load, i) for i in range(len(greedy))]
                 floors = [
                     (ms(row, backend), floor_ms(row.get(backend) or {}, bw)) for row, bw in zip(greedy, bandwidths)
                 ]
