@@ -254,7 +254,7 @@ def test_memory_grows_linearly_with_sequence_length():
     assert peaks[1] < 4 * 8192 * 8192 * 4 / 20, peaks
 
 
-def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
+def _per_head_products(p, hidden, n_heads, k, v, mask):
     """A decoding step's cross-attention the plain way: for every (row, head, query row) one product for the scores
     and one for the weighted sum (np.einsum, the kernel of led_ref's one-row step), over the keys up to the row's last
     unmasked one. Returns (output, probs) with probs zero past each row's keys."""
@@ -286,8 +286,8 @@ def _per_head_gemvs(p, hidden, n_heads, k, v, mask):
 
 @pytest.mark.parametrize("groups, beams, tgt", [(1, 1, 1), (3, 1, 1), (2, 4, 1), (1, 3, 2)])
 @pytest.mark.parametrize("n_threads", [1, 3])
-def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_threads, restore_policy, monkeypatch):
-    """A decoding step's attention against one GEMV per (row, head, query row), with inputs of different lengths
+def test_decoding_step_attention_equals_per_head_products(groups, beams, tgt, n_threads, restore_policy, monkeypatch):
+    """A decoding step's attention against one product per (row, head, query row), with inputs of different lengths
     (masked tails, a masked key inside) and beams sharing one cross-attention cache row, on 1 and 3 threads.
 
     One query row per input (greedy, batch, self-attention): the heads stacked into one einsum call per piece give
@@ -325,7 +325,7 @@ def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_thr
         attention_mask=mask,
         output_attentions=True,
     )
-    exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
+    exp_out, exp_probs = _per_head_products(p, hidden, heads, k, v, mask)
     if rows == 1:
         np.testing.assert_array_equal(probs, exp_probs)
         np.testing.assert_array_equal(out, exp_out)
@@ -338,7 +338,7 @@ def test_decoding_step_attention_equals_per_head_gemvs(groups, beams, tgt, n_thr
 @pytest.mark.parametrize("tgt", [1, 2])
 def test_decoding_step_self_attention_with_a_padded_row(tgt):
     """Self-attention of a step over a cache (one piece for all rows and heads): a row whose mask hides some cached
-    positions gets them hidden, the other rows are unaffected -- as one GEMV per (row, head, query row)."""
+    positions gets them hidden, the other rows are unaffected -- as one product per (row, head, query row)."""
     rng = np.random.default_rng(tgt)
     dim, heads, past, bsz = 32, 4, 9, 3
     p = {
@@ -355,7 +355,7 @@ def test_decoding_step_self_attention_with_a_padded_row(tgt):
     out, probs, (k, v) = A.decoder_attention(
         p, hidden, heads, past_key_value=(pk, pv), attention_mask=mask, output_attentions=True
     )
-    exp_out, exp_probs = _per_head_gemvs(p, hidden, heads, k, v, mask)
+    exp_out, exp_probs = _per_head_products(p, hidden, heads, k, v, mask)
     assert np.all(probs[1, :, :, :4] == 0) and np.all(probs[0] > 0)
     if tgt == 1:
         np.testing.assert_array_equal(probs, exp_probs)
